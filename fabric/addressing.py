@@ -1,0 +1,168 @@
+"""The address plan: every derived address and number, from explicit ids.
+
+Each function here is a documented formula of ids (never of list position), so adding
+or removing a tenant, router or site cannot move anything that belongs to another.
+The README's "Address plan" section lists the same formulas; keep the two together.
+
+Symbols: ``s`` site id (datacenter or cloud extension), ``r`` router/node id within
+its site, ``h`` hypervisor id within its datacenter, ``t`` tenant id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netaddr import IPAddress, IPNetwork
+
+#: Every site owns the ``s``-th /24 of the control plane and of the backbone.
+SITE_PREFIX_LENGTH = 24
+#: Backbone host numbers: routers count up from 1, hypervisors from 128.
+HYPERVISOR_BACKBONE_OFFSET = 128
+#: In a tenant network, site ``s`` owns the ``s``-th block of this many addresses
+#: for its routers (block 0 holds the per-site gateway addresses).
+GATEWAY_BLOCK = 16
+#: WireGuard adds 60 bytes over IPv4 (80 over IPv6); VXLAN adds 50.
+WIREGUARD_OVERHEAD_IPV4 = 60
+WIREGUARD_OVERHEAD_IPV6 = 80
+VXLAN_OVERHEAD = 50
+#: The smallest tenant MTU we accept: IPv6's minimum link MTU.
+MIN_TENANT_MTU = 1280
+
+
+def nth_subnet(pool: IPNetwork, prefix_length: int, index: int) -> IPNetwork:
+    """The ``index``-th subnet of ``pool`` at ``prefix_length``, computed, not enumerated."""
+    size = 1 << (32 - prefix_length)
+    return IPNetwork(f"{IPAddress(pool.first + index * size)}/{prefix_length}")
+
+
+def capacity(pool: IPNetwork, prefix_length: int) -> int:
+    """How many ``/prefix_length`` subnets ``pool`` holds (0 when they do not fit)."""
+    if prefix_length < pool.prefixlen:
+        return 0
+    return 1 << (prefix_length - pool.prefixlen)
+
+
+def site_block(pool: IPNetwork, s: int) -> IPNetwork:
+    """Site ``s``'s /24 of the control plane or the backbone: ``pool``'s ``s``-th /24."""
+    return nth_subnet(pool, SITE_PREFIX_LENGTH, s)
+
+
+def mesh_address(control_plane: IPNetwork, s: int, r: int) -> IPAddress:
+    """Node ``r`` of site ``s`` on the WireGuard mesh: host ``r`` of the site's /24."""
+    return IPAddress(site_block(control_plane, s).first + r)
+
+
+def backbone_router_address(backbone: IPNetwork, s: int, r: int) -> IPAddress:
+    """Router ``r`` on its datacenter's backbone /24: host ``r``."""
+    return IPAddress(site_block(backbone, s).first + r)
+
+
+def backbone_hypervisor_address(backbone: IPNetwork, s: int, h: int) -> IPAddress:
+    """Hypervisor ``h`` on its datacenter's backbone /24: host ``128 + h``."""
+    return IPAddress(site_block(backbone, s).first + HYPERVISOR_BACKBONE_OFFSET + h)
+
+
+def tenant_block(pool: IPNetwork, prefix_length: int, t: int) -> IPNetwork:
+    """Tenant ``t``'s network in one of the tenant pools: the pool's ``t``-th subnet."""
+    return nth_subnet(pool, prefix_length, t)
+
+
+def gateway_address(network: IPNetwork, s: int) -> IPAddress:
+    """The VRRP virtual address of site ``s`` on a tenant network: host ``s``."""
+    return IPAddress(network.first + s)
+
+
+def router_tenant_address(network: IPNetwork, s: int, r: int) -> IPAddress:
+    """Router ``r`` of site ``s`` on a tenant network: host ``16*s + r``."""
+    return IPAddress(network.first + GATEWAY_BLOCK * s + r)
+
+
+def dhcp_range(network: IPNetwork) -> tuple[IPAddress, IPAddress]:
+    """The dynamic range of a tenant network: its upper half, less the broadcast."""
+    half = network.size // 2
+    return IPAddress(network.first + half), IPAddress(network.last - 1)
+
+
+def split_range(first: IPAddress, last: IPAddress, parts: int, index: int) -> tuple[IPAddress, IPAddress]:
+    """The ``index``-th of ``parts`` equal slices of a range (the last slice takes the rest).
+
+    A VRRP pair serves one DHCP range without failover by giving each router a slice.
+    """
+    size = (int(last) - int(first) + 1) // parts
+    start = int(first) + index * size
+    stop = int(last) if index == parts - 1 else start + size - 1
+    return IPAddress(start), IPAddress(stop)
+
+
+def max_gateway_site(network_prefix_length: int) -> int:
+    """The largest site id whose router block still fits the lower half of a tenant network."""
+    half = (1 << (32 - network_prefix_length)) // 2
+    return half // GATEWAY_BLOCK - 1
+
+
+def wireguard_overhead(ipv6_underlay: bool) -> int:
+    """Bytes WireGuard adds to each packet on the underlay."""
+    return WIREGUARD_OVERHEAD_IPV6 if ipv6_underlay else WIREGUARD_OVERHEAD_IPV4
+
+
+@dataclass(frozen=True)
+class MtuPlan:
+    """MTU at each layer: underlay -> WireGuard (mesh) -> tenant (inside VXLAN)."""
+
+    underlay: int
+    wireguard: int
+    tenant: int
+
+
+def mtu_plan(underlay: int, ipv6_underlay: bool, tenant: int | None) -> MtuPlan:
+    """Wireguard = underlay - WireGuard overhead; tenant = WireGuard - VXLAN overhead.
+
+    An explicit tenant MTU may only be lower than the derived one (never higher: that
+    would fragment every full-size tenant packet inside the tunnel).
+    """
+    wireguard = underlay - wireguard_overhead(ipv6_underlay)
+    derived = wireguard - VXLAN_OVERHEAD
+    return MtuPlan(underlay=underlay, wireguard=wireguard, tenant=derived if tenant is None else tenant)
+
+
+# Numbers other than addresses. Each takes the tenant id and a base from config.
+
+
+def vlan(base: int, t: int) -> int:
+    """The tenant's VLAN on the hypervisor trunk: ``base + t``."""
+    return base + t
+
+
+def l2_vni(base: int, t: int) -> int:
+    """The tenant segment's VXLAN VNI: ``base + t``."""
+    return base + t
+
+
+def l3_vni(base: int, t: int) -> int:
+    """The tenant VRF's L3 VNI (EVPN type-5): ``base + t``."""
+    return base + t
+
+
+def vrf_table(base: int, t: int) -> int:
+    """The tenant VRF's kernel routing table: ``base + t``."""
+    return base + t
+
+
+def route_target(asn: int, t: int) -> str:
+    """The tenant's route target, imported and exported by every router: ``asn:t``."""
+    return f"{asn}:{t}"
+
+
+def route_distinguisher(router_id: IPAddress, t: int) -> str:
+    """Per router and tenant: ``<router-id>:t`` (unique, so reflectors keep every path)."""
+    return f"{router_id}:{t}"
+
+
+def vrrp_vrid(s: int) -> int:
+    """Each site's VRRP group on a stretched tenant segment has VRID ``s``."""
+    return s
+
+
+def vrrp_priority(r: int) -> int:
+    """``200 - r``: the lower router id of a pair is master, without ties."""
+    return 200 - r

@@ -1,0 +1,183 @@
+"""``python -m fabric``: render, plan, diagram and validate stacks offline.
+
+Works from the stack files alone (no Pulumi engine, no device access), so it runs in
+CI and in a pull request review. Exit codes: 0 fine, 1 invalid config or rendered
+config, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from fabric import diagram, stackfile
+from fabric.errors import ConfigError
+from fabric.render.linux import render_hypervisor
+from fabric.render.vyos import render_routers
+from fabric.topology import Plan
+from fabric.vyos_schema import VyosSchema
+
+
+def _stacks(args: argparse.Namespace) -> list[str]:
+    if args.stack:
+        return [args.stack]
+    stacks = [s for s in stackfile.stacks_in(args.project) if _is_datacenter_stack(args.project, s)]
+    if not stacks:
+        raise ConfigError([f"{args.project}: no Pulumi.<stack>.yaml with a fabric:datacenter"])
+    return stacks
+
+
+def _is_datacenter_stack(project: Path, stack: str) -> bool:
+    return "datacenter" in stackfile.raw_config(project, stack)
+
+
+def write_render(plan: Plan, out: Path) -> list[Path]:
+    """Write every device's config under ``out``: ``<router>.vyos`` and ``<hypervisor>/<path>``."""
+    written = []
+    out.mkdir(parents=True, exist_ok=True)
+    for rendered in render_routers(plan):
+        path = out / f"{rendered.name}.vyos"
+        path.write_text(rendered.text())
+        written.append(path)
+    for hv in plan.hypervisors:
+        state = render_hypervisor(plan, hv)
+        for files, _actions in state.concerns.values():
+            for f in files:
+                path = out / hv.spec.name / f.path.lstrip("/")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f.content)
+                written.append(path)
+    return written
+
+
+def cmd_render(args: argparse.Namespace, console: Console) -> int:
+    stacks = _stacks(args)
+    for stack in stacks:
+        plan = stackfile.load_stack(args.project, stack).plan
+        out = args.out / stack if (args.all or not args.stack) else args.out
+        written = write_render(plan, out)
+        console.print(f"[green]{stack}[/]: wrote {len(written)} files under {out}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    for stack in _stacks(args):
+        plan = stackfile.load_stack(args.project, stack).plan
+        console.print(_plan_tables(stack, plan))
+    return 0
+
+
+def _plan_tables(stack: str, plan: Plan) -> Table:
+    outer = Table.grid(padding=(1, 0))
+    sites = Table(title=f"stack {stack}: mesh members (AS {plan.asn}, MTU underlay/wg/tenant "
+                  f"{plan.mtu.underlay}/{plan.mtu.wireguard}/{plan.mtu.tenant})")
+    for col in ("site", "id", "member", "mesh address", "endpoint", "roles", "where"):
+        sites.add_column(col)
+    for m in sorted((*plan.members, *plan.remote), key=lambda m: (m.site_id, m.node_id)):
+        local = m in plan.members
+        sites.add_row(m.site, str(m.site_id), m.name, m.mesh_address, m.endpoint, ", ".join(m.roles),
+                      "this stack" if local else "peer stack")
+    routers = Table(title="routers")
+    for col in ("router", "vyos", "hypervisor", "backbone", "public", "wg peers", "bgp sessions", "tenants"):
+        routers.add_column(col)
+    for r in plan.routers:
+        routers.add_row(r.name, r.vyos_version, r.hypervisor, str(r.backbone_address),
+                        f"{r.public_address}/{r.public_prefix.prefixlen}", str(len(r.wireguard_peers)),
+                        ", ".join(n.name + (" (client)" if n.client else "") for n in r.bgp_neighbors),
+                        ", ".join(c.tenant.name for c in r.tenants))
+    tenants = Table(title="tenants")
+    for col in ("tenant", "id", "sites", "vlan", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
+        tenants.add_column(col)
+    for t in plan.tenants:
+        gw = next((str(c.gateway) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
+        egress = "all" if t.egress_allow_all else f"{len(t.egress)} rules"
+        tenants.add_row(t.name, str(t.id), ", ".join(t.sites), str(t.vlan), str(t.vni), str(t.l3_vni),
+                        str(t.vrf_table), t.route_target, str(t.network), gw, egress)
+    outer.add_row(sites)
+    outer.add_row(routers)
+    outer.add_row(tenants)
+    return outer
+
+
+def cmd_diagram(args: argparse.Namespace, console: Console) -> int:
+    plans = [stackfile.load_stack(args.project, s).plan for s in _stacks(args)]
+    text = diagram.mermaid(plans)
+    if args.out:
+        args.out.write_text(text)
+        console.print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def validate_plan(plan: Plan) -> list[str]:
+    """Every rendered VyOS line checked against the schema of its router's VyOS version."""
+    problems = []
+    for rendered in render_routers(plan):
+        schema = VyosSchema.load(rendered.vyos_version)
+        for v in schema.check_all(c.tokens() for c in rendered.commands()):
+            problems.append(f"{rendered.name} (VyOS {rendered.vyos_version}): {v.message}")
+    return problems
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    failed = False
+    for stack in _stacks(args):
+        try:
+            plan = stackfile.load_stack(args.project, stack).plan
+        except ConfigError as exc:
+            print(f"{stack}: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        problems = validate_plan(plan)
+        if problems:
+            failed = True
+            print(f"{stack}: {len(problems)} rendered lines are not valid VyOS:", file=sys.stderr)
+            for p in problems:
+                print(f"  - {p}", file=sys.stderr)
+        else:
+            lines = sum(len(r.commands()) for r in render_routers(plan))
+            console.print(f"[green]{stack}[/]: config valid; {lines} VyOS lines valid for their routers' versions")
+    return 1 if failed else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fabric", description=__doc__.splitlines()[0])
+    p.add_argument("--project", type=Path, default=Path("."), help="project directory (holds Pulumi.yaml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="write every device's config as files for review")
+    r.add_argument("--stack", help="stack name (default: every datacenter stack, one folder each)")
+    r.add_argument("--all", action="store_true", help="one folder per stack even with --stack")
+    r.add_argument("--out", type=Path, default=Path("out"), help="output directory (default: out)")
+    r.set_defaults(func=cmd_render)
+
+    pl = sub.add_parser("plan", help="print sites, routers, mesh addresses, tenants and their numbers")
+    pl.add_argument("--stack")
+    pl.set_defaults(func=cmd_plan)
+
+    d = sub.add_parser("diagram", help="write a Mermaid diagram of the fabric")
+    d.add_argument("--stack")
+    d.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    d.set_defaults(func=cmd_diagram)
+
+    v = sub.add_parser("validate", help="check config and every rendered VyOS line; non-zero on errors")
+    v.add_argument("--stack")
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    try:
+        code: int = args.func(args, console)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return code

@@ -1,0 +1,1 @@
+"""The Pulumi side: reading stack config and (next) ComponentResources over the core's plan."""

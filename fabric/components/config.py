@@ -1,0 +1,30 @@
+"""Read the stack's ``fabric:`` config through Pulumi into a validated Inventory.
+
+Pulumi has already merged project-level and stack values and decrypted secrets;
+the core only learns *that* a secret is set (a :class:`~fabric.model.Secret`), never
+its text, which stays inside Pulumi outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from fabric import model
+from fabric.stackfile import NAMESPACE, SECRET_KEYS
+
+
+def read_inventory(config: pulumi.Config | None = None) -> model.Inventory:
+    """Validate the stack config; raises :class:`~fabric.errors.ConfigError` before any resource exists."""
+    config = config or pulumi.Config(NAMESPACE.rstrip(":"))
+    raw: dict[str, Any] = {}
+    for key in model.CONFIG_KEYS:
+        if key in SECRET_KEYS:
+            if config.get(key) is not None:
+                raw[key] = model.Secret(NAMESPACE + key)
+            continue
+        value = config.get_object(key)
+        if value is not None:
+            raw[key] = value
+    return model.load(raw)

@@ -1,0 +1,624 @@
+"""The validated inventory: what a user writes in the stack config, checked.
+
+``load(raw)`` is the only way in. It runs pydantic for shapes and types, then the
+cross-checks no single field can do (overlaps, duplicates, collisions, exhaustion,
+references), and raises one :class:`~fabric.errors.ConfigError` listing every
+problem, each message naming its config key. Nothing downstream re-validates.
+
+Defaults are the seeds' address plan (see ``AddressPlan``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from netaddr import AddrFormatError, IPAddress, IPNetwork
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from fabric import addressing as ap
+from fabric.errors import ConfigError
+
+# ----------------------------------------------------------------------------- types
+
+
+def _prefix(value: Any) -> IPNetwork:
+    if isinstance(value, IPNetwork):
+        return value
+    if not isinstance(value, str) or "/" not in value:
+        raise ValueError(f"{value!r} is not an IPv4 prefix like 10.0.0.0/24")
+    try:
+        net = IPNetwork(value)
+    except (AddrFormatError, ValueError, TypeError):
+        raise ValueError(f"{value!r} is not a valid IPv4 prefix") from None
+    if net.version != 4:
+        raise ValueError(f"{value!r} is not an IPv4 prefix")
+    if net.ip != net.network:
+        raise ValueError(f"{value!r} has host bits set; did you mean {net.cidr}?")
+    return net
+
+
+def _address(value: Any) -> IPAddress:
+    if isinstance(value, IPAddress):
+        return value
+    try:
+        addr = IPAddress(str(value))
+    except (AddrFormatError, ValueError, TypeError):
+        raise ValueError(f"{value!r} is not a valid IPv4 address") from None
+    if addr.version != 4 or "/" in str(value):
+        raise ValueError(f"{value!r} is not a plain IPv4 address")
+    return addr
+
+
+Prefix = Annotated[
+    IPNetwork,
+    BeforeValidator(_prefix),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "format": "ipv4-prefix"}),
+]
+Address = Annotated[
+    IPAddress,
+    BeforeValidator(_address),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "format": "ipv4"}),
+]
+#: Names become VyOS tag values, interface descriptions and Pulumi resource names.
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+#: Tenant names also name the tenant's VRF, which VyOS limits to 15 characters.
+TenantName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,14}$")]
+Id = Annotated[int, Field(ge=1)]
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A config value that exists only as a Pulumi secret; the core never sees its text."""
+
+    key: str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+# ----------------------------------------------------------------------------- fabric-wide
+
+
+class AddressPlan(_Model):
+    """Address pools (DESIGN section 4). Defaults are the seeds' plan."""
+
+    control_plane: Prefix = IPNetwork("172.27.0.0/20")
+    backbone: Prefix = IPNetwork("172.16.0.0/20")
+    tenant_base: Prefix = IPNetwork("100.64.0.0/10")
+    tenant_access: Prefix = IPNetwork("100.64.0.0/16")
+    tenant_networks: Prefix = IPNetwork("100.65.0.0/16")
+    tenant_services: Prefix = IPNetwork("100.80.0.0/16")
+    tenant_migration: Prefix = IPNetwork("100.96.0.0/16")
+    tenant_prefix_length: int = Field(default=24, ge=8, le=26)
+
+    def tenant_pools(self) -> dict[str, IPNetwork]:
+        return {
+            "tenant_access": self.tenant_access,
+            "tenant_networks": self.tenant_networks,
+            "tenant_services": self.tenant_services,
+            "tenant_migration": self.tenant_migration,
+        }
+
+
+class Numbering(_Model):
+    """Bases of the per-tenant number formulas (``base + tenant id``), and fixed VLANs."""
+
+    vlan_base: int = Field(default=1000, ge=1, le=4094)
+    l2_vni_base: int = Field(default=10000, ge=1, le=16_777_214)
+    l3_vni_base: int = Field(default=20000, ge=1, le=16_777_214)
+    vrf_table_base: int = Field(default=1000, ge=100, le=65_535)
+    public_vlan: int = Field(default=10, ge=1, le=4094)
+    backbone_vlan: int = Field(default=100, ge=1, le=4094)
+
+
+class Mtu(_Model):
+    """Underlay MTU, and optionally a lower tenant MTU than the derived one."""
+
+    underlay: int = Field(default=1500, ge=576, le=9216)
+    tenant: int | None = Field(default=None, ge=576, le=9000)
+
+
+class Mesh(_Model):
+    """The WireGuard mesh among all routers and nodes of all sites."""
+
+    port: int = Field(default=51820, ge=1, le=65535)
+    keepalive: int = Field(default=25, ge=0, le=65535)
+    #: Pairs of router names that must not peer (e.g. no direct path between them).
+    no_peer: list[tuple[Name, Name]] = []
+
+
+class Site(_Model):
+    """A site's name and id, registered once for the whole fabric."""
+
+    name: Name
+    id: Id
+    kind: Literal["datacenter", "cloud"] = "datacenter"
+
+
+class EgressRule(_Model):
+    """One destination a tenant may reach on the internet (tiCrypt-style allow list)."""
+
+    destination: Prefix
+    protocol: Literal["tcp", "udp", "icmp", "all"] = "tcp"
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
+    description: str = ""
+
+
+class Egress(_Model):
+    """A tenant's single exit: denied by default, allowed per rule or all at once."""
+
+    allow_all: bool = False
+    allow: list[EgressRule] = []
+
+
+class Tenant(_Model):
+    """A tenant: VRF, segment, VNIs, gateways. Numbers derive from ``id`` unless overridden."""
+
+    name: TenantName
+    id: Id
+    description: str = ""
+    #: Sites the tenant spans; default: every datacenter.
+    sites: list[Name] | None = None
+    #: The datacenter whose gateway pair serves DHCP; default: the lowest-id datacenter spanned.
+    dhcp_site: Name | None = None
+    egress: Egress = Egress()
+    vlan: int | None = Field(default=None, ge=1, le=4094)
+    vni: int | None = Field(default=None, ge=1, le=16_777_214)
+    l3_vni: int | None = Field(default=None, ge=1, le=16_777_214)
+    vrf_table: int | None = Field(default=None, ge=100, le=65_535)
+
+
+# ----------------------------------------------------------------------------- datacenter
+
+
+class Nic(_Model):
+    """A physical port. ``vfs`` SR-IOV virtual functions are created at boot."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,14}$")]
+    model: Literal["intel-x710", "mellanox-cx4", "other"] = "other"
+    mac: Annotated[str, Field(pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")] | None = None
+    vfs: int = Field(default=0, ge=0, le=128)
+
+
+class Bond(_Model):
+    """An LACP (802.3ad) bond; the timers default to the seed's fast settings."""
+
+    name: Annotated[str, Field(pattern=r"^bond[0-9]{1,3}$")]
+    interfaces: list[str] = Field(min_length=1)
+    lacp_rate: Literal["fast", "slow"] = "fast"
+    mii_monitor_ms: int = Field(default=1000, ge=0)
+    updelay_ms: int = Field(default=2000, ge=0)
+    downdelay_ms: int = Field(default=2000, ge=0)
+    mtu: int | None = Field(default=None, ge=576, le=9216)
+
+
+class Ssh(_Model):
+    """How Pulumi reaches a host over SSH (issue: host provider)."""
+
+    address: Address
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = "root"
+    #: Pinned host key: a known_hosts line's key part or ``SHA256:...`` fingerprint.
+    host_key: str | None = None
+
+
+class Ovs(_Model):
+    """The hypervisor's Open vSwitch bridge: uplink bond, hardware offload."""
+
+    bridge: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,14}$")] = "br0"
+    uplink: str = "bond1"
+    hw_offload: bool = True
+
+
+class Hypervisor(_Model):
+    """An Arch Linux host: NICs, bonds, OVS; runs router VMs under systemd-vmspawn."""
+
+    name: Name
+    id: Id
+    ssh: Ssh
+    nics: list[Nic] = Field(min_length=1)
+    bonds: list[Bond] = Field(min_length=1)
+    #: The bond that carries the host's own backbone address.
+    management_bond: str = "bond0"
+    ovs: Ovs = Ovs()
+
+
+class Vm(_Model):
+    """A router VM's resources under systemd-vmspawn."""
+
+    cpus: int = Field(default=2, ge=1, le=64)
+    memory: Annotated[str, Field(pattern=r"^[0-9]+[MG]$")] = "4G"
+    image: str | None = None
+
+
+class Api(_Model):
+    """Where Pulumi reaches the router's HTTPS API; default: its backbone address."""
+
+    address: Address | None = None
+    port: int = Field(default=443, ge=1, le=65535)
+
+
+class Router(_Model):
+    """A VyOS router VM."""
+
+    name: Name
+    id: Id
+    hypervisor: Name
+    route_reflector: bool = False
+    #: Gateway routers carry tenant segments and VRRP; at most a pair per datacenter.
+    gateway: bool = True
+    public_address: Address
+    vyos_version: Literal["1.5", "1.4"] = "1.5"
+    vm: Vm = Vm()
+    api: Api = Api()
+
+
+class Datacenter(_Model):
+    """This stack's datacenter: public blocks, hypervisors, routers."""
+
+    name: Name
+    public_prefixes: list[Prefix] = Field(min_length=1)
+    #: Upstream gateway of the public block; default: first host of the first prefix.
+    public_gateway: Address | None = None
+    #: Public addresses for tenant source NAT; default: masquerade behind each router.
+    nat_pool: Prefix | None = None
+    #: Who may reach router APIs and SSH; default: the control plane and backbone.
+    admin_prefixes: list[Prefix] = []
+    hypervisors: list[Hypervisor] = Field(min_length=1)
+    routers: list[Router] = Field(min_length=1)
+
+
+class Inventory(_Model):
+    """Everything one stack's config says: fabric-wide settings plus this datacenter."""
+
+    asn: int = Field(default=65000, ge=1, le=4_294_967_294)
+    domain: str = "fabric.internal"
+    address_plan: AddressPlan = AddressPlan()
+    numbering: Numbering = Numbering()
+    mtu: Mtu = Mtu()
+    mesh: Mesh = Mesh()
+    sites: list[Site] = Field(min_length=1)
+    tenants: list[Tenant] = []
+    datacenter: Datacenter
+    #: Stacks whose exported mesh members this stack peers with.
+    peer_stacks: list[str] = []
+    vyos_api_key: Secret | None = None
+
+    def site(self, name: str) -> Site:
+        return next(s for s in self.sites if s.name == name)
+
+    @property
+    def site_id(self) -> int:
+        return self.site(self.datacenter.name).id
+
+    def tenant_sites(self, tenant: Tenant) -> list[str]:
+        """The sites a tenant spans, by site id."""
+        names = tenant.sites if tenant.sites is not None else [s.name for s in self.sites if s.kind == "datacenter"]
+        return sorted(names, key=lambda n: self.site(n).id)
+
+
+#: The config keys (``fabric:<key>``) the program reads, in the order they are documented.
+CONFIG_KEYS: tuple[str, ...] = tuple(Inventory.model_fields)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load(raw: dict[str, Any]) -> Inventory:
+    """Validate a stack's config (keys without the ``fabric:`` prefix) into an Inventory."""
+    try:
+        inventory = Inventory.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err, raw) for err in exc.errors()]) from None
+    problems = _cross_check(inventory)
+    if problems:
+        raise ConfigError(problems)
+    return inventory
+
+
+def _describe(err: Any, raw: dict[str, Any]) -> str:
+    """Turn a pydantic error into ``key.path: message``, naming list items by their name."""
+    parts: list[str] = []
+    node: Any = raw
+    for loc in err["loc"]:
+        if isinstance(loc, int):
+            label = str(loc)
+            if isinstance(node, list) and loc < len(node):
+                item = node[loc]
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    label = item["name"]
+                node = item
+            else:
+                node = None
+            parts[-1] += f"[{label}]"
+        elif loc.startswith("function-") or loc in ("tagged-union", "json-or-python"):
+            continue
+        else:
+            parts.append(loc)
+            node = node.get(loc) if isinstance(node, dict) else None
+    key = ".".join(parts) or "(top level)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "missing (required)"
+    elif err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see the README's config reference)"
+    elif err["type"] == "string_pattern_mismatch":
+        msg = f"{err['input']!r} does not match {err['ctx']['pattern']}"
+    return f"{key}: {msg}"
+
+
+def _duplicates(items: list[Any], attr: str, key: str) -> list[str]:
+    """One message per item whose ``attr`` repeats an earlier item's.
+
+    Items are named by their ``name``, except when the name itself repeats: then by position.
+    """
+    seen: dict[Any, tuple[int, Any]] = {}
+    out = []
+    for index, item in enumerate(items):
+        value = getattr(item, attr)
+        if value in seen:
+            first_index, first = seen[value]
+            if attr == "name":
+                out.append(f"{key}[{index}].name: {value!r} is also the name of {key}[{first_index}]")
+            else:
+                out.append(f"{key}[{item.name}].{attr}: {value} is also used by {key}[{first.name}]")
+        else:
+            seen[value] = (index, item)
+    return out
+
+
+def _overlaps(named: list[tuple[str, IPNetwork]]) -> list[str]:
+    out = []
+    for i, (key_a, a) in enumerate(named):
+        for key_b, b in named[i + 1 :]:
+            if a.first <= b.last and b.first <= a.last:
+                out.append(f"{key_b}: {b} overlaps {key_a} {a}")
+    return out
+
+
+def _within(key: str, net: IPNetwork, pool_key: str, pool: IPNetwork) -> list[str]:
+    if net not in pool:
+        return [f"{key}: {net} is outside {pool_key} {pool}"]
+    return []
+
+
+def _cross_check(inv: Inventory) -> list[str]:
+    problems: list[str] = []
+    problems += _check_plan(inv)
+    problems += _check_sites(inv)
+    problems += _check_tenants(inv)
+    problems += _check_datacenter(inv)
+    problems += _check_mtu(inv)
+    if inv.vyos_api_key is None and inv.datacenter.routers:
+        problems.append(
+            "vyos_api_key: missing secret; set it with `pulumi config set --secret fabric:vyos_api_key <key>`"
+        )
+    return problems
+
+
+def _check_plan(inv: Inventory) -> list[str]:
+    plan = inv.address_plan
+    problems: list[str] = []
+    pools = [(f"address_plan.{k}", v) for k, v in plan.tenant_pools().items()]
+    problems += _overlaps(pools)
+    for key, pool in pools:
+        problems += _within(key, pool, "address_plan.tenant_base", plan.tenant_base)
+        if plan.tenant_prefix_length < pool.prefixlen:
+            problems.append(
+                f"address_plan.tenant_prefix_length: /{plan.tenant_prefix_length} does not fit in {key} {pool}"
+            )
+    infra = [
+        ("address_plan.control_plane", plan.control_plane),
+        ("address_plan.backbone", plan.backbone),
+        ("address_plan.tenant_base", plan.tenant_base),
+    ]
+    problems += _overlaps(infra)
+    for key, net in infra[:2]:
+        if net.prefixlen > ap.SITE_PREFIX_LENGTH:
+            problems.append(f"{key}: {net} is smaller than one site's /{ap.SITE_PREFIX_LENGTH}")
+    return problems
+
+
+def _check_sites(inv: Inventory) -> list[str]:
+    problems = _duplicates(inv.sites, "name", "sites") + _duplicates(inv.sites, "id", "sites")
+    plan = inv.address_plan
+    limit = min(
+        ap.capacity(plan.control_plane, ap.SITE_PREFIX_LENGTH), ap.capacity(plan.backbone, ap.SITE_PREFIX_LENGTH)
+    )
+    for site in inv.sites:
+        if site.id >= limit:
+            problems.append(
+                f"sites[{site.name}].id: {site.id} is past the end of the address plan: "
+                f"address_plan.control_plane {plan.control_plane} and address_plan.backbone {plan.backbone} "
+                f"hold site ids 1-{limit - 1}"
+            )
+    names = {s.name for s in inv.sites}
+    if inv.datacenter.name not in names:
+        problems.append(f"datacenter.name: {inv.datacenter.name!r} is not one of sites ({', '.join(sorted(names))})")
+    elif inv.site(inv.datacenter.name).kind != "datacenter":
+        problems.append(f"datacenter.name: sites[{inv.datacenter.name}] is a {inv.site(inv.datacenter.name).kind}")
+    return problems
+
+
+def _tenant_numbers(inv: Inventory, t: Tenant) -> dict[str, int]:
+    n = inv.numbering
+    return {
+        "vlan": t.vlan if t.vlan is not None else ap.vlan(n.vlan_base, t.id),
+        "vni": t.vni if t.vni is not None else ap.l2_vni(n.l2_vni_base, t.id),
+        "l3_vni": t.l3_vni if t.l3_vni is not None else ap.l3_vni(n.l3_vni_base, t.id),
+        "vrf_table": t.vrf_table if t.vrf_table is not None else ap.vrf_table(n.vrf_table_base, t.id),
+    }
+
+
+_LIMITS = {"vlan": (1, 4094), "vni": (1, 16_777_214), "l3_vni": (1, 16_777_214), "vrf_table": (100, 65_535)}
+_RESERVED_TENANT_NAMES = re.compile(
+    r"^(default|mgmt|management|lo|(bond|br|dum|en|eth|gnv|ifb|lan|macsec|peth|tun|veth|vti|vtun|vxlan|wg|wlan)[0-9].*)$"
+)
+
+
+def _check_tenants(inv: Inventory) -> list[str]:
+    problems = _duplicates(inv.tenants, "name", "tenants") + _duplicates(inv.tenants, "id", "tenants")
+    plan = inv.address_plan
+    site_names = {s.name: s for s in inv.sites}
+    n = inv.numbering
+    owners: dict[tuple[str, int], str] = {}
+    # VNIs share one number space (L2 and L3); VLANs also meet the fixed ones.
+    owners[("vlan", n.public_vlan)] = "numbering.public_vlan"
+    owners[("vlan", n.backbone_vlan)] = "numbering.backbone_vlan"
+    repeated_ids = {t.id for t in inv.tenants if sum(u.id == t.id for u in inv.tenants) > 1}
+    # Formula values first, then overrides: a collision is blamed on the override.
+    numbered = [(t, field, value) for t in inv.tenants for field, value in _tenant_numbers(inv, t).items()]
+    numbered.sort(key=lambda item: getattr(item[0], item[1]) is not None)
+    for t, field, value in numbered:
+        key = f"tenants[{t.name}]"
+        low, high = _LIMITS[field]
+        if not low <= value <= high:
+            problems.append(f"{key}.{field}: {value} is outside {low}-{high}")
+        if t.id in repeated_ids and getattr(t, field) is None:
+            continue  # already reported as a repeated id
+        space = "vni" if field in ("vni", "l3_vni") else field
+        other = owners.get((space, value))
+        if other is not None:
+            problems.append(f"{key}.{field}: {value} is also used by {other}")
+        else:
+            owners[(space, value)] = f"{key}.{field}"
+    for t in inv.tenants:
+        key = f"tenants[{t.name}]"
+        if _RESERVED_TENANT_NAMES.match(t.name):
+            problems.append(f"{key}.name: {t.name!r} is reserved or looks like an interface name; VRFs cannot use it")
+        pool_key, pool = min(
+            plan.tenant_pools().items(), key=lambda kv: ap.capacity(kv[1], plan.tenant_prefix_length)
+        )
+        cap = ap.capacity(pool, plan.tenant_prefix_length)
+        if t.id >= cap:
+            problems.append(
+                f"{key}.id: {t.id} is past the end of address_plan.{pool_key} {pool}: "
+                f"it holds {cap} /{plan.tenant_prefix_length} tenant networks (ids 1-{cap - 1})"
+            )
+        spanned = t.sites if t.sites is not None else []
+        for name in spanned:
+            if name not in site_names:
+                problems.append(f"{key}.sites: unknown site {name!r} (sites: {', '.join(sorted(site_names))})")
+        if len(set(spanned)) != len(spanned):
+            problems.append(f"{key}.sites: lists a site twice")
+        if t.dhcp_site is not None:
+            dhcp = site_names.get(t.dhcp_site)
+            if dhcp is None or dhcp.kind != "datacenter" or t.dhcp_site not in inv.tenant_sites(t):
+                problems.append(f"{key}.dhcp_site: {t.dhcp_site!r} is not a datacenter this tenant spans")
+        for i, rule in enumerate(t.egress.allow):
+            if rule.ports and rule.protocol not in ("tcp", "udp"):
+                problems.append(f"{key}.egress.allow[{i}].ports: ports need protocol tcp or udp, not {rule.protocol}")
+    return problems
+
+
+def _check_datacenter(inv: Inventory) -> list[str]:
+    dc = inv.datacenter
+    plan = inv.address_plan
+    problems: list[str] = []
+    problems += _overlaps([(f"datacenter.public_prefixes[{i}]", p) for i, p in enumerate(dc.public_prefixes)])
+    for i, p in enumerate(dc.public_prefixes):
+        for key, net in (("address_plan.control_plane", plan.control_plane), ("address_plan.backbone", plan.backbone),
+                         ("address_plan.tenant_base", plan.tenant_base)):
+            if p.first <= net.last and net.first <= p.last:
+                problems.append(f"datacenter.public_prefixes[{i}]: {p} overlaps {key} {net}")
+
+    def in_public(addr: IPAddress) -> bool:
+        return any(addr in p for p in dc.public_prefixes)
+
+    if dc.public_gateway is not None and not in_public(dc.public_gateway):
+        problems.append(f"datacenter.public_gateway: {dc.public_gateway} is outside datacenter.public_prefixes")
+    if dc.nat_pool is not None and not any(dc.nat_pool in p for p in dc.public_prefixes):
+        problems.append(f"datacenter.nat_pool: {dc.nat_pool} is outside datacenter.public_prefixes")
+
+    problems += _duplicates(dc.hypervisors, "name", "datacenter.hypervisors")
+    problems += _duplicates(dc.hypervisors, "id", "datacenter.hypervisors")
+    problems += _duplicates(dc.routers, "name", "datacenter.routers")
+    problems += _duplicates(dc.routers, "id", "datacenter.routers")
+    problems += _duplicates(dc.routers, "public_address", "datacenter.routers")
+
+    backbone_hosts = ap.site_block(plan.backbone, 0).size
+    for hv in dc.hypervisors:
+        key = f"datacenter.hypervisors[{hv.name}]"
+        if ap.HYPERVISOR_BACKBONE_OFFSET + hv.id >= backbone_hosts - 1:
+            problems.append(f"{key}.id: {hv.id} is past the end of the backbone /24 (hypervisor ids 1-126)")
+        nic_names = [nic.name for nic in hv.nics]
+        problems += _duplicates(hv.nics, "name", f"{key}.nics")
+        problems += _duplicates(hv.bonds, "name", f"{key}.bonds")
+        enslaved: dict[str, str] = {}
+        for bond in hv.bonds:
+            for member in bond.interfaces:
+                if member not in nic_names:
+                    problems.append(f"{key}.bonds[{bond.name}].interfaces: unknown NIC {member!r} (nics: {', '.join(nic_names)})")
+                elif member in enslaved:
+                    problems.append(f"{key}.bonds[{bond.name}].interfaces: {member} is already in {enslaved[member]}")
+                else:
+                    enslaved[member] = bond.name
+        bond_names = [b.name for b in hv.bonds]
+        if hv.management_bond not in bond_names:
+            problems.append(f"{key}.management_bond: unknown bond {hv.management_bond!r} (bonds: {', '.join(bond_names)})")
+        if hv.ovs.uplink not in bond_names:
+            problems.append(f"{key}.ovs.uplink: unknown bond {hv.ovs.uplink!r} (bonds: {', '.join(bond_names)})")
+        elif hv.ovs.uplink == hv.management_bond:
+            problems.append(f"{key}.ovs.uplink: {hv.ovs.uplink} is also the management_bond; use the other bond")
+
+    hv_names = {hv.name for hv in dc.hypervisors}
+    site_id = inv.site_id if dc.name in {s.name for s in inv.sites} else 1
+    max_site = ap.max_gateway_site(plan.tenant_prefix_length)
+    for router in dc.routers:
+        key = f"datacenter.routers[{router.name}]"
+        if router.hypervisor not in hv_names:
+            problems.append(f"{key}.hypervisor: unknown hypervisor {router.hypervisor!r} (hypervisors: {', '.join(sorted(hv_names))})")
+        if not in_public(router.public_address):
+            problems.append(f"{key}.public_address: {router.public_address} is outside datacenter.public_prefixes")
+        if router.id >= ap.HYPERVISOR_BACKBONE_OFFSET:
+            problems.append(f"{key}.id: {router.id} is past the end of the site /24s (router ids 1-127)")
+        if router.gateway and router.id >= ap.GATEWAY_BLOCK:
+            problems.append(f"{key}.id: gateway routers need an id 1-{ap.GATEWAY_BLOCK - 1} (their tenant-network address is 16*site+id)")
+        if router.gateway and inv.tenants and site_id > max_site:
+            problems.append(
+                f"{key}.gateway: site {dc.name} (id {site_id}) has no gateway block in /{plan.tenant_prefix_length} "
+                f"tenant networks (sites 1-{max_site}); lower address_plan.tenant_prefix_length"
+            )
+    gateways = [r for r in dc.routers if r.gateway]
+    if len(gateways) > 2:
+        problems.append(
+            f"datacenter.routers: {len(gateways)} gateway routers ({', '.join(r.name for r in gateways)}); "
+            "a VRRP pair is at most 2: set gateway: false on the others"
+        )
+    if not any(r.route_reflector for r in dc.routers):
+        problems.append("datacenter.routers: no route reflector; set route_reflector: true on at least one router")
+    for i, (a, b) in enumerate(inv.mesh.no_peer):
+        if a == b:
+            problems.append(f"mesh.no_peer[{i}]: {a} cannot be paired with itself")
+    return problems
+
+
+def _check_mtu(inv: Inventory) -> list[str]:
+    mtu = inv.mtu
+    plan = ap.mtu_plan(mtu.underlay, ipv6_underlay=False, tenant=None)
+    needed = (mtu.tenant or ap.MIN_TENANT_MTU) + ap.VXLAN_OVERHEAD + ap.WIREGUARD_OVERHEAD_IPV4
+    if mtu.tenant is not None and mtu.tenant > plan.tenant:
+        return [
+            f"mtu.tenant: {mtu.tenant} does not fit: WireGuard ({ap.WIREGUARD_OVERHEAD_IPV4}) plus VXLAN "
+            f"({ap.VXLAN_OVERHEAD}) overhead needs mtu.underlay >= {needed}, got {mtu.underlay}"
+        ]
+    if plan.tenant < ap.MIN_TENANT_MTU:
+        return [
+            f"mtu.underlay: {mtu.underlay} is too small for WireGuard ({ap.WIREGUARD_OVERHEAD_IPV4}) plus VXLAN "
+            f"({ap.VXLAN_OVERHEAD}) overhead: tenants would get {plan.tenant} < {ap.MIN_TENANT_MTU}; "
+            f"use at least {needed}"
+        ]
+    return []

@@ -1,0 +1,1 @@
+"""Renderers: plan -> device configuration as data (VyOS paths, host files)."""

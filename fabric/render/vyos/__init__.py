@@ -1,0 +1,81 @@
+"""A VyOS router's configuration as ordered ``set`` paths, one module per config section.
+
+Each section module has ``OWNS`` (the config subtrees it alone writes: the VyOS provider
+creates one resource per section and deletes exactly these subtrees) and
+``render(plan, router)``. Sections are listed in apply order: a path that refers to
+another (a bridge member, a VRF) comes after what it refers to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from fabric.render.vyos import (
+    bgp,
+    bridge,
+    dhcp,
+    ethernet,
+    firewall,
+    nat,
+    ospf,
+    static,
+    system,
+    vrf,
+    vrrp,
+    vxlan,
+    wireguard,
+)
+from fabric.render.vyos.command import Command, set_line
+from fabric.topology import Plan, RouterPlan
+
+#: Section name -> module, in apply order.
+SECTIONS: dict[str, ModuleType] = {
+    "system": system,
+    "ethernet": ethernet,
+    "wireguard": wireguard,
+    "vrf": vrf,
+    "vxlan": vxlan,
+    "bridge": bridge,
+    "static": static,
+    "ospf": ospf,
+    "bgp": bgp,
+    "vrrp": vrrp,
+    "firewall": firewall,
+    "nat": nat,
+    "dhcp": dhcp,
+}
+
+
+@dataclass(frozen=True)
+class RenderedRouter:
+    """One router's rendered config: per section, its owned subtrees and commands."""
+
+    name: str
+    vyos_version: str
+    sections: dict[str, list[Command]]
+
+    def commands(self) -> list[Command]:
+        return [c for section in self.sections.values() for c in section]
+
+    def text(self) -> str:
+        """The config as VyOS CLI ``set`` lines, one per line."""
+        return "".join(set_line(c) + "\n" for c in self.commands())
+
+
+def owned_subtrees(section: str) -> tuple[tuple[str, ...], ...]:
+    """The config subtrees a section owns (disjoint across sections)."""
+    owns: tuple[tuple[str, ...], ...] = SECTIONS[section].OWNS
+    return owns
+
+
+def render_router(plan: Plan, router: RouterPlan) -> RenderedRouter:
+    return RenderedRouter(
+        name=router.name,
+        vyos_version=router.vyos_version,
+        sections={name: module.render(plan, router) for name, module in SECTIONS.items()},
+    )
+
+
+def render_routers(plan: Plan) -> list[RenderedRouter]:
+    return [render_router(plan, r) for r in plan.routers]

@@ -1,0 +1,36 @@
+"""Bridges: a tenant segment joins its VLAN (local VMs) and its L2 VXLAN (other sites).
+
+The segment bridge holds the router's own tenant address and sits in the tenant VRF;
+a second bridge binds the L3 VNI to the VRF for EVPN type-5 routes.
+"""
+
+from __future__ import annotations
+
+from fabric.render.vyos.command import Command, cmd
+from fabric.render.vyos.names import l3_bridge, l3_vxlan, segment_bridge, segment_vxlan, vif
+from fabric.topology import Plan, RouterPlan
+
+OWNS = (("interfaces", "bridge"),)
+
+
+def render(plan: Plan, router: RouterPlan) -> list[Command]:
+    out = []
+    for carried in router.tenants:
+        t = carried.tenant
+        seg = ("interfaces", "bridge", segment_bridge(t))
+        out += [
+            cmd(*seg, "description", value=f"tenant {t.name} segment"),
+            cmd(*seg, "address", value=f"{carried.address}/{t.network.prefixlen}"),
+            cmd(*seg, "mtu", value=plan.mtu.tenant),
+            cmd(*seg, "vrf", value=t.vrf),
+            cmd(*seg, "member", "interface", vif(t.vlan)),
+            cmd(*seg, "member", "interface", segment_vxlan(t)),
+        ]
+        l3 = ("interfaces", "bridge", l3_bridge(t))
+        out += [
+            cmd(*l3, "description", value=f"tenant {t.name} L3 VNI"),
+            cmd(*l3, "mtu", value=plan.mtu.tenant),
+            cmd(*l3, "vrf", value=t.vrf),
+            cmd(*l3, "member", "interface", l3_vxlan(t)),
+        ]
+    return out

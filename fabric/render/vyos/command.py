@@ -1,0 +1,64 @@
+"""A VyOS configuration command as data, and its text form.
+
+A :class:`Command` is one ``set`` line: the path (nodes and tag values) and, for
+leaves that take one, a value. Secret values are :class:`SecretRef` markers, never
+text: the renderer does not know them, and the provider substitutes the Pulumi secret
+when it applies the config, so rendered paths can be diffed and printed safely.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret value the provider fills in at apply time."""
+
+    name: str
+    #: A syntactically valid stand-in, used only to check the path against the schema.
+    sample: str
+
+
+WIREGUARD_PRIVATE_KEY = SecretRef("wireguard-private-key", "YE2Nx3tQSEBhOLHKTx1XS6fQGfHU16W5zDdHVo3fR3I=")
+API_KEY = SecretRef("vyos-api-key", "fabric-api-key-sample")
+
+
+class Command(NamedTuple):
+    """``set <path...> [value]``."""
+
+    path: tuple[str, ...]
+    value: str | SecretRef | None = None
+
+    def tokens(self) -> tuple[str, ...]:
+        """The words a schema checks: the path, then the value (secrets as their sample)."""
+        if self.value is None:
+            return self.path
+        value = self.value.sample if isinstance(self.value, SecretRef) else self.value
+        return (*self.path, value)
+
+
+def cmd(*path: object, value: object = None) -> Command:
+    """Build a command from ids, addresses and names (everything becomes a string)."""
+    if value is None or isinstance(value, SecretRef):
+        return Command(tuple(str(p) for p in path), value)
+    return Command(tuple(str(p) for p in path), str(value))
+
+
+_BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+
+
+def _word(token: str) -> str:
+    return token if _BARE.match(token) else "'" + token.replace("'", "'\\''") + "'"
+
+
+def set_line(command: Command) -> str:
+    """The command as typed at the VyOS CLI: values single-quoted, as ``show configuration commands`` prints them."""
+    words = " ".join(_word(p) for p in command.path)
+    if command.value is None:
+        return f"set {words}"
+    if isinstance(command.value, SecretRef):
+        return f"set {words} '<secret:{command.value.name}>'"
+    return f"set {words} '" + command.value.replace("'", "'\\''") + "'"

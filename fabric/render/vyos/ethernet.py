@@ -1,0 +1,30 @@
+"""The trunk to the hypervisor: one VLAN sub-interface per network on ``eth0``.
+
+Public and backbone VLANs carry addresses; tenant VLANs are bridge members (see
+``bridge``), so they carry none.
+"""
+
+from __future__ import annotations
+
+from fabric.render.vyos.command import Command, cmd
+from fabric.render.vyos.names import TRUNK
+from fabric.topology import Plan, RouterPlan
+
+OWNS = (("interfaces", "ethernet", TRUNK),)
+
+
+def render(plan: Plan, router: RouterPlan) -> list[Command]:
+    eth = ("interfaces", "ethernet", TRUNK)
+    out = [
+        cmd(*eth, "description", value="trunk to hypervisor " + router.hypervisor),
+        cmd(*eth, "mtu", value=plan.mtu.underlay),
+        cmd(*eth, "vif", plan.public_vlan, "description", value="public"),
+        cmd(*eth, "vif", plan.public_vlan, "address", value=f"{router.public_address}/{router.public_prefix.prefixlen}"),
+        cmd(*eth, "vif", plan.backbone_vlan, "description", value="backbone"),
+        cmd(*eth, "vif", plan.backbone_vlan, "address", value=f"{router.backbone_address}/{router.backbone.prefixlen}"),
+    ]
+    for carried in router.tenants:
+        t = carried.tenant
+        out.append(cmd(*eth, "vif", t.vlan, "description", value=f"tenant {t.name}"))
+        out.append(cmd(*eth, "vif", t.vlan, "mtu", value=plan.mtu.tenant))
+    return out

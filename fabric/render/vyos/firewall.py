@@ -1,0 +1,144 @@
+"""Firewall: protect the router, isolate tenants, and allow-list each tenant's egress.
+
+* ``input``: only what the router serves: WireGuard from mesh endpoints, anything
+  inside the mesh (BGP, VXLAN), API/SSH from admin prefixes, OSPF on the backbone,
+  VRRP and DHCP on tenant segments.
+* ``forward``: established traffic returns; a tenant's traffic jumps to its egress
+  chain; everything else (other tenants, the internet inbound) is dropped.
+* Egress chain per tenant (the tiCrypt seed's single controlled exit): its own
+  prefixes, never another tenant's, then its allow list, then drop (or accept when
+  the tenant's egress is ``allow_all``).
+"""
+
+from __future__ import annotations
+
+from fabric.render.vyos.command import Command, cmd
+from fabric.render.vyos.names import ADMIN, MESH, MESH_ENDPOINTS, egress_chain, segment_bridge, tenant_group, vif
+from fabric.topology import Plan, RouterPlan, TenantOnRouter
+
+OWNS = (("firewall",),)
+
+#: Tenant ``t``'s jump rule in the forward filter.
+FORWARD_RULE_BASE = 1000
+#: First allow-list rule in an egress chain.
+ALLOW_RULE_BASE = 100
+
+
+def render(plan: Plan, router: RouterPlan) -> list[Command]:
+    return _groups(plan, router) + _input(plan, router) + _forward(router) + _egress(plan, router)
+
+
+def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
+    out = [cmd("firewall", "group", "network-group", ADMIN, "network", value=p) for p in router.admin_prefixes]
+    endpoints = sorted({p.endpoint for p in router.wireguard_peers})
+    out += [cmd("firewall", "group", "address-group", MESH_ENDPOINTS, "address", value=e) for e in endpoints]
+    for carried in router.tenants:
+        t = carried.tenant
+        out += [cmd("firewall", "group", "network-group", tenant_group(t), "network", value=p) for p in t.prefixes]
+    return out
+
+
+def _input(plan: Plan, router: RouterPlan) -> list[Command]:
+    f = ("firewall", "ipv4", "input", "filter")
+    out = [
+        cmd(*f, "default-action", value="drop"),
+        *_rule(f, 10, "accept", "established and related", state=("established", "related")),
+        *_rule(f, 20, "drop", "invalid", state=("invalid",)),
+        *_rule(f, 30, "accept", "loopback", inbound="lo"),
+        *_rule(f, 40, "accept", "ICMP", protocol="icmp"),
+        *_rule(f, 50, "accept", "inside the mesh (BGP, VXLAN, API)", inbound=MESH),
+        *_rule(f, 60, "accept", "admin API and SSH", protocol="tcp", port=f"22,{router.api_port}", source_group=ADMIN),
+        *_rule(f, 70, "accept", "OSPF on the backbone", protocol="ospf", inbound=vif(plan.backbone_vlan)),
+    ]
+    if router.wireguard_peers:
+        out += _rule(f, 45, "accept", "WireGuard from mesh endpoints", protocol="udp", port=str(plan.mesh_port),
+                     source_address_group=MESH_ENDPOINTS)
+    for i, carried in enumerate(router.tenants):
+        bridge = segment_bridge(carried.tenant)
+        out += _rule(f, 1000 + 2 * i, "accept", f"VRRP on {bridge}", protocol="vrrp", inbound=bridge)
+        out += _rule(f, 1001 + 2 * i, "accept", f"DHCP on {bridge}", protocol="udp", port="67", inbound=bridge)
+    return out
+
+
+def _forward(router: RouterPlan) -> list[Command]:
+    f = ("firewall", "ipv4", "forward", "filter")
+    out = [
+        cmd(*f, "default-action", value="drop"),
+        *_rule(f, 10, "accept", "established and related", state=("established", "related")),
+        *_rule(f, 20, "drop", "invalid", state=("invalid",)),
+    ]
+    for carried in router.tenants:
+        t = carried.tenant
+        r = (*f, "rule", FORWARD_RULE_BASE + t.id)
+        out += [
+            cmd(*r, "description", value=f"tenant {t.name}"),
+            cmd(*r, "action", value="jump"),
+            cmd(*r, "jump-target", value=egress_chain(t)),
+            cmd(*r, "source", "group", "network-group", value=tenant_group(t)),
+        ]
+    return out
+
+
+def _egress(plan: Plan, router: RouterPlan) -> list[Command]:
+    out: list[Command] = []
+    for carried in router.tenants:
+        out += _chain(plan, carried)
+    return out
+
+
+def _chain(plan: Plan, carried: TenantOnRouter) -> list[Command]:
+    t = carried.tenant
+    c = ("firewall", "ipv4", "name", egress_chain(t))
+    out = [
+        cmd(*c, "description", value=f"tenant {t.name} egress"),
+        cmd(*c, "default-action", value="accept" if t.egress_allow_all else "drop"),
+        *_rule(c, 10, "accept", "own prefixes", dest_group=tenant_group(t)),
+        *_rule(c, 20, "drop", "other tenants", dest_address=str(plan.tenant_base)),
+    ]
+    for i, allow in enumerate(t.egress):
+        out += _rule(
+            c,
+            ALLOW_RULE_BASE + i,
+            "accept",
+            allow.description or f"allow {allow.destination}",
+            dest_address=allow.destination,
+            protocol=None if allow.protocol == "all" else allow.protocol,
+            port=",".join(str(p) for p in allow.ports) or None,
+        )
+    return out
+
+
+def _rule(
+    base: tuple[str, ...],
+    number: int,
+    action: str,
+    description: str,
+    *,
+    state: tuple[str, ...] = (),
+    inbound: str | None = None,
+    protocol: str | None = None,
+    port: str | None = None,
+    source_group: str | None = None,
+    source_address_group: str | None = None,
+    dest_group: str | None = None,
+    dest_address: str | None = None,
+) -> list[Command]:
+    """One rule; ``port`` is a destination port list (``22,443``)."""
+    r = (*base, "rule", str(number))
+    out = [cmd(*r, "action", value=action), cmd(*r, "description", value=description)]
+    out += [cmd(*r, "state", value=s) for s in state]
+    if inbound is not None:
+        out.append(cmd(*r, "inbound-interface", "name", value=inbound))
+    if protocol is not None:
+        out.append(cmd(*r, "protocol", value=protocol))
+    if port is not None:
+        out.append(cmd(*r, "destination", "port", value=port))
+    if source_group is not None:
+        out.append(cmd(*r, "source", "group", "network-group", value=source_group))
+    if source_address_group is not None:
+        out.append(cmd(*r, "source", "group", "address-group", value=source_address_group))
+    if dest_group is not None:
+        out.append(cmd(*r, "destination", "group", "network-group", value=dest_group))
+    if dest_address is not None:
+        out.append(cmd(*r, "destination", "address", value=dest_address))
+    return out

@@ -1,0 +1,46 @@
+"""Interface and object names on a VyOS router, shared by the sections that refer to them."""
+
+from __future__ import annotations
+
+from fabric.topology import TenantPlan
+
+#: The router VM's one NIC: a tap on the hypervisor's OVS bridge, trunking every VLAN.
+TRUNK = "eth0"
+#: The WireGuard mesh interface.
+MESH = "wg0"
+#: Firewall group of every mesh peer's public endpoint (the only WireGuard sources admitted).
+MESH_ENDPOINTS = "MESH-ENDPOINTS"
+#: Firewall group of the prefixes allowed to reach the router's API and SSH.
+ADMIN = "ADMIN"
+
+
+def vif(vlan: int) -> str:
+    return f"{TRUNK}.{vlan}"
+
+
+def segment_bridge(t: TenantPlan) -> str:
+    """The tenant segment's bridge: VLAN ``vif`` + L2 VXLAN, gateway addresses on it."""
+    return f"br{t.vlan}"
+
+
+def segment_vxlan(t: TenantPlan) -> str:
+    return f"vxlan{t.vni}"
+
+
+def l3_bridge(t: TenantPlan) -> str:
+    """The bridge that binds the tenant's L3 VNI to its VRF (EVPN type-5)."""
+    return f"br{t.l3_vni}"
+
+
+def l3_vxlan(t: TenantPlan) -> str:
+    return f"vxlan{t.l3_vni}"
+
+
+def tenant_group(t: TenantPlan) -> str:
+    """Firewall network-group of every prefix the tenant owns."""
+    return f"TENANT-{t.name}"
+
+
+def egress_chain(t: TenantPlan) -> str:
+    """Firewall chain a tenant's outbound traffic jumps to."""
+    return f"EGRESS-{t.name}"

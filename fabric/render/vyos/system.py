@@ -1,0 +1,25 @@
+"""``system`` identity and ``service https``: the API the VyOS provider talks to.
+
+The API key is a secret reference; the API answers only the admin prefixes.
+"""
+
+from __future__ import annotations
+
+from fabric.render.vyos.command import API_KEY, Command, cmd
+from fabric.topology import Plan, RouterPlan
+
+OWNS = (("system", "host-name"), ("system", "domain-name"), ("service", "https"))
+
+
+def render(plan: Plan, router: RouterPlan) -> list[Command]:
+    out = [
+        cmd("system", "host-name", value=router.name),
+        cmd("system", "domain-name", value=plan.domain),
+        cmd("service", "https", "api", "keys", "id", "fabric", "key", value=API_KEY),
+    ]
+    if router.vyos_version != "1.4":
+        # Rolling releases since late 2024 serve the REST endpoints only when enabled.
+        out.append(cmd("service", "https", "api", "rest"))
+    out += [cmd("service", "https", "allow-client", "address", value=p) for p in router.admin_prefixes]
+    out.append(cmd("service", "https", "port", value=router.api_port))
+    return out

@@ -1,0 +1,29 @@
+"""VXLAN tunnels: one L2 VNI per tenant segment, one L3 VNI per tenant VRF.
+
+Sourced from the mesh address, so every VXLAN packet leaves through WireGuard.
+``nolearning``: EVPN (BGP) learns MACs and VTEPs, not flood-and-learn.
+"""
+
+from __future__ import annotations
+
+from fabric.render.vyos.command import Command, cmd
+from fabric.render.vyos.names import l3_vxlan, segment_vxlan
+from fabric.topology import Plan, RouterPlan
+
+OWNS = (("interfaces", "vxlan"),)
+
+
+def render(plan: Plan, router: RouterPlan) -> list[Command]:
+    out = []
+    for carried in router.tenants:
+        t = carried.tenant
+        for name, vni, what in ((segment_vxlan(t), t.vni, "segment"), (l3_vxlan(t), t.l3_vni, "L3 VNI")):
+            v = ("interfaces", "vxlan", name)
+            out += [
+                cmd(*v, "description", value=f"tenant {t.name} {what}"),
+                cmd(*v, "vni", value=vni),
+                cmd(*v, "source-address", value=router.mesh_address),
+                cmd(*v, "mtu", value=plan.mtu.tenant),
+                cmd(*v, "parameters", "nolearning"),
+            ]
+    return out

@@ -1,0 +1,62 @@
+"""Shared test helpers: load YAML configs with ``!secret`` markers, patch them by dotted path."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fabric import model
+
+ROOT = Path(__file__).resolve().parent.parent
+ERRORS = Path(__file__).resolve().parent / "errors"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with ``!secret <key>``: a config value that is set as a Pulumi secret."""
+
+
+_Loader.add_constructor("!secret", lambda loader, node: model.Secret(str(loader.construct_scalar(node))))  # type: ignore[arg-type]
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _steps(dotted: str) -> list[str | int]:
+    return [name if name else int(index) for name, index in _STEP.findall(dotted)]
+
+
+def patch(raw: dict[str, Any], sets: dict[str, Any] | None = None, deletes: list[str] | None = None) -> dict[str, Any]:
+    """A copy of ``raw`` with ``a.b[0].c`` keys set or deleted."""
+    out = copy.deepcopy(raw)
+    for dotted, value in (sets or {}).items():
+        *parents, last = _steps(dotted)
+        node: Any = out
+        for step in parents:
+            node = node[step]
+        if isinstance(node, list) and isinstance(last, int) and last == len(node):
+            node.append(value)
+        else:
+            node[last] = value
+    for dotted in deletes or []:
+        *parents, last = _steps(dotted)
+        node = out
+        for step in parents:
+            node = node[step]
+        del node[last]
+    return out
+
+
+@pytest.fixture
+def base_raw() -> dict[str, Any]:
+    """The small valid config the error cases patch."""
+    raw: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
+    return raw
