@@ -18,9 +18,8 @@ from rich.table import Table
 from fabric import diagram, stackfile
 from fabric.errors import ConfigError
 from fabric.render.linux import render_hypervisor
-from fabric.render.vyos import render_routers
+from fabric.render.vyos import render_routers, schema_problems
 from fabric.topology import Plan
-from fabric.vyos_schema import VyosSchema
 
 
 def _stacks(args: argparse.Namespace) -> list[str]:
@@ -115,16 +114,6 @@ def cmd_diagram(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def validate_plan(plan: Plan) -> list[str]:
-    """Every rendered VyOS line checked against the schema of its router's VyOS version."""
-    problems = []
-    for rendered in render_routers(plan):
-        schema = VyosSchema.load(rendered.vyos_version)
-        for v in schema.check_all(c.tokens() for c in rendered.commands()):
-            problems.append(f"{rendered.name} (VyOS {rendered.vyos_version}): {v.message}")
-    return problems
-
-
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     failed = False
     for stack in _stacks(args):
@@ -134,7 +123,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             print(f"{stack}: {exc}", file=sys.stderr)
             failed = True
             continue
-        problems = validate_plan(plan)
+        problems = schema_problems(plan)
         if problems:
             failed = True
             print(f"{stack}: {len(problems)} rendered lines are not valid VyOS:", file=sys.stderr)

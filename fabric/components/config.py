@@ -7,6 +7,7 @@ its text, which stays inside Pulumi outputs.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -24,7 +25,15 @@ def read_inventory(config: pulumi.Config | None = None) -> model.Inventory:
             if config.get(key) is not None:
                 raw[key] = model.Secret(NAMESPACE + key)
             continue
-        value = config.get_object(key)
-        if value is not None:
-            raw[key] = value
+        text = config.get(key)
+        if text is not None:
+            raw[key] = _decode(text)
     return model.load(raw)
+
+
+def _decode(text: str) -> Any:
+    """Pulumi hands structured values over as JSON and plain strings as they are."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -28,6 +28,7 @@ from fabric.render.vyos import (
 )
 from fabric.render.vyos.command import Command, set_line
 from fabric.topology import Plan, RouterPlan
+from fabric.vyos_schema import VyosSchema
 
 #: Section name -> module, in apply order.
 SECTIONS: dict[str, ModuleType] = {
@@ -79,3 +80,13 @@ def render_router(plan: Plan, router: RouterPlan) -> RenderedRouter:
 
 def render_routers(plan: Plan) -> list[RenderedRouter]:
     return [render_router(plan, r) for r in plan.routers]
+
+
+def schema_problems(plan: Plan) -> list[str]:
+    """Every rendered line checked against the schema of its router's VyOS version."""
+    problems = []
+    for rendered in render_routers(plan):
+        schema = VyosSchema.load(rendered.vyos_version)
+        for v in schema.check_all(c.tokens() for c in rendered.commands()):
+            problems.append(f"{rendered.name} (VyOS {rendered.vyos_version}): {v.message}")
+    return problems

@@ -1,0 +1,1 @@
+"""Dynamic providers: they only make a device look like the rendered state (next issues)."""

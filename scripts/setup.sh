@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up everything fabric needs on a fresh machine: the Python virtualenv that
+# Pulumi.yaml names (./venv) with the pinned packages and test tools.
+# Safe to re-run: an up-to-date venv is left as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "fabric needs Python 3.11 or newer ($python is $("$python" --version 2>&1))" >&2
+    exit 1
+fi
+
+stamp=venv/.requirements.sha256
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ -x venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    echo "venv: up to date"
+else
+    echo "venv: installing pinned packages (first run takes a few minutes)"
+    "$python" -m venv venv
+    venv/bin/python -m pip install --quiet --upgrade pip
+    venv/bin/python -m pip install --quiet -r requirements-dev.txt
+    echo "$want" > "$stamp"
+fi
+venv/bin/python -m fabric --help > /dev/null
+echo "fabric is set up: try 'venv/bin/python -m fabric plan --stack dc1'"

@@ -1,0 +1,142 @@
+"""Property tests of the address plan and topology (hypothesis).
+
+Numbers never move: every allocation is a formula of ids, so (1) no two allocations
+overlap, and (2) adding or removing a tenant, router or site changes nothing that
+belongs to anyone else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from netaddr import IPNetwork
+
+from fabric import addressing as ap
+from fabric import model, topology
+from fabric.stackfile import placeholder_keys, placeholder_public_key
+from tests.conftest import ERRORS, load_yaml, patch
+
+BASE: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
+
+tenant_ids = st.sets(st.integers(min_value=1, max_value=255), min_size=1, max_size=40)
+
+
+def _inventory(ids: set[int], routers: int = 2, sites: int = 3) -> model.Inventory:
+    raw = patch(
+        BASE,
+        {
+            "tenants": [{"name": f"t{i}", "id": i} for i in sorted(ids)],
+            "sites": [{"name": "dc1", "id": 1}] + [{"name": f"s{s}", "id": s} for s in range(2, sites + 1)],
+            "datacenter.routers": [
+                {
+                    "name": f"r{r}",
+                    "id": r,
+                    "hypervisor": "hv1",
+                    "route_reflector": r == 1,
+                    "gateway": r <= 2,
+                    "public_address": f"5.254.54.{r + 1}",
+                }
+                for r in range(1, routers + 1)
+            ],
+        },
+    )
+    return model.load(raw)
+
+
+def _remote(site_ids: list[int]) -> list[topology.MeshMember]:
+    return [
+        topology.MeshMember(
+            name=f"s{s}-n{n}",
+            site=f"s{s}",
+            site_id=s,
+            node_id=n,
+            endpoint=f"198.51.100.{s * 10 + n}",
+            port=51820,
+            public_key=placeholder_public_key(f"s{s}-n{n}"),
+            mesh_address=str(ap.mesh_address(IPNetwork("172.27.0.0/20"), s, n)),
+            roles=("route-reflector",) if n == 1 else (),
+        )
+        for s in site_ids
+        for n in (1, 2)
+    ]
+
+
+def _build(inv: model.Inventory, remote_sites: list[int] = ()) -> topology.Plan:  # type: ignore[assignment]
+    return topology.build(inv, placeholder_keys(inv), _remote(list(remote_sites)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=tenant_ids)
+def test_no_two_allocations_overlap(ids: set[int]) -> None:
+    plan = _build(_inventory(ids))
+    prefixes = [p for t in plan.tenants for p in t.prefixes]
+    prefixes += [ap.site_block(plan.control_plane, s) for s in range(1, 4)]
+    prefixes += [ap.site_block(IPNetwork("172.16.0.0/20"), s) for s in range(1, 4)]
+    ranges = sorted((p.first, p.last) for p in prefixes)
+    for (_, last), (first, _) in zip(ranges, ranges[1:], strict=False):
+        assert last < first
+    for numbers in (
+        [t.vlan for t in plan.tenants] + [plan.public_vlan, plan.backbone_vlan],
+        [t.vni for t in plan.tenants] + [t.l3_vni for t in plan.tenants],
+        [t.vrf_table for t in plan.tenants],
+        [t.route_target for t in plan.tenants],
+    ):
+        assert len(numbers) == len(set(numbers))
+    # Inside each tenant network: gateways, router addresses and DHCP never meet.
+    for r in plan.routers:
+        for c in r.tenants:
+            net = c.tenant.network
+            assert c.gateway in net and c.address in net and c.gateway != c.address
+            if c.dhcp:
+                assert c.dhcp[0] > c.address and c.dhcp[1] < net.broadcast
+    addresses = [c.address for r in plan.routers for c in r.tenants] + [
+        c.gateway for r in plan.routers for c in r.tenants if r.id == 1
+    ]
+    assert len(addresses) == len(set(addresses))
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=tenant_ids, extra=st.integers(min_value=1, max_value=255))
+def test_adding_or_removing_a_tenant_changes_no_other_tenant(ids: set[int], extra: int) -> None:
+    without = _build(_inventory(ids - {extra}))
+    with_extra = _build(_inventory(ids | {extra}))
+    assert [t for t in with_extra.tenants if t.id != extra] == list(without.tenants)
+    for before, after in zip(without.routers, with_extra.routers, strict=True):
+        assert [c for c in after.tenants if c.tenant.id != extra] == list(before.tenants)
+        assert (before.mesh_address, before.wireguard_peers, before.bgp_neighbors) == (
+            after.mesh_address,
+            after.wireguard_peers,
+            after.bgp_neighbors,
+        )
+
+
+@settings(max_examples=30, deadline=None)
+@given(ids=tenant_ids)
+def test_adding_a_router_changes_nothing_of_the_others(ids: set[int]) -> None:
+    two = _build(_inventory(ids, routers=2))
+    three = _build(_inventory(ids, routers=3))
+    for before in two.routers:
+        after = next(r for r in three.routers if r.name == before.name)
+        assert after.tenants == before.tenants
+        assert (after.mesh_address, after.backbone_address) == (before.mesh_address, before.backbone_address)
+        # Its peers gain exactly the new router.
+        assert [p for p in after.wireguard_peers if p.name != "r3"] == list(before.wireguard_peers)
+        assert {p.name for p in after.wireguard_peers} - {p.name for p in before.wireguard_peers} == {"r3"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(ids=tenant_ids, sites=st.sets(st.integers(min_value=2, max_value=15), min_size=1, max_size=5))
+def test_adding_or_removing_a_site_changes_only_that_sites_peers(ids: set[int], sites: set[int]) -> None:
+    inv = _inventory(ids, sites=15)
+    site = min(sites)
+    without = _build(inv, sorted(sites - {site}))
+    with_site = _build(inv, sorted(sites))
+    assert without.tenants == with_site.tenants
+    new = {f"s{site}-n1", f"s{site}-n2"}
+    for before, after in zip(without.routers, with_site.routers, strict=True):
+        assert after.tenants == before.tenants
+        assert {p.name for p in after.wireguard_peers} == {p.name for p in before.wireguard_peers} | new
+        assert [p for p in after.wireguard_peers if p.name not in new] == list(before.wireguard_peers)
+        assert [n for n in after.bgp_neighbors if n.name not in new] == list(before.bgp_neighbors)

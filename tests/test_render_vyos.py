@@ -1,0 +1,132 @@
+"""Rendered VyOS config: valid against VyOS's own schema, owned disjointly, deterministic.
+
+The schema data is VyOS's (vyos-1x interface definitions, copied under
+``fabric/data/vyos``); no VyOS router runs here, so validity is checked offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabric import model, stackfile, topology
+from fabric.render.vyos import SECTIONS, owned_subtrees, render_router, render_routers, schema_problems
+from fabric.render.vyos.command import Command, SecretRef, set_line
+from fabric.stackfile import placeholder_keys
+from fabric.vyos_schema import VyosSchema
+from tests.conftest import ROOT, patch
+
+STACKS = ["dc1", "dc2"]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def example_plan(request: pytest.FixtureRequest) -> topology.Plan:
+    return stackfile.load_stack(ROOT, request.param).plan
+
+
+def test_every_example_line_is_valid_vyos(example_plan: topology.Plan) -> None:
+    assert schema_problems(example_plan) == []
+    assert sum(len(r.commands()) for r in render_routers(example_plan)) > 500
+
+
+def test_a_vyos_14_router_renders_valid_14_config(base_raw: dict[str, Any]) -> None:
+    inv = model.load(patch(base_raw, {"datacenter.routers[1].vyos_version": "1.4"}))
+    plan = topology.build(inv, placeholder_keys(inv))
+    r14 = render_router(plan, plan.routers[1])
+    lines = r14.text()
+    assert "service https api rest" not in lines  # the node does not exist on 1.4
+    assert "default-router '100.65.10.1'" in lines and "subnet-id" not in lines
+    assert VyosSchema.load("1.4").check_all(c.tokens() for c in r14.commands()) == []
+    # The 1.5 rendering of the same router would not be valid 1.4.
+    r15 = render_router(plan, plan.routers[0])
+    assert VyosSchema.load("1.4").check_all(c.tokens() for c in r15.commands())
+
+
+def test_each_section_writes_only_below_what_it_owns(example_plan: topology.Plan) -> None:
+    for rendered in render_routers(example_plan):
+        for section, commands in rendered.sections.items():
+            owns = owned_subtrees(section)
+            for c in commands:
+                assert any(c.path[: len(o)] == o for o in owns), (section, c)
+    all_owned = [(s, o) for s in SECTIONS for o in owned_subtrees(s)]
+    for s1, a in all_owned:
+        for s2, b in all_owned:
+            if s1 != s2:
+                shorter = min(len(a), len(b))
+                assert a[:shorter] != b[:shorter], f"{s1} {a} and {s2} {b} overlap"
+
+
+def test_secrets_never_appear_as_text(example_plan: topology.Plan) -> None:
+    for rendered in render_routers(example_plan):
+        secrets = [c for c in rendered.commands() if isinstance(c.value, SecretRef)]
+        assert {c.value.name for c in secrets if isinstance(c.value, SecretRef)} == {
+            "wireguard-private-key",
+            "vyos-api-key",
+        }
+        text = rendered.text()
+        assert "'<secret:wireguard-private-key>'" in text
+        for c in secrets:
+            assert isinstance(c.value, SecretRef) and c.value.sample not in text
+
+
+def test_seed_mistakes_are_not_rendered(example_plan: topology.Plan) -> None:
+    text = "".join(r.text() for r in render_routers(example_plan))
+    assert " activate" not in text
+    assert "set protocols bgp l2vpn-evpn" not in text
+    assert "virtual-address" not in text
+    assert "route-target vpn" not in text  # MPLS L3VPN, not EVPN type-5
+
+
+def test_evpn_tenant_config(example_plan: topology.Plan) -> None:
+    r = example_plan.routers[0]
+    text = render_router(example_plan, r).text()
+    for c in r.tenants:
+        t = c.tenant
+        assert f"set vrf name {t.vrf} vni '{t.l3_vni}'" in text
+        assert f"set vrf name {t.vrf} protocols bgp address-family l2vpn-evpn route-target import '{t.route_target}'" in text
+        assert f"set interfaces vxlan vxlan{t.vni} source-address '{r.mesh_address}'" in text
+        assert f"set interfaces vxlan vxlan{t.vni} parameters nolearning" in text
+        assert f"set high-availability vrrp group {t.name}-{r.site} address {c.gateway}/24" in text
+    assert "set protocols bgp address-family l2vpn-evpn advertise-all-vni" in text
+
+
+def test_set_line_quoting() -> None:
+    assert set_line(Command(("system", "host-name"), "r1")) == "set system host-name 'r1'"
+    assert set_line(Command(("firewall", "ipv4", "name", "X", "description"), "it's")) == (
+        "set firewall ipv4 name X description 'it'\\''s'"
+    )
+    assert set_line(Command(("a", "tag with space", "b"))) == "set a 'tag with space' b"
+
+
+def test_rendering_is_deterministic() -> None:
+    first = [r.text() for r in render_routers(stackfile.load_stack(ROOT, "dc1").plan)]
+    second = [r.text() for r in render_routers(stackfile.load_stack(ROOT, "dc1").plan)]
+    assert first == second
+
+
+def test_example_stacks_model_the_seeds() -> None:
+    dc1 = stackfile.load_inventory(ROOT, "dc1")
+    dc2 = stackfile.load_inventory(ROOT, "dc2")
+    assert [str(p) for p in dc1.datacenter.public_prefixes] == ["5.254.54.0/26"]
+    assert [str(p) for p in dc2.datacenter.public_prefixes] == ["5.254.43.160/27", "5.254.43.208/29"]
+    for inv in (dc1, dc2):
+        assert inv.asn == 65000 and len(inv.tenants) >= 3
+        assert len(inv.datacenter.routers) == 2 and sum(r.route_reflector for r in inv.datacenter.routers) == 1
+        for hv in inv.datacenter.hypervisors:
+            models = sorted(n.model for n in hv.nics)
+            assert models.count("intel-x710") == 4 and models.count("mellanox-cx4") == 2
+            assert len(hv.bonds) == 2 and hv.ovs.hw_offload
+    spanning = [t for t in dc1.tenants if {"dc1", "dc2"} <= set(dc1.tenant_sites(t))]
+    assert len(spanning) >= 3
+
+
+def test_plaintext_secret_in_a_stack_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    text = (ROOT / "Pulumi.dc1.yaml").read_text()
+    start = text.index("  fabric:vyos_api_key:")
+    end = text.index("\n", text.index("secure:", start))
+    (tmp_path / "Pulumi.dc1.yaml").write_text(text[:start] + "  fabric:vyos_api_key: hunter2" + text[end:])
+    with pytest.raises(Exception, match=r"vyos_api_key: stored in plain text in Pulumi.dc1.yaml"):
+        stackfile.raw_config(tmp_path, "dc1")

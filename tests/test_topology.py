@@ -1,0 +1,121 @@
+"""Topology rules: the mesh, route-reflector sessions, tenants per router, numbers by formula."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netaddr import IPAddress, IPNetwork
+
+from fabric import addressing as ap
+from fabric import model, topology
+from fabric.stackfile import placeholder_keys, placeholder_public_key
+from tests.conftest import patch
+
+
+def member(name: str, site: str, site_id: int, node: int, reflector: bool = False) -> topology.MeshMember:
+    return topology.MeshMember(
+        name=name,
+        site=site,
+        site_id=site_id,
+        node_id=node,
+        endpoint=f"198.51.100.{site_id * 10 + node}",
+        port=51820,
+        public_key=placeholder_public_key(name),
+        mesh_address=f"172.27.{site_id}.{node}",
+        roles=("route-reflector",) if reflector else (),
+    )
+
+
+def build(raw: dict[str, Any], remote: list[topology.MeshMember] | None = None) -> topology.Plan:
+    inv = model.load(raw)
+    return topology.build(inv, placeholder_keys(inv), remote or [])
+
+
+REMOTE = [
+    member("dc2-r1", "dc2", 2, 1, reflector=True),
+    member("dc2-r2", "dc2", 2, 2),
+    member("aws-n1", "aws", 3, 1),
+]
+
+
+def test_full_mesh_reaches_every_other_member(base_raw: dict[str, Any]) -> None:
+    plan = build(base_raw, REMOTE)
+    for r in plan.routers:
+        assert {p.name for p in r.wireguard_peers} == {"r1", "r2", "dc2-r1", "dc2-r2", "aws-n1"} - {r.name}
+        for p in r.wireguard_peers:
+            assert p.allowed_ips == (f"{next(m for m in (*plan.members, *REMOTE) if m.name == p.name).mesh_address}/32",)
+
+
+def test_no_peer_pairs_are_left_out(base_raw: dict[str, Any]) -> None:
+    plan = build(patch(base_raw, {"mesh": {"no_peer": [["r2", "aws-n1"]]}}), REMOTE)
+    r2 = next(r for r in plan.routers if r.name == "r2")
+    r1 = next(r for r in plan.routers if r.name == "r1")
+    assert "aws-n1" not in {p.name for p in r2.wireguard_peers}
+    assert "aws-n1" in {p.name for p in r1.wireguard_peers}
+
+
+def test_route_reflector_sessions(base_raw: dict[str, Any]) -> None:
+    plan = build(base_raw, REMOTE)
+    r1 = next(r for r in plan.routers if r.name == "r1")  # reflector of dc1
+    r2 = next(r for r in plan.routers if r.name == "r2")  # client in dc1
+    # The reflector: its site's clients, clients of sites without a reflector (aws), other reflectors.
+    assert {(n.name, n.client) for n in r1.bgp_neighbors} == {("r2", True), ("aws-n1", True), ("dc2-r1", False)}
+    # A client peers with its own site's reflectors only, never with another site's clients.
+    assert {(n.name, n.client) for n in r2.bgp_neighbors} == {("r1", False)}
+    # Sessions use mesh addresses, so they ride inside WireGuard.
+    assert all(IPAddress(n.address) in IPNetwork("172.27.0.0/20") for n in r1.bgp_neighbors)
+
+
+def test_tenants_only_on_gateway_routers_of_their_sites(base_raw: dict[str, Any]) -> None:
+    raw = patch(base_raw, {"datacenter.routers[2]": {"name": "r3", "id": 3, "hypervisor": "hv1", "gateway": False,
+                                                      "public_address": "5.254.54.4"},
+                           "tenants[2]": {"name": "remote", "id": 30, "sites": ["dc2"]}})
+    plan = build(raw)
+    carried = {r.name: [c.tenant.name for c in r.tenants] for r in plan.routers}
+    assert carried == {"r1": ["acme", "globex"], "r2": ["acme", "globex"], "r3": []}
+
+
+def test_tenant_numbers_follow_the_documented_formulas(base_raw: dict[str, Any]) -> None:
+    plan = build(base_raw)
+    acme = next(t for t in plan.tenants if t.name == "acme")
+    assert (acme.vlan, acme.vni, acme.l3_vni, acme.vrf_table, acme.route_target) == (1010, 10010, 20010, 1010, "65000:10")
+    assert (str(acme.network), str(acme.access), str(acme.services), str(acme.migration)) == (
+        "100.65.10.0/24",
+        "100.64.10.0/24",
+        "100.80.10.0/24",
+        "100.96.10.0/24",
+    )
+    r1, r2 = plan.routers
+    c1, c2 = r1.tenants[0], r2.tenants[0]
+    assert (str(c1.gateway), str(c1.address), str(c2.address)) == ("100.65.10.1", "100.65.10.17", "100.65.10.18")
+    assert (c1.vrid, c1.priority, c2.priority) == (1, 199, 198)
+    assert c1.route_distinguisher == "172.27.1.1:10"
+    # DHCP: the upper half of the network, split between the pair.
+    assert c1.dhcp is not None and c2.dhcp is not None
+    assert (str(c1.dhcp[0]), str(c1.dhcp[1]), str(c2.dhcp[0]), str(c2.dhcp[1])) == (
+        "100.65.10.128",
+        "100.65.10.190",
+        "100.65.10.191",
+        "100.65.10.254",
+    )
+
+
+def test_overrides_win_over_formulas(base_raw: dict[str, Any]) -> None:
+    plan = build(patch(base_raw, {"tenants[0].vni": 777, "tenants[0].vlan": 3000}))
+    acme = next(t for t in plan.tenants if t.name == "acme")
+    assert (acme.vni, acme.vlan, acme.l3_vni) == (777, 3000, 20010)
+
+
+def test_mtu_plan() -> None:
+    assert ap.mtu_plan(1500, ipv6_underlay=False, tenant=None) == ap.MtuPlan(1500, 1440, 1390)
+    assert ap.mtu_plan(1610, ipv6_underlay=False, tenant=None).tenant == 1500
+    assert ap.mtu_plan(1500, ipv6_underlay=True, tenant=None).wireguard == 1420
+
+
+def test_nat_pool_gives_each_tenant_its_own_address(base_raw: dict[str, Any]) -> None:
+    raw = patch(base_raw, {"datacenter.public_prefixes": ["5.254.54.0/26", "5.254.43.208/29"],
+                           "datacenter.nat_pool": "5.254.43.208/29"})
+    plan = build(raw)
+    by_tenant = {c.tenant.name: c.nat_address for c in plan.routers[0].tenants}
+    assert by_tenant == {"acme": IPAddress("5.254.43.213"), "globex": IPAddress("5.254.43.211")}
+    assert build(base_raw).routers[0].tenants[0].nat_address is None  # masquerade
