@@ -26,11 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fabric import model, topology  # noqa: E402
-from fabric.render.linux import render_hypervisor  # noqa: E402
-from fabric.render.vyos import render_routers  # noqa: E402
-from fabric.stackfile import placeholder_keys, placeholder_public_key  # noqa: E402
-from fabric.vyos_schema import VyosSchema  # noqa: E402
+from fabric import model, topology
+from fabric.render.linux import render_hypervisor
+from fabric.render.vyos import render_routers
+from fabric.stackfile import placeholder_keys, placeholder_public_key
+from fabric.vyos_schema import VyosSchema
 
 HYPERVISORS = 16
 ROUTERS = 4

@@ -85,6 +85,12 @@ class Secret:
     key: str
 
 
+#: A bond without an explicit MTU runs at Ethernet's default.
+DEFAULT_BOND_MTU = 1500
+#: Router names become VM names; ``vt-<name>`` (the VM's tap) must fit 15 characters.
+MAX_VM_NAME = 12
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -187,7 +193,7 @@ class Tenant(_Model):
 class Nic(_Model):
     """A physical port. ``vfs`` SR-IOV virtual functions are created at boot."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,14}$")]
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]{1,14}$")]
     model: Literal["intel-x710", "mellanox-cx4", "other"] = "other"
     mac: Annotated[str, Field(pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")] | None = None
     vfs: int = Field(default=0, ge=0, le=128)
@@ -573,12 +579,24 @@ def _check_datacenter(inv: Inventory) -> list[str]:
             problems.append(f"{key}.ovs.uplink: unknown bond {hv.ovs.uplink!r} (bonds: {', '.join(bond_names)})")
         elif hv.ovs.uplink == hv.management_bond:
             problems.append(f"{key}.ovs.uplink: {hv.ovs.uplink} is also the management_bond; use the other bond")
+        else:
+            uplink = next(b for b in hv.bonds if b.name == hv.ovs.uplink)
+            if (uplink.mtu or DEFAULT_BOND_MTU) < inv.mtu.underlay:
+                problems.append(
+                    f"{key}.bonds[{uplink.name}].mtu: {uplink.mtu or DEFAULT_BOND_MTU} is below mtu.underlay "
+                    f"{inv.mtu.underlay}; the OVS uplink would drop the routers' full-size frames"
+                )
 
     hv_names = {hv.name for hv in dc.hypervisors}
     site_id = inv.site_id if dc.name in {s.name for s in inv.sites} else 1
     max_site = ap.max_gateway_site(plan.tenant_prefix_length)
     for router in dc.routers:
         key = f"datacenter.routers[{router.name}]"
+        if len(router.name) > MAX_VM_NAME:
+            problems.append(
+                f"{key}.name: {router.name!r} is too long: systemd-vmspawn names the VM's tap vt-<name> and "
+                f"Linux interface names have at most 15 characters, so a router name has at most {MAX_VM_NAME}"
+            )
         if router.hypervisor not in hv_names:
             problems.append(f"{key}.hypervisor: unknown hypervisor {router.hypervisor!r} (hypervisors: {', '.join(sorted(hv_names))})")
         if not in_public(router.public_address):

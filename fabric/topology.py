@@ -365,7 +365,7 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
                     image=router_image(specs[r.name]),
                     cpus=specs[r.name].vm.cpus,
                     memory=specs[r.name].vm.memory,
-                    tap=f"vt-{r.name}"[:15],
+                    tap=f"vt-{r.name}",
                     trunk_vlans=r.trunk_vlans,
                 )
                 for r in routers

@@ -15,6 +15,7 @@ from netaddr import IPNetwork
 
 from fabric import addressing as ap
 from fabric import model, topology
+from fabric.render.vyos import render_router
 from fabric.stackfile import placeholder_keys, placeholder_public_key
 from tests.conftest import ERRORS, load_yaml, patch
 
@@ -140,3 +141,19 @@ def test_adding_or_removing_a_site_changes_only_that_sites_peers(ids: set[int], 
         assert {p.name for p in after.wireguard_peers} == {p.name for p in before.wireguard_peers} | new
         assert [p for p in after.wireguard_peers if p.name not in new] == list(before.wireguard_peers)
         assert [n for n in after.bgp_neighbors if n.name not in new] == list(before.bgp_neighbors)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ids=tenant_ids, extra=st.integers(min_value=1, max_value=255))
+def test_adding_a_tenant_only_adds_config_lines(ids: set[int], extra: int) -> None:
+    """No rendered line of any other tenant (or of the router itself) changes: rule numbers included."""
+    def lines(tenants: set[int]) -> list[set[str]]:
+        plan = _build(_inventory(tenants))
+        return [set(render_router(plan, r).text().splitlines()) for r in plan.routers]
+
+    for old, new, alone, empty in zip(
+        lines(ids - {extra}), lines(ids | {extra}), lines({extra}), lines(set()), strict=True
+    ):
+        assert old <= new
+        # What the tenant adds is the same whoever else is there.
+        assert new - old == alone - empty

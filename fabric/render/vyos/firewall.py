@@ -18,6 +18,8 @@ from fabric.topology import Plan, RouterPlan, TenantOnRouter
 
 OWNS = (("firewall",),)
 
+#: Tenant ``t``'s VRRP and DHCP rules in the input filter: ``base + 2t`` and ``base + 2t + 1``.
+INPUT_RULE_BASE = 1000
 #: Tenant ``t``'s jump rule in the forward filter.
 FORWARD_RULE_BASE = 1000
 #: First allow-list rule in an egress chain.
@@ -46,17 +48,21 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         *_rule(f, 20, "drop", "invalid", state=("invalid",)),
         *_rule(f, 30, "accept", "loopback", inbound="lo"),
         *_rule(f, 40, "accept", "ICMP", protocol="icmp"),
-        *_rule(f, 50, "accept", "inside the mesh (BGP, VXLAN, API)", inbound=MESH),
-        *_rule(f, 60, "accept", "admin API and SSH", protocol="tcp", port=f"22,{router.api_port}", source_group=ADMIN),
-        *_rule(f, 70, "accept", "OSPF on the backbone", protocol="ospf", inbound=vif(plan.backbone_vlan)),
     ]
     if router.wireguard_peers:
         out += _rule(f, 45, "accept", "WireGuard from mesh endpoints", protocol="udp", port=str(plan.mesh_port),
                      source_address_group=MESH_ENDPOINTS)
-    for i, carried in enumerate(router.tenants):
-        bridge = segment_bridge(carried.tenant)
-        out += _rule(f, 1000 + 2 * i, "accept", f"VRRP on {bridge}", protocol="vrrp", inbound=bridge)
-        out += _rule(f, 1001 + 2 * i, "accept", f"DHCP on {bridge}", protocol="udp", port="67", inbound=bridge)
+    out += [
+        *_rule(f, 50, "accept", "inside the mesh (BGP, VXLAN, API)", inbound=MESH),
+        *_rule(f, 60, "accept", "admin API and SSH", protocol="tcp", port=f"22,{router.api_port}", source_group=ADMIN),
+        *_rule(f, 70, "accept", "OSPF on the backbone", protocol="ospf", inbound=vif(plan.backbone_vlan)),
+    ]
+    for carried in router.tenants:
+        t = carried.tenant
+        bridge = segment_bridge(t)
+        out += _rule(f, INPUT_RULE_BASE + 2 * t.id, "accept", f"VRRP on {bridge}", protocol="vrrp", inbound=bridge)
+        out += _rule(f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP on {bridge}", protocol="udp", port="67",
+                     inbound=bridge)
     return out
 
 
