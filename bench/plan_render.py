@@ -49,13 +49,24 @@ def datacenter(site: int) -> dict[str, Any]:
         "name": f"dc{site}",
         "public_prefixes": [f"5.254.{50 + site}.0/24"],
         "hypervisors": [
-            {"name": f"dc{site}-hv{h}", "id": h, "ssh": {"address": f"5.254.{50 + site}.{100 + h}"},
-             "nics": nics, "bonds": bonds}
+            {
+                "name": f"dc{site}-hv{h}",
+                "id": h,
+                "ssh": {"address": f"5.254.{50 + site}.{100 + h}"},
+                "nics": nics,
+                "bonds": bonds,
+            }
             for h in range(1, HYPERVISORS + 1)
         ],
         "routers": [
-            {"name": f"dc{site}-r{r}", "id": r, "hypervisor": f"dc{site}-hv{r}", "route_reflector": r == 1,
-             "gateway": r <= 2, "public_address": f"5.254.{50 + site}.{r + 1}"}
+            {
+                "name": f"dc{site}-r{r}",
+                "id": r,
+                "hypervisor": f"dc{site}-hv{r}",
+                "route_reflector": r == 1,
+                "gateway": r <= 2,
+                "public_address": f"5.254.{50 + site}.{r + 1}",
+            }
             for r in range(1, ROUTERS + 1)
         ],
     }
@@ -72,8 +83,13 @@ def raw_config(site: int, tenants: int) -> dict[str, Any]:
         "sites": [{"name": "dc1", "id": 1}, {"name": "dc2", "id": 2}]
         + [{"name": c, "id": 3 + i, "kind": "cloud"} for i, c in enumerate(CLOUDS)],
         "tenants": [
-            {"name": f"t{t}", "id": t,
-             "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]} if t % 2 else {"allow_all": True}}
+            {
+                "name": f"t{t}",
+                "id": t,
+                "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]}
+                if t % 2
+                else {"allow_all": True},
+            }
             for t in range(1, tenants + 1)
         ],
         "datacenter": datacenter(site),
@@ -83,9 +99,16 @@ def raw_config(site: int, tenants: int) -> dict[str, Any]:
 
 def cloud_members() -> list[topology.MeshMember]:
     return [
-        topology.MeshMember(name=f"{c}-n{n}", site=c, site_id=3 + i, node_id=n, endpoint=f"198.51.100.{10 * i + n}",
-                            port=51820, public_key=placeholder_public_key(f"{c}-n{n}"),
-                            mesh_address=f"172.27.{3 + i}.{n}")
+        topology.MeshMember(
+            name=f"{c}-n{n}",
+            site=c,
+            site_id=3 + i,
+            node_id=n,
+            endpoint=f"198.51.100.{10 * i + n}",
+            port=51820,
+            public_key=placeholder_public_key(f"{c}-n{n}"),
+            mesh_address=f"172.27.{3 + i}.{n}",
+        )
         for i, c in enumerate(CLOUDS)
         for n in (1, 2)
     ]
@@ -134,18 +157,26 @@ def main() -> int:
     results = {}
     for n in args.tenants:
         runs = [
-            json.loads(subprocess.run([sys.executable, __file__, "--one", str(n), *(["--validate"] if i == 0 else [])],
-                                      check=True, capture_output=True, text=True).stdout)
+            json.loads(
+                subprocess.run(
+                    [sys.executable, __file__, "--one", str(n), *(["--validate"] if i == 0 else [])],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
             for i in range(args.repeat)
         ]
         best = min(runs, key=lambda r: r["seconds"])
         best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
         best.update({k: runs[0][k] for k in ("validate_seconds", "invalid_lines")})
         results[n] = best
-        print(f"{n:5d} tenants: plan+render {best['seconds']:.3f} s (best of {args.repeat}), "
-              f"{best['vyos_lines']} VyOS lines, {best['host_files']} host files, "
-              f"peak RSS {best['peak_rss_mb']:.0f} MB; schema check {best['validate_seconds']:.2f} s, "
-              f"{best['invalid_lines']} invalid lines")
+        print(
+            f"{n:5d} tenants: plan+render {best['seconds']:.3f} s (best of {args.repeat}), "
+            f"{best['vyos_lines']} VyOS lines, {best['host_files']} host files, "
+            f"peak RSS {best['peak_rss_mb']:.0f} MB; schema check {best['validate_seconds']:.2f} s, "
+            f"{best['invalid_lines']} invalid lines"
+        )
     if len(args.tenants) >= 2:
         a, b = args.tenants[0], args.tenants[1]
         print(f"growth: {b} tenants take {results[b]['seconds'] / results[a]['seconds']:.2f}x the time of {a}")

@@ -37,9 +37,10 @@ def nth_subnet(pool: IPNetwork, prefix_length: int, index: int) -> IPNetwork:
 
 def capacity(pool: IPNetwork, prefix_length: int) -> int:
     """How many ``/prefix_length`` subnets ``pool`` holds (0 when they do not fit)."""
-    if prefix_length < pool.prefixlen:
+    base: int = pool.prefixlen
+    if prefix_length < base:
         return 0
-    return 1 << (prefix_length - pool.prefixlen)
+    return 1 << (prefix_length - base)
 
 
 def site_block(pool: IPNetwork, s: int) -> IPNetwork:

@@ -73,30 +73,56 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
 def _plan_tables(stack: str, plan: Plan) -> Table:
     outer = Table.grid(padding=(1, 0))
-    sites = Table(title=f"stack {stack}: mesh members (AS {plan.asn}, MTU underlay/wg/tenant "
-                  f"{plan.mtu.underlay}/{plan.mtu.wireguard}/{plan.mtu.tenant})")
+    sites = Table(
+        title=f"stack {stack}: mesh members (AS {plan.asn}, MTU underlay/wg/tenant "
+        f"{plan.mtu.underlay}/{plan.mtu.wireguard}/{plan.mtu.tenant})"
+    )
     for col in ("site", "id", "member", "mesh address", "endpoint", "roles", "where"):
         sites.add_column(col)
     for m in sorted((*plan.members, *plan.remote), key=lambda m: (m.site_id, m.node_id)):
         local = m in plan.members
-        sites.add_row(m.site, str(m.site_id), m.name, m.mesh_address, m.endpoint, ", ".join(m.roles),
-                      "this stack" if local else "peer stack")
+        sites.add_row(
+            m.site,
+            str(m.site_id),
+            m.name,
+            m.mesh_address,
+            m.endpoint,
+            ", ".join(m.roles),
+            "this stack" if local else "peer stack",
+        )
     routers = Table(title="routers")
     for col in ("router", "vyos", "hypervisor", "backbone", "public", "wg peers", "bgp sessions", "tenants"):
         routers.add_column(col)
     for r in plan.routers:
-        routers.add_row(r.name, r.vyos_version, r.hypervisor, str(r.backbone_address),
-                        f"{r.public_address}/{r.public_prefix.prefixlen}", str(len(r.wireguard_peers)),
-                        ", ".join(n.name + (" (client)" if n.client else "") for n in r.bgp_neighbors),
-                        ", ".join(c.tenant.name for c in r.tenants))
+        routers.add_row(
+            r.name,
+            r.vyos_version,
+            r.hypervisor,
+            str(r.backbone_address),
+            f"{r.public_address}/{r.public_prefix.prefixlen}",
+            str(len(r.wireguard_peers)),
+            ", ".join(n.name + (" (client)" if n.client else "") for n in r.bgp_neighbors),
+            ", ".join(c.tenant.name for c in r.tenants),
+        )
     tenants = Table(title="tenants")
     for col in ("tenant", "id", "sites", "vlan", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
         tenants.add_column(col)
     for t in plan.tenants:
         gw = next((str(c.gateway) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
         egress = "all" if t.egress_allow_all else f"{len(t.egress)} rules"
-        tenants.add_row(t.name, str(t.id), ", ".join(t.sites), str(t.vlan), str(t.vni), str(t.l3_vni),
-                        str(t.vrf_table), t.route_target, str(t.network), gw, egress)
+        tenants.add_row(
+            t.name,
+            str(t.id),
+            ", ".join(t.sites),
+            str(t.vlan),
+            str(t.vni),
+            str(t.l3_vni),
+            str(t.vrf_table),
+            t.route_target,
+            str(t.network),
+            gw,
+            egress,
+        )
     outer.add_row(sites)
     outer.add_row(routers)
     outer.add_row(tenants)

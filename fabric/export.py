@@ -33,7 +33,11 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
             for r in plan.routers
         },
         "hypervisors": {
-            hv.spec.name: {"id": hv.spec.id, "backbone_address": str(hv.backbone_address), "vms": [v.router for v in hv.vms]}
+            hv.spec.name: {
+                "id": hv.spec.id,
+                "backbone_address": str(hv.backbone_address),
+                "vms": [v.router for v in hv.vms],
+            }
             for hv in plan.hypervisors
         },
         "tenants": {

@@ -11,6 +11,7 @@ Defaults are the seeds' address plan (see ``AddressPlan``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -484,7 +485,7 @@ def _check_tenants(inv: Inventory) -> list[str]:
     # VNIs share one number space (L2 and L3); VLANs also meet the fixed ones.
     owners[("vlan", n.public_vlan)] = "numbering.public_vlan"
     owners[("vlan", n.backbone_vlan)] = "numbering.backbone_vlan"
-    repeated_ids = {t.id for t in inv.tenants if sum(u.id == t.id for u in inv.tenants) > 1}
+    repeated_ids = {i for i, n in Counter(t.id for t in inv.tenants).items() if n > 1}
     # Formula values first, then overrides: a collision is blamed on the override.
     numbered = [(t, field, value) for t in inv.tenants for field, value in _tenant_numbers(inv, t).items()]
     numbered.sort(key=lambda item: getattr(item[0], item[1]) is not None)
@@ -505,9 +506,7 @@ def _check_tenants(inv: Inventory) -> list[str]:
         key = f"tenants[{t.name}]"
         if _RESERVED_TENANT_NAMES.match(t.name):
             problems.append(f"{key}.name: {t.name!r} is reserved or looks like an interface name; VRFs cannot use it")
-        pool_key, pool = min(
-            plan.tenant_pools().items(), key=lambda kv: ap.capacity(kv[1], plan.tenant_prefix_length)
-        )
+        pool_key, pool = min(plan.tenant_pools().items(), key=lambda kv: ap.capacity(kv[1], plan.tenant_prefix_length))
         cap = ap.capacity(pool, plan.tenant_prefix_length)
         if t.id >= cap:
             problems.append(
@@ -536,8 +535,11 @@ def _check_datacenter(inv: Inventory) -> list[str]:
     problems: list[str] = []
     problems += _overlaps([(f"datacenter.public_prefixes[{i}]", p) for i, p in enumerate(dc.public_prefixes)])
     for i, p in enumerate(dc.public_prefixes):
-        for key, net in (("address_plan.control_plane", plan.control_plane), ("address_plan.backbone", plan.backbone),
-                         ("address_plan.tenant_base", plan.tenant_base)):
+        for key, net in (
+            ("address_plan.control_plane", plan.control_plane),
+            ("address_plan.backbone", plan.backbone),
+            ("address_plan.tenant_base", plan.tenant_base),
+        ):
             if p.first <= net.last and net.first <= p.last:
                 problems.append(f"datacenter.public_prefixes[{i}]: {p} overlaps {key} {net}")
 
@@ -567,14 +569,18 @@ def _check_datacenter(inv: Inventory) -> list[str]:
         for bond in hv.bonds:
             for member in bond.interfaces:
                 if member not in nic_names:
-                    problems.append(f"{key}.bonds[{bond.name}].interfaces: unknown NIC {member!r} (nics: {', '.join(nic_names)})")
+                    problems.append(
+                        f"{key}.bonds[{bond.name}].interfaces: unknown NIC {member!r} (nics: {', '.join(nic_names)})"
+                    )
                 elif member in enslaved:
                     problems.append(f"{key}.bonds[{bond.name}].interfaces: {member} is already in {enslaved[member]}")
                 else:
                     enslaved[member] = bond.name
         bond_names = [b.name for b in hv.bonds]
         if hv.management_bond not in bond_names:
-            problems.append(f"{key}.management_bond: unknown bond {hv.management_bond!r} (bonds: {', '.join(bond_names)})")
+            problems.append(
+                f"{key}.management_bond: unknown bond {hv.management_bond!r} (bonds: {', '.join(bond_names)})"
+            )
         if hv.ovs.uplink not in bond_names:
             problems.append(f"{key}.ovs.uplink: unknown bond {hv.ovs.uplink!r} (bonds: {', '.join(bond_names)})")
         elif hv.ovs.uplink == hv.management_bond:
@@ -598,13 +604,17 @@ def _check_datacenter(inv: Inventory) -> list[str]:
                 f"Linux interface names have at most 15 characters, so a router name has at most {MAX_VM_NAME}"
             )
         if router.hypervisor not in hv_names:
-            problems.append(f"{key}.hypervisor: unknown hypervisor {router.hypervisor!r} (hypervisors: {', '.join(sorted(hv_names))})")
+            problems.append(
+                f"{key}.hypervisor: unknown hypervisor {router.hypervisor!r} (hypervisors: {', '.join(sorted(hv_names))})"
+            )
         if not in_public(router.public_address):
             problems.append(f"{key}.public_address: {router.public_address} is outside datacenter.public_prefixes")
         if router.id >= ap.HYPERVISOR_BACKBONE_OFFSET:
             problems.append(f"{key}.id: {router.id} is past the end of the site /24s (router ids 1-127)")
         if router.gateway and router.id >= ap.GATEWAY_BLOCK:
-            problems.append(f"{key}.id: gateway routers need an id 1-{ap.GATEWAY_BLOCK - 1} (their tenant-network address is 16*site+id)")
+            problems.append(
+                f"{key}.id: gateway routers need an id 1-{ap.GATEWAY_BLOCK - 1} (their tenant-network address is 16*site+id)"
+            )
         if router.gateway and inv.tenants and site_id > max_site:
             problems.append(
                 f"{key}.gateway: site {dc.name} (id {site_id}) has no gateway block in /{plan.tenant_prefix_length} "

@@ -239,7 +239,9 @@ def local_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, 
     )
 
 
-def wireguard_peers(me: MeshMember, everyone: Sequence[MeshMember], no_peer: set[frozenset[str]]) -> tuple[WireguardPeer, ...]:
+def wireguard_peers(
+    me: MeshMember, everyone: Sequence[MeshMember], no_peer: set[frozenset[str]]
+) -> tuple[WireguardPeer, ...]:
     """Full mesh: every other member, less the excluded pairs, by (site id, node id)."""
     return tuple(
         WireguardPeer(

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv/bin/ruff check .
+venv/bin/ruff format --check .
 venv/bin/mypy
 venv/bin/python -m pytest -q "$@"

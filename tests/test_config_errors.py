@@ -7,6 +7,7 @@ path) and lists the exact messages expected; nothing else may be reported.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,12 +22,12 @@ def test_there_are_enough_cases() -> None:
     assert len(CASES) >= 25
 
 
-def test_base_is_valid(base_raw: dict) -> None:
+def test_base_is_valid(base_raw: dict[str, Any]) -> None:
     assert model.load(base_raw).datacenter.name == "dc1"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[p.stem for p in CASES])
-def test_error_case(case: Path, base_raw: dict) -> None:
+def test_error_case(case: Path, base_raw: dict[str, Any]) -> None:
     spec = load_yaml(case)
     raw = patch(base_raw, spec.get("set"), spec.get("delete"))
     with pytest.raises(ConfigError) as info:

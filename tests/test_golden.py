@@ -24,7 +24,11 @@ def test_rendering_matches_golden_files(stack: str, tmp_path: Path) -> None:
     write_render(stackfile.load_stack(ROOT, stack).plan, tmp_path)
     rendered = {p.relative_to(tmp_path): p.read_text() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
     golden = {p.relative_to(GOLDEN / stack): p.read_text() for p in sorted((GOLDEN / stack).rglob("*")) if p.is_file()}
-    assert sorted(rendered) == sorted(golden), "files differ: regenerate with `python -m fabric render --out tests/golden`"
+    assert sorted(rendered) == sorted(golden), (
+        "files differ: regenerate with `python -m fabric render --out tests/golden`"
+    )
     for path, text in rendered.items():
-        assert text == golden[path], f"{stack}/{path} changed: regenerate with `python -m fabric render --out tests/golden`"
+        assert text == golden[path], (
+            f"{stack}/{path} changed: regenerate with `python -m fabric render --out tests/golden`"
+        )
     assert any(p.suffix == ".vyos" for p in rendered)

@@ -7,6 +7,7 @@ belongs to anyone else.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from hypothesis import given, settings
@@ -76,7 +77,7 @@ def test_no_two_allocations_overlap(ids: set[int]) -> None:
     prefixes += [ap.site_block(plan.control_plane, s) for s in range(1, 4)]
     prefixes += [ap.site_block(IPNetwork("172.16.0.0/20"), s) for s in range(1, 4)]
     ranges = sorted((p.first, p.last) for p in prefixes)
-    for (_, last), (first, _) in zip(ranges, ranges[1:], strict=False):
+    for (_, last), (first, _) in itertools.pairwise(ranges):
         assert last < first
     for numbers in (
         [t.vlan for t in plan.tenants] + [plan.public_vlan, plan.backbone_vlan],
@@ -147,6 +148,7 @@ def test_adding_or_removing_a_site_changes_only_that_sites_peers(ids: set[int], 
 @given(ids=tenant_ids, extra=st.integers(min_value=1, max_value=255))
 def test_adding_a_tenant_only_adds_config_lines(ids: set[int], extra: int) -> None:
     """No rendered line of any other tenant (or of the router itself) changes: rule numbers included."""
+
     def lines(tenants: set[int]) -> list[set[str]]:
         plan = _build(_inventory(tenants))
         return [set(render_router(plan, r).text().splitlines()) for r in plan.routers]

@@ -49,8 +49,13 @@ BONDS: list[dict[str, Any]] = [
 
 
 def _hypervisor(name: str, hv_id: int) -> dict[str, Any]:
-    return {"name": name, "id": hv_id, "ssh": {"address": f"5.254.54.{10 + hv_id}"},
-            "nics": copy.deepcopy(NICS), "bonds": copy.deepcopy(BONDS)}
+    return {
+        "name": name,
+        "id": hv_id,
+        "ssh": {"address": f"5.254.54.{10 + hv_id}"},
+        "nics": copy.deepcopy(NICS),
+        "bonds": copy.deepcopy(BONDS),
+    }
 
 
 def raw_config() -> dict[str, Any]:
@@ -71,12 +76,22 @@ def raw_config() -> dict[str, Any]:
             "public_prefixes": ["5.254.54.0/26"],
             "hypervisors": [_hypervisor("dc1-hv1", 1), _hypervisor("dc1-hv2", 2), _hypervisor("dc1-hv3", 3)],
             "routers": [
-                {"name": "dc1-r1", "id": 1, "hypervisor": "dc1-hv1", "route_reflector": True,
-                 "public_address": "5.254.54.2",
-                 "vm": {"cpus": 4, "memory": "8G", "image": "/srv/images/dc1-r1.raw"}},
+                {
+                    "name": "dc1-r1",
+                    "id": 1,
+                    "hypervisor": "dc1-hv1",
+                    "route_reflector": True,
+                    "public_address": "5.254.54.2",
+                    "vm": {"cpus": 4, "memory": "8G", "image": "/srv/images/dc1-r1.raw"},
+                },
                 {"name": "dc1-r2", "id": 2, "hypervisor": "dc1-hv2", "public_address": "5.254.54.3"},
-                {"name": "dc1-edge", "id": 3, "hypervisor": "dc1-hv1", "gateway": False,
-                 "public_address": "5.254.54.4"},
+                {
+                    "name": "dc1-edge",
+                    "id": 3,
+                    "hypervisor": "dc1-hv1",
+                    "gateway": False,
+                    "public_address": "5.254.54.4",
+                },
             ],
         },
         "vyos_api_key": model.Secret("fabric:vyos_api_key"),
@@ -119,7 +134,11 @@ class _MultiDict(dict[str, Any]):
 
 def parse_ini(content: str) -> dict[str, dict[str, list[str]]]:
     parser = configparser.RawConfigParser(
-        dict_type=_MultiDict, strict=False, interpolation=None, delimiters=("=",), comment_prefixes=("#", ";"),
+        dict_type=_MultiDict,
+        strict=False,
+        interpolation=None,
+        delimiters=("=",),
+        comment_prefixes=("#", ";"),
         empty_lines_in_values=False,
     )
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
@@ -283,13 +302,16 @@ def test_link_files_match_the_nic_before_it_is_renamed(states: dict[str, HostSta
         assert "OriginalName" not in parse_ini(f.content)["Match"]
 
 
-@pytest.mark.parametrize(("name", "entry"), [
-    ("eno1", ("Property", "ID_NET_NAME_ONBOARD=eno1")),
-    ("ens1f0", ("Property", "ID_NET_NAME_SLOT=ens1f0")),
-    ("enp65s0f1np1", ("Property", "ID_NET_NAME_PATH=enp65s0f1np1")),
-    ("enx3cfdfe000001", ("Property", "ID_NET_NAME_MAC=enx3cfdfe000001")),
-    ("eth0", ("OriginalName", "eth0")),
-])
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [
+        ("eno1", ("Property", "ID_NET_NAME_ONBOARD=eno1")),
+        ("ens1f0", ("Property", "ID_NET_NAME_SLOT=ens1f0")),
+        ("enp65s0f1np1", ("Property", "ID_NET_NAME_PATH=enp65s0f1np1")),
+        ("enx3cfdfe000001", ("Property", "ID_NET_NAME_MAC=enx3cfdfe000001")),
+        ("eth0", ("OriginalName", "eth0")),
+    ],
+)
 def test_link_match_follows_the_naming_scheme(name: str, entry: tuple[str, str]) -> None:
     assert sriov.match(model.Nic(name=name, vfs=1)) == [entry]
 
@@ -373,9 +395,12 @@ def test_taps_of_vms_gone_from_the_host_are_removed(tmp_path: Path, states: dict
     log = tmp_path / "vsctl.log"
     fake = tmp_path / "bin"
     fake.mkdir()
-    _script(fake / "ovs-vsctl", f'echo "$*" >> {log}\n'
-                                'case "$*" in *list-ports*) echo bond1; echo vt-dc1-r1; echo vt-dc1-old; '
-                                'echo vt-dc1-edge;; esac\n')
+    _script(
+        fake / "ovs-vsctl",
+        f'echo "$*" >> {log}\n'
+        'case "$*" in *list-ports*) echo bond1; echo vt-dc1-r1; echo vt-dc1-old; '
+        "echo vt-dc1-edge;; esac\n",
+    )
     subprocess.run(prune, check=True, env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
     deleted = [line for line in log.read_text().splitlines() if "del-port" in line]
     assert deleted == ["--timeout=30 -- --if-exists del-port br0 vt-dc1-old"]
@@ -388,7 +413,7 @@ def test_ovs_intent_on_disk_is_exactly_what_the_actions_run(states: dict[str, Ho
             f = state.file(path)
             assert f.mode == 0o755
             lines = f.content.splitlines()
-            body = lines[lines.index("set -eu") + 1:]
+            body = lines[lines.index("set -eu") + 1 :]
             assert [tuple(shlex.split(line)) for line in body if line] == list(concern.action(action).commands)
         unit = parse_ini(state.file(ovs.UNIT_PATH).content)
         assert unit["Service"]["ExecStart"] == [ovs.GLOBAL_PATH, ovs.bridge_path("br0")]
@@ -563,10 +588,14 @@ def _parse_problems(path: Path) -> list[str]:
     """Unknown sections or keys, and relative commands, found by parsing the unit ourselves."""
     parsed = parse_ini(path.read_text())
     problems = [f"unknown section [{s}]" for s in parsed if s not in _UNIT_KEYS]
-    problems += [f"unknown key {k} in [{s}]" for s, keys in parsed.items() for k in keys
-                 if k not in _UNIT_KEYS.get(s, set())]
-    problems += [f"relative ExecStart {v}" for v in parsed.get("Service", {}).get("ExecStart", [])
-                 if not shlex.split(v)[0].startswith("/")]
+    problems += [
+        f"unknown key {k} in [{s}]" for s, keys in parsed.items() for k in keys if k not in _UNIT_KEYS.get(s, set())
+    ]
+    problems += [
+        f"relative ExecStart {v}"
+        for v in parsed.get("Service", {}).get("ExecStart", [])
+        if not shlex.split(v)[0].startswith("/")
+    ]
     return problems
 
 
@@ -575,8 +604,12 @@ _MISSING_EXECUTABLE = re.compile(r": Command (\S+) is not executable: No such fi
 
 def _analyze_problems(analyze: str, path: Path) -> list[str]:
     """What ``systemd-analyze verify`` reports, less a command this machine does not have."""
-    run = subprocess.run([analyze, "verify", "--man=no", str(path)], capture_output=True, text=True,
-                         env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
+    run = subprocess.run(
+        [analyze, "verify", "--man=no", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0"},
+    )
     problems = []
     for line in (run.stdout + run.stderr).splitlines():
         missing = _MISSING_EXECUTABLE.search(line)
@@ -595,8 +628,11 @@ def _verify_unit(path: Path) -> list[str]:
 
 def test_systemd_accepts_the_rendered_units(tmp_path: Path, states: dict[str, HostState]) -> None:
     units = [f for f in states["dc1-hv1"].files() if f.path.endswith(".service")]
-    assert {Path(f.path).name for f in units} == {"fabric-ovs.service", "fabric-vm-dc1-edge.service",
-                                                  "fabric-vm-dc1-r1.service"}
+    assert {Path(f.path).name for f in units} == {
+        "fabric-ovs.service",
+        "fabric-vm-dc1-edge.service",
+        "fabric-vm-dc1-r1.service",
+    }
     for f in units:
         path = tmp_path / Path(f.path).name
         path.write_text(f.content)

@@ -85,7 +85,10 @@ def test_evpn_tenant_config(example_plan: topology.Plan) -> None:
     for c in r.tenants:
         t = c.tenant
         assert f"set vrf name {t.vrf} vni '{t.l3_vni}'" in text
-        assert f"set vrf name {t.vrf} protocols bgp address-family l2vpn-evpn route-target import '{t.route_target}'" in text
+        assert (
+            f"set vrf name {t.vrf} protocols bgp address-family l2vpn-evpn route-target import '{t.route_target}'"
+            in text
+        )
         assert f"set interfaces vxlan vxlan{t.vni} source-address '{r.mesh_address}'" in text
         assert f"set interfaces vxlan vxlan{t.vni} parameters nolearning" in text
         assert f"set high-availability vrrp group {t.name}-{r.site} address {c.gateway}/24" in text

@@ -43,7 +43,9 @@ def test_full_mesh_reaches_every_other_member(base_raw: dict[str, Any]) -> None:
     for r in plan.routers:
         assert {p.name for p in r.wireguard_peers} == {"r1", "r2", "dc2-r1", "dc2-r2", "aws-n1"} - {r.name}
         for p in r.wireguard_peers:
-            assert p.allowed_ips == (f"{next(m for m in (*plan.members, *REMOTE) if m.name == p.name).mesh_address}/32",)
+            assert p.allowed_ips == (
+                f"{next(m for m in (*plan.members, *REMOTE) if m.name == p.name).mesh_address}/32",
+            )
 
 
 def test_no_peer_pairs_are_left_out(base_raw: dict[str, Any]) -> None:
@@ -67,9 +69,19 @@ def test_route_reflector_sessions(base_raw: dict[str, Any]) -> None:
 
 
 def test_tenants_only_on_gateway_routers_of_their_sites(base_raw: dict[str, Any]) -> None:
-    raw = patch(base_raw, {"datacenter.routers[2]": {"name": "r3", "id": 3, "hypervisor": "hv1", "gateway": False,
-                                                      "public_address": "5.254.54.4"},
-                           "tenants[2]": {"name": "remote", "id": 30, "sites": ["dc2"]}})
+    raw = patch(
+        base_raw,
+        {
+            "datacenter.routers[2]": {
+                "name": "r3",
+                "id": 3,
+                "hypervisor": "hv1",
+                "gateway": False,
+                "public_address": "5.254.54.4",
+            },
+            "tenants[2]": {"name": "remote", "id": 30, "sites": ["dc2"]},
+        },
+    )
     plan = build(raw)
     carried = {r.name: [c.tenant.name for c in r.tenants] for r in plan.routers}
     assert carried == {"r1": ["acme", "globex"], "r2": ["acme", "globex"], "r3": []}
@@ -78,7 +90,13 @@ def test_tenants_only_on_gateway_routers_of_their_sites(base_raw: dict[str, Any]
 def test_tenant_numbers_follow_the_documented_formulas(base_raw: dict[str, Any]) -> None:
     plan = build(base_raw)
     acme = next(t for t in plan.tenants if t.name == "acme")
-    assert (acme.vlan, acme.vni, acme.l3_vni, acme.vrf_table, acme.route_target) == (1010, 10010, 20010, 1010, "65000:10")
+    assert (acme.vlan, acme.vni, acme.l3_vni, acme.vrf_table, acme.route_target) == (
+        1010,
+        10010,
+        20010,
+        1010,
+        "65000:10",
+    )
     assert (str(acme.network), str(acme.access), str(acme.services), str(acme.migration)) == (
         "100.65.10.0/24",
         "100.64.10.0/24",
@@ -113,8 +131,10 @@ def test_mtu_plan() -> None:
 
 
 def test_nat_pool_gives_each_tenant_its_own_address(base_raw: dict[str, Any]) -> None:
-    raw = patch(base_raw, {"datacenter.public_prefixes": ["5.254.54.0/26", "5.254.43.208/29"],
-                           "datacenter.nat_pool": "5.254.43.208/29"})
+    raw = patch(
+        base_raw,
+        {"datacenter.public_prefixes": ["5.254.54.0/26", "5.254.43.208/29"], "datacenter.nat_pool": "5.254.43.208/29"},
+    )
     plan = build(raw)
     by_tenant = {c.tenant.name: c.nat_address for c in plan.routers[0].tenants}
     assert by_tenant == {"acme": IPAddress("5.254.43.213"), "globex": IPAddress("5.254.43.211")}

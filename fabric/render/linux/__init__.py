@@ -25,8 +25,16 @@ from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import MANAGED
 from fabric.topology import HypervisorPlan, Plan
 
-__all__ = ["CONCERNS", "MANAGED", "Concern", "HostAction", "HostFile", "HostState", "render_hypervisor",
-           "render_hypervisors"]
+__all__ = [
+    "CONCERNS",
+    "MANAGED",
+    "Concern",
+    "HostAction",
+    "HostFile",
+    "HostState",
+    "render_hypervisor",
+    "render_hypervisors",
+]
 
 #: Concern name -> renderer, in apply order.
 CONCERNS: dict[str, Callable[[Plan, HypervisorPlan], Concern]] = {

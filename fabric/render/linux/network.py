@@ -34,8 +34,7 @@ DEFAULT_MTU = DEFAULT_BOND_MTU
 # Applies a bond's timers to the live device; skips a bond that does not exist yet,
 # which networkd is about to create from the (new) .netdev with the same settings.
 _BOND_LIVE = (
-    'dev=$1; shift; ip link show dev "$dev" >/dev/null 2>&1 || exit 0; '
-    'exec ip link set dev "$dev" type bond "$@"'
+    'dev=$1; shift; ip link show dev "$dev" >/dev/null 2>&1 || exit 0; exec ip link set dev "$dev" type bond "$@"'
 )
 
 
@@ -98,27 +97,36 @@ def _bond_live_command(bond: Bond) -> tuple[str, ...]:
 
 
 def _netdev(head: str, bond: Bond) -> str:
-    return ini(head, [
-        ("NetDev", [("Name", bond.name), ("Kind", "bond")]),
-        ("Bond", [
-            ("Mode", "802.3ad"),
-            ("LACPTransmitRate", bond.lacp_rate),
-            ("MIIMonitorSec", timespan(bond.mii_monitor_ms)),
-            ("UpDelaySec", timespan(bond.updelay_ms)),
-            ("DownDelaySec", timespan(bond.downdelay_ms)),
-            ("TransmitHashPolicy", "layer3+4"),
-        ]),
-    ])
+    return ini(
+        head,
+        [
+            ("NetDev", [("Name", bond.name), ("Kind", "bond")]),
+            (
+                "Bond",
+                [
+                    ("Mode", "802.3ad"),
+                    ("LACPTransmitRate", bond.lacp_rate),
+                    ("MIIMonitorSec", timespan(bond.mii_monitor_ms)),
+                    ("UpDelaySec", timespan(bond.updelay_ms)),
+                    ("DownDelaySec", timespan(bond.downdelay_ms)),
+                    ("TransmitHashPolicy", "layer3+4"),
+                ],
+            ),
+        ],
+    )
 
 
 def _member(head: str, nic: str, bond: Bond) -> str:
     # A member's own carrier does not make the host online (the bond's does), so one
     # unplugged cable does not hold up boot in systemd-networkd-wait-online.
-    return ini(head, [
-        ("Match", [("Name", nic)]),
-        ("Link", [("RequiredForOnline", "no")]),
-        ("Network", [("Bond", bond.name)]),
-    ])
+    return ini(
+        head,
+        [
+            ("Match", [("Name", nic)]),
+            ("Link", [("RequiredForOnline", "no")]),
+            ("Network", [("Bond", bond.name)]),
+        ],
+    )
 
 
 def _link_section(bond: Bond, online: str) -> tuple[str, list[tuple[str, object]]]:
@@ -131,43 +139,61 @@ def _link_section(bond: Bond, online: str) -> tuple[str, list[tuple[str, object]
 
 def _management(head: str, bond: Bond, hv: HypervisorPlan) -> str:
     # The backbone is IPv4 only: no link-local or RA-learned IPv6 on the host's own address.
-    return ini(head, [
-        ("Match", [("Name", bond.name)]),
-        _link_section(bond, "routable"),
-        ("Network", [
-            ("Address", f"{hv.backbone_address}/{hv.backbone.prefixlen}"),
-            ("LinkLocalAddressing", "no"),
-            ("IPv6AcceptRA", "no"),
-        ]),
-    ])
+    return ini(
+        head,
+        [
+            ("Match", [("Name", bond.name)]),
+            _link_section(bond, "routable"),
+            (
+                "Network",
+                [
+                    ("Address", f"{hv.backbone_address}/{hv.backbone.prefixlen}"),
+                    ("LinkLocalAddressing", "no"),
+                    ("IPv6AcceptRA", "no"),
+                ],
+            ),
+        ],
+    )
 
 
 def _uplink(head: str, bond: Bond) -> str:
     # No address by design, so "online" means carrier; OVS makes itself the master.
-    return ini(head, [
-        ("Match", [("Name", bond.name)]),
-        _link_section(bond, "carrier"),
-        ("Network", [
-            ("KeepMaster", "yes"),
-            ("LinkLocalAddressing", "no"),
-            ("IPv6AcceptRA", "no"),
-            ("ConfigureWithoutCarrier", "yes"),
-        ]),
-    ])
+    return ini(
+        head,
+        [
+            ("Match", [("Name", bond.name)]),
+            _link_section(bond, "carrier"),
+            (
+                "Network",
+                [
+                    ("KeepMaster", "yes"),
+                    ("LinkLocalAddressing", "no"),
+                    ("IPv6AcceptRA", "no"),
+                    ("ConfigureWithoutCarrier", "yes"),
+                ],
+            ),
+        ],
+    )
 
 
 def _taps(head: str) -> str:
     # Same match as systemd's 80-vm-vt.network (systemd-vmspawn --network-tap names taps
     # vt-<machine>). QEMU creates the tap down; networkd brings it up, nothing more.
-    return ini(head, [
-        ("Match", [("Name", "vt-*"), ("Driver", "tun")]),
-        ("Link", [("RequiredForOnline", "no"), ("ActivationPolicy", "up")]),
-        ("Network", [
-            ("KeepMaster", "yes"),
-            ("LinkLocalAddressing", "no"),
-            ("IPv6AcceptRA", "no"),
-            ("ConfigureWithoutCarrier", "yes"),
-            ("LLDP", "no"),
-            ("EmitLLDP", "no"),
-        ]),
-    ])
+    return ini(
+        head,
+        [
+            ("Match", [("Name", "vt-*"), ("Driver", "tun")]),
+            ("Link", [("RequiredForOnline", "no"), ("ActivationPolicy", "up")]),
+            (
+                "Network",
+                [
+                    ("KeepMaster", "yes"),
+                    ("LinkLocalAddressing", "no"),
+                    ("IPv6AcceptRA", "no"),
+                    ("ConfigureWithoutCarrier", "yes"),
+                    ("LLDP", "no"),
+                    ("EmitLLDP", "no"),
+                ],
+            ),
+        ],
+    )

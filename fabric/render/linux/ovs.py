@@ -71,16 +71,42 @@ def bridge_commands(plan: Plan, hv: HypervisorPlan) -> tuple[tuple[str, ...], ..
     commands: list[tuple[str, ...]] = [
         (*VSCTL, "--may-exist", "add-br", br),
         # The bond's MTU is networkd's (see network.py); OVS only trunks it.
-        (*VSCTL, "--may-exist", "add-port", br, uplink.name,
-         "--", "set", "Port", uplink.name, "vlan_mode=trunk", f"trunks={_vlan_list(uplink_vlans(plan, hv))}"),
+        (
+            *VSCTL,
+            "--may-exist",
+            "add-port",
+            br,
+            uplink.name,
+            "--",
+            "set",
+            "Port",
+            uplink.name,
+            "vlan_mode=trunk",
+            f"trunks={_vlan_list(uplink_vlans(plan, hv))}",
+        ),
     ]
     for vm in sorted(hv.vms, key=lambda v: v.router):
         tap = tap_name(hv, vm)
-        commands.append((
-            *VSCTL, "--may-exist", "add-port", br, tap,
-            "--", "set", "Port", tap, "vlan_mode=trunk", f"trunks={_vlan_list(vm.trunk_vlans)}",
-            "--", "set", "Interface", tap, f"mtu_request={mtu}",
-        ))
+        commands.append(
+            (
+                *VSCTL,
+                "--may-exist",
+                "add-port",
+                br,
+                tap,
+                "--",
+                "set",
+                "Port",
+                tap,
+                "vlan_mode=trunk",
+                f"trunks={_vlan_list(vm.trunk_vlans)}",
+                "--",
+                "set",
+                "Interface",
+                tap,
+                f"mtu_request={mtu}",
+            )
+        )
     commands.append(("sh", "-c", PRUNE_TAPS, "prune-taps", br, *sorted(tap_name(hv, vm) for vm in hv.vms)))
     return tuple(commands)
 
@@ -100,13 +126,31 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     glob = global_commands(hv)
     bridge = bridge_commands(plan, hv)
     files = (
-        HostFile(GLOBAL_PATH, shell_script(head, [
-            "Open vSwitch settings read only at start: a change here restarts ovs-vswitchd.",
-        ], glob), mode=0o755, reload=("ovs-global", "ovs-restart")),
-        HostFile(bridge_path(br), shell_script(head, [
-            f"Bridge {br}: uplink trunk and one trunk port per router VM tap. Idempotent;",
-            f"replayed at boot by {UNIT}.",
-        ], bridge), mode=0o755, reload=("ovs-bridge",)),
+        HostFile(
+            GLOBAL_PATH,
+            shell_script(
+                head,
+                [
+                    "Open vSwitch settings read only at start: a change here restarts ovs-vswitchd.",
+                ],
+                glob,
+            ),
+            mode=0o755,
+            reload=("ovs-global", "ovs-restart"),
+        ),
+        HostFile(
+            bridge_path(br),
+            shell_script(
+                head,
+                [
+                    f"Bridge {br}: uplink trunk and one trunk port per router VM tap. Idempotent;",
+                    f"replayed at boot by {UNIT}.",
+                ],
+                bridge,
+            ),
+            mode=0o755,
+            reload=("ovs-bridge",),
+        ),
         HostFile(UNIT_PATH, _unit(head, br), reload=("daemon-reload", "ovs-enable")),
     )
     actions = (
@@ -120,17 +164,26 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
 
 
 def _unit(head: str, bridge: str) -> str:
-    return ini(head, [
-        ("Unit", [
-            ("Description", f"fabric: Open vSwitch settings and bridge {bridge}"),
-            ("Wants", "ovs-vswitchd.service"),
-            ("After", "ovs-vswitchd.service ovsdb-server.service"),
-        ]),
-        ("Service", [
-            ("Type", "oneshot"),
-            ("RemainAfterExit", "yes"),
-            ("ExecStart", GLOBAL_PATH),
-            ("ExecStart", bridge_path(bridge)),
-        ]),
-        ("Install", [("WantedBy", "multi-user.target")]),
-    ])
+    return ini(
+        head,
+        [
+            (
+                "Unit",
+                [
+                    ("Description", f"fabric: Open vSwitch settings and bridge {bridge}"),
+                    ("Wants", "ovs-vswitchd.service"),
+                    ("After", "ovs-vswitchd.service ovsdb-server.service"),
+                ],
+            ),
+            (
+                "Service",
+                [
+                    ("Type", "oneshot"),
+                    ("RemainAfterExit", "yes"),
+                    ("ExecStart", GLOBAL_PATH),
+                    ("ExecStart", bridge_path(bridge)),
+                ],
+            ),
+            ("Install", [("WantedBy", "multi-user.target")]),
+        ],
+    )

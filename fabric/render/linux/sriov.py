@@ -80,10 +80,15 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     for nic in sorted((n for n in hv.spec.nics if n.vfs > 0), key=lambda n: n.name):
         name = action_name(nic)
         files.append(HostFile(link_path(nic), _link(head, nic), reload=(name,)))
-        actions.append(HostAction(name, (
-            ("udevadm", "control", "--reload"),
-            ("sh", "-c", SET_NUMVFS, "sriov-numvfs", numvfs_path(nic), str(nic.vfs)),
-        )))
+        actions.append(
+            HostAction(
+                name,
+                (
+                    ("udevadm", "control", "--reload"),
+                    ("sh", "-c", SET_NUMVFS, "sriov-numvfs", numvfs_path(nic), str(nic.vfs)),
+                ),
+            )
+        )
     return Concern(tuple(files), tuple(actions))
 
 

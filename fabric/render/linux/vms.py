@@ -67,28 +67,42 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     actions = [HostAction("daemon-reload", (("systemctl", "daemon-reload"),))]
     for vm in sorted(hv.vms, key=lambda v: v.router):
         files.append(HostFile(unit_path(vm), _unit(hv, vm), reload=("daemon-reload", action_name(vm))))
-        actions.append(HostAction(action_name(vm), (
-            ("systemctl", "enable", unit_name(vm)),
-            ("systemctl", "restart", unit_name(vm)),
-        )))
+        actions.append(
+            HostAction(
+                action_name(vm),
+                (
+                    ("systemctl", "enable", unit_name(vm)),
+                    ("systemctl", "restart", unit_name(vm)),
+                ),
+            )
+        )
     return Concern(tuple(files), tuple(actions))
 
 
 def _unit(hv: HypervisorPlan, vm: VmPlan) -> str:
-    return ini(header(hv.spec.name, vm.router), [
-        ("Unit", [
-            ("Description", f"fabric router {vm.router} (VyOS VM under systemd-vmspawn)"),
-            ("Documentation", "man:systemd-vmspawn(1)"),
-            ("Wants", f"network-online.target ovs-vswitchd.service {OVS_UNIT}"),
-            ("After", f"network-online.target ovs-vswitchd.service {OVS_UNIT}"),
-        ]),
-        ("Service", [
-            ("Type", "exec"),
-            ("ExecStart", exec_line(vmspawn_argv(hv, vm))),
-            ("KillMode", "mixed"),
-            ("Restart", "on-failure"),
-            ("RestartSec", "5s"),
-            ("TimeoutStopSec", "2min"),
-        ]),
-        ("Install", [("WantedBy", "multi-user.target")]),
-    ])
+    return ini(
+        header(hv.spec.name, vm.router),
+        [
+            (
+                "Unit",
+                [
+                    ("Description", f"fabric router {vm.router} (VyOS VM under systemd-vmspawn)"),
+                    ("Documentation", "man:systemd-vmspawn(1)"),
+                    ("Wants", f"network-online.target ovs-vswitchd.service {OVS_UNIT}"),
+                    ("After", f"network-online.target ovs-vswitchd.service {OVS_UNIT}"),
+                ],
+            ),
+            (
+                "Service",
+                [
+                    ("Type", "exec"),
+                    ("ExecStart", exec_line(vmspawn_argv(hv, vm))),
+                    ("KillMode", "mixed"),
+                    ("Restart", "on-failure"),
+                    ("RestartSec", "5s"),
+                    ("TimeoutStopSec", "2min"),
+                ],
+            ),
+            ("Install", [("WantedBy", "multi-user.target")]),
+        ],
+    )

@@ -43,8 +43,8 @@ class Command(NamedTuple):
 def cmd(*path: object, value: object = None) -> Command:
     """Build a command from ids, addresses and names (everything becomes a string)."""
     if value is None or isinstance(value, SecretRef):
-        return Command(tuple(str(p) for p in path), value)
-    return Command(tuple(str(p) for p in path), str(value))
+        return Command(tuple(map(str, path)), value)
+    return Command(tuple(map(str, path)), str(value))
 
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")

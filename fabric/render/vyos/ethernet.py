@@ -19,7 +19,9 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         cmd(*eth, "description", value="trunk to hypervisor " + router.hypervisor),
         cmd(*eth, "mtu", value=plan.mtu.underlay),
         cmd(*eth, "vif", plan.public_vlan, "description", value="public"),
-        cmd(*eth, "vif", plan.public_vlan, "address", value=f"{router.public_address}/{router.public_prefix.prefixlen}"),
+        cmd(
+            *eth, "vif", plan.public_vlan, "address", value=f"{router.public_address}/{router.public_prefix.prefixlen}"
+        ),
         cmd(*eth, "vif", plan.backbone_vlan, "description", value="backbone"),
         cmd(*eth, "vif", plan.backbone_vlan, "address", value=f"{router.backbone_address}/{router.backbone.prefixlen}"),
     ]

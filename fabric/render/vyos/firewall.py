@@ -50,8 +50,15 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         *_rule(f, 40, "accept", "ICMP", protocol="icmp"),
     ]
     if router.wireguard_peers:
-        out += _rule(f, 45, "accept", "WireGuard from mesh endpoints", protocol="udp", port=str(plan.mesh_port),
-                     source_address_group=MESH_ENDPOINTS)
+        out += _rule(
+            f,
+            45,
+            "accept",
+            "WireGuard from mesh endpoints",
+            protocol="udp",
+            port=str(plan.mesh_port),
+            source_address_group=MESH_ENDPOINTS,
+        )
     out += [
         *_rule(f, 50, "accept", "inside the mesh (BGP, VXLAN, API)", inbound=MESH),
         *_rule(f, 60, "accept", "admin API and SSH", protocol="tcp", port=f"22,{router.api_port}", source_group=ADMIN),
@@ -61,8 +68,9 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         t = carried.tenant
         bridge = segment_bridge(t)
         out += _rule(f, INPUT_RULE_BASE + 2 * t.id, "accept", f"VRRP on {bridge}", protocol="vrrp", inbound=bridge)
-        out += _rule(f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP on {bridge}", protocol="udp", port="67",
-                     inbound=bridge)
+        out += _rule(
+            f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP on {bridge}", protocol="udp", port="67", inbound=bridge
+        )
     return out
 
 
