@@ -437,36 +437,30 @@ def _address_check(
     return check
 
 
-def _prefix_check(family: int | None, what: str) -> _Check:
-    """Network address with a prefix length; says which prefix was probably meant."""
+def _refined_check(family: int | None, what: str, ok: Callable[[_Address], bool], problem: str) -> _Check:
+    """An address with a prefix length that must also pass ``ok``; ``problem`` says why not."""
     base = _address_check(family, True, None, what)
 
     def check(value: str) -> str | None:
-        problem = base(value)
-        if problem is not None:
-            return problem
+        found = base(value)
+        if found is not None:
+            return found
         addr = _parse_address(value)
-        if addr is not None and not _is_net(addr):
-            return f"'{value}' has host bits set; the prefix is {addr.network_text()}"
+        if addr is not None and not ok(addr):
+            return problem.format(value=value, network=addr.network_text())
         return None
 
     return check
+
+
+def _prefix_check(family: int | None, what: str) -> _Check:
+    """Network address with a prefix length; says which prefix was probably meant."""
+    return _refined_check(family, what, _is_net, "'{value}' has host bits set; the prefix is {network}")
 
 
 def _host_check(family: int | None, what: str) -> _Check:
     """Address with a prefix length that is not the network address itself."""
-    base = _address_check(family, True, None, what)
-
-    def check(value: str) -> str | None:
-        problem = base(value)
-        if problem is not None:
-            return problem
-        addr = _parse_address(value)
-        if addr is not None and not _is_host(addr):
-            return f"'{value}' is a network address, not a host address"
-        return None
-
-    return check
+    return _refined_check(family, what, _is_host, "'{value}' is a network address, not a host address")
 
 
 def _range_check(family: int, what: str, same_prefix: int | None = None) -> _Check:
