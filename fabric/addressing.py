@@ -164,6 +164,11 @@ def vrrp_vrid(s: int) -> int:
     return s
 
 
+def public_vrrp_vrid(s: int) -> int:
+    """The VRRP group holding a datacenter's tenant NAT addresses on its public VLAN: ``100 + s``."""
+    return 100 + s
+
+
 def vrrp_priority(r: int) -> int:
     """``200 - r``: the lower router id of a pair is master, without ties."""
     return 200 - r

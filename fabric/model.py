@@ -280,8 +280,9 @@ class Datacenter(_Model):
     public_prefixes: list[Prefix] = Field(min_length=1)
     #: Upstream gateway of the public block; default: first host of the first prefix.
     public_gateway: Address | None = None
-    #: Public addresses for tenant source NAT; default: masquerade behind each router.
-    nat_pool: Prefix | None = None
+    #: Tenant name -> the public address its egress leaves from (held by the routers'
+    #: public VRRP group); tenants not listed masquerade behind their router.
+    nat_addresses: dict[TenantName, Address] = {}
     #: Who may reach router APIs and SSH; default: the control plane and backbone.
     admin_prefixes: list[Prefix] = []
     hypervisors: list[Hypervisor] = Field(min_length=1)
@@ -496,12 +497,13 @@ def _check_tenants(inv: Inventory) -> list[str]:
             problems.append(f"{key}.{field}: {value} is outside {low}-{high}")
         if t.id in repeated_ids and getattr(t, field) is None:
             continue  # already reported as a repeated id
-        space = "vni" if field in ("vni", "l3_vni") else field
-        other = owners.get((space, value))
-        if other is not None:
-            problems.append(f"{key}.{field}: {value} is also used by {other}")
+        # VNIs share one space; a VLAN and an L3 VNI both name a bridge (br<N>).
+        spaces = {"vni": ("vni",), "l3_vni": ("vni", "bridge"), "vlan": ("vlan", "bridge")}.get(field, (field,))
+        clash = next((owners[(sp, value)] for sp in spaces if (sp, value) in owners), None)
+        if clash is not None:
+            problems.append(f"{key}.{field}: {value} is also used by {clash}")
         else:
-            owners[(space, value)] = f"{key}.{field}"
+            owners.update({(sp, value): f"{key}.{field}" for sp in spaces})
     for t in inv.tenants:
         key = f"tenants[{t.name}]"
         if _RESERVED_TENANT_NAMES.match(t.name):
@@ -526,6 +528,12 @@ def _check_tenants(inv: Inventory) -> list[str]:
         for i, rule in enumerate(t.egress.allow):
             if rule.ports and rule.protocol not in ("tcp", "udp"):
                 problems.append(f"{key}.egress.allow[{i}].ports: ports need protocol tcp or udp, not {rule.protocol}")
+            base = plan.tenant_base
+            if rule.destination.first <= base.last and base.first <= rule.destination.last:
+                problems.append(
+                    f"{key}.egress.allow[{i}].destination: {rule.destination} is tenant space "
+                    f"(address_plan.tenant_base {base}); tenants never reach each other"
+                )
     return problems
 
 
@@ -548,8 +556,32 @@ def _check_datacenter(inv: Inventory) -> list[str]:
 
     if dc.public_gateway is not None and not in_public(dc.public_gateway):
         problems.append(f"datacenter.public_gateway: {dc.public_gateway} is outside datacenter.public_prefixes")
-    if dc.nat_pool is not None and not any(dc.nat_pool in p for p in dc.public_prefixes):
-        problems.append(f"datacenter.nat_pool: {dc.nat_pool} is outside datacenter.public_prefixes")
+    gateway = dc.public_gateway or IPAddress(dc.public_prefixes[0].first + 1)
+    taken: dict[IPAddress, str] = {gateway: "datacenter.public_gateway"}
+    for router in dc.routers:
+        taken.setdefault(router.public_address, f"datacenter.routers[{router.name}].public_address")
+    for hv in dc.hypervisors:
+        key = f"datacenter.hypervisors[{hv.name}].ssh.address"
+        if hv.ssh.address in taken:
+            problems.append(f"{key}: {hv.ssh.address} is also {taken[hv.ssh.address]}")
+        elif in_public(hv.ssh.address):
+            taken[hv.ssh.address] = key
+    tenant_names = {t.name: t for t in inv.tenants}
+    for name, addr in dc.nat_addresses.items():
+        key = f"datacenter.nat_addresses[{name}]"
+        tenant = tenant_names.get(name)
+        if tenant is None:
+            problems.append(f"{key}: no tenant is named {name!r}")
+        elif dc.name not in inv.tenant_sites(tenant):
+            problems.append(f"{key}: tenant {name} does not span datacenter {dc.name}")
+        if not in_public(addr):
+            problems.append(f"{key}: {addr} is outside datacenter.public_prefixes")
+        elif _unusable(addr, dc.public_prefixes):
+            problems.append(f"{key}: {addr} is the network or broadcast address of its public prefix")
+        elif addr in taken:
+            problems.append(f"{key}: {addr} is also {taken[addr]}")
+        else:
+            taken[addr] = key
 
     problems += _duplicates(dc.hypervisors, "name", "datacenter.hypervisors")
     problems += _duplicates(dc.hypervisors, "id", "datacenter.hypervisors")
@@ -609,6 +641,17 @@ def _check_datacenter(inv: Inventory) -> list[str]:
             )
         if not in_public(router.public_address):
             problems.append(f"{key}.public_address: {router.public_address} is outside datacenter.public_prefixes")
+        elif _unusable(router.public_address, dc.public_prefixes):
+            problems.append(
+                f"{key}.public_address: {router.public_address} is the network or broadcast address of its public prefix"
+            )
+        elif router.public_address == gateway:
+            problems.append(f"{key}.public_address: {router.public_address} is also datacenter.public_gateway")
+        elif not any(router.public_address in p and gateway in p for p in dc.public_prefixes):
+            problems.append(
+                f"{key}.public_address: {router.public_address} is not in the same prefix as the public gateway "
+                f"{gateway}, so the router's default route would be off-link"
+            )
         if router.id >= ap.HYPERVISOR_BACKBONE_OFFSET:
             problems.append(f"{key}.id: {router.id} is past the end of the site /24s (router ids 1-127)")
         if router.gateway and router.id >= ap.GATEWAY_BLOCK:
@@ -628,10 +671,24 @@ def _check_datacenter(inv: Inventory) -> list[str]:
         )
     if not any(r.route_reflector for r in dc.routers):
         problems.append("datacenter.routers: no route reflector; set route_reflector: true on at least one router")
+    reflectors = [r.name for r in dc.routers if r.route_reflector]
+    local = {r.name for r in dc.routers}
     for i, (a, b) in enumerate(inv.mesh.no_peer):
         if a == b:
             problems.append(f"mesh.no_peer[{i}]: {a} cannot be paired with itself")
+        elif {a, b} <= local and len(reflectors) == 1 and reflectors[0] in (a, b):
+            client = b if a == reflectors[0] else a
+            problems.append(
+                f"mesh.no_peer[{i}]: {client} would lose its only route reflector {reflectors[0]}; "
+                "BGP runs inside the mesh, so they must peer"
+            )
     return problems
+
+
+def _unusable(addr: IPAddress, prefixes: list[IPNetwork]) -> bool:
+    """Network or broadcast address of the prefix holding ``addr`` (prefixes longer than /31 have both)."""
+    net = next(p for p in prefixes if addr in p)
+    return net.prefixlen < 31 and addr in (net.network, net.broadcast)
 
 
 def _check_mtu(inv: Inventory) -> list[str]:

@@ -144,6 +144,10 @@ class RouterPlan:
     bgp_neighbors: tuple[BgpNeighbor, ...]
     tenants: tuple[TenantOnRouter, ...]
     trunk_vlans: tuple[int, ...]
+    #: Tenant NAT addresses this datacenter's routers hold together (VRRP on the public VLAN).
+    nat_addresses: tuple[IPNetwork, ...]
+    public_vrid: int
+    vrrp_priority: int
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,11 @@ class HypervisorPlan:
     backbone_vlan: int
     underlay_mtu: int
     vms: tuple[VmPlan, ...]
+    #: The host's own public address (its SSH address, when public) on the public VLAN
+    #: of its management bond, with the default route; None keeps it backbone-only.
+    public_address: IPNetwork | None = None
+    public_gateway: IPAddress | None = None
+    public_vlan: int | None = None
 
 
 @dataclass(frozen=True)
@@ -276,15 +285,6 @@ def bgp_neighbors(me: MeshMember, everyone: Sequence[MeshMember]) -> tuple[BgpNe
     return tuple(out)
 
 
-def _nat_address(inv: Inventory, t: TenantPlan) -> IPAddress | None:
-    pool = inv.datacenter.nat_pool
-    if pool is None:
-        return None
-    hosts = pool.size - 2 if pool.size > 2 else pool.size
-    first = pool.first + (1 if pool.size > 2 else 0)
-    return IPAddress(first + t.id % hosts)
-
-
 def _tenant_on_router(inv: Inventory, router: Router, t: TenantPlan, mesh: IPAddress) -> TenantOnRouter:
     s = inv.site_id
     dhcp = None
@@ -300,7 +300,7 @@ def _tenant_on_router(inv: Inventory, router: Router, t: TenantPlan, mesh: IPAdd
         priority=ap.vrrp_priority(router.id),
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
         dhcp=dhcp,
-        nat_address=_nat_address(inv, t),
+        nat_address=inv.datacenter.nat_addresses.get(t.name),
     )
 
 
@@ -319,6 +319,10 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
     public_gateway = dc.public_gateway or IPAddress(dc.public_prefixes[0].first + 1)
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
     by_member = {m.name: m for m in members}
+    nat_addresses = tuple(
+        IPNetwork(f"{addr}/{next(p.prefixlen for p in dc.public_prefixes if addr in p)}")
+        for _, addr in sorted(dc.nat_addresses.items())
+    )
 
     routers = []
     for r in sorted(dc.routers, key=lambda r: r.id):
@@ -349,31 +353,14 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
                 bgp_neighbors=bgp_neighbors(me, everyone),
                 tenants=carried,
                 trunk_vlans=_trunk_vlans(inv, [c.tenant for c in carried]),
+                nat_addresses=nat_addresses,
+                public_vrid=ap.public_vrrp_vrid(s),
+                vrrp_priority=ap.vrrp_priority(r.id),
             )
         )
 
-    specs = {r.name: r for r in dc.routers}
     hypervisors = tuple(
-        HypervisorPlan(
-            spec=hv,
-            site=dc.name,
-            backbone_address=ap.backbone_hypervisor_address(plan.backbone, s, hv.id),
-            backbone=backbone,
-            backbone_vlan=inv.numbering.backbone_vlan,
-            underlay_mtu=inv.mtu.underlay,
-            vms=tuple(
-                VmPlan(
-                    router=r.name,
-                    image=router_image(specs[r.name]),
-                    cpus=specs[r.name].vm.cpus,
-                    memory=specs[r.name].vm.memory,
-                    tap=f"vt-{r.name}",
-                    trunk_vlans=r.trunk_vlans,
-                )
-                for r in routers
-                if r.hypervisor == hv.name
-            ),
-        )
+        _hypervisor_plan(inv, hv, routers, backbone, public_gateway)
         for hv in sorted(dc.hypervisors, key=lambda h: h.id)
     )
     return Plan(
@@ -393,6 +380,37 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
         hypervisors=hypervisors,
         members=members,
         remote=tuple(m for m in remote if m.name not in local_names),
+    )
+
+
+def _hypervisor_plan(
+    inv: Inventory, hv: Hypervisor, routers: Sequence[RouterPlan], backbone: IPNetwork, public_gateway: IPAddress
+) -> HypervisorPlan:
+    """A host, its router VMs, and, when its SSH address is public, that address with the default route."""
+    specs = {r.name: r for r in inv.datacenter.routers}
+    prefix = next((p for p in inv.datacenter.public_prefixes if hv.ssh.address in p), None)
+    return HypervisorPlan(
+        spec=hv,
+        site=inv.datacenter.name,
+        backbone_address=ap.backbone_hypervisor_address(inv.address_plan.backbone, inv.site_id, hv.id),
+        backbone=backbone,
+        backbone_vlan=inv.numbering.backbone_vlan,
+        underlay_mtu=inv.mtu.underlay,
+        public_address=None if prefix is None else IPNetwork(f"{hv.ssh.address}/{prefix.prefixlen}"),
+        public_gateway=None if prefix is None else public_gateway,
+        public_vlan=None if prefix is None else inv.numbering.public_vlan,
+        vms=tuple(
+            VmPlan(
+                router=r.name,
+                image=router_image(specs[r.name]),
+                cpus=specs[r.name].vm.cpus,
+                memory=specs[r.name].vm.memory,
+                tap=f"vt-{r.name}",
+                trunk_vlans=r.trunk_vlans,
+            )
+            for r in routers
+            if r.hypervisor == hv.name
+        ),
     )
 
 

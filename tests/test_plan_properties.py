@@ -25,10 +25,11 @@ BASE: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
 tenant_ids = st.sets(st.integers(min_value=1, max_value=255), min_size=1, max_size=40)
 
 
-def _inventory(ids: set[int], routers: int = 2, sites: int = 3) -> model.Inventory:
+def _inventory(ids: set[int], routers: int = 2, sites: int = 3, prefix_length: int = 24) -> model.Inventory:
     raw = patch(
         BASE,
         {
+            "address_plan": {"tenant_prefix_length": prefix_length},
             "tenants": [{"name": f"t{i}", "id": i} for i in sorted(ids)],
             "sites": [{"name": "dc1", "id": 1}] + [{"name": f"s{s}", "id": s} for s in range(2, sites + 1)],
             "datacenter.routers": [
@@ -70,9 +71,11 @@ def _build(inv: model.Inventory, remote_sites: list[int] = ()) -> topology.Plan:
 
 
 @settings(max_examples=60, deadline=None)
-@given(ids=tenant_ids)
-def test_no_two_allocations_overlap(ids: set[int]) -> None:
-    plan = _build(_inventory(ids))
+@given(ids=tenant_ids, prefix_length=st.sampled_from([20, 22, 24]))
+def test_no_two_allocations_overlap(ids: set[int], prefix_length: int) -> None:
+    capacity = 1 << (prefix_length - 16)
+    ids = {i for i in ids if i < capacity} or {1}
+    plan = _build(_inventory(ids, prefix_length=prefix_length))
     prefixes = [p for t in plan.tenants for p in t.prefixes]
     prefixes += [ap.site_block(plan.control_plane, s) for s in range(1, 4)]
     prefixes += [ap.site_block(IPNetwork("172.16.0.0/20"), s) for s in range(1, 4)]

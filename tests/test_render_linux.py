@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from fabric import model, topology
+from fabric import model, stackfile, topology
 from fabric.render.linux import (
     CONCERNS,
     MANAGED,
@@ -35,6 +35,7 @@ from fabric.render.linux import (
     sriov,
     vms,
 )
+from tests.conftest import ROOT
 
 NICS: list[dict[str, Any]] = [
     {"name": "enp1s0f0", "model": "intel-x710", "vfs": 7},
@@ -155,7 +156,7 @@ def one(parsed: dict[str, dict[str, list[str]]], section: str, key: str) -> str:
 # Section names systemd accepts per file type (systemd.netdev(5), systemd.network(5),
 # systemd.link(5), systemd.unit(5), systemd.service(5)), restricted to kinds rendered here.
 VALID_SECTIONS = {
-    ".netdev": {"Match", "NetDev", "Bond"},
+    ".netdev": {"Match", "NetDev", "Bond", "VLAN"},
     ".network": {"Match", "Link", "Network", "Address", "Route", "SR-IOV"},
     ".link": {"Match", "Link", "SR-IOV"},
     ".service": {"Unit", "Service", "Install"},
@@ -372,12 +373,13 @@ def _port_command(state: HostState, port: str) -> tuple[str, ...]:
     return argv
 
 
-def test_uplink_trunk_carries_the_host_vms_tenant_vlans_and_nothing_else(states: dict[str, HostState]) -> None:
-    # hv1: gateway dc1-r1 (acme 1010, globex 1020) and edge dc1-edge (no tenants).
-    assert _trunks(_port_command(states["dc1-hv1"], "bond1"), "bond1") == {10, 100, 1010, 1020}
-    assert _trunks(_port_command(states["dc1-hv2"], "bond1"), "bond1") == {10, 100, 1010, 1020}
-    # hv3 runs no VM: public and backbone only; umbrella (1040, dc2 only) is never here.
-    assert _trunks(_port_command(states["dc1-hv3"], "bond1"), "bond1") == {10, 100}
+def test_tenant_vlans_never_leave_the_hypervisor(states: dict[str, HostState]) -> None:
+    """The uplink trunks public and backbone only: a tenant VLAN on the switch would join the
+    site's two routers twice (VLAN and VXLAN) and loop broadcast traffic."""
+    for host in ("dc1-hv1", "dc1-hv2", "dc1-hv3"):
+        assert _trunks(_port_command(states[host], "bond1"), "bond1") == {10, 100}
+    # The router's own tap still carries its tenants (acme 1010, globex 1020).
+    assert _trunks(_port_command(states["dc1-hv1"], "vt-dc1-r1"), "vt-dc1-r1") == {10, 100, 1010, 1020}
 
 
 def test_each_vm_tap_is_a_trunk_of_its_own_vlans_at_the_uplink_mtu(states: dict[str, HostState]) -> None:
@@ -649,3 +651,17 @@ def test_systemd_accepts_the_rendered_units(tmp_path: Path, states: dict[str, Ho
 def _script(path: Path, body: str) -> None:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def test_a_public_ssh_address_lives_on_the_public_vlan_of_the_management_bond() -> None:
+    """The host stays reachable at the address Pulumi connects to, with its default route."""
+    plan = stackfile.load_stack(ROOT, "dc1").plan
+    hv1 = next(hv for hv in plan.hypervisors if hv.spec.name == "dc1-hv1")
+    files = by_path(render_hypervisor(plan, hv1), "network")
+    assert parse_ini(files["/etc/systemd/network/15-bond0.10.netdev"]) == {
+        "NetDev": {"Name": ["bond0.10"], "Kind": ["vlan"]},
+        "VLAN": {"Id": ["10"]},
+    }
+    public = parse_ini(files["/etc/systemd/network/40-bond0.10.network"])
+    assert public["Network"]["Address"] == ["5.254.54.10/26"] and public["Network"]["Gateway"] == ["5.254.54.1"]
+    assert parse_ini(files["/etc/systemd/network/30-bond0.network"])["Network"]["VLAN"] == ["bond0.10"]

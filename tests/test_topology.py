@@ -130,12 +130,18 @@ def test_mtu_plan() -> None:
     assert ap.mtu_plan(1500, ipv6_underlay=True, tenant=None).wireguard == 1420
 
 
-def test_nat_pool_gives_each_tenant_its_own_address(base_raw: dict[str, Any]) -> None:
+def test_nat_addresses_are_per_tenant_and_held_by_a_public_vrrp_group(base_raw: dict[str, Any]) -> None:
     raw = patch(
         base_raw,
-        {"datacenter.public_prefixes": ["5.254.54.0/26", "5.254.43.208/29"], "datacenter.nat_pool": "5.254.43.208/29"},
+        {
+            "datacenter.public_prefixes": ["5.254.54.0/26", "5.254.43.208/29"],
+            "datacenter.nat_addresses": {"acme": "5.254.43.209", "globex": "5.254.54.20"},
+        },
     )
     plan = build(raw)
     by_tenant = {c.tenant.name: c.nat_address for c in plan.routers[0].tenants}
-    assert by_tenant == {"acme": IPAddress("5.254.43.213"), "globex": IPAddress("5.254.43.211")}
+    assert by_tenant == {"acme": IPAddress("5.254.43.209"), "globex": IPAddress("5.254.54.20")}
+    for r in plan.routers:
+        assert [str(a) for a in r.nat_addresses] == ["5.254.43.209/29", "5.254.54.20/26"]
+        assert r.public_vrid == 101
     assert build(base_raw).routers[0].tenants[0].nat_address is None  # masquerade

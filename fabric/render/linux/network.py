@@ -8,6 +8,10 @@ in lexical order, so the order is explicit):
 * ``30-<bond>.network``: the management bond carries the hypervisor's backbone address;
   the OVS uplink bond carries no address (Open vSwitch owns it, ``KeepMaster=yes`` keeps
   networkd from fighting over its master, see systemd issue #20241).
+* ``15-<bond>.<vlan>.netdev`` and ``40-<bond>.<vlan>.network``: when the host's SSH
+  address is public, the public VLAN tagged on the management bond carries it and the
+  default route (the switch: backbone untagged and public tagged on the management
+  bond's ports; public and backbone tagged on the uplink's).
 * ``80-vm-vt.network``: replaces systemd's own file of that name, which would give every
   ``vt-*`` tap a DHCP server and NAT; here a tap is only brought up, as an OVS port.
 
@@ -76,6 +80,10 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     for bond in spec.bonds:
         content = _management(head, bond, hv) if bond.name == spec.management_bond else _uplink(head, bond)
         files.append(HostFile(bond_network_path(bond), content, reload=(RELOAD,)))
+    if hv.public_address is not None:
+        vlan = public_vlan_name(hv)
+        files.append(HostFile(f"{DIR}/15-{vlan}.netdev", _vlan_netdev(head, hv), reload=(RELOAD,)))
+        files.append(HostFile(f"{DIR}/40-{vlan}.network", _public(head, hv), reload=(RELOAD,)))
     files.append(HostFile(TAP_NETWORK_PATH, _taps(head), reload=(RELOAD,)))
     return Concern(tuple(files), tuple(actions))
 
@@ -137,17 +145,36 @@ def _link_section(bond: Bond, online: str) -> tuple[str, list[tuple[str, object]
     return ("Link", entries)
 
 
+def public_vlan_name(hv: HypervisorPlan) -> str:
+    return f"{hv.spec.management_bond}.{hv.public_vlan}"
+
+
 def _management(head: str, bond: Bond, hv: HypervisorPlan) -> str:
     # The backbone is IPv4 only: no link-local or RA-learned IPv6 on the host's own address.
+    network: list[tuple[str, object]] = [("Address", f"{hv.backbone_address}/{hv.backbone.prefixlen}")]
+    if hv.public_address is not None:
+        network.append(("VLAN", public_vlan_name(hv)))
+    network += [("LinkLocalAddressing", "no"), ("IPv6AcceptRA", "no")]
+    return ini(head, [("Match", [("Name", bond.name)]), _link_section(bond, "routable"), ("Network", network)])
+
+
+def _vlan_netdev(head: str, hv: HypervisorPlan) -> str:
+    return ini(
+        head,
+        [("NetDev", [("Name", public_vlan_name(hv)), ("Kind", "vlan")]), ("VLAN", [("Id", hv.public_vlan)])],
+    )
+
+
+def _public(head: str, hv: HypervisorPlan) -> str:
     return ini(
         head,
         [
-            ("Match", [("Name", bond.name)]),
-            _link_section(bond, "routable"),
+            ("Match", [("Name", public_vlan_name(hv))]),
             (
                 "Network",
                 [
-                    ("Address", f"{hv.backbone_address}/{hv.backbone.prefixlen}"),
+                    ("Address", str(hv.public_address)),
+                    ("Gateway", str(hv.public_gateway)),
                     ("LinkLocalAddressing", "no"),
                     ("IPv6AcceptRA", "no"),
                 ],

@@ -46,11 +46,13 @@ def bridge_path(bridge: str) -> str:
 
 
 def uplink_vlans(plan: Plan, hv: HypervisorPlan) -> tuple[int, ...]:
-    """Public, backbone, and every tenant VLAN a VM on this host carries, sorted."""
-    vlans = {plan.public_vlan, hv.backbone_vlan}
-    for vm in hv.vms:
-        vlans.update(vm.trunk_vlans)
-    return tuple(sorted(vlans))
+    """Public and backbone only: tenant VLANs never leave the hypervisor.
+
+    Every router bridges its tenant VLANs into VXLAN. If a tenant VLAN also reached the
+    switch, the two routers of a site would join it twice (VLAN and VXLAN) and loop
+    broadcast traffic between them; kept local, EVPN is the only path between hosts.
+    """
+    return tuple(sorted({plan.public_vlan, hv.backbone_vlan}))
 
 
 def _vlan_list(vlans: tuple[int, ...]) -> str:

@@ -1,7 +1,8 @@
 """Bridges: a tenant segment joins its VLAN (local VMs) and its L2 VXLAN (other sites).
 
 The segment bridge holds the router's own tenant address and sits in the tenant VRF;
-a second bridge binds the L3 VNI to the VRF for EVPN type-5 routes.
+a second bridge binds the L3 VNI to the VRF for EVPN type-5 routes. Routed TCP is
+clamped to the tenant MTU, so hosts left at 1500 still work through the gateway.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*seg, "description", value=f"tenant {t.name} segment"),
             cmd(*seg, "address", value=f"{carried.address}/{t.network.prefixlen}"),
             cmd(*seg, "mtu", value=plan.mtu.tenant),
+            cmd(*seg, "ip", "adjust-mss", value="clamp-mss-to-pmtu"),
             cmd(*seg, "vrf", value=t.vrf),
             cmd(*seg, "member", "interface", vif(t.vlan)),
             cmd(*seg, "member", "interface", segment_vxlan(t)),

@@ -2,7 +2,9 @@
 
 Each router of the pair serves its own slice of the dynamic range (no failover
 protocol needed); clients get the site's VRRP address as their router. VyOS 1.5
-(Kea) puts options under ``option`` and needs a ``subnet-id``; 1.4 does not.
+(Kea) puts options under ``option`` and needs a ``subnet-id``; 1.4 does not. Only 1.4
+(ISC dhcpd) can hand out the tenant MTU (a raw ``interface-mtu`` option); on 1.5 the
+gateway clamps TCP instead (see ``bridge``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             out += [
                 cmd(*sub, "default-router", value=carried.gateway),
                 cmd(*sub, "domain-name", value=f"{t.name}.{plan.domain}"),
+                cmd(*sub, "subnet-parameters", value=f"option interface-mtu {plan.mtu.tenant};"),
             ]
         else:
             out += [

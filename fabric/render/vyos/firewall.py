@@ -2,7 +2,10 @@
 
 * ``input``: only what the router serves: WireGuard from mesh endpoints, anything
   inside the mesh (BGP, VXLAN), API/SSH from admin prefixes, OSPF on the backbone,
-  VRRP and DHCP on tenant segments.
+  VRRP on the public VLAN, VRRP and DHCP on tenant segments. A packet received on
+  a port of a VRF reaches the input hook with the VRF as its interface, so tenant
+  rules match the VRF's name, not the bridge's.
+* IPv6 is not used by the fabric: only established traffic, ICMPv6 and loopback.
 * ``forward``: established traffic returns; a tenant's traffic jumps to its egress
   chain; everything else (other tenants, the internet inbound) is dropped.
 * Egress chain per tenant (the tiCrypt seed's single controlled exit): its own
@@ -27,7 +30,7 @@ ALLOW_RULE_BASE = 100
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
-    return _groups(plan, router) + _input(plan, router) + _forward(router) + _egress(plan, router)
+    return _groups(plan, router) + _input(plan, router) + _forward(router) + _egress(plan, router) + _ipv6()
 
 
 def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
@@ -64,13 +67,30 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         *_rule(f, 60, "accept", "admin API and SSH", protocol="tcp", port=f"22,{router.api_port}", source_group=ADMIN),
         *_rule(f, 70, "accept", "OSPF on the backbone", protocol="ospf", inbound=vif(plan.backbone_vlan)),
     ]
+    if router.nat_addresses:
+        out += _rule(f, 80, "accept", "VRRP on the public VLAN", protocol="vrrp", inbound=vif(plan.public_vlan))
     for carried in router.tenants:
         t = carried.tenant
-        bridge = segment_bridge(t)
-        out += _rule(f, INPUT_RULE_BASE + 2 * t.id, "accept", f"VRRP on {bridge}", protocol="vrrp", inbound=bridge)
+        where = f"tenant {t.name} ({segment_bridge(t)} in VRF {t.vrf})"
+        out += _rule(f, INPUT_RULE_BASE + 2 * t.id, "accept", f"VRRP, {where}", protocol="vrrp", inbound=t.vrf)
         out += _rule(
-            f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP on {bridge}", protocol="udp", port="67", inbound=bridge
+            f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP, {where}", protocol="udp", port="67", inbound=t.vrf
         )
+    return out
+
+
+def _ipv6() -> list[Command]:
+    out: list[Command] = []
+    for hook in ("input", "forward"):
+        f = ("firewall", "ipv6", hook, "filter")
+        out += [
+            cmd(*f, "default-action", value="drop"),
+            *_rule(f, 10, "accept", "established and related", state=("established", "related")),
+            *_rule(f, 20, "drop", "invalid", state=("invalid",)),
+        ]
+    f = ("firewall", "ipv6", "input", "filter")
+    out += _rule(f, 30, "accept", "loopback", inbound="lo")
+    out += _rule(f, 40, "accept", "ICMPv6 (neighbor discovery)", protocol="ipv6-icmp")
     return out
 
 

@@ -1,13 +1,15 @@
 """VRRP: each site's gateway pair shares one virtual address on every tenant segment.
 
 VRID and address derive from the site id, so the groups of different sites on one
-stretched segment never collide; the lower router id is master.
+stretched segment never collide; the lower router id is master. A second group on
+the public VLAN holds the tenants' NAT addresses, so exactly one router answers for
+them; it has the same master as the tenant groups.
 """
 
 from __future__ import annotations
 
 from fabric.render.vyos.command import Command, cmd
-from fabric.render.vyos.names import segment_bridge
+from fabric.render.vyos.names import segment_bridge, vif
 from fabric.topology import Plan, RouterPlan
 
 OWNS = (("high-availability", "vrrp"),)
@@ -24,5 +26,14 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*g, "vrid", value=carried.vrid),
             cmd(*g, "priority", value=carried.priority),
             cmd(*g, "address", f"{carried.gateway}/{t.network.prefixlen}"),
+        ]
+    if router.nat_addresses:
+        g = ("high-availability", "vrrp", "group", f"public-{router.site}")
+        out += [
+            cmd(*g, "description", value=f"tenant NAT addresses at {router.site}"),
+            cmd(*g, "interface", value=vif(plan.public_vlan)),
+            cmd(*g, "vrid", value=router.public_vrid),
+            cmd(*g, "priority", value=router.vrrp_priority),
+            *(cmd(*g, "address", a) for a in router.nat_addresses),
         ]
     return out

@@ -1,7 +1,8 @@
 """VXLAN tunnels: one L2 VNI per tenant segment, one L3 VNI per tenant VRF.
 
 Sourced from the mesh address, so every VXLAN packet leaves through WireGuard.
-``nolearning``: EVPN (BGP) learns MACs and VTEPs, not flood-and-learn.
+``nolearning``: EVPN (BGP) learns MACs and VTEPs, not flood-and-learn; on segments,
+``neighbor-suppress`` answers ARP from EVPN routes, so little broadcast crosses sites.
 """
 
 from __future__ import annotations
@@ -26,4 +27,6 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
                 cmd(*v, "mtu", value=plan.mtu.tenant),
                 cmd(*v, "parameters", "nolearning"),
             ]
+            if vni == t.vni:
+                out.append(cmd(*v, "parameters", "neighbor-suppress"))
     return out
