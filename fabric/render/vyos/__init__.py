@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
+from fabric.render import gc_paused
 from fabric.render.vyos import (
     bgp,
     bridge,
@@ -71,11 +72,12 @@ def owned_subtrees(section: str) -> tuple[tuple[str, ...], ...]:
 
 
 def render_router(plan: Plan, router: RouterPlan) -> RenderedRouter:
-    return RenderedRouter(
-        name=router.name,
-        vyos_version=router.vyos_version,
-        sections={name: module.render(plan, router) for name, module in SECTIONS.items()},
-    )
+    with gc_paused():
+        return RenderedRouter(
+            name=router.name,
+            vyos_version=router.vyos_version,
+            sections={name: module.render(plan, router) for name, module in SECTIONS.items()},
+        )
 
 
 def render_routers(plan: Plan) -> list[RenderedRouter]:
