@@ -17,7 +17,7 @@ if [ -x venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     echo "venv: up to date"
 else
     echo "venv: installing pinned packages (first run takes a few minutes)"
-    "$python" -m venv venv
+    "$python" -m venv --clear venv
     venv/bin/python -m pip install --quiet --upgrade pip
     venv/bin/python -m pip install --quiet -r requirements-dev.txt
     echo "$want" > "$stamp"
