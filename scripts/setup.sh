@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything fabric needs on a fresh machine: the Python virtualenv that
-# Pulumi.yaml names (./venv) with the pinned packages and test tools.
-# Safe to re-run: an up-to-date venv is left as it is.
+# Pulumi.yaml names (./venv) with the pinned packages and test tools, and the Pulumi
+# CLI at the pinned SDK's version (scripts/install-pulumi.sh, into .tools/pulumi/bin).
+# Safe to re-run: what is up to date is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,7 @@ else
     echo "$want" > "$stamp"
 fi
 venv/bin/python -m fabric --help > /dev/null
-echo "fabric is set up: try 'venv/bin/python -m fabric plan --stack dc1'"
+pulumi_bin=$(./scripts/install-pulumi.sh)
+echo "fabric is set up. Pulumi CLI: $pulumi_bin/pulumi ($("$pulumi_bin/pulumi" version))"
+echo "try: venv/bin/python -m fabric plan --stack dc1"
+echo "or:  export PATH=\"$pulumi_bin:\$PATH\" and see README.md, 'Pulumi, offline'"
