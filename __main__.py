@@ -1,18 +1,17 @@
-"""The Pulumi program: stack config -> validated model -> plan -> exports.
+"""The Pulumi program: stack config -> validated model -> components -> exports.
 
-Thin on purpose: everything it knows comes from ``fabric`` (the pure core). Bad
-config stops here, with every problem listed, before any resource is registered.
+Thin on purpose: everything it knows comes from ``fabric``. Bad config stops here, with
+every problem listed, before any resource is registered.
 """
 
 import pulumi
 
-from fabric import topology
 from fabric.components.config import read_inventory
-from fabric.export import plan_summary
-from fabric.stackfile import placeholder_keys
+from fabric.components.datacenter import Datacenter
+from fabric.components.peers import MEMBERS_OUTPUT, peer_members
 
 inventory = read_inventory()
-# Public keys only shape the WireGuard peer lines, which are not exported; the key
-# resources that replace these stand-ins come with the router components.
-plan = topology.build(inventory, placeholder_keys(inventory))
-pulumi.export("plan", plan_summary(plan))
+datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks))
+pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
+pulumi.export("mesh_peers", datacenter.mesh.peers)
+pulumi.export("plan", datacenter.summary)

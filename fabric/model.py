@@ -145,6 +145,8 @@ class Mesh(_Model):
     keepalive: int = Field(default=25, ge=0, le=65535)
     #: Pairs of router names that must not peer (e.g. no direct path between them).
     no_peer: list[tuple[Name, Name]] = []
+    #: Raise to replace every WireGuard key of the fabric (each stack's on its next up).
+    key_epoch: int = Field(default=0, ge=0)
 
 
 class Site(_Model):
@@ -271,6 +273,10 @@ class Router(_Model):
     vyos_version: Literal["1.5", "1.4"] = "1.5"
     vm: Vm = Vm()
     api: Api = Api()
+    #: Raise to replace this router's WireGuard key; nothing else replaces it.
+    key_rotation: int = Field(default=0, ge=0)
+    #: Names this router had before, so a rename keeps its resources (and key).
+    previous_names: list[Name] = []
 
 
 class Datacenter(_Model):

@@ -1,7 +1,7 @@
 """Helpers for scripts/install-pulumi.sh (Go module metadata -> what the build needs).
 
-    python3 pseudo_version.py INFO_FILE   the pseudo-version of the commit a tag's .info names
-    python3 pseudo_version.py --replaces   (go mod edit -json on stdin) non-local replaces, as old=new@v
+python3 pseudo_version.py INFO_FILE   the pseudo-version of the commit a tag's .info names
+python3 pseudo_version.py --replaces   (go mod edit -json on stdin) non-local replaces, as old=new@v
 """
 
 from __future__ import annotations

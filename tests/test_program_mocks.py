@@ -1,7 +1,9 @@
-"""The Pulumi program (``__main__.py``) under Pulumi's mocks: it builds the model and exports the plan.
+"""The Pulumi program (``__main__.py``) under Pulumi's mocks: components, keys, peers, exports.
 
-No engine runs here (the real-engine tests come with the CLI set-up); the mocks
-stand in for it. Config is the example dc1 stack's, as Pulumi would pass it.
+The engine itself runs in ``test_engine.py``; here the mocks stand in for it, so the
+program's wiring is checked quickly: the resource tree, parents and names, the peer
+stack's members flowing into every router's config, and the exported plan. Config is
+the example dc1 stack's, as Pulumi would pass it.
 """
 
 from __future__ import annotations
@@ -12,52 +14,88 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
+from fabric.components import peers
 from fabric.errors import ConfigError
+from fabric.stackfile import placeholder_public_key
 from tests.conftest import ROOT
+
+DC2_MEMBERS = [
+    {"name": "dc2-r1", "site": "dc2", "site_id": 2, "node_id": 1, "endpoint": "5.254.43.162", "port": 51820,
+     "public_key": placeholder_public_key("real dc2-r1"), "mesh_address": "172.27.2.1",
+     "roles": ["route-reflector", "gateway"]},
+]  # fmt: skip
 
 
 class Mocks(pulumi.runtime.Mocks):
+    """Keys get stand-in values; the dc2 StackReference answers with dc2's members."""
+
+    def __init__(self) -> None:
+        self.resources: list[tuple[str, str, str | None]] = []
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        return f"{args.name}-id", dict(args.inputs)
+        self.resources.append((args.typ, args.name, args.resource_id))
+        outputs = dict(args.inputs)
+        if args.typ == "pulumi-python:dynamic:Resource":
+            outputs.update(public_key=placeholder_public_key(f"mock {args.name}"), private_key="mock-private")
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": args.name, "outputs": {peers.MEMBERS_OUTPUT: DC2_MEMBERS}}
+        return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
-def _config(stack: str, **overrides: Any) -> dict[str, str]:
-    import yaml
-
+def _config(stack: str) -> dict[str, str]:
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     values = {k: v["value"] for k, v in project.items()}
     values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
     values["fabric:vyos_api_key"] = "example-key"  # Pulumi hands the program decrypted secrets
-    values.update(overrides)
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str]) -> dict[str, Any]:
-    pulumi.runtime.set_mocks(Mocks(), project="fabric", stack="dc1", preview=False)
+def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) -> dict[str, Any]:
+    pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False)
     pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
+    monkeypatch.setattr(peers, "backend_stacks", lambda: {"dc1", "dc2"})
     exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     return exported
 
 
-def test_program_exports_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = _run(monkeypatch, _config("dc1"))["plan"]
-    assert plan["site"] == "dc1" and plan["asn"] == 65000
-    assert plan["routers"]["dc1-r1"]["mesh_address"] == "172.27.1.1"
-    assert plan["routers"]["dc1-r1"]["roles"] == ["route-reflector", "gateway"]
-    assert plan["tenants"]["acme"]["route_target"] == "65000:10"
-    assert plan["tenants"]["acme"]["network"] == "100.65.10.0/24"
-    assert plan["hypervisors"]["dc1-hv1"]["vms"] == ["dc1-r1"]
-    assert "example-key" not in json.dumps(plan)
+@pulumi.runtime.test
+def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output[None]:
+    mocks = Mocks()
+    exported = _run(monkeypatch, _config("dc1"), mocks)
+
+    def check(args: list[Any]) -> None:
+        plan, members, mesh_peers = args
+        types = [t for t, _, _ in mocks.resources]
+        assert types.count("fabric:index:Datacenter") == 1 and types.count("fabric:index:Mesh") == 1
+        assert types.count("fabric:index:Router") == 2 and types.count("fabric:index:Hypervisor") == 2
+        assert types.count("fabric:index:Tenant") == 3  # umbrella is dc2 only
+        assert types.count("pulumi-python:dynamic:Resource") == 2
+        names = [n for t, n, _ in mocks.resources if t.startswith("fabric:") or t.startswith("pulumi-python")]
+        assert all(n.startswith("dc1") for n in names)
+        assert "dc1-r1-wg-key" in names
+        assert plan["site"] == "dc1" and plan["asn"] == 65000
+        assert plan["routers"]["dc1-r1"]["roles"] == ["route-reflector", "gateway"]
+        assert plan["routers"]["dc1-r1"]["wireguard_peers"] == ["dc1-r2", "dc2-r1"]
+        assert plan["tenants"]["acme"]["route_target"] == "65000:10"
+        assert mesh_peers == ["dc2-r1"]
+        assert [m["name"] for m in members] == ["dc1-r1", "dc1-r2"]
+        assert members[0]["public_key"] == placeholder_public_key("mock dc1-r1-wg-key")
+        assert "example-key" not in json.dumps([plan, members])
+
+    return pulumi.Output.all(exported["plan"], exported[peers.MEMBERS_OUTPUT], exported["mesh_peers"]).apply(check)
 
 
 def test_program_stops_on_bad_config_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
     config = _config("dc1")
     del config["fabric:vyos_api_key"]
+    mocks = Mocks()
     with pytest.raises(ConfigError, match=r"vyos_api_key: missing secret"):
-        _run(monkeypatch, config)
+        _run(monkeypatch, config, mocks)
+    assert mocks.resources == []

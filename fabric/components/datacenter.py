@@ -1,0 +1,66 @@
+"""``fabric:index:Datacenter``: this stack's datacenter, the root of its resource tree.
+
+Children (each name starts with the datacenter's): a Mesh, one Router per router (with
+its WireGuard key), one Hypervisor per host, one Tenant per tenant present here.
+Router configs need every public key, so the plan that renders them is an Output of
+the keys and the peer stacks' members; hypervisors and tenants do not involve keys and
+are planned from config alone, so previews show them in full.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from fabric import model, topology
+from fabric.components.hypervisor import Hypervisor
+from fabric.components.mesh import Mesh
+from fabric.components.naming import child_name
+from fabric.components.router import Router
+from fabric.components.tenant import Tenant
+from fabric.export import plan_summary
+from fabric.stackfile import placeholder_keys
+
+
+class Datacenter(pulumi.ComponentResource):
+    plan: pulumi.Output[topology.Plan]
+
+    def __init__(
+        self,
+        inv: model.Inventory,
+        remote: pulumi.Output[list[topology.MeshMember]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        name = inv.datacenter.name
+        super().__init__("fabric:index:Datacenter", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.routers = {
+            r.name: Router(
+                child_name(name, r.name),
+                inv,
+                r,
+                pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=child_name(name, old)) for old in r.previous_names]
+                ),
+            )
+            for r in sorted(inv.datacenter.routers, key=lambda r: r.id)
+        }
+        keys = {n: r.public_key for n, r in self.routers.items()}
+        self.plan = pulumi.Output.all(remote, pulumi.Output.all(**keys)).apply(
+            lambda args: topology.build(inv, args[1], args[0])
+        )
+        for router in self.routers.values():
+            router.attach(self.plan)
+        self.mesh = Mesh(f"{name}-mesh", self.plan, child)
+
+        # Hosts and tenants do not depend on keys: planned from config alone.
+        keyless = topology.build(inv, placeholder_keys(inv))
+        self.hypervisors = {
+            hv.spec.name: Hypervisor(child_name(name, hv.spec.name), keyless, hv, child) for hv in keyless.hypervisors
+        }
+        self.tenants = {
+            t.name: Tenant(child_name(name, t.name), keyless, t, child) for t in keyless.tenants if name in t.sites
+        }
+        self.summary: pulumi.Output[dict[str, Any]] = self.plan.apply(plan_summary)
+        self.register_outputs({"mesh_members": self.mesh.members, "plan": self.summary})
