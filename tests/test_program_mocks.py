@@ -65,7 +65,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) 
     return exported
 
 
-@pulumi.runtime.test
+@pulumi.runtime.test  # type: ignore[untyped-decorator]
 def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.MonkeyPatch) -> pulumi.Output[None]:
     mocks = Mocks()
     exported = _run(monkeypatch, _config("dc1"), mocks)
