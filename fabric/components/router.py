@@ -22,7 +22,7 @@ class Router(pulumi.ComponentResource):
 
     public_key: pulumi.Output[str]
     private_key: pulumi.Output[str]
-    config: pulumi.Output[dict[str, list[str]]]
+    config: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, inv: model.Inventory, spec: model.Router, opts: pulumi.ResourceOptions) -> None:
         super().__init__("fabric:index:Router", name, None, opts)
@@ -44,7 +44,13 @@ class Router(pulumi.ComponentResource):
             }
         )
 
-    def _sections(self, plan: Plan) -> dict[str, list[str]]:
+    def _sections(self, plan: Plan) -> dict[str, str]:
+        """Per section, its ``set`` lines as one text: cheap for the engine to carry and diff.
+
+        (A list of thousands of strings costs the SDK time quadratic in its length.)
+        """
         router = next(r for r in plan.routers if r.name == self.spec.name)
         rendered = render_router(plan, router)
-        return {section: [set_line(c) for c in commands] for section, commands in rendered.sections.items()}
+        return {
+            section: "".join(set_line(c) + "\n" for c in commands) for section, commands in rendered.sections.items()
+        }

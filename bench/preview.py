@@ -1,0 +1,106 @@
+"""Benchmark: `pulumi preview` of dc1, with the example tenants and with 200, and where the time goes.
+
+Runs the real CLI (from ./scripts/setup.sh) on a copy of the project with a local file
+backend, like the engine tests. The Python program's own share is measured inside
+its process (a ``sitecustomize`` that the language host's interpreter imports first):
+its wall time from interpreter start to exit and its CPU time. The rest of the
+preview's wall time is the engine (CLI start, plugin and language host start-up,
+resource registration, diffing).
+
+Target (issue 3): the 200-tenant preview under 60 s on this 2-core machine.
+
+    venv/bin/python bench/preview.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.engine import Project
+
+SITECUSTOMIZE = """
+import atexit, json, os, resource, time
+_start = time.perf_counter()
+def _report():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open(os.environ["FABRIC_BENCH_TIMES"], "a") as f:
+        f.write(json.dumps({"wall": time.perf_counter() - _start, "cpu": usage.ru_utime + usage.ru_stime}) + "\\n")
+atexit.register(_report)
+"""
+
+
+def with_tenants(project: Project, count: int) -> None:
+    """Replace the example tenants by ``count`` tenants spanning both datacenters."""
+    path = project.dir / "Pulumi.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    data["config"]["fabric:tenants"]["value"] = [
+        {"name": f"t{i}", "id": i, "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]}}
+        for i in range(1, count + 1)
+    ]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _preview(project: Project, times: Path, repeat: int) -> dict[str, Any]:
+    runs = []
+    for _ in range(repeat):
+        times.write_text("")
+        start = time.perf_counter()
+        result = project.run("preview", "-s", "dc1")
+        wall = time.perf_counter() - start
+        program = [json.loads(line) for line in times.read_text().splitlines()]
+        # The language host also runs small Python helpers; the program is the longest.
+        main = max(program, key=lambda p: p["wall"])
+        runs.append({"wall": wall, "program_wall": main["wall"], "program_cpu": main["cpu"]})
+    summary = next(line for line in result.stdout.splitlines() if "to create" in line or "unchanged" in line)
+    median: dict[str, Any] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    return {**median, "resources": summary.strip()}
+
+
+def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:
+    """A new stack's preview (keys unknown, so router configs are not rendered yet), then
+    the preview of the same stack after ``up`` (every config rendered and diffed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Project(Path(tmp))
+        if tenants is not None:
+            with_tenants(project, tenants)
+        hook = Path(tmp) / "hook"
+        hook.mkdir()
+        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        times = Path(tmp) / "times.jsonl"
+        project.env["PYTHONPATH"] = str(hook)
+        project.env["FABRIC_BENCH_TIMES"] = str(times)
+        project.init("dc1")
+        new = _preview(project, times, repeat)
+        project.run("up", "-s", "dc1", "--yes", "--skip-preview")
+        existing = _preview(project, times, repeat)
+    return {"new stack": new, "after up": existing}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    for tenants in (None, 200):
+        for case, r in measure(tenants, args.repeat).items():
+            engine = r["wall"] - r["program_wall"]
+            print(
+                f"dc1 preview, {tenants or 'example'} tenants, {case}: {r['wall']:.2f} s wall (median of "
+                f"{args.repeat}); program {r['program_wall']:.2f} s wall / {r['program_cpu']:.2f} s CPU "
+                f"({100 * r['program_wall'] / r['wall']:.0f}%), engine and start-up {engine:.2f} s; {r['resources']}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
