@@ -27,4 +27,4 @@ venv/bin/python -m fabric --help > /dev/null
 pulumi_bin=$(./scripts/install-pulumi.sh)
 echo "fabric is set up. Pulumi CLI: $pulumi_bin/pulumi ($("$pulumi_bin/pulumi" version))"
 echo "try: venv/bin/python -m fabric plan --stack dc1"
-echo "or:  export PATH=\"$pulumi_bin:\$PATH\" and see README.md, 'Pulumi, offline'"
+echo "or:  source scripts/env.sh && pulumi stack init dc1 && pulumi preview   (README: 'Pulumi, offline')"
