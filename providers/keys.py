@@ -29,7 +29,9 @@ def generate_keypair() -> tuple[str, str]:
 
 
 class WireguardKeyProvider(ResourceProvider):
-    """Holds no state of its own: it is pickled into the Pulumi state with each resource."""
+    """Holds no state of its own. The state records it by reference (``providers.keys``),
+    so this module must stay importable at this path for refresh, diff and destroy of
+    existing stacks."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         private, public = generate_keypair()

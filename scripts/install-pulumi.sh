@@ -33,21 +33,27 @@ have_python_host() {  # $1: the directory holding pulumi
         { [ -x "$1/pulumi-resource-pulumi-python" ] || command -v pulumi-resource-pulumi-python >/dev/null; }
 }
 
-if [ -f "$stamp" ] && [ -x "$bin/pulumi" ] && have_python_host "$bin"; then
+if [ -f "$stamp" ] && [ -x "$bin/pulumi" ] && have_python_host "$bin" &&
+    [ "$("$bin/pulumi" version 2>/dev/null)" = "v$version" ]; then
     log "Pulumi CLI v$version: cached in .tools/pulumi"
     echo "$bin"
     exit 0
 fi
 
-if existing=$(command -v pulumi 2>/dev/null) && [ "$("$existing" version 2>/dev/null)" = "v$version" ] &&
-    have_python_host "$(dirname "$existing")"; then
+mark_installed() {  # only the current pin's stamp may exist
+    rm -f "$tools"/installed-v*
+    touch "$stamp"
+}
+
+if existing=$(command -v pulumi 2>/dev/null) && ! [ "$(dirname "$existing")" -ef "$bin" ] &&
+    [ "$("$existing" version 2>/dev/null)" = "v$version" ] && have_python_host "$(dirname "$existing")"; then
     log "Pulumi CLI v$version: using $existing"
     mkdir -p "$bin"
     for f in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python; do
         src=$(dirname "$existing")/$f
         if [ -e "$src" ]; then ln -sf "$src" "$bin/$f"; fi
     done
-    touch "$stamp"
+    mark_installed
     echo "$bin"
     exit 0
 fi
@@ -55,9 +61,9 @@ fi
 mkdir -p "$tools"
 log "Pulumi CLI v$version: trying the official installer"
 if installer=$(curl -fsSL --max-time 20 https://get.pulumi.com 2>/dev/null) &&
-    sh -c "$installer" -s -- --version "$version" --install-root "$tools" --no-edit-path >&2 &&
+    sh -c "$installer" get-pulumi --version "$version" --install-root "$tools" --no-edit-path >&2 &&
     have_python_host "$bin"; then
-    touch "$stamp"
+    mark_installed
     echo "$bin"
     exit 0
 fi
@@ -65,9 +71,11 @@ fi
 log "the installer cannot download here; building v$version from Go modules (a few minutes, once)"
 command -v go >/dev/null || { log "Go is needed to build the Pulumi CLI: install Go 1.24+ and re-run"; exit 1; }
 modcache=$(go env GOMODCACHE)
-# sum.golang.org does not answer for these modules through the proxy here; their
-# hashes are pinned instead in tools/pulumi-cli/go.sum, which the build verifies.
-export GONOSUMDB=github.com/pulumi/pulumi
+# The checksum database does not know these two (the CLI's module answers 404 through
+# the proxy, the language host has no tag); their hashes are pinned in
+# tools/pulumi-cli/go.sum instead, which the build verifies. Every other module is
+# checked against the checksum database as usual.
+export GONOSUMDB=github.com/pulumi/pulumi/pkg,github.com/pulumi/pulumi/sdk/python
 build=$tools/build
 rm -rf "$build"
 mkdir -p "$build" "$bin"
@@ -99,7 +107,9 @@ else
     # pkg/v3's own non-local replace directives (its local ones only work in its repository).
     go mod edit -json "$modcache/github.com/pulumi/pulumi/pkg/v3@v$version/go.mod" |
         python3 "$root/scripts/pseudo_version.py" --replaces |
-        while read -r replace; do go mod edit -replace "$replace"; done
+        while read -r replace; do
+            if [ -n "$replace" ]; then go mod edit -replace "$replace"; fi
+        done
     {
         echo "//go:build tools"
         echo
@@ -129,6 +139,6 @@ built=$("$bin/pulumi" version)
 [ "$built" = "v$version" ] || { log "the built CLI says $built, expected v$version"; exit 1; }
 cd "$root"
 rm -rf "$build"
-touch "$stamp"
+mark_installed
 log "Pulumi CLI v$version built into .tools/pulumi/bin"
 echo "$bin"

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The engine tests run the Pulumi CLI the set-up step installed.
-PATH="$(./scripts/install-pulumi.sh 2>/dev/null):$PATH"
+PATH="$(./scripts/install-pulumi.sh):$PATH"
 export PATH
 venv/bin/ruff check .
 venv/bin/ruff format --check .

@@ -76,10 +76,13 @@ def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project
     key = members["dc2"]["dc2-r1"]["public_key"]
     assert f"set interfaces wireguard wg0 peer dc2-r1 public-key '{key}'" in dc1_r1_config["wireguard"]
 
-    # A further up of either stack changes nothing.
+    # A further up of either stack changes nothing: no resource, and no output either
+    # (router configs, mesh members and plans are outputs, which resource counts miss).
     for stack in ("dc1", "dc2"):
+        before = _snapshot(project, stack)
         assert project.run("preview", "-s", stack, "--expect-no-changes").returncode == 0
         assert _changed(project.up(stack)) == {}
+        assert _snapshot(project, stack) == before
 
     for stack in ("dc2", "dc1"):
         project.run("destroy", "-s", stack, "--yes", "--skip-preview")
@@ -89,22 +92,40 @@ def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project
         )
 
 
-def test_private_keys_never_appear_in_plain_text(project: Project) -> None:
-    up = project.run("up", "-s", "dc1", "--yes", "--skip-preview")
-    secret_state = json.loads(project.export("dc1", show_secrets=True))
-    private = [
+def _private_keys(project: Project, stack: str) -> list[str]:
+    secret_state = json.loads(project.export(stack, show_secrets=True))
+    return [
         json.loads(r["outputs"]["private_key"]["plaintext"])  # --show-secrets keeps the secret envelope
         for r in secret_state["deployment"]["resources"]
         if r["type"] == "pulumi-python:dynamic:Resource"
     ]
+
+
+def test_private_keys_never_appear_in_plain_text(project: Project) -> None:
+    up = project.run("up", "-s", "dc1", "--yes", "--skip-preview")
+    private = _private_keys(project, "dc1")
     assert len(private) == 2 and all(len(k) == 44 for k in private)
     plain = project.export("dc1")
-    preview = project.run("preview", "-s", "dc1", "--diff")
     outputs = project.run("stack", "output", "-s", "dc1", "--json")
-    for key in private:
-        for text in (plain, up.stdout, up.stderr, preview.stdout, outputs.stdout):
+    # A rotation's diff shows the replaced key, still as a secret.
+    project.run("config", "set", "--path", "fabric:mesh.key_epoch", "1", "-s", "dc1")
+    rotation_diff = project.run("preview", "-s", "dc1", "--diff")
+    assert "private_key" in rotation_diff.stdout and "[secret]" in rotation_diff.stdout
+    rotated = project.run("up", "-s", "dc1", "--yes", "--skip-preview", "--diff")
+    texts = (plain, up.stdout, up.stderr, outputs.stdout, rotation_diff.stdout, rotated.stdout, rotated.stderr)
+    for key in private + _private_keys(project, "dc1"):
+        for text in (*texts, project.export("dc1")):
             assert key not in text
     assert '"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"' in plain  # secret signature
+
+
+def _snapshot(project: Project, stack: str) -> dict[str, object]:
+    """Stack outputs and every component's registered outputs: what resource counts do not show."""
+    state = json.loads(project.export(stack))
+    components = {
+        r["urn"]: r.get("outputs") for r in state["deployment"]["resources"] if r["type"].startswith("fabric:")
+    }
+    return {"stack": project.outputs(stack), "components": components}
 
 
 def _public_keys(project: Project, stack: str) -> dict[str, str]:
@@ -124,6 +145,28 @@ def test_key_rotation_replaces_the_key_and_updates_every_peer_in_one_up(project:
         r["outputs"]["config"] for r in state["deployment"]["resources"] if r["urn"].endswith("Router::dc1-r2")
     )
     assert f"set interfaces wireguard wg0 peer dc1-r1 public-key '{after['dc1-r1']}'" in r2_config["wireguard"]
+
+
+def test_the_key_epoch_rotates_every_key(project: Project) -> None:
+    project.up("dc1")
+    before = _public_keys(project, "dc1")
+    project.run("config", "set", "--path", "fabric:mesh.key_epoch", "1", "-s", "dc1")
+    assert _changed(project.up("dc1")) == {"replace": 2}
+    after = _public_keys(project, "dc1")
+    assert all(after[name] != before[name] for name in before)
+
+
+def test_reordering_config_keeps_every_key(project: Project) -> None:
+    project.up("dc1")
+    before = _public_keys(project, "dc1")
+    stack_file = project.dir / "Pulumi.dc1.yaml"
+    r1 = "      - {name: dc1-r1, id: 1, hypervisor: dc1-hv1, route_reflector: true, public_address: 5.254.54.2}\n"
+    r2 = "      - {name: dc1-r2, id: 2, hypervisor: dc1-hv2, public_address: 5.254.54.3}\n"
+    text = stack_file.read_text()
+    assert r1 + r2 in text
+    stack_file.write_text(text.replace(r1 + r2, r2 + r1))
+    assert _changed(project.up("dc1")) == {}
+    assert _public_keys(project, "dc1") == before
 
 
 def test_renaming_a_router_keeps_its_key(project: Project) -> None:

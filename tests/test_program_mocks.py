@@ -58,7 +58,7 @@ def _config(stack: str) -> dict[str, str]:
 def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) -> dict[str, Any]:
     pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False)
     pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
-    monkeypatch.setattr(peers, "backend_stacks", lambda: {"dc1", "dc2"})
+    monkeypatch.setattr(peers, "backend_stacks", lambda org, project: {f"{org}/{project}/dc1", f"{org}/{project}/dc2"})
     exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
@@ -99,3 +99,26 @@ def test_program_stops_on_bad_config_before_any_resource(monkeypatch: pytest.Mon
     with pytest.raises(ConfigError, match=r"vyos_api_key: missing secret"):
         _run(monkeypatch, config, mocks)
     assert mocks.resources == []
+
+
+def test_stack_lists_are_read_short_or_qualified() -> None:
+    """``pulumi stack ls`` prints short names inside the project and qualified ones outside it."""
+    inside = '[{"name": "dc1", "current": true}, {"name": "dc2", "current": false}]'
+    outside = '[{"name": "organization/fabric/dc1"}, {"name": "other-org/fabric/dc2"}, {"name": "fabric/dc3"}]'
+    assert peers.parse_stack_list(inside, "organization", "fabric") == {
+        "organization/fabric/dc1",
+        "organization/fabric/dc2",
+    }
+    assert peers.parse_stack_list(outside, "organization", "fabric") == {
+        "organization/fabric/dc1",
+        "other-org/fabric/dc2",  # another organization's dc2 is not ours
+        "organization/fabric/dc3",
+    }
+
+
+def test_an_unlistable_backend_is_a_warning_not_a_silent_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi, "warn", warnings.append)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no pulumi CLI to ask
+    assert peers.backend_stacks("organization", "fabric") is None
+    assert warnings and "could not list the backend's stacks" in warnings[0]

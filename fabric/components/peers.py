@@ -22,14 +22,45 @@ from fabric.topology import MeshMember
 MEMBERS_OUTPUT = "mesh_members"
 
 
-def backend_stacks() -> set[str] | None:
-    """Names of the project's stacks in the current backend, or None when unknown."""
+#: How long the backend may take to list its stacks before the lookup gives up.
+LIST_TIMEOUT_S = 30
+
+
+def qualified(name: str, organization: str, project: str) -> str:
+    """``org/project/stack`` for a name ``pulumi stack ls`` printed short or qualified."""
+    parts = name.split("/")
+    if len(parts) == 1:
+        return f"{organization}/{project}/{name}"
+    if len(parts) == 2:
+        return f"{organization}/{parts[0]}/{parts[1]}"
+    return name
+
+
+def parse_stack_list(text: str, organization: str, project: str) -> set[str]:
+    """The fully qualified stack names in ``pulumi stack ls --json`` output."""
+    return {qualified(str(entry["name"]), organization, project) for entry in json.loads(text)}
+
+
+def backend_stacks(organization: str, project: str) -> set[str] | None:
+    """The project's stacks in the current backend (qualified names), or None when unknown.
+
+    Runs the CLI that runs this program (it is on PATH when the user runs ``pulumi``);
+    ``--project`` makes it work from any directory, e.g. under the Automation API.
+    """
     try:
         result = subprocess.run(
-            ["pulumi", "stack", "ls", "--json"], capture_output=True, text=True, timeout=120, check=True
+            ["pulumi", "stack", "ls", "--all", "--json", "--project", project],
+            capture_output=True,
+            text=True,
+            timeout=LIST_TIMEOUT_S,
+            check=True,
         )
-        return {entry["name"].split("/")[-1] for entry in json.loads(result.stdout)}
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        return parse_stack_list(result.stdout, organization, project)
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError) as exc:
+        pulumi.warn(
+            f"could not list the backend's stacks ({type(exc).__name__}); peer stacks are read without "
+            "checking that they exist, so a missing one fails this update"
+        )
         return None
 
 
@@ -62,19 +93,21 @@ def member_export(m: MeshMember) -> dict[str, Any]:
 
 
 def peer_members(
-    peer_stacks: list[str], known: Callable[[], set[str] | None] = backend_stacks
+    peer_stacks: list[str], known: Callable[[str, str], set[str] | None] = backend_stacks
 ) -> pulumi.Output[list[MeshMember]]:
-    """Every peer stack's exported members (an empty list for a peer not yet up)."""
-    stacks = known() if peer_stacks else set()
+    """Every peer stack's exported members (none yet for a peer that was never up)."""
+    organization, project = pulumi.get_organization(), pulumi.get_project()
+    stacks = known(organization, project) if peer_stacks else set()
     outputs: list[pulumi.Output[Any]] = []
     for peer in peer_stacks:
-        if stacks is not None and peer not in stacks:
+        name = qualified(peer, organization, project)
+        if stacks is not None and name not in stacks:
             pulumi.warn(
                 f"peer stack {peer!r} does not exist yet: the mesh is built without its members; "
                 f"run `pulumi up` here again once {peer} is up"
             )
             continue
-        ref = pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{peer}")
+        ref = pulumi.StackReference(name)
         outputs.append(ref.get_output(MEMBERS_OUTPUT))
     return pulumi.Output.all(*outputs).apply(
         lambda exported: [member_from_export(r) for records in exported if records for r in records]
