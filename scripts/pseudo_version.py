@@ -18,7 +18,7 @@ def pseudo_version(info_path: str) -> str:
     commit = info.get("Origin", {}).get("Hash")
     if not commit:
         raise SystemExit("the proxy's record of pkg/v3 names no commit; set PULUMI_LANGUAGE_PYTHON_VERSION")
-    when = datetime.datetime.fromisoformat(info["Time"].replace("Z", "+00:00")).astimezone(datetime.timezone.utc)
+    when = datetime.datetime.fromisoformat(info["Time"].replace("Z", "+00:00")).astimezone(datetime.UTC)
     return f"v3.0.0-{when:%Y%m%d%H%M%S}-{commit[:12]}"
 
 
