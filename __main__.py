@@ -11,7 +11,8 @@ from fabric.components.datacenter import Datacenter
 from fabric.components.peers import MEMBERS_OUTPUT, peer_members
 
 inventory = read_inventory()
-datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks))
+api_key = pulumi.Config("fabric").require_secret("vyos_api_key")
+datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks), api_key)
 pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
 pulumi.export("mesh_peers", datacenter.mesh.peers)
 pulumi.export("plan", datacenter.summary)

@@ -254,10 +254,15 @@ class Vm(_Model):
 
 
 class Api(_Model):
-    """Where Pulumi reaches the router's HTTPS API; default: its backbone address."""
+    """Where Pulumi reaches the router's HTTPS API (default: its backbone address), and how
+    it verifies the router's certificate: a CA bundle, a pinned SHA-256 fingerprint, or
+    the system's CAs; ``insecure`` is an explicit opt-out."""
 
     address: Address | None = None
     port: int = Field(default=443, ge=1, le=65535)
+    ca_file: str | None = None
+    fingerprint: Annotated[str, Field(pattern=r"^(?i:(sha256:)?([0-9a-f]{2}:?){31}[0-9a-f]{2})$")] | None = None
+    insecure: bool = False
 
 
 class Router(_Model):

@@ -15,6 +15,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from tests.vyos_emulator import VyosEmulator
+
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_BIN = ROOT / ".tools" / "pulumi" / "bin"
 PASSPHRASE = "fabric-example"
@@ -53,6 +57,32 @@ class Project:
         }
         self.env.pop("PULUMI_ACCESS_TOKEN", None)
 
+        self.emulators: dict[str, VyosEmulator] = {}
+
+    def emulate_routers(self, stack: str, api_key: str = "fabric-test-key", **options: Any) -> dict[str, VyosEmulator]:
+        """Start a VyOS API emulator per router of ``stack`` and point the stack's config at them.
+
+        Every router's ``api`` becomes 127.0.0.1 and its emulator's port, with the emulator's
+        certificate fingerprint pinned, and the stack's API key secret is set to ``api_key``:
+        no test ever reaches an address from the example stacks.
+        """
+        path = self.dir / f"Pulumi.{stack}.yaml"
+        data = yaml.safe_load(path.read_text())
+        started = {}
+        for router in data["config"]["fabric:datacenter"]["routers"]:
+            version = str(router.get("vyos_version", "1.5"))
+            emulator = VyosEmulator(api_key, version, initial=bootstrap_config(api_key, version), **options).start()
+            router["api"] = {"address": "127.0.0.1", "port": emulator.port, "fingerprint": emulator.fingerprint_sha256}
+            started[router["name"]] = emulator
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        self.emulators.update(started)
+        self.run("config", "set", "--secret", "fabric:vyos_api_key", api_key, "-s", stack)
+        return started
+
+    def close(self) -> None:
+        for emulator in self.emulators.values():
+            emulator.stop()
+
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["pulumi", *args, "--non-interactive"],
@@ -90,3 +120,15 @@ class Project:
     def preview_json(self, stack: str) -> dict[str, Any]:
         preview: dict[str, Any] = json.loads(self.run("preview", "-s", stack, "--json").stdout)
         return preview
+
+
+def bootstrap_config(api_key: str, version: str) -> list[tuple[str, ...]]:
+    """What a freshly installed router holds before fabric's first apply: its API, its NIC."""
+    config: list[tuple[str, ...]] = [
+        ("system", "host-name", "vyos"),
+        ("interfaces", "ethernet", "eth0", "hw-id", "52:54:00:12:34:56"),
+        ("service", "https", "api", "keys", "id", "fabric", "key", api_key),
+    ]
+    if version != "1.4":
+        config.append(("service", "https", "api", "rest"))
+    return config

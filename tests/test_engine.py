@@ -8,19 +8,25 @@ folder. No device is contacted: this issue's resources are keys and components.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.engine import Project
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Project]:
+    """Both stacks, every router an emulator on loopback."""
     p = Project(tmp_path)
     p.init("dc1", "dc2")
+    p.emulate_routers("dc1")
+    p.emulate_routers("dc2")
     yield p
+    p.close()
 
 
 def _changed(summary: dict[str, int]) -> dict[str, int]:
@@ -44,24 +50,27 @@ def test_preview_shows_the_full_resource_tree(project: Project) -> None:
         assert types["fabric:index:Router"] == 2
         assert types["fabric:index:Hypervisor"] == 2
         assert types["fabric:index:Tenant"] == tenants
-        assert types["pulumi-python:dynamic:Resource"] == 2  # one WireGuard key per router
+        assert types["pulumi-python:dynamic:Resource"] == 4  # per router: its WireGuard key and its config
 
 
 def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
     alone = Project(tmp_path)
     alone.init("dc1")
-    result = alone.run("preview", "-s", "dc1")  # as a user runs it, from the project directory
+    result = alone.run("preview", "-s", "dc1")  # as a user runs it; a preview never contacts a router
     assert "warning: peer stack 'dc2' does not exist yet" in result.stdout
-    assert "+ 12 to create" in result.stdout
+    assert "+ 14 to create" in result.stdout
 
 
 def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project) -> None:
-    assert _changed(project.up("dc1")) == {"create": 12}
+    assert _changed(project.up("dc1")) == {"create": 14}
     assert project.outputs("dc1")["mesh_peers"] == []
     project.up("dc2")
     assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2"]
-    assert _changed(project.up("dc1")) == {}
+    dc1_writes = {name: e.write_count for name, e in project.emulators.items() if name.startswith("dc1")}
+    assert _changed(project.up("dc1")) == {"update": 2}  # both dc1 routers gain the dc2 peers
     assert project.outputs("dc1")["mesh_peers"] == ["dc2-r1", "dc2-r2"]
+    for name, count in dc1_writes.items():
+        assert project.emulators[name].write_count - count == 3  # one configure, one confirm, one save
 
     # Both stacks now hold the full mesh with the real public keys of the other.
     members = {s: {m["name"]: m for m in project.outputs(s)["mesh_members"]} for s in ("dc1", "dc2")}
@@ -79,10 +88,12 @@ def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project
     # A further up of either stack changes nothing: no resource, and no output either
     # (router configs, mesh members and plans are outputs, which resource counts miss).
     for stack in ("dc1", "dc2"):
-        before = _snapshot(project, stack)
+        snapshot = _snapshot(project, stack)
+        writes = {name: e.write_requests for name, e in project.emulators.items()}
         assert project.run("preview", "-s", stack, "--expect-no-changes").returncode == 0
         assert _changed(project.up(stack)) == {}
-        assert _snapshot(project, stack) == before
+        assert _snapshot(project, stack) == snapshot
+        assert {name: e.write_requests for name, e in project.emulators.items()} == writes  # not one write
 
     for stack in ("dc2", "dc1"):
         project.run("destroy", "-s", stack, "--yes", "--skip-preview")
@@ -97,7 +108,7 @@ def _private_keys(project: Project, stack: str) -> list[str]:
     return [
         json.loads(r["outputs"]["private_key"]["plaintext"])  # --show-secrets keeps the secret envelope
         for r in secret_state["deployment"]["resources"]
-        if r["type"] == "pulumi-python:dynamic:Resource"
+        if r["type"] == "pulumi-python:dynamic:Resource" and "private_key" in r["outputs"]
     ]
 
 
@@ -137,7 +148,7 @@ def test_key_rotation_replaces_the_key_and_updates_every_peer_in_one_up(project:
     before = _public_keys(project, "dc1")
     project.run("config", "set", "--path", "fabric:datacenter.routers[0].key_rotation", "1", "-s", "dc1")
     changes = _changed(project.up("dc1"))
-    assert changes == {"replace": 1}
+    assert changes == {"replace": 1, "update": 2}  # the key; its own router and its peer re-configured
     after = _public_keys(project, "dc1")
     assert after["dc1-r1"] != before["dc1-r1"] and after["dc1-r2"] == before["dc1-r2"]
     state = json.loads(project.export("dc1"))
@@ -151,20 +162,23 @@ def test_the_key_epoch_rotates_every_key(project: Project) -> None:
     project.up("dc1")
     before = _public_keys(project, "dc1")
     project.run("config", "set", "--path", "fabric:mesh.key_epoch", "1", "-s", "dc1")
-    assert _changed(project.up("dc1")) == {"replace": 2}
+    assert _changed(project.up("dc1")) == {"replace": 2, "update": 2}  # both keys; both routers re-keyed
     after = _public_keys(project, "dc1")
     assert all(after[name] != before[name] for name in before)
+
+
+def _edit_routers(project: Project, stack: str, edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    path = project.dir / f"Pulumi.{stack}.yaml"
+    data = yaml.safe_load(path.read_text())
+    dc = data["config"]["fabric:datacenter"]
+    dc["routers"] = edit(dc["routers"])
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def test_reordering_config_keeps_every_key(project: Project) -> None:
     project.up("dc1")
     before = _public_keys(project, "dc1")
-    stack_file = project.dir / "Pulumi.dc1.yaml"
-    r1 = "      - {name: dc1-r1, id: 1, hypervisor: dc1-hv1, route_reflector: true, public_address: 5.254.54.2}\n"
-    r2 = "      - {name: dc1-r2, id: 2, hypervisor: dc1-hv2, public_address: 5.254.54.3}\n"
-    text = stack_file.read_text()
-    assert r1 + r2 in text
-    stack_file.write_text(text.replace(r1 + r2, r2 + r1))
+    _edit_routers(project, "dc1", lambda routers: list(reversed(routers)))
     assert _changed(project.up("dc1")) == {}
     assert _public_keys(project, "dc1") == before
 
@@ -172,13 +186,13 @@ def test_reordering_config_keeps_every_key(project: Project) -> None:
 def test_renaming_a_router_keeps_its_key(project: Project) -> None:
     project.up("dc1")
     before = _public_keys(project, "dc1")
-    stack_file = project.dir / "Pulumi.dc1.yaml"
-    text = stack_file.read_text()
-    stack_file.write_text(
-        text.replace(
-            "- {name: dc1-r2, id: 2, hypervisor: dc1-hv2, public_address: 5.254.54.3}",
-            "- {name: dc1-edge, id: 2, hypervisor: dc1-hv2, public_address: 5.254.54.3, previous_names: [dc1-r2]}",
-        )
-    )
+
+    def rename(routers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for r in routers:
+            if r["name"] == "dc1-r2":
+                r.update(name="dc1-edge", previous_names=["dc1-r2"])
+        return routers
+
+    _edit_routers(project, "dc1", rename)
     assert set(_changed(project.up("dc1"))) <= {"update"}  # renamed in place: no create, delete or replace
     assert _public_keys(project, "dc1")["dc1-edge"] == before["dc1-r2"]

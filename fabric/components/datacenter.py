@@ -30,6 +30,7 @@ class Datacenter(pulumi.ComponentResource):
         self,
         inv: model.Inventory,
         remote: pulumi.Output[list[topology.MeshMember]],
+        api_key: pulumi.Output[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         name = inv.datacenter.name
@@ -51,7 +52,7 @@ class Datacenter(pulumi.ComponentResource):
             lambda args: topology.build(inv, args[1], args[0])
         )
         for router in self.routers.values():
-            router.attach(self.plan)
+            router.attach(self.plan, api_key)
         self.mesh = Mesh(f"{name}-mesh", self.plan, child)
 
         # Hosts and tenants do not depend on keys: planned from config alone.

@@ -1,20 +1,47 @@
-"""``fabric:index:Router``: one VyOS router, its WireGuard key and its rendered config."""
+"""``fabric:index:Router``: one VyOS router, its WireGuard key, and its config applied via the API."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pulumi
 
 from fabric import addressing as ap
 from fabric import model
-from fabric.render.vyos import render_router
-from fabric.render.vyos.command import set_line
+from fabric.errors import ConfigError
+from fabric.render.vyos import RenderedRouter, all_owned_subtrees, keep_on_delete, render_router
+from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY, set_line
 from fabric.topology import Plan
 from providers.keys import WireguardKey
+from providers.vyos import VyosConfig
 
 
 def key_rotation(inv: model.Inventory, router: model.Router) -> str:
     """The key's only replacing input: the fabric-wide epoch and the router's own counter."""
     return f"{inv.mesh.key_epoch}.{router.key_rotation}"
+
+
+def api_endpoint(inv: model.Inventory, router: model.Router) -> str:
+    address = router.api.address or ap.backbone_router_address(inv.address_plan.backbone, inv.site_id, router.id)
+    return f"https://{address}:{router.api.port}"
+
+
+def api_tls(router: model.Router) -> dict[str, object]:
+    """How the provider verifies the router's certificate (a CA file is read here, once)."""
+    api = router.api
+    tls: dict[str, object] = {"insecure": api.insecure}
+    if api.fingerprint:
+        tls["fingerprint"] = api.fingerprint
+    if api.ca_file:
+        try:
+            tls["ca_pem"] = Path(api.ca_file).expanduser().read_text()
+        except OSError as exc:
+            raise ConfigError(
+                [f"datacenter.routers[{router.name}].api.ca_file: cannot read {api.ca_file}: {exc}"]
+            ) from None
+    if api.insecure:
+        pulumi.warn(f"router {router.name}: TLS verification is off (api.insecure); the API key could be intercepted")
+    return tls
 
 
 class Router(pulumi.ComponentResource):
@@ -26,15 +53,31 @@ class Router(pulumi.ComponentResource):
 
     def __init__(self, name: str, inv: model.Inventory, spec: model.Router, opts: pulumi.ResourceOptions) -> None:
         super().__init__("fabric:index:Router", name, None, opts)
+        self.name = name
+        self.inv = inv
         self.spec = spec
         self.mesh_address = str(ap.mesh_address(inv.address_plan.control_plane, inv.site_id, spec.id))
         key = WireguardKey(f"{name}-wg-key", key_rotation(inv, spec), pulumi.ResourceOptions(parent=self))
         self.public_key = key.public_key
         self.private_key = key.private_key
 
-    def attach(self, plan: pulumi.Output[Plan]) -> None:
-        """Render this router from the full plan and register the outputs."""
-        self.config = plan.apply(self._sections)
+    def attach(self, plan: pulumi.Output[Plan], api_key: pulumi.Output[str]) -> None:
+        """Render this router from the full plan, apply it through the API, register outputs."""
+        rendered = plan.apply(self._rendered)
+        self.config = rendered.apply(sections_text)
+        self.applied = VyosConfig(
+            f"{self.name}-vyos",
+            router=self.spec.name,
+            endpoint=api_endpoint(self.inv, self.spec),
+            api_key=api_key,
+            tls=api_tls(self.spec),
+            vyos_version=self.spec.vyos_version,
+            owns=[list(o) for o in all_owned_subtrees()],
+            keep_on_delete=[list(k) for k in keep_on_delete()],
+            config=rendered.apply(lambda r: r.config()),
+            secrets={WIREGUARD_PRIVATE_KEY.name: self.private_key, API_KEY.name: api_key},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs(
             {
                 "public_key": self.public_key,
@@ -44,13 +87,13 @@ class Router(pulumi.ComponentResource):
             }
         )
 
-    def _sections(self, plan: Plan) -> dict[str, str]:
-        """Per section, its ``set`` lines as one text: cheap for the engine to carry and diff.
+    def _rendered(self, plan: Plan) -> RenderedRouter:
+        return render_router(plan, next(r for r in plan.routers if r.name == self.spec.name))
 
-        (A list of thousands of strings costs the SDK time quadratic in its length.)
-        """
-        router = next(r for r in plan.routers if r.name == self.spec.name)
-        rendered = render_router(plan, router)
-        return {
-            section: "".join(set_line(c) + "\n" for c in commands) for section, commands in rendered.sections.items()
-        }
+
+def sections_text(rendered: RenderedRouter) -> dict[str, str]:
+    """Per section, its ``set`` lines as one text: cheap for the engine to carry and diff.
+
+    (A list of thousands of strings costs the SDK time quadratic in its length.)
+    """
+    return {section: "".join(set_line(c) + "\n" for c in commands) for section, commands in rendered.sections.items()}

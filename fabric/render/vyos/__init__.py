@@ -27,7 +27,7 @@ from fabric.render.vyos import (
     vxlan,
     wireguard,
 )
-from fabric.render.vyos.command import Command, set_line
+from fabric.render.vyos.command import Command, SecretRef, set_line
 from fabric.topology import Plan, RouterPlan
 from fabric.vyos_schema import VyosSchema
 
@@ -60,6 +60,15 @@ class RenderedRouter:
     def commands(self) -> list[Command]:
         return [c for section in self.sections.values() for c in section]
 
+    def config(self) -> dict[str, list[str]]:
+        """``{"<path words>": [values]}`` as the VyOS provider takes it (secrets as markers)."""
+        out: dict[str, list[str]] = {}
+        for c in self.commands():
+            values = out.setdefault(" ".join(c.path), [])
+            if c.value is not None:
+                values.append(f"<secret:{c.value.name}>" if isinstance(c.value, SecretRef) else c.value)
+        return out
+
     def text(self) -> str:
         """The config as VyOS CLI ``set`` lines, one per line."""
         return "".join(set_line(c) + "\n" for c in self.commands())
@@ -69,6 +78,16 @@ def owned_subtrees(section: str) -> tuple[tuple[str, ...], ...]:
     """The config subtrees a section owns (disjoint across sections)."""
     owns: tuple[tuple[str, ...], ...] = SECTIONS[section].OWNS
     return owns
+
+
+def all_owned_subtrees() -> list[tuple[str, ...]]:
+    """Every subtree any section owns: what the router's config resource manages."""
+    return [o for section in SECTIONS for o in owned_subtrees(section)]
+
+
+def keep_on_delete() -> list[tuple[str, ...]]:
+    """Owned subtrees that deleting the config leaves in place (the API's own)."""
+    return [k for module in SECTIONS.values() for k in getattr(module, "KEEP_ON_DELETE", ())]
 
 
 def render_router(plan: Plan, router: RouterPlan) -> RenderedRouter:

@@ -10,7 +10,12 @@ from fabric.render.vyos.command import Command, cmd
 from fabric.render.vyos.names import TRUNK
 from fabric.topology import Plan, RouterPlan
 
-OWNS = (("interfaces", "ethernet", TRUNK),)
+# Not the whole interface: VyOS keeps its own leaves there (``hw-id``).
+OWNS = (
+    ("interfaces", "ethernet", TRUNK, "description"),
+    ("interfaces", "ethernet", TRUNK, "mtu"),
+    ("interfaces", "ethernet", TRUNK, "vif"),
+)
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:

@@ -10,7 +10,7 @@ OWNS = (("protocols", "static"),)
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
-    out = [cmd("protocols", "static", "route", "0.0.0.0/0", "next-hop", value=router.public_gateway)]
+    out = [cmd("protocols", "static", "route", "0.0.0.0/0", "next-hop", router.public_gateway)]
     for carried in router.tenants:
         t = carried.tenant
         route = ("protocols", "static", "route", t.network, "interface", segment_bridge(t))

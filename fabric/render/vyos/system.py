@@ -8,7 +8,17 @@ from __future__ import annotations
 from fabric.render.vyos.command import API_KEY, Command, cmd
 from fabric.topology import Plan, RouterPlan
 
-OWNS = (("system", "host-name"), ("system", "domain-name"), ("service", "https"))
+# Only what fabric writes: the router's certificates and listen addresses under
+# ``service https`` stay the operator's (they are how the provider reaches the API).
+OWNS = (
+    ("system", "host-name"),
+    ("system", "domain-name"),
+    ("service", "https", "api"),
+    ("service", "https", "allow-client"),
+    ("service", "https", "port"),
+)
+#: Deleting the API's own config would cut the provider off mid-delete: it stays.
+KEEP_ON_DELETE = (("service", "https", "api"),)
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:

@@ -1,0 +1,453 @@
+"""Apply a router's rendered config through the VyOS HTTPS API (httpx), safely.
+
+One resource per router (``fabric:vyos`` config of every section): a whole apply is then
+one ``/configure`` batch, one confirm and one save, however many lines change.
+
+* ``config`` is ``{"<path words>": [values...]}`` (an empty list for a valueless leaf),
+  so ``pulumi preview --diff`` names each changed line on each router. Secret values
+  appear as ``<secret:NAME>`` markers, filled in from the ``secrets`` input (a Pulumi
+  secret) only in the request to the router.
+* ``diff`` works from data alone (no device access in preview); another API host (another
+  device) is a replace, everything else (a renamed router included) an in-place update.
+* ``create``/``update`` read the owned subtrees from the router, send one batch (deletes
+  of what is no longer desired, then sets) with commit-confirm where the router supports
+  it, confirm only once a follow-up call shows the router still answers, then save. A
+  failed batch leaves the router unchanged (VyOS commits a batch atomically), and the
+  error names the router, the offending path and the router's message.
+* ``read`` fetches the owned subtrees so ``pulumi refresh`` shows hand-made drift;
+  ``delete`` removes exactly the owned subtrees (less the API's own, which would cut
+  the provider off), commits and saves.
+* Applies to one router never overlap: a lock per router in this process, plus retries
+  with backoff while the router reports its config session busy (HTTP 503, or an error
+  saying the configuration is locked). Connection failures before a request is sent
+  are retried; any other 4xx never is, nor a write whose request may have reached it.
+* The follow-up call before confirming reads the owned config back: a router that
+  answers but did not apply the change (VyOS answers changes to ``service https``
+  before committing them in the background) is not confirmed, and rolls back.
+
+TLS is verified by default: against a CA bundle, or against a pinned SHA-256
+fingerprint of the router's certificate (checked before the API key is ever sent);
+``insecure`` is an explicit opt-out. The provider object holds no state: connections
+open inside each method.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+SECRET_MARKER = re.compile(r"^<secret:([a-z0-9-]+)>$")
+#: Leaves whose values are secrets even when fabric did not write them (drift is redacted).
+SECRET_LEAVES = frozenset({"private-key", "preshared-key", "key", "password", "secret", "shared-secret-key"})
+#: How long a commit waits for its confirmation (minutes): long enough for the follow-up call.
+CONFIRM_MINUTES = 2
+#: What VyOS says when another commit holds the configuration lock.
+BUSY = re.compile(r"busy|locked|another commit in progress", re.IGNORECASE)
+#: VyOS's answer to showConfig of a path with nothing under it.
+EMPTY = "Configuration under specified path is empty"
+#: A confirm that came too late: the commit has already been rolled back.
+NO_CONFIRM_PENDING = "No confirm pending"
+#: A commit-confirm timer still runs (e.g. after a lost connection): a newer commit waits for it.
+CONFIRM_PENDING = "Another confirm is pending"
+RETRIES = 5
+TIMEOUT_S = 30.0
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+Config = dict[str, list[str]]
+
+
+class VyosError(Exception):
+    """An apply or read failed; the message names the router and what the router said."""
+
+
+# ----------------------------------------------------------------------------- config data
+
+
+def path_key(path: tuple[str, ...] | list[str]) -> str:
+    return " ".join(path)
+
+
+def flatten(tree: Any, prefix: tuple[str, ...] = ()) -> Config:
+    """A ``showConfig`` tree as ``{path: values}``: a list is a multi-valued leaf, ``{}`` valueless."""
+    out: Config = {}
+    if isinstance(tree, dict):
+        if not tree and prefix:
+            out[path_key(prefix)] = []
+        for name, sub in tree.items():
+            out.update(flatten(sub, (*prefix, str(name))))
+    elif isinstance(tree, list):
+        out[path_key(prefix)] = [str(v) for v in tree]
+    else:
+        out[path_key(prefix)] = [str(tree)]
+    return out
+
+
+def owned(config: Config, owns: list[list[str]]) -> Config:
+    """The part of ``config`` under the owned subtrees."""
+    roots = [path_key(o) for o in owns]
+    return {p: v for p, v in config.items() if any(p == r or p.startswith(r + " ") for r in roots)}
+
+
+def delta(current: Config, desired: Config, owns: list[list[str]]) -> list[dict[str, Any]]:
+    """The ``/configure`` commands that turn ``current`` into ``desired``: deletes, then sets.
+
+    A line no longer desired is deleted at the highest point that holds nothing desired
+    (so a removed tenant's ``interfaces vxlan vxlan10040`` goes whole, leaving no empty
+    node behind), but never above the owned subtree it belongs to.
+    """
+    held = {tuple(words[:k]) for path in desired for words in [path.split(" ")] for k in range(1, len(words) + 1)}
+    deletes: list[dict[str, Any]] = []
+    gone: set[tuple[str, ...]] = set()
+    for path, values in current.items():
+        words = path.split(" ")
+        if path not in desired:
+            root = max((len(o) for o in owns if words[: len(o)] == list(o)), default=len(words))
+            top = next(k for k in range(root, len(words) + 1) if tuple(words[:k]) not in held or k == len(words))
+            prefix = tuple(words[:top])
+            if not any(prefix[: len(g)] == g for g in gone):
+                gone.add(prefix)
+                deletes.append({"op": "delete", "path": list(prefix)})
+            continue
+        for value in values:
+            if value not in desired[path]:
+                deletes.append({"op": "delete", "path": [*words, value]})
+    sets: list[dict[str, Any]] = []
+    for path, values in desired.items():
+        words = path.split(" ")
+        if not values and path not in current:
+            sets.append({"op": "set", "path": words})
+        for value in values:
+            if value not in current.get(path, []):
+                sets.append({"op": "set", "path": [*words, value]})
+    return deletes + sets
+
+
+def fill_secrets(commands: list[dict[str, Any]], secrets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Markers replaced by the secret values (only for the request; never stored)."""
+    out = []
+    for c in commands:
+        path = list(c["path"])
+        match = SECRET_MARKER.match(path[-1]) if path else None
+        if match:
+            if match.group(1) not in secrets:
+                raise VyosError(f"config uses secret {match.group(1)!r}, which the resource was not given")
+            path[-1] = secrets[match.group(1)]
+        out.append({**c, "path": path})
+    return out
+
+
+def mask_secrets(actual: Config, desired: Config, secrets: Mapping[str, str]) -> Config:
+    """Device values as markers: the marker where it holds our secret, a digest for others."""
+    by_value = {v: k for k, v in secrets.items()}
+    out: Config = {}
+    for path, values in actual.items():
+        leaf = path.rsplit(" ", 1)[-1]
+        masked = []
+        for value in values:
+            if value in by_value:
+                masked.append(f"<secret:{by_value[value]}>")
+            elif leaf in SECRET_LEAVES or any(SECRET_MARKER.match(d) for d in desired.get(path, [])):
+                masked.append(f"<redacted sha256:{hashlib.sha256(value.encode()).hexdigest()[:12]}>")
+            else:
+                masked.append(value)
+        out[path] = masked
+    return out
+
+
+def in_desired_order(actual: Config, desired: Config) -> Config:
+    """A multi-valued leaf's values in the desired order when they are the same values.
+
+    The router keeps values in the order they were added; only a different set is drift.
+    """
+    return {p: desired[p] if sorted(v) == sorted(desired.get(p, [])) else v for p, v in actual.items()}
+
+
+# ----------------------------------------------------------------------------- transport
+
+
+def normalize_fingerprint(fingerprint: str) -> str:
+    text = fingerprint.lower().removeprefix("sha256:").replace(":", "").strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise VyosError(f"tls.fingerprint {fingerprint!r} is not a SHA-256 fingerprint (64 hex digits)")
+    return text
+
+
+def pinned_context(host: str, port: int, fingerprint: str, router: str) -> ssl.SSLContext:
+    """Trust exactly the certificate whose SHA-256 is pinned, checked before any secret is sent.
+
+    The router's certificate is fetched once without verification and compared; the real
+    connection then trusts only that certificate (its own key must sign the handshake).
+    """
+    want = normalize_fingerprint(fingerprint)
+    probe = ssl.create_default_context()
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=TIMEOUT_S) as raw, probe.wrap_socket(raw) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if der is None:
+        raise VyosError(f"router {router}: {host}:{port} presented no certificate")
+    got = hashlib.sha256(der).hexdigest()
+    if got != want:
+        raise VyosError(
+            f"router {router}: TLS certificate of {host}:{port} has SHA-256 {got}, not the pinned {want}; refusing to connect"
+        )
+    ctx = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(der))
+    ctx.check_hostname = False
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return ctx
+
+
+def tls_verify(endpoint: str, tls: Mapping[str, Any], router: str) -> ssl.SSLContext | bool:
+    parts = urlsplit(endpoint)
+    host, port = parts.hostname or "", parts.port or 443
+    if tls.get("insecure"):
+        return False
+    if tls.get("fingerprint"):
+        return pinned_context(host, port, str(tls["fingerprint"]), router)
+    if tls.get("ca_pem"):
+        return ssl.create_default_context(cadata=str(tls["ca_pem"]))
+    return True
+
+
+class Router:
+    """One router's API, for the length of one provider call."""
+
+    def __init__(self, props: Mapping[str, Any]) -> None:
+        self.name = str(props["router"])
+        self.endpoint = str(props["endpoint"]).rstrip("/")
+        self.key = str(props["api_key"])
+        verify = tls_verify(self.endpoint, props.get("tls") or {}, self.name)
+        self.client = httpx.Client(verify=verify, timeout=TIMEOUT_S)
+        self.writes = 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    def call(self, endpoint: str, body: dict[str, Any], write: bool) -> Any:
+        """POST one request; retries only where the request cannot have changed anything."""
+        delay = 0.2
+        for attempt in range(RETRIES):
+            try:
+                response = self.client.post(f"{self.endpoint}/{endpoint}", json={"key": self.key, **body})
+            except httpx.ConnectError as exc:  # nothing was sent
+                error: Exception = exc
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if write:
+                    raise VyosError(
+                        f"router {self.name}: lost the connection during {endpoint} ({type(exc).__name__}); "
+                        "the change may or may not be committed, and an unconfirmed commit rolls back by itself"
+                    ) from exc
+                error = exc
+            else:
+                if attempt < RETRIES - 1 and _busy(response):
+                    error = VyosError(response.text)
+                else:
+                    return self._reply(endpoint, body, response, write)
+            time.sleep(delay)
+            delay *= 2
+        raise VyosError(f"router {self.name}: {endpoint} failed after {RETRIES} attempts: {error}")
+
+    def _reply(self, endpoint: str, body: dict[str, Any], response: httpx.Response, write: bool) -> Any:
+        try:
+            reply = response.json()
+        except json.JSONDecodeError:
+            reply = {"success": False, "error": response.text[:500]}
+        if response.status_code == 401:
+            raise VyosError(f"router {self.name}: the API refused the key (HTTP 401: {reply.get('error')})")
+        if response.status_code >= 400 or not reply.get("success"):
+            raise VyosError(
+                f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {reply.get('error')}"
+            )
+        if write:
+            self.writes += 1
+        return reply.get("data")
+
+    def running(self) -> Config:
+        try:
+            tree = self.call("retrieve", {"op": "showConfig", "path": []}, write=False)
+        except VyosError as exc:
+            if EMPTY in str(exc):
+                return {}
+            raise
+        return flatten(tree or {})
+
+    def apply(self, commands: list[dict[str, Any]], commit_confirm: bool, check: Any) -> None:
+        """One batch; read back; confirmed only when the read-back passes ``check``; saved.
+
+        ``check(running_config)`` returns a problem or None. Nothing to change: no write.
+        """
+        if not commands:
+            return
+        body: dict[str, Any] = {"commands": commands}
+        if commit_confirm:
+            body["confirm_time"] = CONFIRM_MINUTES
+        try:
+            self.call("configure", body, write=True)
+        except VyosError as exc:
+            if not (commit_confirm and CONFIRM_PENDING in str(exc)):
+                raise
+            # An earlier commit (a lost connection, or a failed commit's timer) awaits its
+            # confirmation. The router answers us, which is what that timer guards: confirm
+            # it, then send this batch, which is computed from the config as it is now.
+            self.call("configure", {"op": "confirm"}, write=True)
+            self.call("configure", body, write=True)
+        problem = check(self.running())
+        if problem:
+            raise VyosError(
+                f"router {self.name}: the change was accepted but is not in the running config ({problem}); "
+                + ("it was not confirmed and rolls back by itself" if commit_confirm else "check the router")
+            )
+        if commit_confirm:
+            reply = self.call("configure", {"op": "confirm"}, write=True)
+            if isinstance(reply, str) and NO_CONFIRM_PENDING in reply:
+                raise VyosError(f"router {self.name}: the commit was rolled back before it could be confirmed")
+        self.call("config-file", {"op": "save"}, write=True)
+
+
+def _busy(response: httpx.Response) -> bool:
+    """The router's config session is held by another commit (worth waiting for)."""
+    if response.status_code == 503:
+        return True
+    try:
+        error = str(response.json().get("error") or "")
+    except (json.JSONDecodeError, AttributeError):
+        return False
+    return response.status_code == 400 and bool(BUSY.search(error))
+
+
+@contextmanager
+def router_session(props: Mapping[str, Any]) -> Iterator[Router]:
+    """The router's lock (applies never overlap) and a client that is closed afterwards."""
+    with _locks_guard:
+        lock = _locks.setdefault(str(props["endpoint"]), threading.Lock())
+    with lock:
+        router = Router(props)
+        try:
+            yield router
+        finally:
+            router.close()
+
+
+# ----------------------------------------------------------------------------- provider
+
+
+def _supports_commit_confirm(version: str) -> bool:
+    return version != "1.4"
+
+
+class VyosConfigProvider(ResourceProvider):
+    """Holds no state; the Pulumi state refers to it by module path (keep ``providers.vyos``)."""
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # Another API host is another device; a renamed router is the same one.
+        replaces = []
+        if urlsplit(str(olds.get("endpoint"))).hostname != urlsplit(str(news.get("endpoint"))).hostname:
+            replaces.append("endpoint")
+        keys = ("router", "config", "owns", "secrets", "endpoint", "api_key", "tls", "vyos_version")
+        changes = bool(replaces) or any(olds.get(k) != news.get(k) for k in keys)
+        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props)
+        return CreateResult(id_=f"vyos-{urlsplit(str(props['endpoint'])).netloc}", outs=outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._apply(news))
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        desired: Config = props["config"]
+        confirm = _supports_commit_confirm(str(props["vyos_version"]))
+        secrets = props.get("secrets") or {}
+
+        def check(running: Config) -> str | None:
+            got = mask_secrets(owned(running, props["owns"]), desired, secrets)
+            mine = {(p, tuple(sorted(v))) for p, v in got.items()}
+            differing = sorted(mine ^ {(p, tuple(sorted(v))) for p, v in desired.items()}, key=str)
+            return f"{len(differing)} lines differ, first {differing[0][0]!r}" if differing else None
+
+        with router_session(props) as router:
+            current = owned(router.running(), props["owns"])
+            commands = fill_secrets(delta(current, desired, props["owns"]), secrets)
+            router.apply(commands, confirm, check)
+        return {**props, "writes": router.writes, "changed_lines": len(commands)}
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with router_session(props) as router:
+            actual = owned(router.running(), props["owns"])
+        masked = in_desired_order(mask_secrets(actual, props["config"], props.get("secrets") or {}), props["config"])
+        return ReadResult(id_=id_, outs={**props, "config": masked})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        keep = [path_key(k) for k in props.get("keep_on_delete") or []]
+        with router_session(props) as router:
+            current = owned(router.running(), props["owns"])
+            doomed = {p: v for p, v in current.items() if not any(p == k or p.startswith(k + " ") for k in keep)}
+            roots = [o for o in props["owns"] if path_key(o) not in keep and owned(doomed, [o])]
+            commands = [{"op": "delete", "path": list(o)} for o in roots]
+
+            def check(running: Config) -> str | None:
+                left = set(owned(running, props["owns"])) & set(doomed)
+                return f"{len(left)} owned lines remain, first {sorted(left)[0]!r}" if left else None
+
+            router.apply(commands, _supports_commit_confirm(str(props["vyos_version"])), check)
+
+
+class VyosConfig(Resource):
+    """A router's rendered config, applied through its API."""
+
+    writes: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        router: str,
+        endpoint: pulumi.Input[str],
+        api_key: pulumi.Input[str],
+        tls: pulumi.Input[Mapping[str, Any]],
+        vyos_version: str,
+        owns: list[list[str]],
+        keep_on_delete: list[list[str]],
+        config: pulumi.Input[Config],
+        secrets: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if vyos_version == "1.4":
+            pulumi.warn(
+                f"router {router} runs VyOS 1.4, which has no commit-confirm: a change that cuts the "
+                "provider off will not roll back by itself"
+            )
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secrets", "api_key"])
+        super().__init__(
+            VyosConfigProvider(),
+            name,
+            {
+                "router": router,
+                "endpoint": endpoint,
+                "api_key": pulumi.Output.secret(api_key),
+                "tls": tls,
+                "vyos_version": vyos_version,
+                "owns": owns,
+                "keep_on_delete": keep_on_delete,
+                "config": config,
+                "secrets": pulumi.Output.secret(secrets),
+                "writes": None,
+                "changed_lines": None,
+            },
+            pulumi.ResourceOptions.merge(opts, secret_opts),
+        )

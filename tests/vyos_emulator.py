@@ -1,0 +1,1792 @@
+"""An emulated VyOS router: the HTTPS API of ``vyos-http-api-server`` (VyOS 1.4 / 1.5) on loopback.
+
+No VyOS router runs in the test environment, yet the VyOS provider must be shown to apply,
+read, confirm and roll back configuration the way a router would let it. This module plays
+the router: a real TLS server (stdlib ``http.server`` + ``ssl``, with a self-signed
+certificate made here with ``cryptography``) that speaks the request and reply forms of
+vyos-1x ``src/services/vyos-http-api-server`` / ``src/services/api/rest/routers.py`` and
+keeps a configuration tree checked against the project's copy of VyOS's own schema
+(``fabric/data/vyos/config-tree*.json.gz`` via :class:`fabric.vyos_schema.VyosSchema`).
+
+What it emulates (and where the behaviour comes from):
+
+* Every endpoint is POST; a body is JSON (``{"key": ..., ...}``) or the classic form
+  (``key=...&data=<json>``, url-encoded or multipart), where ``data`` may also be a JSON
+  list of commands. As on the router, the body is validated first (400, pydantic-like
+  message; form requests get the form-specific messages of ``MultipartRequest``, 422 when
+  ``data`` is missing, 401 when ``key`` is missing), then the key (401
+  ``Valid API key is required``). Replies are ``{"success", "data", "error"}`` sent as
+  ``text/html`` (``HTMLResponse``, like the router); unknown paths answer FastAPI's 404
+  and other methods 405.
+* ``/configure``: ``set``/``delete``/``comment``, one command or ``commands``; the value is
+  ``path + [value]`` (an empty value is ignored, as ``if c.value`` does). Everything runs
+  under ONE global lock and commits ONCE: a bad path or value (``VyosSchema.check``; for a
+  delete, only the node names, as ``validateDeletePath`` does), an unknown ``op``, a
+  delete of a path the config lacks (``strict=True``: ``service https api strict``), or a
+  commit-time problem (``VyosSchema.check_all`` on the resulting config, for instance a
+  ``vrf`` naming a missing ``vrf name``; problems already in the running config before
+  the request are not held against it, as a router only re-checks what changed) fails the
+  whole request with 400, the error naming the command path and the schema's message,
+  running config unchanged. Setting what is already set is a successful no-op.
+* Commit-confirm (1.5; ``supports_commit_confirm``): ``confirm_time`` (minutes) starts the
+  timer *before* the commit, exactly as ``_configure_op`` calls ``commit_confirm`` first,
+  so a commit that then fails leaves a pending timer, and a second ``confirm_time`` while
+  one is pending fails with ``Another confirm is pending``. ``{"op": "confirm"}``
+  (``ConfirmModel`` on ``/configure``, or ``/config-file``) stops the timer
+  (``Reboot timer stopped``); with nothing pending the router answers 200
+  ``No confirm pending`` (``config-mgmt confirm`` exits 0) - set ``strict_confirm=True``
+  for a 400 instead. When the timer runs out, the running config returns to what it was
+  before that commit (later commits are lost too). ``time_scale`` is the number of real
+  seconds per emulated minute (default 60; tests use e.g. 0.05).
+* 1.4 (``supports_commit_confirm=False``): the models have no ``confirm_time`` and pydantic
+  ignores unknown fields, so ``confirm_time`` is *silently ignored* (the change commits
+  with no timer) and ``{"op": "confirm"}`` is a 400 validation error (``path`` missing).
+* A change under ``service https`` is committed "in the background" on the router, which
+  answers 200 with ``Requested HTTP API server configuration change; commit will be called
+  in the background`` *before* the commit runs, and only logs a commit failure. The
+  emulator does the same: such a request answers 200 with that message even when the
+  commit is refused (the config then stays unchanged); it commits before replying, so a
+  following read sees the outcome.
+* The global lock blocks (``threading.Lock.acquire()``, as on the router): overlapping
+  writes queue. ``commit_delay`` seconds are spent inside the lock per write to make overlap
+  observable; ``max_concurrent_commits`` records the most writers ever inside it (must stay
+  1). ``busy_mode=True`` instead answers ``busy_status`` (503) at once when the lock is held,
+  with ``Configuration system temporarily locked due to another commit in progress`` (the
+  router's text when a CLI commit holds the commit lock) so retry logic can be tested.
+* ``/config-file``: ``save`` (default ``/config/config.boot``; ``Saving configuration to
+  '...'...\\nDone\\n``), ``load`` and (1.5) ``merge`` of a previously saved file, each a
+  commit like ``/configure`` (with ``confirm_time`` on 1.5), and (1.5) ``confirm``.
+* ``/retrieve``: ``showConfig`` in the shape ``ConfigTree.to_json()`` gives for the text
+  ``cli-shell-api showConfig`` prints (``CstoreCfgNode::show``): for a node or tag value the
+  mapping of its children; for a tag node ``{tag: {value: {...}}}``; for a leaf
+  ``{leaf: "v"}`` or ``{leaf: ["v1", "v2"]}``; a valueless leaf inside a subtree is ``{}``;
+  an absent or childless node (and a valueless leaf asked for directly, which the router
+  treats as a childless typeless node) is 400 ``Configuration under specified path is
+  empty\\n``; a path the schema lacks is 400 ``Specified configuration path is not
+  valid\\n``. ``configFormat: "raw"`` gives the curly-brace text. ``exists``,
+  ``returnValue`` and ``returnValues`` follow ``vyos.config.Config`` (a missing node is
+  ``null`` / ``[]``, never an error).
+* ``/show``: SYNTHETIC operational output derived from the running config (not from a
+  data plane): ``configuration [commands|json]``, ``version``, ``interfaces [type [name]]``
+  (vxlan with its VNI, wireguard with peers), ``bgp [vrf all|<vrf>] summary`` (every
+  configured neighbour shown as established with no prefixes), ``ip route [vrf all|<vrf>]``
+  (connected and static routes from the config), ``vrf``. Anything else is 400
+  ``Invalid command``.
+* Faults for tests: :meth:`VyosEmulator.fail_next_commit`,
+  :meth:`VyosEmulator.drop_connection_after_commit`, :meth:`VyosEmulator.set_by_hand`,
+  :meth:`VyosEmulator.delete_by_hand`, :meth:`VyosEmulator.expire_confirm_now`; stopping
+  the emulator makes the router unreachable.
+
+What it does NOT emulate:
+
+* Anything below the configuration: no interfaces, routing daemons or data plane; ``/show``
+  text is made up from the config. Conf-mode scripts' own checks (e.g. "a WireGuard peer
+  needs allowed-ips", address overlaps) are not run: only the schema's path/value rules and
+  its references (``cp``), as ``VyosSchema`` knows them. Validators the schema cannot run
+  offline accept any value.
+* Default values: deleting a leaf with a default removes it (1.4+ keeps defaults out of
+  the running config anyway); ``showConfig`` never adds defaults.
+* Commit-confirm expiry on a real router REBOOTS (``config-mgmt revert``) into the saved
+  config and is unreachable meanwhile; the emulator restores the pre-commit config in
+  place and stays up. Deactivate/activate, rename/copy, commit comments, commit archive,
+  ``compare``, rollback by revision.
+* ``service https api rest`` (needed on rolling releases since late 2024), API keys held in
+  the config, ``/info``, GraphQL, ``/configure-section``, ``/generate``, ``/image``,
+  ``/container-image``, ``/reboot``, ``/reset``, ``/poweroff``, ``/traceroute``,
+  ``/import-pki``: the emulator always serves REST and accepts only the constructor's key.
+* ``showConfig`` ``configFormat: "json_ast"``; ``/config-file`` ``string``; config files
+  other than those saved through the API; config-file migration.
+* A JSON request without ``key`` gets the 400 validation error the router gives (the 401
+  is for a wrong key, or a form request without one). Error texts for failed ``set`` and
+  commit are shaped like the router's (``... is not valid`` / ``Set failed`` /
+  ``Commit failed``) but carry the schema's messages, not the router's exact wording.
+* HTTP details: no HTTP/2, no chunked responses, no nginx in front (no 502/504, no
+  ``allow-client``), one TLS certificate.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import email.parser
+import email.policy
+import functools
+import gzip
+import hashlib
+import ipaddress
+import json
+import re
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import fabric.vyos_schema
+from fabric.vyos_schema import VyosSchema
+
+__all__ = [
+    "API_KEY_ERROR",
+    "EMPTY_PATH_ERROR",
+    "INVALID_PATH_ERROR",
+    "SELF_REF_MSG",
+    "Located",
+    "SchemaNode",
+    "VyosEmulator",
+    "load_schema_tree",
+    "locate",
+    "make_self_signed_cert",
+]
+
+Tokens = tuple[str, ...]
+Json = Any
+
+# Texts the router sends (vyos-1x routers.py, config_mgmt.py, cstore-node.cpp, vyatta-cfg).
+API_KEY_ERROR: Final = "Valid API key is required"
+EMPTY_PATH_ERROR: Final = "Configuration under specified path is empty\n"
+INVALID_PATH_ERROR: Final = "Specified configuration path is not valid\n"
+SELF_REF_MSG: Final = "Requested HTTP API server configuration change; commit will be called in the background"
+LOCKED_ERROR: Final = "Configuration system temporarily locked due to another commit in progress"
+DEFAULT_SAVE_FILE: Final = "/config/config.boot"
+
+_ENDPOINTS: Final = ("/configure", "/retrieve", "/config-file", "/show")
+_WRITE_ENDPOINTS: Final = ("/configure", "/config-file")
+_DATA_FILES: Final = {"1.5": "config-tree.json.gz", "1.4": "config-tree-1.4.json.gz"}
+_NODE, _TAG, _LEAF = "node", "tag", "leaf"
+
+
+# ======================================================================================
+# The schema tree: which token is a node, a tag value or a leaf value.
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class SchemaNode:
+    """One node of the VyOS configuration tree, reduced to what the config store needs:
+    its kind and, for leaves, whether it takes no value or many."""
+
+    name: str
+    kind: str  # "node", "tag" or "leaf"
+    valueless: bool
+    multi: bool
+    children: dict[str, SchemaNode]
+
+
+def _build_node(name: str, raw: dict[str, Any]) -> SchemaNode:
+    kind = {"n": _NODE, "t": _TAG, "l": _LEAF}[raw["k"]]
+    children = {child: _build_node(child, sub) for child, sub in raw.get("c", {}).items()}
+    return SchemaNode(name, kind, bool(raw.get("vl")), bool(raw.get("m")), children)
+
+
+@functools.cache
+def load_schema_tree(version: str) -> dict[str, SchemaNode]:
+    """The top-level nodes of the bundled schema of ``version`` ("1.5" or "1.4").
+
+    Read from the same gzip files as :class:`VyosSchema` (its node objects are private),
+    so the two never disagree about which paths exist."""
+    file_name = _DATA_FILES.get(version)
+    if file_name is None:
+        raise ValueError(f"unknown VyOS version {version!r}; known: {', '.join(_DATA_FILES)}")
+    data_dir = Path(fabric.vyos_schema.__file__).resolve().parent / "data" / "vyos"
+    with gzip.open(data_dir / file_name, "rb") as handle:
+        tree = json.loads(handle.read())["tree"]
+    return {name: _build_node(name, raw) for name, raw in tree.items()}
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a token path lands in the tree.
+
+    ``keys`` are the dictionary keys of the config tree down to the item (node names and
+    tag values; a leaf's value is ``value``, not a key); ``kinds`` say what each key is
+    ("node", "tag", "tag_value", "leaf"); ``at`` is the kind of the whole path: "root",
+    "node", "tag", "tag_value", "leaf" or "leaf_value"."""
+
+    keys: Tokens
+    kinds: tuple[str, ...]
+    at: str
+    node: SchemaNode | None
+    value: str | None = None
+
+
+class PathError(ValueError):
+    """A path that names something the schema does not have."""
+
+
+def _describe(tokens: Sequence[str]) -> str:
+    return " ".join(tokens) if tokens else "(top level)"
+
+
+def locate(roots: dict[str, SchemaNode], tokens: Sequence[str]) -> Located:
+    """Classify ``tokens`` by walking the schema; values are not validated here (that is
+    ``VyosSchema.check``), only the structure, as the router's delete does."""
+    children = roots
+    keys: list[str] = []
+    kinds: list[str] = []
+    node: SchemaNode | None = None
+    i, n = 0, len(tokens)
+    if n == 0:
+        return Located((), (), "root", None)
+    while i < n:
+        token = tokens[i]
+        found = children.get(token)
+        if found is None:
+            names = sorted(children)
+            shown = ", ".join(names[:15]) + (f", ... ({len(names) - 15} more)" if len(names) > 15 else "")
+            where = _describe(tokens[:i])
+            if not names:
+                raise PathError(f"{where}: no '{token}' here; this node has no children")
+            raise PathError(f"{where}: no '{token}' here; expected one of: {shown}")
+        node = found
+        keys.append(token)
+        i += 1
+        if node.kind == _LEAF:
+            kinds.append("leaf")
+            if i == n:
+                return Located(tuple(keys), tuple(kinds), "leaf", node)
+            if node.valueless:
+                raise PathError(f"{_describe(tokens[:i])}: takes no value, got {' '.join(map(repr, tokens[i:]))}")
+            if i + 1 < n:
+                raise PathError(f"{_describe(tokens[: i + 1])}: unexpected {' '.join(map(repr, tokens[i + 1 :]))}")
+            return Located(tuple(keys), tuple(kinds), "leaf_value", node, tokens[i])
+        if node.kind == _TAG:
+            kinds.append("tag")
+            if i == n:
+                return Located(tuple(keys), tuple(kinds), "tag", node)
+            keys.append(tokens[i])
+            kinds.append("tag_value")
+            i += 1
+            if i == n:
+                return Located(tuple(keys), tuple(kinds), "tag_value", node)
+        else:
+            kinds.append("node")
+        children = node.children
+    return Located(tuple(keys), tuple(kinds), "node", node)
+
+
+# ======================================================================================
+# The configuration store: nested dicts in the very shape showConfig returns.
+# ======================================================================================
+
+_NUMBERS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key that puts eth2 before eth10 and rule 9 before rule 10, as VyOS shows them."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in _NUMBERS.split(text) if part)
+
+
+def _clone(value: Json) -> Json:
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _sorted_tree(value: Json) -> Json:
+    """A copy with keys in config order (multi-value lists keep the order they were set)."""
+    if isinstance(value, dict):
+        return {k: _sorted_tree(value[k]) for k in sorted(value, key=_natural)}
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _quote_value(value: str) -> str:
+    """How ``cli-shell-api showConfig`` prints a value (``print_value_str``)."""
+    if value == "" or re.search(r"[\s*}{;]", value):
+        return '"' + value + '"'
+    return value
+
+
+class ConfigStore:
+    """A running or saved configuration: ``data`` is a nested dict - node: dict of children;
+    tag node: dict of tag value -> dict; leaf: str, multi-valued leaf: list of str,
+    valueless leaf: ``{}`` - plus node comments, which showConfig's JSON omits."""
+
+    def __init__(self, roots: dict[str, SchemaNode], data: dict[str, Json] | None = None) -> None:
+        self.roots = roots
+        self.data: dict[str, Json] = data if data is not None else {}
+        self.comments: dict[Tokens, str] = {}
+
+    def copy(self) -> ConfigStore:
+        other = ConfigStore(self.roots, _clone(self.data))
+        other.comments = dict(self.comments)
+        return other
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigStore) and self.data == other.data and self.comments == other.comments
+
+    # ---- lookups -------------------------------------------------------------------
+
+    def get(self, keys: Sequence[str]) -> Json | None:
+        """The item at ``keys``, or None when absent."""
+        current: Json = self.data
+        for key in keys:
+            if not isinstance(current, dict) or key not in current:
+                return None
+            current = current[key]
+        return current
+
+    def exists(self, loc: Located) -> bool:
+        if loc.at == "root":
+            return True
+        item = self.get(loc.keys)
+        if item is None:
+            return False
+        if loc.at == "leaf_value":
+            return item == loc.value if isinstance(item, str) else isinstance(item, list) and loc.value in item
+        return True
+
+    # ---- changes -------------------------------------------------------------------
+
+    def set(self, loc: Located) -> bool:
+        """Apply one validated ``set``; True when it changed anything."""
+        if loc.at in ("node", "tag_value"):
+            current = self.data
+            changed = False
+            for key in loc.keys:
+                if key not in current:
+                    current[key] = {}
+                    changed = True
+                current = current[key]
+            return changed
+        if loc.at not in ("leaf", "leaf_value") or loc.node is None:
+            raise PathError(f"{_describe(loc.keys)}: the specified configuration node requires a value")
+        parent = self.data
+        for key in loc.keys[:-1]:
+            parent = parent.setdefault(key, {})
+        name = loc.keys[-1]
+        if loc.node.valueless:
+            if name in parent:
+                return False
+            parent[name] = {}
+            return True
+        if loc.value is None:
+            raise PathError(f"{_describe(loc.keys)}: the specified configuration node requires a value")
+        if loc.node.multi:
+            values = parent.setdefault(name, [])
+            if loc.value in values:
+                return False
+            values.append(loc.value)
+            return True
+        if parent.get(name) == loc.value:
+            return False
+        parent[name] = loc.value
+        return True
+
+    def delete(self, loc: Located) -> bool:
+        """Apply one ``delete``; False (nothing done) when the path does not exist, which
+        the router reports as "Nothing to delete" and treats as success."""
+        if loc.at == "root":
+            return False
+        parents: list[dict[str, Json]] = []
+        current: dict[str, Json] = self.data
+        for key in loc.keys[:-1]:
+            nxt = current.get(key)
+            if not isinstance(nxt, dict):
+                return False
+            parents.append(current)
+            current = nxt
+        name = loc.keys[-1]
+        if name not in current:
+            return False
+        if loc.at == "leaf_value":
+            item = current[name]
+            if isinstance(item, list):
+                if loc.value not in item:
+                    return False
+                item.remove(loc.value)
+                if not item:
+                    del current[name]
+            elif item == loc.value:
+                del current[name]
+            else:
+                return False
+        else:
+            del current[name]
+            self.comments = {p: c for p, c in self.comments.items() if p[: len(loc.keys)] != loc.keys}
+        # A tag node disappears with its last tag value ("remove node if last tag").
+        if loc.at == "tag_value" and not current and parents:
+            del parents[-1][loc.keys[-2]]
+        return True
+
+    def replace_with(self, other: ConfigStore) -> None:
+        self.data = _clone(other.data)
+        self.comments = dict(other.comments)
+
+    # ---- renderings ----------------------------------------------------------------
+
+    def commands(self) -> list[Tokens]:
+        """Every ``set`` command as tokens, in config order (``show configuration commands``)."""
+        out: list[Tokens] = []
+
+        def walk(prefix: Tokens, item: dict[str, Json]) -> None:
+            for key in sorted(item, key=_natural):
+                sub = item[key]
+                path = (*prefix, key)
+                if isinstance(sub, str):
+                    out.append((*path, sub))
+                elif isinstance(sub, list):
+                    out.extend((*path, v) for v in sub)
+                elif not sub:
+                    out.append(path)
+                else:
+                    walk(path, sub)
+
+        walk((), self.data)
+        return out
+
+    def to_json(self) -> dict[str, Json]:
+        result: dict[str, Json] = _sorted_tree(self.data)
+        return result
+
+    def render_raw(self, keys: Tokens = (), item: Json = None, wrap: str | None = None) -> str:
+        """The curly-brace text ``cli-shell-api showConfig`` prints (``configFormat: raw``):
+        the whole config, the children of the node at ``keys`` (``item``), or, with
+        ``wrap``, the tag node or leaf at ``keys`` itself."""
+        lines: list[str] = []
+
+        def emit(tree: dict[str, Json], children: dict[str, SchemaNode], prefix: Tokens, depth: int) -> None:
+            pad = "    " * depth
+            for key in sorted(tree, key=_natural):
+                sub = tree[key]
+                schema = children.get(key)
+                here = (*prefix, key)
+                if schema is not None and schema.kind == _TAG and isinstance(sub, dict):
+                    for value in sorted(sub, key=_natural):
+                        if (*here, value) in self.comments:
+                            lines.append(f"{pad}/* {self.comments[(*here, value)]} */")
+                        lines.append(f"{pad}{key} {_quote_value(value)} {{")
+                        emit(sub[value], schema.children, (*here, value), depth + 1)
+                        lines.append(f"{pad}}}")
+                elif isinstance(sub, str):
+                    lines.append(f"{pad}{key} {_quote_value(sub)}")
+                elif isinstance(sub, list):
+                    lines.extend(f"{pad}{key} {_quote_value(v)}" for v in sub)
+                elif schema is not None and schema.kind == _LEAF:
+                    lines.append(f"{pad}{key}")
+                else:
+                    if here in self.comments:
+                        lines.append(f"{pad}/* {self.comments[here]} */")
+                    lines.append(f"{pad}{key} {{")
+                    emit(sub, schema.children if schema is not None else {}, here, depth + 1)
+                    lines.append(f"{pad}}}")
+
+        if not keys:
+            emit(self.data, self.roots, (), 0)
+        else:
+            node = locate(self.roots, keys).node
+            assert node is not None
+            if wrap is not None:
+                emit({wrap: item}, {wrap: node}, keys[:-1], 0)
+            elif isinstance(item, dict):
+                emit(item, node.children, keys, 0)
+        return "\n".join(lines) + ("\n" if lines else "")
+
+
+# ======================================================================================
+# Certificates
+# ======================================================================================
+
+
+def make_self_signed_cert(hosts: Sequence[str] = ("127.0.0.1", "localhost"), days: int = 7) -> tuple[str, str]:
+    """A self-signed certificate and its key, both PEM, for ``hosts`` (IPs become IP SANs).
+
+    The certificate is its own CA (``CA:TRUE``, ``keyCertSign``) so a client can trust it
+    directly as its CA bundle, and carries ``serverAuth`` and key identifiers so strict
+    verifiers (Python 3.13's default ``VERIFY_X509_STRICT``) accept it too. An EC key keeps
+    generation to milliseconds, which matters because every test makes one."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return cert_pem, key_pem
+
+
+# ======================================================================================
+# Request validation: what FastAPI + pydantic make of a body, per endpoint and version.
+# ======================================================================================
+
+
+class _Invalid(Exception):
+    """A request the router's models refuse: HTTP status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Reply:
+    status: int
+    payload: dict[str, Json]
+    wrote: bool = False
+    drop: bool = False
+    api: bool = True  # a {"success", ...} reply (HTMLResponse), else a FastAPI JSON error
+
+
+def _ok(data: Json, wrote: bool = False) -> _Reply:
+    return _Reply(200, {"success": True, "data": data, "error": None}, wrote)
+
+
+def _err(status: int, message: str) -> _Reply:
+    return _Reply(status, {"success": False, "error": message, "data": None})
+
+
+class _Fields:
+    """Pydantic-like checks of one model's fields, with the error text of the router's
+    pydantic (v2 on 1.5, v1 on 1.4)."""
+
+    def __init__(self, v2: bool) -> None:
+        self.v2 = v2
+
+    def fail(self, kind: str, field: str, got: Json) -> _Invalid:
+        loc = ("body", field) if field else ("body",)
+        if self.v2:
+            v2_kinds = {
+                "missing": ("missing", "Field required"),
+                "str": ("string_type", "Input should be a valid string"),
+                "list": ("list_type", "Input should be a valid list"),
+                "int": ("int_type", "Input should be a valid integer"),
+                "dict": ("model_type", "Input should be a valid dictionary or instance of the model"),
+                "empty": ("value_error", "Value error, path must be non-empty"),
+            }
+            kind2, msg2 = v2_kinds[kind]
+            return _Invalid(400, str({"type": kind2, "loc": loc, "msg": msg2, "input": got}))
+        v1_kinds = {
+            "missing": ("value_error.missing", "field required"),
+            "str": ("type_error.str", "str type expected"),
+            "list": ("type_error.list", "value is not a valid list"),
+            "int": ("type_error.integer", "value is not a valid integer"),
+            "dict": ("type_error.dict", "value is not a valid dict"),
+            "empty": ("value_error", "path must be non-empty"),
+        }
+        kind1, msg1 = v1_kinds[kind]
+        return _Invalid(400, str({"loc": loc, "msg": msg1, "type": kind1}))
+
+    def string(self, body: dict[str, Json], field: str, required: bool = True) -> str | None:
+        if field not in body or (body[field] is None and not required):
+            if required:
+                raise self.fail("missing", field, body)
+            return None
+        value = body[field]
+        if not isinstance(value, str):
+            raise self.fail("str", field, value)
+        return value
+
+    def path(self, body: dict[str, Json], non_empty: bool) -> list[str]:
+        if "path" not in body:
+            raise self.fail("missing", "path", body)
+        value = body["path"]
+        if not isinstance(value, list):
+            raise self.fail("list", "path", value)
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail("str", "path", item)
+        if non_empty and not value:
+            raise self.fail("empty", "path", value)
+        return list(value)
+
+    def integer(self, body: dict[str, Json], field: str) -> int:
+        value = body.get(field, 0)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail("int", field, value)
+        return value
+
+
+def _form_errors(endpoint: str, merge: dict[str, Json], forms: dict[str, str]) -> tuple[int, str] | None:
+    """The explicit checks ``MultipartRequest.body`` makes of form requests; the first one
+    found is what the router returns if the request then fails validation."""
+    cmds = merge.get("commands", [merge])
+    err: tuple[int, str] | None = None
+
+    def first(candidate: tuple[int, str]) -> None:
+        nonlocal err
+        if err is None:
+            err = candidate
+
+    if not isinstance(cmds, list):
+        cmds = [cmds]
+    for c in cmds:
+        if not isinstance(c, dict):
+            first((400, f"Malformed command '{c}': any command must be JSON of dict"))
+            return err
+        if "op" not in c:
+            first((400, f"Malformed command '{c}': missing 'op' field"))
+        if endpoint != "/config-file":
+            if "path" not in c:
+                first((400, f"Malformed command '{c}': missing 'path' field"))
+            elif not isinstance(c["path"], list):
+                first((400, f"Malformed command '{c}': 'path' field must be a list"))
+            elif not all(isinstance(el, str) for el in c["path"]):
+                first((400, "Malformed command '0': 'path' field must be a list of strings"))
+        if endpoint == "/configure":
+            if not c.get("path"):
+                first((400, f"Malformed command '{c}': 'path' list must be non-empty"))
+            if "value" in c and not isinstance(c["value"], str):
+                first((400, f"Malformed command '{c}': 'value' field must be a string"))
+    if "key" not in forms and "key" not in merge:
+        first((401, API_KEY_ERROR))
+    return err
+
+
+# ======================================================================================
+# The HTTP side.
+# ======================================================================================
+
+
+class _Server(ThreadingHTTPServer):
+    """Accepts in the serving thread; the TLS handshake happens in the per-connection
+    thread, so one slow or broken client cannot stall the others."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, emulator: VyosEmulator, context: ssl.SSLContext) -> None:
+        self.emulator = emulator
+        self.context = context
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        raw: socket.socket = request
+        raw.settimeout(10)
+        # Headers and body leave in separate segments; without NODELAY, Nagle and the
+        # client's delayed ACK add ~40 ms to every request.
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            conn = self.context.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            with contextlib.suppress(OSError):
+                raw.close()
+            return
+        with self.connections_lock:
+            self.connections.add(conn)
+        try:
+            _Handler(conn, client_address, self)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            with self.connections_lock:
+                self.connections.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection (HTTP/1.1 keep-alive, as httpx clients use it)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+    timeout = 30
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: test output should show test failures, not access logs."""
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_POST(self) -> None:
+        endpoint = urllib.parse.urlsplit(self.path).path.rstrip("/") or "/"
+        body = self._body()
+        reply = self.server.emulator._handle(endpoint, self.headers.get("Content-Type", ""), body)
+        if reply.drop:
+            # The router committed and then vanished from the management network.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(reply)
+
+    def _send(self, reply: _Reply) -> None:
+        data = json.dumps(reply.payload).encode()
+        ctype = "text/html; charset=utf-8" if reply.api else "application/json"
+        head = (
+            f"{self.protocol_version} {reply.status} {HTTPStatus(reply.status).phrase}\r\n"
+            f"Server: nginx\r\nDate: {self.date_time_string()}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        self.wfile.write(head.encode("latin-1") + data)  # one write, one TLS record
+
+    def _not_post(self) -> None:
+        endpoint = urllib.parse.urlsplit(self.path).path.rstrip("/")
+        self._body()
+        if endpoint in _ENDPOINTS:
+            self._send(_Reply(405, {"detail": "Method Not Allowed"}, api=False))
+        else:
+            self._send(_Reply(404, {"detail": "Not Found"}, api=False))
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = _not_post
+
+
+# ======================================================================================
+# The emulator.
+# ======================================================================================
+
+
+@dataclass
+class _Pending:
+    """A commit-confirm timer: the config to return to, and when."""
+
+    token: int
+    before: ConfigStore
+    timer: threading.Timer | None
+
+
+class VyosEmulator:
+    """An emulated VyOS router's HTTPS API; see the module docstring for what it does."""
+
+    def __init__(
+        self,
+        api_key: str,
+        version: str = "1.5",
+        initial: Iterable[Sequence[str]] | None = None,
+        supports_commit_confirm: bool | None = None,
+        *,
+        time_scale: float = 60.0,
+        commit_delay: float = 0.0,
+        busy_mode: bool = False,
+        busy_status: int = 503,
+        strict: bool = True,
+        strict_confirm: bool = False,
+        hostname: str = "vyos",
+    ) -> None:
+        """``initial``: ``set`` commands (tokens) already in the running config, which is
+        also the saved one (the router booted from it); they must pass the schema.
+        ``time_scale``: real seconds per emulated minute of ``confirm_time``.
+        ``commit_delay``: seconds each write spends inside the global lock.
+        ``busy_mode``: answer ``busy_status`` instead of waiting when the lock is held.
+        ``strict``: ``service https api strict`` (a delete of a missing path fails).
+        ``strict_confirm``: ``{"op": "confirm"}`` with nothing pending is a 400 (the router
+        answers 200 ``No confirm pending``)."""
+        if version not in _DATA_FILES:
+            raise ValueError(f"unknown VyOS version {version!r}; known: {', '.join(_DATA_FILES)}")
+        self.api_key = api_key
+        self.version = version
+        self.supports_commit_confirm = version == "1.5" if supports_commit_confirm is None else supports_commit_confirm
+        self.time_scale = time_scale
+        self.commit_delay = commit_delay
+        self.busy_mode = busy_mode
+        self.busy_status = busy_status
+        self.strict = strict
+        self.strict_confirm = strict_confirm
+        self.hostname = hostname
+        self.schema = VyosSchema.load(version)
+        self.roots = load_schema_tree(version)
+
+        self._commit_lock = threading.Lock()  # the router's "giant lock"
+        self._state = threading.RLock()  # guards the fields below
+        self._running = ConfigStore(self.roots)
+        self._known_violations: set[tuple[Tokens, str]] | None = None
+        for tokens in initial or ():
+            self._apply_by_hand(self._running, tuple(tokens), delete=False)
+        problems = self.schema.check_all(self._running.commands())
+        if problems:
+            raise ValueError("initial config refused: " + "; ".join(p.message for p in problems[:5]))
+        self._saved: dict[str, ConfigStore] = {DEFAULT_SAVE_FILE: self._running.copy()}
+        self._pending: _Pending | None = None
+        self._token = 0
+        self._fail_next: str | None = None
+        self._drop_next = False
+        self._inside = 0
+        self.requests: list[dict[str, Json]] = []
+        self.write_count = 0
+        self.write_requests = 0
+        self.max_concurrent_commits = 0
+        self.rollback_count = 0
+
+        self.cert_pem, self._key_pem = make_self_signed_cert()
+        der = x509.load_pem_x509_certificate(self.cert_pem.encode()).public_bytes(serialization.Encoding.DER)
+        self.fingerprint_sha256 = hashlib.sha256(der).hexdigest()
+        self._dir = Path(tempfile.mkdtemp(prefix="vyos-emulator-"))
+        self.cert_path = self._dir / "cert.pem"
+        self.cert_path.write_text(self.cert_pem)
+        self._key_path = self._dir / "key.pem"
+        self._key_path.write_text(self._key_pem)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # ---- life cycle ------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``https://127.0.0.1:PORT`` (no trailing slash)."""
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> VyosEmulator:
+        """Listen on a free loopback port; returns self."""
+        if self._server is not None:
+            return self
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.cert_path, self._key_path)
+        self._server = _Server(self, context)
+        self.port = self._server.server_address[1]
+        # A short poll interval: stop() waits for the serving loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"vyos-emulator-{self.port}"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open connections (the router is now unreachable); a
+        pending commit-confirm timer is cancelled. The certificate files are removed."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._state:
+            if self._pending is not None and self._pending.timer is not None:
+                self._pending.timer.cancel()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> VyosEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- introspection -----------------------------------------------------------------
+
+    def running(self) -> list[Tokens]:
+        """The running config as ``set`` command tokens, in config order."""
+        with self._state:
+            return self._running.commands()
+
+    def config_tree(self) -> dict[str, Json]:
+        """The running config as ``showConfig`` with an empty path returns it."""
+        with self._state:
+            return self._running.to_json()
+
+    @property
+    def saved(self) -> list[Tokens]:
+        """The saved config (``/config/config.boot``) as command tokens."""
+        with self._state:
+            return self._saved[DEFAULT_SAVE_FILE].commands()
+
+    @property
+    def saved_files(self) -> dict[str, list[Tokens]]:
+        """Every saved file by name, as command tokens."""
+        with self._state:
+            return {name: store.commands() for name, store in self._saved.items()}
+
+    @property
+    def confirm_pending(self) -> bool:
+        """Whether a commit-confirm timer is running."""
+        with self._state:
+            return self._pending is not None
+
+    @property
+    def commit_in_progress(self) -> bool:
+        """Whether a write holds the global lock right now (lets tests overlap on purpose)."""
+        return self._commit_lock.locked()
+
+    def clear_requests(self) -> None:
+        """Forget recorded requests and write counters (e.g. before a no-op re-apply)."""
+        with self._state:
+            self.requests.clear()
+            self.write_count = 0
+            self.write_requests = 0
+
+    # ---- faults and hand edits ---------------------------------------------------------------
+
+    def fail_next_commit(self, message: str) -> None:
+        """The next ``/configure`` that reaches its commit (its commands all valid) fails
+        with 400 and ``message``; the running config stays as it was."""
+        with self._state:
+            self._fail_next = message
+
+    def drop_connection_after_commit(self) -> None:
+        """The next ``/configure`` that commits closes the socket instead of replying, like
+        a router that loses its management path with the change (a commit-confirm timer it
+        started keeps running)."""
+        with self._state:
+            self._drop_next = True
+
+    def set_by_hand(self, tokens: Sequence[str]) -> None:
+        """``set`` + ``commit`` at the router's CLI, bypassing the API (drift). Raises
+        ValueError for what the router would refuse."""
+        self._by_hand(tuple(tokens), delete=False)
+
+    def delete_by_hand(self, path: Sequence[str]) -> None:
+        """``delete`` + ``commit`` at the router's CLI. Raises ValueError for a path that
+        is invalid or not in the config."""
+        self._by_hand(tuple(path), delete=True)
+
+    def _by_hand(self, tokens: Tokens, delete: bool) -> None:
+        with self._commit_lock:
+            with self._state:
+                candidate = self._running.copy()
+            self._apply_by_hand(candidate, tokens, delete)
+            problem = self._commit_problem(candidate)
+            if problem:
+                raise ValueError(problem)
+            with self._state:
+                self._publish(candidate)
+
+    def _apply_by_hand(self, store: ConfigStore, tokens: Tokens, delete: bool) -> None:
+        if delete:
+            try:
+                loc = locate(self.roots, tokens)
+            except PathError as exc:
+                raise ValueError(f"Configuration path: [{' '.join(tokens)}] is not valid: {exc}") from None
+            if not store.delete(loc):
+                raise ValueError(f"Nothing to delete: [{' '.join(tokens)}] does not exist")
+            return
+        problem = self.schema.check(tokens)
+        if problem is not None:
+            raise ValueError(f"Configuration path: [{' '.join(tokens)}] is not valid: {problem}")
+        store.set(locate(self.roots, tokens))
+
+    def expire_confirm_now(self) -> bool:
+        """Let a pending commit-confirm timer run out now; True if it rolled back."""
+        with self._state:
+            pending = self._pending
+            if pending is None:
+                return False
+            if pending.timer is not None:
+                pending.timer.cancel()
+        return self._rollback(pending.token)
+
+    # ---- commit machinery --------------------------------------------------------------
+
+    def _publish(self, candidate: ConfigStore) -> None:
+        """Make ``candidate`` the running config (caller holds ``_state``)."""
+        self._running = candidate
+        self._known_violations = None
+
+    def _violations(self, store: ConfigStore) -> set[tuple[Tokens, str]]:
+        return {(v.command, v.message) for v in self.schema.check_all(store.commands())}
+
+    def _commit_problem(self, candidate: ConfigStore) -> str | None:
+        """Why the commit of ``candidate`` fails (new reference problems), or None."""
+        with self._state:
+            if self._known_violations is None:
+                self._known_violations = self._violations(self._running)
+            known = self._known_violations
+        new = sorted(self._violations(candidate) - known)
+        if not new:
+            return None
+        parts = [f"[ {' '.join(cmd)} ]\n{message}\n" for cmd, message in new[:10]]
+        if len(new) > 10:
+            parts.append(f"... and {len(new) - 10} more\n")
+        return "\n".join(parts) + "\nCommit failed\n"
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[bool]:
+        """The global lock: blocks (the router's behaviour) or, in busy mode, yields False
+        at once when another write holds it."""
+        acquired = self._commit_lock.acquire(blocking=not self.busy_mode)
+        if not acquired:
+            yield False
+            return
+        with self._state:
+            self._inside += 1
+            self.max_concurrent_commits = max(self.max_concurrent_commits, self._inside)
+        try:
+            yield True
+        finally:
+            with self._state:
+                self._inside -= 1
+            self._commit_lock.release()
+
+    def _busy(self) -> _Reply:
+        return _err(self.busy_status, f"Configuration session busy: {LOCKED_ERROR}")
+
+    def _start_confirm(self, minutes: int, before: ConfigStore) -> str:
+        """Start the commit-confirm timer (caller holds the commit lock)."""
+        with self._state:
+            self._token += 1
+            token = self._token
+            timer = threading.Timer(minutes * self.time_scale, self._rollback, args=(token,))
+            timer.daemon = True
+            self._pending = _Pending(token, before, timer)
+            timer.start()
+        return f"Initialized commit-confirm; {minutes} minutes to confirm before reboot\n"
+
+    def _rollback(self, token: int) -> bool:
+        """The timer ran out: back to the config before the unconfirmed commit."""
+        with self._commit_lock, self._state:
+            pending = self._pending
+            if pending is None or pending.token != token:
+                return False
+            self._pending = None
+            self._publish(pending.before.copy())
+            self.rollback_count += 1
+            return True
+
+    def _confirm(self) -> _Reply:
+        with self._state:
+            pending = self._pending
+            self._pending = None
+        if pending is None:
+            if self.strict_confirm:
+                return _err(400, "No confirm pending\n")
+            return _ok("No confirm pending\n")
+        if pending.timer is not None:
+            pending.timer.cancel()
+        return _ok("Reboot timer stopped\n", wrote=True)
+
+    def _commit(self, candidate: ConfigStore, confirm_time: int, msg: str, api_request: bool) -> tuple[_Reply, bool]:
+        """Commit ``candidate`` (caller holds the commit lock): confirm timer first, then
+        the checks, then publish. Returns the reply and whether the config changed."""
+        with self._state:
+            before = self._running.copy()
+        if confirm_time:
+            with self._state:
+                if self._pending is not None:
+                    return _err(400, "Another confirm is pending\n"), False
+            msg += self._start_confirm(confirm_time, before)
+        problem = self._commit_problem(candidate)
+        if problem is None and api_request:
+            with self._state:
+                problem, self._fail_next = self._fail_next, None
+        if self.commit_delay:
+            time.sleep(self.commit_delay)
+        https_changed = candidate.get(("service", "https")) != before.get(("service", "https"))
+        changed = candidate != before
+        if https_changed:
+            # Committed in a background task after the reply; failures are only logged.
+            if problem is None:
+                with self._state:
+                    self._publish(candidate)
+            return _ok(msg + SELF_REF_MSG, wrote=changed and problem is None), changed and problem is None
+        if problem is not None:
+            return _err(400, problem), False
+        with self._state:
+            self._publish(candidate)
+        data: str | None = msg if (self.version == "1.5" or msg) else None
+        return _ok(data, wrote=changed), changed
+
+    # ---- request handling --------------------------------------------------------------------
+
+    def _handle(self, endpoint: str, content_type: str, body: bytes) -> _Reply:
+        """One POST: parse, validate, authenticate, dispatch, record."""
+        if endpoint not in _ENDPOINTS:
+            return _Reply(404, {"detail": "Not Found"}, api=False)
+        record: dict[str, Json] = {"endpoint": endpoint, "ops": [], "wrote": False, "status": 0, "authenticated": False}
+        try:
+            reply = self._dispatch(endpoint, content_type, body, record)
+        except _Invalid as exc:
+            reply = _err(exc.status, exc.message)
+        record["status"] = reply.status
+        record["wrote"] = reply.wrote
+        record["dropped"] = reply.drop
+        with self._state:
+            self.requests.append(record)
+            if reply.wrote:
+                self.write_count += 1
+            if record.get("authenticated") and endpoint in _WRITE_ENDPOINTS:
+                self.write_requests += 1
+        return reply
+
+    def _parse(self, endpoint: str, content_type: str, body: bytes) -> tuple[Json, tuple[int, str] | None, str]:
+        """The body as the router's models see it, any form-specific error, and the form."""
+        ctype = content_type.split(";")[0].strip().lower()
+        forms: dict[str, str] = {}
+        if ctype == "application/x-www-form-urlencoded":
+            for k, v in urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+                forms[k] = v
+        elif ctype == "multipart/form-data":
+            head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+            if not message.is_multipart():
+                raise _Invalid(400, "Did not find boundary character")
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if isinstance(name, str):
+                    payload = part.get_payload(decode=True)
+                    forms[name] = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        if forms:
+            if "data" not in forms:
+                return None, (422, "Non-empty data field is required"), ctype
+            try:
+                tmp = json.loads(forms["data"])
+            except json.JSONDecodeError as exc:
+                return None, (400, f"Failed to parse JSON: {exc}"), ctype
+            merge: dict[str, Json] = {"commands": tmp} if isinstance(tmp, list) else tmp
+            if not isinstance(merge, dict):
+                return None, (400, f"Malformed command '{merge}': any command must be JSON of dict"), ctype
+            form_err = _form_errors(endpoint, merge, forms)
+            if "key" in forms and "key" not in merge:
+                merge["key"] = forms["key"]
+            return merge, form_err, ctype
+        if not body.strip():
+            raise _Invalid(400, self._missing_body())
+        try:
+            return json.loads(body), None, "json"
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _Invalid(400, self._json_error(exc)) from None
+
+    def _missing_body(self) -> str:
+        if self.version == "1.5":
+            return str({"type": "missing", "loc": ("body",), "msg": "Field required", "input": None})
+        return str({"loc": ("body",), "msg": "field required", "type": "value_error.missing"})
+
+    def _json_error(self, exc: Exception) -> str:
+        pos = getattr(exc, "pos", 0)
+        if self.version == "1.5":
+            return str(
+                {"type": "json_invalid", "loc": ("body", pos), "msg": "JSON decode error", "ctx": {"error": str(exc)}}
+            )
+        return str({"loc": ("body", pos), "msg": "Expecting value", "type": "value_error.jsondecode"})
+
+    def _dispatch(self, endpoint: str, content_type: str, body: bytes, record: dict[str, Json]) -> _Reply:
+        data, form_err, form = self._parse(endpoint, content_type, body)
+        record["form"] = form
+        try:
+            model, fields = self._validate(endpoint, data)
+        except _Invalid as exc:
+            if form_err is not None:
+                raise _Invalid(*form_err) from None
+            raise exc from None
+        record["ops"] = [c["op"] for c in fields["commands"]] if model == "list" else [fields["op"]]
+        if fields["key"] != self.api_key:
+            return _err(401, API_KEY_ERROR)
+        record["authenticated"] = True
+        if fields.get("confirm_time"):
+            record["confirm_time"] = fields["confirm_time"]
+        if endpoint == "/configure":
+            return self._configure(model, fields)
+        if endpoint == "/config-file":
+            return self._config_file(fields)
+        if endpoint == "/retrieve":
+            return self._retrieve(fields)
+        return self._show(fields)
+
+    def _validate(self, endpoint: str, data: Json) -> tuple[str, dict[str, Json]]:
+        """Which model the body is (as FastAPI's Union picks it) and its fields."""
+        v2 = self.version == "1.5"
+        cc = self.supports_commit_confirm
+        f = _Fields(v2)
+        if not isinstance(data, dict):
+            raise f.fail("dict", "", data)
+        key = f.string(data, "key")
+        if endpoint == "/configure":
+            errors: list[_Invalid] = []
+            if "commands" not in data:
+                try:
+                    path = f.path(data, non_empty=True)
+                    fields: dict[str, Json] = {
+                        "key": key,
+                        "op": f.string(data, "op"),
+                        "path": path,
+                        "value": f.string(data, "value", False),
+                    }
+                    if cc:
+                        fields["confirm_time"] = f.integer(data, "confirm_time")
+                    return "single", fields
+                except _Invalid as exc:
+                    errors.append(exc)
+            else:
+                try:
+                    commands = data["commands"]
+                    if not isinstance(commands, list):
+                        raise f.fail("list", "commands", commands)
+                    parsed: list[dict[str, Json]] = []
+                    for c in commands:
+                        if not isinstance(c, dict):
+                            raise f.fail("dict", "commands", c)
+                        parsed.append(
+                            {
+                                "op": f.string(c, "op"),
+                                "path": f.path(c, non_empty=True),
+                                "value": f.string(c, "value", False),
+                            }
+                        )
+                    fields = {"key": key, "commands": parsed}
+                    if cc:
+                        fields["confirm_time"] = f.integer(data, "confirm_time")
+                    return "list", fields
+                except _Invalid as exc:
+                    errors.append(exc)
+            if cc and "op" in data:
+                return "confirm", {"key": key, "op": f.string(data, "op")}
+            raise errors[0]
+        if endpoint == "/config-file":
+            fields = {"key": key, "op": f.string(data, "op"), "file": f.string(data, "file", False)}
+            if v2:
+                fields["string"] = f.string(data, "string", False)
+            if cc:
+                fields["confirm_time"] = f.integer(data, "confirm_time")
+            return "file", fields
+        fields = {"key": key, "op": f.string(data, "op"), "path": f.path(data, non_empty=False)}
+        if endpoint == "/retrieve":
+            fields["configFormat"] = f.string(data, "configFormat", False)
+        return endpoint.strip("/"), fields
+
+    # ---- /configure ---------------------------------------------------------------------------
+
+    def _configure(self, model: str, fields: dict[str, Json]) -> _Reply:
+        with self._write_lock() as acquired:
+            if not acquired:
+                return self._busy()
+            if model == "confirm":
+                op = fields["op"]
+                if op != "confirm":
+                    return _err(400, f"'{op}' is not a valid operation")
+                return self._confirm()
+            commands = fields["commands"] if model == "list" else [fields]
+            with self._state:
+                base = self._running.copy()
+            candidate = base.copy()
+            for c in commands:
+                problem = self._apply(candidate, base, c["op"], list(c["path"]), c.get("value"))
+                if problem is not None:
+                    return _err(400, problem)
+            reply, changed = self._commit(candidate, int(fields.get("confirm_time") or 0), "", api_request=True)
+            if changed:
+                with self._state:
+                    if self._drop_next:
+                        self._drop_next = False
+                        reply.drop = True
+            return reply
+
+    def _apply(
+        self, candidate: ConfigStore, base: ConfigStore, op: str, path: list[str], value: str | None
+    ) -> str | None:
+        """One command into the candidate config; the router's error text, or None."""
+        tokens = tuple([*path, value] if value else path)
+        shown = " ".join(tokens)
+        if op == "set":
+            problem = self.schema.check(tokens)
+            try:
+                loc = locate(self.roots, tokens)
+            except PathError as exc:
+                return f"Configuration path: [{shown}] is not valid\n{problem or exc}\n\nSet failed\n"
+            if problem is not None:
+                if loc.at in ("tag", "leaf"):
+                    return f"Configuration path: [{shown}] requires a value\n{problem}\n\nSet failed\n"
+                return f"Invalid value for [{shown}]\n{problem}\nValue validation failed\n\nSet failed\n"
+            candidate.set(loc)
+            return None
+        if op == "delete":
+            try:
+                loc = locate(self.roots, tokens)
+            except PathError as exc:
+                return f"Configuration path: [{shown}] is not valid\n{exc}\n\nDelete failed\n"
+            # The strict check looks at the config as it was when the request came in.
+            if self.strict and not base.exists(loc):
+                return f"Cannot delete [{shown}]: path/value does not exist"
+            candidate.delete(loc)  # "Nothing to delete" is a success on the router
+            return None
+        if op == "comment":
+            node_tokens = tuple(path)
+            try:
+                loc = locate(self.roots, node_tokens)
+            except PathError as exc:
+                return f"Configuration path: [{' '.join(node_tokens)}] is not valid\n{exc}\n"
+            if not candidate.exists(loc):
+                return "The specified config node does not exist\n"
+            if loc.at == "leaf_value":
+                return "Cannot comment on config values\n"
+            if loc.at == "tag":
+                return "Cannot add comment at this level\n"
+            if value and "*" in value:
+                return "Cannot use the '*' character in a comment\n"
+            if value:
+                candidate.comments[loc.keys] = value
+            else:
+                candidate.comments.pop(loc.keys, None)
+            return None
+        return f"'{op}' is not a valid operation"
+
+    # ---- /config-file --------------------------------------------------------------------------
+
+    def _config_file(self, fields: dict[str, Json]) -> _Reply:
+        op = fields["op"]
+        v2 = self.version == "1.5"
+        with self._write_lock() as acquired:
+            if not acquired:
+                return self._busy()
+            if op == "save":
+                name = fields.get("file") or DEFAULT_SAVE_FILE
+                with self._state:
+                    changed = self._saved.get(name) != self._running
+                    self._saved[name] = self._running.copy()
+                return _ok(f"Saving configuration to '{name}'...\nDone\n", wrote=changed)
+            if op == "load" or (v2 and op == "merge"):
+                name = fields.get("file")
+                if not name:
+                    if fields.get("string"):
+                        return _err(400, "loading a config from 'string' is not emulated")
+                    return _err(
+                        400, 'Missing required field "file | string"' if v2 else 'Missing required field "file"'
+                    )
+                with self._state:
+                    source = self._saved.get(name)
+                    candidate = self._running.copy()
+                if source is None:
+                    return _err(400, f"Failed to load configuration file '{name}': No such file or directory\n")
+                if op == "load":
+                    candidate.replace_with(source)
+                else:
+                    for tokens in source.commands():
+                        candidate.set(locate(self.roots, tokens))
+                reply, _changed = self._commit(candidate, int(fields.get("confirm_time") or 0), "", api_request=False)
+                if reply.status == 200 and reply.payload["data"] == "" and not v2:
+                    reply.payload["data"] = None
+                return reply
+            if op == "confirm" and self.supports_commit_confirm:
+                return self._confirm()
+            return _err(400, f"'{op}' is not a valid operation")
+
+    # ---- /retrieve -------------------------------------------------------------------------------
+
+    def _retrieve(self, fields: dict[str, Json]) -> _Reply:
+        op = fields["op"]
+        path: list[str] = fields["path"]
+        with self._state:
+            store = self._running.copy()
+        # vyos.config takes the path as one space-joined string and splits it again.
+        words = " ".join(path).split()
+        if op == "exists":
+            try:
+                return _ok(store.exists(locate(self.roots, words)))
+            except PathError:
+                return _ok(False)
+        if op in ("returnValue", "returnValues"):
+            item = None
+            with contextlib.suppress(PathError):
+                loc = locate(self.roots, words)
+                if loc.at == "leaf":
+                    item = store.get(loc.keys)
+            values = [item] if isinstance(item, str) else list(item) if isinstance(item, list) else []
+            if op == "returnValue":
+                return _ok(values[0] if values else None)
+            return _ok(values)
+        if op == "showConfig":
+            fmt = fields.get("configFormat") or "json"
+            if fmt not in ("json", "raw", "json_ast"):
+                return _err(400, f"'{fmt}' is not a valid config format")
+            if fmt == "json_ast":
+                return _err(400, "configFormat 'json_ast' is not emulated")
+            return self._show_config(store, path, fmt)
+        return _err(400, f"'{op}' is not a valid operation")
+
+    def _show_config(self, store: ConfigStore, path: list[str], fmt: str) -> _Reply:
+        try:
+            loc = locate(self.roots, path)
+        except PathError:
+            return _err(400, INVALID_PATH_ERROR)
+        item = store.data if loc.at == "root" else store.get(loc.keys)
+        if loc.at in ("root", "node", "tag_value"):
+            if not isinstance(item, dict) or not item:
+                return _err(400, EMPTY_PATH_ERROR)
+            if fmt == "raw":
+                return _ok(store.render_raw(loc.keys, item))
+            return _ok(_sorted_tree(item))
+        if loc.at == "tag" or (loc.at == "leaf" and loc.node is not None and not loc.node.valueless):
+            if not item:
+                return _err(400, EMPTY_PATH_ERROR)
+            name = loc.keys[-1]
+            if fmt == "raw":
+                return _ok(store.render_raw(loc.keys, item, wrap=name))
+            return _ok({name: _sorted_tree(item)})
+        # a valueless leaf (a typeless node with no children to Cstore) or a leaf value
+        return _err(400, EMPTY_PATH_ERROR)
+
+    # ---- /show (synthetic) ---------------------------------------------------------------------
+
+    def _show(self, fields: dict[str, Json]) -> _Reply:
+        op = fields["op"]
+        if op != "show":
+            return _err(400, f"'{op}' is not a valid operation")
+        path: list[str] = fields["path"]
+        with self._state:
+            store = self._running.copy()
+        text = _OpMode(store, self).show(path)
+        if text is None:
+            return _err(400, f"\n  Invalid command: show [{' '.join(path)}]\n\n")
+        return _ok(text)
+
+
+# ======================================================================================
+# Synthetic operational mode (/show).
+# ======================================================================================
+
+
+def _wg_public_key(private_key: str) -> str:
+    """The WireGuard public key of a base64 private key, or a placeholder."""
+    try:
+        raw = base64.b64decode(private_key, validate=True)
+        public = X25519PrivateKey.from_private_bytes(raw).public_key().public_bytes_raw()
+        return base64.b64encode(public).decode()
+    except (ValueError, binascii.Error):
+        return "(none)"
+
+
+def _mac(name: str) -> str:
+    digest = hashlib.sha256(name.encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join([line, rule, *body]) + "\n"
+
+
+def _as_list(item: Json) -> list[str]:
+    if isinstance(item, str):
+        return [item]
+    if isinstance(item, list):
+        return [str(v) for v in item]
+    return []
+
+
+class _OpMode:
+    """Made-up but plausible op-mode text from a config; nothing here reflects a data plane."""
+
+    def __init__(self, store: ConfigStore, emulator: VyosEmulator) -> None:
+        self.tree = store.data
+        self.store = store
+        self.emulator = emulator
+
+    def get(self, *keys: str) -> Json:
+        return self.store.get(keys)
+
+    def show(self, path: list[str]) -> str | None:
+        p = tuple(path)
+        if p in (("configuration",), ("configuration", "commands")):
+            return self.config_commands() if p[-1] == "commands" else self.store.render_raw()
+        if p == ("configuration", "json"):
+            return json.dumps(self.store.to_json())
+        if p == ("version",):
+            return self.version()
+        if p == ("vrf",):
+            return self.vrfs()
+        if p and p[0] == "interfaces":
+            return self.interfaces(p[1:])
+        if p[:1] == ("bgp",) or p[:2] == ("ip", "bgp"):
+            rest = p[1:] if p[0] == "bgp" else p[2:]
+            return self.bgp(rest)
+        if p[:2] == ("ip", "route"):
+            return self.routes(p[2:])
+        return None
+
+    def config_commands(self) -> str:
+        lines = []
+        for tokens in self.store.commands():
+            words = [t if re.fullmatch(r"[A-Za-z0-9_.:/@+-]+", t) else "'" + t + "'" for t in tokens]
+            loc = locate(self.store.roots, tokens)
+            if loc.at == "leaf_value":
+                words[-1] = "'" + tokens[-1].replace("'", "'\\''") + "'"
+            lines.append("set " + " ".join(words))
+        return "\n".join(lines) + "\n"
+
+    def version(self) -> str:
+        e = self.emulator
+        return (
+            f"Version:          VyOS {e.version}-emulated\n"
+            "Release train:    emulator\n"
+            "Built by:         tests/vyos_emulator.py\n"
+            f"Hostname:         {self.get('system', 'host-name') or e.hostname}\n"
+        )
+
+    # -- interfaces --
+
+    def all_interfaces(self) -> list[tuple[str, str, dict[str, Json]]]:
+        """(type, name, config) for every interface and vif, in config order."""
+        out: list[tuple[str, str, dict[str, Json]]] = []
+        interfaces = self.tree.get("interfaces", {})
+        for itype in sorted(interfaces, key=_natural):
+            entries = interfaces[itype]
+            if not isinstance(entries, dict):
+                continue
+            for name in sorted(entries, key=_natural):
+                conf = entries[name]
+                if not isinstance(conf, dict):
+                    continue
+                out.append((itype, name, conf))
+                for vif_kind in ("vif", "vif-s"):
+                    vifs = conf.get(vif_kind, {})
+                    if isinstance(vifs, dict):
+                        for vid in sorted(vifs, key=_natural):
+                            out.append((itype, f"{name}.{vid}", vifs[vid] if isinstance(vifs[vid], dict) else {}))
+        return out
+
+    def interfaces(self, rest: tuple[str, ...]) -> str | None:
+        found = self.all_interfaces()
+        if len(rest) >= 2:
+            for itype, name, conf in found:
+                if itype == rest[0] and name == rest[1]:
+                    return self.interface_detail(itype, name, conf)
+            return None
+        if rest:
+            found = [f for f in found if f[0] == rest[0]]
+            if not found and rest[0] not in self.emulator.roots["interfaces"].children:
+                return None
+        vxlan = bool(rest) and rest[0] == "vxlan"
+        headers = ["Interface", *(["VNI"] if vxlan else []), "IP Address", "MAC", "VRF", "MTU", "S/L", "Description"]
+        rows = []
+        for _itype, name, conf in found:
+            addresses = _as_list(conf.get("address")) or ["-"]
+            state = "A/D" if "disable" in conf else "u/u"
+            for i, address in enumerate(addresses):
+                first = i == 0
+                row = [name if first else ""]
+                if vxlan:
+                    row.append(str(conf.get("vni", "-")) if first else "")
+                row += [
+                    address,
+                    _mac(name) if first else "",
+                    str(conf.get("vrf", "default")) if first else "",
+                    str(conf.get("mtu", "1500")) if first else "",
+                    state if first else "",
+                    str(conf.get("description", "")) if first else "",
+                ]
+                rows.append(row)
+        codes = "Codes: S - State, L - Link, u - Up, D - Down, A - Admin Down\n"
+        return codes + _table(headers, rows)
+
+    def interface_detail(self, itype: str, name: str, conf: dict[str, Json]) -> str:
+        mtu = conf.get("mtu", "1450" if itype == "vxlan" else "1420" if itype == "wireguard" else "1500")
+        state = "DOWN" if "disable" in conf else "UP"
+        lines = [f"{name}: <BROADCAST,MULTICAST,{state},LOWER_UP> mtu {mtu} state {state}"]
+        if itype != "wireguard":
+            lines.append(f"    link/ether {_mac(name)} brd ff:ff:ff:ff:ff:ff")
+        if itype == "vxlan":
+            params = conf.get("parameters", {})
+            learning = "nolearning" if isinstance(params, dict) and "nolearning" in params else "learning"
+            local = conf.get("source-address", "0.0.0.0")
+            port = conf.get("port", "8472")
+            lines.append(f"    vxlan id {conf.get('vni', '-')} local {local} dstport {port} {learning}")
+        for address in _as_list(conf.get("address")):
+            family = "inet6" if ":" in address else "inet"
+            lines.append(f"    {family} {address} scope global {name}")
+        if "description" in conf:
+            lines.append(f"    Description: {conf['description']}")
+        text = "\n".join(lines) + "\n"
+        if itype == "wireguard":
+            text += "\n" + self.wireguard(name, conf)
+        return text
+
+    def wireguard(self, name: str, conf: dict[str, Json]) -> str:
+        lines = [f"interface: {name}"]
+        private = conf.get("private-key")
+        lines.append(f"  public key: {_wg_public_key(private) if isinstance(private, str) else '(none)'}")
+        lines.append("  private key: (hidden)")
+        if "port" in conf:
+            lines.append(f"  listening port: {conf['port']}")
+        peers = conf.get("peer", {})
+        for peer in sorted(peers, key=_natural) if isinstance(peers, dict) else []:
+            p = peers[peer] if isinstance(peers[peer], dict) else {}
+            lines += ["", f"peer: {p.get('public-key', '(none)')}  ({peer})"]
+            if "address" in p:
+                lines.append(f"  endpoint: {p['address']}:{p.get('port', '51820')}")
+            lines.append(f"  allowed ips: {', '.join(_as_list(p.get('allowed-ips'))) or '(none)'}")
+            lines.append("  latest handshake: (synthetic) 1 minute ago")
+        return "\n".join(lines) + "\n"
+
+    # -- vrf --
+
+    def vrf_names(self) -> list[str]:
+        names = self.get("vrf", "name")
+        return sorted(names, key=_natural) if isinstance(names, dict) else []
+
+    def vrfs(self) -> str:
+        rows = []
+        for vrf in self.vrf_names():
+            members = [n for _t, n, c in self.all_interfaces() if c.get("vrf") == vrf]
+            rows.append([vrf, "up", _mac(vrf), "noarp,master,up,lower_up", ",".join(members) or "n/a"])
+        return _table(["Name", "State", "MAC address", "Flags", "Interfaces"], rows)
+
+    # -- bgp --
+
+    def bgp(self, rest: tuple[str, ...]) -> str | None:
+        instances: list[tuple[str, Json]] = []
+        if rest[:1] == ("summary",) or rest in (("ipv4", "summary"), ("l2vpn", "evpn", "summary")):
+            instances.append(("default", self.get("protocols", "bgp")))
+        elif rest[:1] == ("vrf",) and len(rest) >= 3 and rest[-1] == "summary":
+            wanted = self.vrf_names() if rest[1] == "all" else [rest[1]]
+            if rest[1] == "all":
+                instances.append(("default", self.get("protocols", "bgp")))
+            instances += [(v, self.get("vrf", "name", v, "protocols", "bgp")) for v in wanted]
+        else:
+            return None
+        family = "L2VPN EVPN" if "evpn" in rest else "IPv4 Unicast"
+        chunks = []
+        for vrf, bgp in instances:
+            if not isinstance(bgp, dict):
+                if vrf != "default" or len(instances) == 1:
+                    chunks.append(f"% BGP instance not found{'' if vrf == 'default' else f' for VRF {vrf}'}\n")
+                continue
+            chunks.append(self.bgp_summary(vrf, bgp, family))
+        return "\n".join(chunks)
+
+    def bgp_summary(self, vrf: str, bgp: dict[str, Json], family: str) -> str:
+        asn = str(bgp.get("system-as", "?"))
+        params = bgp.get("parameters", {})
+        router_id = params.get("router-id") if isinstance(params, dict) else None
+        if not router_id:
+            lo = self.get("interfaces", "loopback", "lo", "address")
+            router_id = (_as_list(lo) or ["0.0.0.0/32"])[0].split("/")[0]
+        neighbors = bgp.get("neighbor", {})
+        groups = bgp.get("peer-group", {})
+        rows = []
+        for peer in sorted(neighbors, key=_natural) if isinstance(neighbors, dict) else []:
+            conf = neighbors[peer] if isinstance(neighbors[peer], dict) else {}
+            remote = conf.get("remote-as")
+            if remote is None and isinstance(groups, dict):
+                group = groups.get(str(conf.get("peer-group")), {})
+                remote = group.get("remote-as") if isinstance(group, dict) else None
+            iface = conf.get("interface", {})
+            if remote is None and isinstance(iface, dict):
+                remote = iface.get("remote-as")
+            remote_text = {"internal": asn, "external": "external"}.get(str(remote), str(remote or "?"))
+            row = [peer, "4", remote_text, "10", "10", "0", "0", "0", "00:05:00", "0", "0"]
+            rows.append([*row, str(conf.get("description", "N/A"))])
+        head = (
+            f"{family} Summary (VRF {vrf}):\n"
+            f"BGP router identifier {router_id}, local AS number {asn} vrf-id 0\n"
+            "BGP table version 0\nRIB entries 0, using 0 bytes of memory\n"
+            f"Peers {len(rows)}, using 0 KiB of memory\n\n"
+        )
+        headers = ["Neighbor", "V", "AS", "MsgRcvd", "MsgSent", "TblVer", "InQ", "OutQ", "Up/Down", "State/PfxRcd"]
+        table = _table([*headers, "PfxSnt", "Desc"], rows)
+        return head + table + f"\nTotal number of neighbors {len(rows)}\n"
+
+    # -- routes --
+
+    def routes(self, rest: tuple[str, ...]) -> str | None:
+        if not rest:
+            vrfs = ["default"]
+        elif rest[0] == "vrf" and len(rest) == 2:
+            vrfs = ["default", *self.vrf_names()] if rest[1] == "all" else [rest[1]]
+            if rest[1] != "all" and rest[1] not in self.vrf_names():
+                return f"% VRF {rest[1]} not found\n"
+        else:
+            return None
+        codes = (
+            "Codes: K - kernel route, C - connected, S - static, R - RIP,\n"
+            "       O - OSPF, I - IS-IS, B - BGP, E - EIGRP, N - NHRP,\n"
+            "       T - Table, v - VNC, V - VNC-Direct, A - Babel, F - PBR,\n"
+            "       f - OpenFabric,\n"
+            "       > - selected route, * - FIB route, q - queued, r - rejected, b - backup\n"
+            "       t - trapped, o - offload failure\n"
+        )
+        chunks = [codes]
+        for vrf in vrfs:
+            lines = [] if len(vrfs) == 1 and not rest else [f"\nVRF {vrf}:"]
+            connected: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
+            for _t, name, conf in self.all_interfaces():
+                if str(conf.get("vrf", "default")) != vrf:
+                    continue
+                for address in _as_list(conf.get("address")):
+                    with contextlib.suppress(ValueError):
+                        net = ipaddress.ip_interface(address).network
+                        if net.version == 4:
+                            connected.append((net, name))
+            entries = [(net, f"C>* {net} is directly connected, {name}, 00:05:00") for net, name in connected]
+            if vrf == "default":
+                found = self.get("protocols", "static", "route")
+            else:
+                found = self.get("vrf", "name", vrf, "protocols", "static", "route")
+            static: dict[str, Json] = found if isinstance(found, dict) else {}
+            for prefix in static:
+                conf = static[prefix] if isinstance(static[prefix], dict) else {}
+                hops = conf.get("next-hop", {})
+                for hop in sorted(hops, key=_natural) if isinstance(hops, dict) else []:
+                    with contextlib.suppress(ValueError):
+                        entries.append(
+                            (ipaddress.ip_network(prefix), f"S>* {prefix} [1/0] via {hop}, weight 1, 00:05:00")
+                        )
+                if "blackhole" in conf:
+                    with contextlib.suppress(ValueError):
+                        entries.append((ipaddress.ip_network(prefix), f"S>* {prefix} [1/0] unreachable (blackhole)"))
+            entries.sort(key=lambda e: (e[0].version, int(e[0].network_address), e[0].prefixlen))
+            chunks.append("\n".join([*lines, *(text for _n, text in entries)]) + "\n")
+        return "".join(chunks)
