@@ -14,7 +14,9 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   it, confirm only once a follow-up call shows the router still answers, then save. A
   failed batch leaves the router unchanged (VyOS commits a batch atomically), and the
   error names the router, the offending path and the router's message.
-* ``read`` fetches the owned subtrees so ``pulumi refresh`` shows hand-made drift;
+* ``read`` fetches the owned subtrees so ``pulumi refresh`` shows hand-made drift (the
+  resource is marked updated and its ``drift`` output lists the differing lines; the next
+  ``up`` puts them back);
   ``delete`` removes exactly the owned subtrees (less the API's own, which would cut
   the provider off), commits and saves.
 * Applies to one router never overlap: a lock per router in this process, plus retries
@@ -55,7 +57,7 @@ SECRET_LEAVES = frozenset({"private-key", "preshared-key", "key", "password", "s
 #: How long a commit waits for its confirmation (minutes): long enough for the follow-up call.
 CONFIRM_MINUTES = 2
 #: What VyOS says when another commit holds the configuration lock.
-BUSY = re.compile(r"busy|locked|another commit in progress", re.IGNORECASE)
+BUSY = re.compile(r"temporarily locked|another commit in progress|configuration session busy", re.IGNORECASE)
 #: VyOS's answer to showConfig of a path with nothing under it.
 EMPTY = "Configuration under specified path is empty"
 #: A confirm that came too late: the commit has already been rolled back.
@@ -175,6 +177,26 @@ def in_desired_order(actual: Config, desired: Config) -> Config:
     The router keeps values in the order they were added; only a different set is drift.
     """
     return {p: desired[p] if sorted(v) == sorted(desired.get(p, [])) else v for p, v in actual.items()}
+
+
+def drift_lines(actual: Config, desired: Config) -> list[str]:
+    """What differs on the router from what fabric applied, as ``+``/``-`` set lines."""
+    out = []
+    for path in sorted(actual.keys() | desired.keys()):
+        have, want = actual.get(path), desired.get(path)
+        if have == want:
+            continue
+        for value in want or []:
+            if value not in (have or []):
+                out.append(f"- {path} {value!r} (applied, gone from the router)")
+        if want is not None and not want and have is None:
+            out.append(f"- {path} (applied, gone from the router)")
+        for value in have or []:
+            if value not in (want or []):
+                out.append(f"+ {path} {value!r} (on the router, not in fabric's config)")
+        if have is not None and not have and want is None:
+            out.append(f"+ {path} (on the router, not in fabric's config)")
+    return out
 
 
 # ----------------------------------------------------------------------------- transport
@@ -384,13 +406,13 @@ class VyosConfigProvider(ResourceProvider):
             current = owned(router.running(), props["owns"])
             commands = fill_secrets(delta(current, desired, props["owns"]), secrets)
             router.apply(commands, confirm, check)
-        return {**props, "writes": router.writes, "changed_lines": len(commands)}
+        return {**props, "writes": router.writes, "changed_lines": len(commands), "drift": []}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with router_session(props) as router:
             actual = owned(router.running(), props["owns"])
         masked = in_desired_order(mask_secrets(actual, props["config"], props.get("secrets") or {}), props["config"])
-        return ReadResult(id_=id_, outs={**props, "config": masked})
+        return ReadResult(id_=id_, outs={**props, "config": masked, "drift": drift_lines(masked, props["config"])})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         keep = [path_key(k) for k in props.get("keep_on_delete") or []]
@@ -448,6 +470,7 @@ class VyosConfig(Resource):
                 "secrets": pulumi.Output.secret(secrets),
                 "writes": None,
                 "changed_lines": None,
+                "drift": None,
             },
             pulumi.ResourceOptions.merge(opts, secret_opts),
         )

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from fabric.render.vyos import all_owned_subtrees
+from providers.vyos import flatten, owned
 from tests.engine import Project
 
 
@@ -196,3 +198,45 @@ def test_renaming_a_router_keeps_its_key(project: Project) -> None:
     _edit_routers(project, "dc1", rename)
     assert set(_changed(project.up("dc1"))) <= {"update"}  # renamed in place: no create, delete or replace
     assert _public_keys(project, "dc1")["dc1-edge"] == before["dc1-r2"]
+
+
+def _owned_running(project: Project, router: str) -> dict[str, list[str]]:
+    return owned(flatten(project.emulators[router].config_tree()), [list(o) for o in all_owned_subtrees()])
+
+
+def test_drift_found_by_refresh_is_repaired_by_up_and_destroy_cleans_up(project: Project) -> None:
+    project.up("dc1")
+    applied = _owned_running(project, "dc1-r1")
+    router = project.emulators["dc1-r1"]
+    router.set_by_hand(("interfaces", "vxlan", "vxlan10010", "description", "edited by hand"))
+    refresh = project.run("refresh", "-s", "dc1", "--yes", "--skip-preview")
+    assert "~ 1 updated" in refresh.stdout  # the router's config resource
+    state = json.loads(project.export("dc1"))
+    config = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("::dc1-r1-vyos"))
+    assert config["outputs"]["drift"] == [
+        "- interfaces vxlan vxlan10010 description 'tenant acme segment' (applied, gone from the router)",
+        "+ interfaces vxlan vxlan10010 description 'edited by hand' (on the router, not in fabric's config)",
+    ]
+    drift = project.run("preview", "-s", "dc1", "--diff", "--expect-no-changes", check=False)
+    assert drift.returncode != 0 and "dc1-r1-vyos" in drift.stdout  # the next up has work to do
+    assert _changed(project.up("dc1")) == {"update": 1}
+    assert _owned_running(project, "dc1-r1") == applied
+    project.run("destroy", "-s", "dc1", "--yes", "--skip-preview")
+    for name in ("dc1-r1", "dc1-r2"):
+        assert set(_owned_running(project, name)) == {"service https api keys id fabric key", "service https api rest"}
+
+
+def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project) -> None:
+    project.up("dc1")
+    before = {name: _owned_running(project, name) for name in ("dc1-r1", "dc1-r2")}
+    path = project.dir / "Pulumi.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1", "dc2"]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 2}  # the Tenant component; both routers
+    for name, old in before.items():
+        new = _owned_running(project, name)
+        changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
+        assert changed and all(
+            "hooli" in p or "1050" in p or "10050" in p or "20050" in p or "1100" in p or "1101" in p for p in changed
+        )

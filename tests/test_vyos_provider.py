@@ -1,0 +1,269 @@
+"""The VyOS provider against the VyOS API emulator (no VyOS router runs here).
+
+The emulator (``tests/vyos_emulator.py``) follows vyos-http-api-server: atomic batches,
+commit-confirm with rollback, a global write lock, schema checks. These tests call the
+provider's methods as the Pulumi engine would and look at the router from the outside.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fabric import model, stackfile, topology
+from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
+from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY
+from providers.keys import generate_keypair
+from providers.vyos import Router, VyosConfigProvider, VyosError, delta, flatten, owned
+from tests.conftest import ROOT
+from tests.engine import bootstrap_config
+from tests.vyos_emulator import VyosEmulator
+
+KEY = "test-api-key"
+PRIVATE, _ = generate_keypair()
+
+
+def rendered_config(stack: str = "dc1", index: int = 0, without: str | None = None) -> tuple[dict[str, list[str]], str]:
+    """A router's rendered config from an example stack, optionally without one tenant."""
+    raw = stackfile.raw_config(ROOT, stack)
+    if without:
+        raw["tenants"] = [t for t in raw["tenants"] if t["name"] != without]
+    inv = model.load(raw)
+    plan = topology.build(inv, stackfile.placeholder_keys(inv))
+    rendered = render_routers(plan)[index]
+    return rendered.config(), rendered.vyos_version
+
+
+def props(router: VyosEmulator, config: dict[str, list[str]], version: str = "1.5", **extra: Any) -> dict[str, Any]:
+    return {
+        "router": "r1",
+        "endpoint": router.url,
+        "api_key": KEY,
+        "tls": {"fingerprint": router.fingerprint_sha256},
+        "vyos_version": version,
+        "owns": [list(o) for o in all_owned_subtrees()],
+        "keep_on_delete": [list(k) for k in keep_on_delete()],
+        "config": config,
+        "secrets": {WIREGUARD_PRIVATE_KEY.name: PRIVATE, API_KEY.name: KEY},
+        **extra,
+    }
+
+
+@pytest.fixture
+def router() -> Iterator[VyosEmulator]:
+    with VyosEmulator(KEY, "1.5", initial=bootstrap_config(KEY, "1.5"), time_scale=1.0) as emulator:
+        yield emulator
+
+
+def owned_running(router: VyosEmulator) -> dict[str, list[str]]:
+    return owned(flatten(router.config_tree()), [list(o) for o in all_owned_subtrees()])
+
+
+def test_first_apply_lays_down_the_config_in_three_writes(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    outs = VyosConfigProvider().create(props(router, config, version)).outs
+    running = owned_running(router)
+    assert running["interfaces wireguard wg0 private-key"] == [PRIVATE]
+    assert {
+        p: v for p, v in running.items() if "private-key" not in p and p != "service https api keys id fabric key"
+    } == {p: v for p, v in config.items() if not any(x.startswith("<secret:") for x in v)}
+    assert outs is not None and outs["writes"] == 3 and router.write_count == 3
+    assert router.saved == router.running()  # saved, so it survives a reboot
+    assert not router.confirm_pending
+    # What VyOS keeps for itself under fabric's roots is left alone.
+    assert ("interfaces", "ethernet", "eth0", "hw-id", "52:54:00:12:34:56") in router.running()
+
+
+def test_no_change_means_no_write(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    p = props(router, config, version)
+    VyosConfigProvider().create(p)
+    assert VyosConfigProvider().diff("id", p, p).changes is False
+    router.clear_requests()
+    read = VyosConfigProvider().read("id", p).outs
+    assert read is not None and read["config"] == config  # the refresh sees no drift
+    assert [r for r in router.requests if r["wrote"]] == []
+
+
+def test_a_failed_commit_leaves_the_router_unchanged_and_names_the_problem(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    applied = props(router, config, version)
+    VyosConfigProvider().create(applied)
+    before = router.running()
+    smaller = props(router, rendered_config(without="initech")[0], version)
+    router.fail_next_commit("Commit failed: interface br1030 is busy")
+    with pytest.raises(VyosError, match=r"router r1: configure failed \(HTTP 400\).*br1030 is busy"):
+        VyosConfigProvider().update("id", applied, smaller)
+    assert router.running() == before
+    # An invalid line is refused with its path and the router's message, nothing applied.
+    bad = props(router, {**config, "interfaces wireguard wg0 port": ["70000"]}, version)
+    with pytest.raises(VyosError, match=r"interfaces wireguard wg0 port.*'70000'.*1 to 65535"):
+        VyosConfigProvider().update("id", applied, bad)
+    assert router.running() == before
+
+
+def test_a_commit_the_router_accepts_but_does_not_apply_is_not_confirmed(router: VyosEmulator) -> None:
+    """VyOS answers changes under ``service https`` before committing them in the background:
+    the read-back finds the change missing, so it is neither confirmed nor saved."""
+    config, version = rendered_config()
+    before = router.running()
+    router.fail_next_commit("Commit failed in the background")
+    with pytest.raises(VyosError, match=r"not in the running config .* not confirmed and rolls back"):
+        VyosConfigProvider().create(props(router, config, version))
+    assert router.running() == before
+
+
+def test_a_connection_lost_after_commit_rolls_back_and_the_next_apply_converges(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    before = router.running()
+    router.drop_connection_after_commit()
+    with pytest.raises(VyosError, match=r"lost the connection during configure"):
+        VyosConfigProvider().create(props(router, config, version))
+    assert router.confirm_pending  # committed, never confirmed
+    assert router.expire_confirm_now()
+    assert router.running() == before and router.rollback_count == 1
+    VyosConfigProvider().create(props(router, config, version))
+    assert owned_running(router)["interfaces wireguard wg0 address"] == config["interfaces wireguard wg0 address"]
+
+
+def test_an_apply_while_an_old_commit_awaits_confirmation_still_converges(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    router.drop_connection_after_commit()
+    with pytest.raises(VyosError):
+        VyosConfigProvider().create(props(router, config, version))
+    config["system host-name"] = ["renamed"]
+    VyosConfigProvider().create(props(router, config, version))
+    assert owned_running(router)["system host-name"] == ["renamed"] and not router.confirm_pending
+
+
+def test_a_wrong_api_key_is_refused_clearly(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    with pytest.raises(VyosError, match=r"router r1: the API refused the key \(HTTP 401"):
+        VyosConfigProvider().create(props(router, config, version, api_key="wrong"))
+
+
+def test_a_certificate_that_is_not_the_pinned_one_is_refused_before_any_request(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    pinned = "00" * 32
+    with pytest.raises(VyosError, match=r"not the pinned 0{64}; refusing to connect"):
+        VyosConfigProvider().create(props(router, config, version, tls={"fingerprint": pinned}))
+    assert router.requests == []  # the API key never left
+
+
+def test_a_ca_bundle_verifies_and_a_wrong_one_is_refused(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    VyosConfigProvider().create(props(router, config, version, tls={"ca_pem": router.cert_pem}))
+    with (
+        VyosEmulator(KEY) as other,
+        pytest.raises(VyosError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"),
+    ):
+        VyosConfigProvider().create(props(router, config, version, tls={"ca_pem": other.cert_pem}))
+
+
+def test_drift_made_by_hand_is_read_and_repaired(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    p = props(router, config, version)
+    VyosConfigProvider().create(p)
+    router.set_by_hand(("interfaces", "vxlan", "vxlan10010", "description", "edited by hand"))
+    router.delete_by_hand(("interfaces", "wireguard", "wg0", "peer", "dc1-r2"))
+    router.set_by_hand(("interfaces", "wireguard", "wg0", "private-key", generate_keypair()[0]))
+    read = VyosConfigProvider().read("id", p).outs
+    assert read is not None
+    drift = {k: v for k, v in read["config"].items() if config.get(k) != v} | {
+        k: None for k in config if k not in read["config"]
+    }
+    assert drift["interfaces vxlan vxlan10010 description"] == ["edited by hand"]
+    assert drift["interfaces wireguard wg0 peer dc1-r2 public-key"] is None
+    assert drift["interfaces wireguard wg0 private-key"][0].startswith("<redacted sha256:")  # never the key itself
+    assert VyosConfigProvider().diff("id", read, p).changes
+    VyosConfigProvider().update("id", read, p)
+    assert VyosConfigProvider().read("id", p).outs["config"] == config  # type: ignore[index]
+
+
+def test_adding_or_removing_a_tenant_touches_only_that_tenants_lines(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    without, _ = rendered_config(without="initech")
+    theirs = {p for p in config if p not in without or config[p] != without[p]}
+    full = props(router, config, version)
+    smaller = props(router, without, version)
+    VyosConfigProvider().create(full)
+    for old, new in ((full, smaller), (smaller, full)):
+        router.clear_requests()
+        VyosConfigProvider().update("id", old, new)
+        batches = [
+            r for r in router.requests if r["endpoint"] == "/configure" and r.get("ops") and r["ops"] != ["confirm"]
+        ]
+        assert len(batches) == 1
+        assert sum(r["wrote"] for r in router.requests) == 3
+    assert "vrf name initech table" in owned_running(router)
+    assert theirs and all(
+        "initech" in p or any(n in p for n in ("1030", "10030", "20030", "1060", "1061")) for p in theirs
+    )
+
+
+def test_two_applies_to_one_router_never_overlap() -> None:
+    """Two resources on one router (disjoint subtrees), applied at once from two threads."""
+    with VyosEmulator(KEY, initial=bootstrap_config(KEY, "1.5"), commit_delay=0.2) as router:
+        base = props(router, {}, "1.5")
+        first = {**base, "owns": [["system", "host-name"]], "config": {"system host-name": ["r1"]}}
+        second = {**base, "owns": [["system", "domain-name"]], "config": {"system domain-name": ["fabric.internal"]}}
+        errors: list[Exception] = []
+
+        def apply(p: dict[str, Any]) -> None:
+            try:
+                VyosConfigProvider().create(p)
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=apply, args=(p,)) for p in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert router.max_concurrent_commits == 1
+        assert ("system", "host-name", "r1") in router.running()
+        assert ("system", "domain-name", "fabric.internal") in router.running()
+
+
+def test_a_busy_router_is_retried_with_backoff() -> None:
+    """Another process holds the config session: the router says busy, the provider waits."""
+    with VyosEmulator(KEY, initial=bootstrap_config(KEY, "1.5"), commit_delay=0.5, busy_mode=True) as router:
+        p = props(router, {"system host-name": ["r1"]}, "1.5", owns=[["system", "host-name"]])
+        other = {**p, "owns": [["system", "domain-name"]], "config": {"system domain-name": ["other.example"]}}
+        # Another client (its own lock, as another process would have) commits first.
+        holder = threading.Thread(
+            target=Router(other).apply, args=(delta({}, other["config"], other["owns"]), True, lambda _: None)
+        )
+        holder.start()
+        time.sleep(0.1)
+        VyosConfigProvider().create(p)
+        holder.join()
+        statuses = [r["status"] for r in router.requests if r["endpoint"] == "/configure"]
+        assert 503 in statuses and statuses[-1] == 200
+        assert ("system", "host-name", "r1") in router.running()
+
+
+def test_vyos_14_applies_without_commit_confirm() -> None:
+    config, version = rendered_config("dc2", 1)
+    assert version == "1.4"
+    with VyosEmulator(KEY, "1.4", initial=bootstrap_config(KEY, "1.4")) as router:
+        outs = VyosConfigProvider().create(props(router, config, version)).outs
+        assert outs is not None and outs["writes"] == 2  # configure and save: there is nothing to confirm
+        assert all(r.get("confirm_time") is None for r in router.requests)
+        assert owned_running(router)["system host-name"] == ["dc2-r2"]
+
+
+def test_delete_removes_exactly_the_owned_subtrees(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    p = props(router, config, version)
+    VyosConfigProvider().create(p)
+    VyosConfigProvider().delete("id", p)
+    left = owned_running(router)
+    assert set(left) == {"service https api keys id fabric key", "service https api rest"}  # the API stays
+    assert ("interfaces", "ethernet", "eth0", "hw-id", "52:54:00:12:34:56") in router.running()
+    assert router.saved == router.running()
