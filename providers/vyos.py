@@ -126,7 +126,8 @@ def delta(current: Config, desired: Config, owns: list[list[str]]) -> list[dict[
                 deletes.append({"op": "delete", "path": list(prefix)})
             continue
         for value in values:
-            if value not in desired[path]:
+            # A secret (masked) leaf holds one value, which the set below overwrites.
+            if value not in desired[path] and not value.startswith(("<secret:", "<redacted")):
                 deletes.append({"op": "delete", "path": [*words, value]})
     sets: list[dict[str, Any]] = []
     for path, values in desired.items():
@@ -403,7 +404,7 @@ class VyosConfigProvider(ResourceProvider):
             return f"{len(differing)} lines differ, first {differing[0][0]!r}" if differing else None
 
         with router_session(props) as router:
-            current = owned(router.running(), props["owns"])
+            current = mask_secrets(owned(router.running(), props["owns"]), desired, secrets)
             commands = fill_secrets(delta(current, desired, props["owns"]), secrets)
             router.apply(commands, confirm, check)
         return {**props, "writes": router.writes, "changed_lines": len(commands), "drift": []}

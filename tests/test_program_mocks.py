@@ -61,7 +61,9 @@ def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) 
     monkeypatch.setattr(peers, "backend_stacks", lambda org, project: {f"{org}/{project}/dc1", f"{org}/{project}/dc2"})
     exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    program = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    # Wait for every router's config resource too, not only for what is exported.
+    exported["_applied"] = [r.applied.urn for r in program["datacenter"].routers.values()]
     return exported
 
 
@@ -89,7 +91,12 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
         assert members[0]["public_key"] == placeholder_public_key("mock dc1-r1-wg-key")
         assert "example-key" not in json.dumps([plan, members])
 
-    return pulumi.Output.all(exported["plan"], exported[peers.MEMBERS_OUTPUT], exported["mesh_peers"]).apply(check)
+    return pulumi.Output.all(
+        exported["plan"],
+        exported[peers.MEMBERS_OUTPUT],
+        exported["mesh_peers"],
+        pulumi.Output.all(*exported["_applied"]),
+    ).apply(lambda args: check(args[:3]))
 
 
 def test_program_stops_on_bad_config_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:

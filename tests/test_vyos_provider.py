@@ -85,8 +85,23 @@ def test_no_change_means_no_write(router: VyosEmulator) -> None:
     assert VyosConfigProvider().diff("id", p, p).changes is False
     router.clear_requests()
     read = VyosConfigProvider().read("id", p).outs
-    assert read is not None and read["config"] == config  # the refresh sees no drift
-    assert [r for r in router.requests if r["wrote"]] == []
+    assert read is not None and read["config"] == config and read["drift"] == []  # the refresh sees no drift
+    outs = VyosConfigProvider().update("id", p, p).outs  # even an explicit re-apply sends nothing
+    assert outs is not None and outs["changed_lines"] == 0
+    assert router.write_requests == 0 and [r for r in router.requests if r["wrote"]] == []
+
+
+def test_a_rotated_key_is_one_line_and_never_shown(router: VyosEmulator) -> None:
+    config, version = rendered_config()
+    p = props(router, config, version)
+    VyosConfigProvider().create(p)
+    new_private, _ = generate_keypair()
+    rotated = {**p, "secrets": {**p["secrets"], WIREGUARD_PRIVATE_KEY.name: new_private}}
+    assert VyosConfigProvider().diff("id", p, rotated).changes
+    outs = VyosConfigProvider().update("id", p, rotated).outs
+    assert outs is not None and outs["changed_lines"] == 1  # one set overwrites the key
+    assert owned_running(router)["interfaces wireguard wg0 private-key"] == [new_private]
+    assert new_private not in str(outs["config"]) and PRIVATE not in str(outs["config"])
 
 
 def test_a_failed_commit_leaves_the_router_unchanged_and_names_the_problem(router: VyosEmulator) -> None:
