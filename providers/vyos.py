@@ -43,7 +43,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,8 +54,6 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 SECRET_MARKER = re.compile(r"^<secret:([a-z0-9-]+)>$")
 #: Leaves whose values are secrets even when fabric did not write them (drift is redacted).
 SECRET_LEAVES = frozenset({"private-key", "preshared-key", "key", "password", "secret", "shared-secret-key"})
-#: How long a commit waits for its confirmation (minutes): long enough for the follow-up call.
-CONFIRM_MINUTES = 2
 #: What VyOS says when another commit holds the configuration lock.
 BUSY = re.compile(r"temporarily locked|another commit in progress|configuration session busy", re.IGNORECASE)
 #: VyOS's answer to showConfig of a path with nothing under it.
@@ -64,6 +62,10 @@ EMPTY = "Configuration under specified path is empty"
 NO_CONFIRM_PENDING = "No confirm pending"
 #: A commit-confirm timer still runs (e.g. after a lost connection): a newer commit waits for it.
 CONFIRM_PENDING = "Another confirm is pending"
+#: VyOS's reply to a change under ``service https``: it commits after answering.
+BACKGROUND = "commit will be called in the background"
+#: How long a background commit may take to show up in the running config.
+BACKGROUND_WAIT_S = 120.0
 RETRIES = 5
 TIMEOUT_S = 30.0
 
@@ -247,13 +249,25 @@ def tls_verify(endpoint: str, tls: Mapping[str, Any], router: str) -> ssl.SSLCon
     return True
 
 
+class ConnectionLost(VyosError):
+    """A write whose request may have reached the router got no answer."""
+
+
+def confirm_minutes(commands: int) -> int:
+    """How long a commit waits for its confirmation: a router runs every command's checks
+    before it commits, so a large first apply takes minutes, not seconds."""
+    return 5 + commands // 1000
+
+
 class Router:
     """One router's API, for the length of one provider call."""
 
-    def __init__(self, props: Mapping[str, Any]) -> None:
+    def __init__(self, props: Mapping[str, Any], api_key: str | None = None) -> None:
         self.name = str(props["router"])
         self.endpoint = str(props["endpoint"]).rstrip("/")
-        self.key = str(props["api_key"])
+        self.key = api_key or str(props["api_key"])
+        #: Values never to repeat in an error (routers echo paths, values included).
+        self.secrets = [v for v in (props.get("secrets") or {}).values() if v] + [self.key]
         verify = tls_verify(self.endpoint, props.get("tls") or {}, self.name)
         self.client = httpx.Client(verify=verify, timeout=TIMEOUT_S)
         self.writes = 0
@@ -261,31 +275,43 @@ class Router:
     def close(self) -> None:
         self.client.close()
 
-    def call(self, endpoint: str, body: dict[str, Any], write: bool) -> Any:
-        """POST one request; retries only where the request cannot have changed anything."""
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
+
+    def call(
+        self, endpoint: str, body: dict[str, Any], write: bool, idempotent: bool = False, timeout: float = TIMEOUT_S
+    ) -> Any:
+        """POST one request; retries only where repeating it cannot change anything twice:
+        a connection that was never made, a busy router, or an idempotent request
+        (confirm, save, reads)."""
         delay = 0.2
         for attempt in range(RETRIES):
             try:
-                response = self.client.post(f"{self.endpoint}/{endpoint}", json={"key": self.key, **body})
+                response = self.client.post(
+                    f"{self.endpoint}/{endpoint}", json={"key": self.key, **body}, timeout=timeout
+                )
             except httpx.ConnectError as exc:  # nothing was sent
                 error: Exception = exc
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if write:
-                    raise VyosError(
+                if write and not idempotent:
+                    raise ConnectionLost(
                         f"router {self.name}: lost the connection during {endpoint} ({type(exc).__name__}); "
-                        "the change may or may not be committed, and an unconfirmed commit rolls back by itself"
+                        "the change may or may not be committed; an unconfirmed commit is reverted by the "
+                        "router when its commit-confirm time runs out"
                     ) from exc
                 error = exc
             else:
                 if attempt < RETRIES - 1 and _busy(response):
-                    error = VyosError(response.text)
+                    error = VyosError(self.scrub(response.text))
                 else:
-                    return self._reply(endpoint, body, response, write)
+                    return self._reply(endpoint, response, write)
             time.sleep(delay)
             delay *= 2
-        raise VyosError(f"router {self.name}: {endpoint} failed after {RETRIES} attempts: {error}")
+        raise VyosError(f"router {self.name}: {endpoint} failed after {RETRIES} attempts: {self.scrub(str(error))}")
 
-    def _reply(self, endpoint: str, body: dict[str, Any], response: httpx.Response, write: bool) -> Any:
+    def _reply(self, endpoint: str, response: httpx.Response, write: bool) -> Any:
         try:
             reply = response.json()
         except json.JSONDecodeError:
@@ -293,9 +319,8 @@ class Router:
         if response.status_code == 401:
             raise VyosError(f"router {self.name}: the API refused the key (HTTP 401: {reply.get('error')})")
         if response.status_code >= 400 or not reply.get("success"):
-            raise VyosError(
-                f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {reply.get('error')}"
-            )
+            error = self.scrub(str(reply.get("error")))
+            raise VyosError(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
         if write:
             self.writes += 1
         return reply.get("data")
@@ -312,34 +337,61 @@ class Router:
     def apply(self, commands: list[dict[str, Any]], commit_confirm: bool, check: Any) -> None:
         """One batch; read back; confirmed only when the read-back passes ``check``; saved.
 
-        ``check(running_config)`` returns a problem or None. Nothing to change: no write.
+        ``check(running_config)`` returns a problem or None. With nothing to change only
+        the save is sent: an earlier apply may have committed without saving.
         """
         if not commands:
+            self.call("config-file", {"op": "save"}, write=True, idempotent=True)
             return
+        minutes = confirm_minutes(len(commands))
         body: dict[str, Any] = {"commands": commands}
         if commit_confirm:
-            body["confirm_time"] = CONFIRM_MINUTES
+            body["confirm_time"] = minutes
         try:
-            self.call("configure", body, write=True)
+            reply = self.call("configure", body, write=True, timeout=minutes * 30.0)
+        except ConnectionLost:
+            raise
         except VyosError as exc:
-            if not (commit_confirm and CONFIRM_PENDING in str(exc)):
-                raise
-            # An earlier commit (a lost connection, or a failed commit's timer) awaits its
-            # confirmation. The router answers us, which is what that timer guards: confirm
-            # it, then send this batch, which is computed from the config as it is now.
-            self.call("configure", {"op": "confirm"}, write=True)
-            self.call("configure", body, write=True)
-        problem = check(self.running())
+            if commit_confirm and CONFIRM_PENDING in str(exc):
+                raise VyosError(
+                    f"router {self.name}: a commit-confirm is pending there (an apply that lost its connection, "
+                    "or an operator's commit-confirm); when it runs out the router reverts it, after which "
+                    "`pulumi up` applies again; or confirm it on the router if that change is wanted"
+                ) from exc
+            if commit_confirm:
+                # VyOS arms the confirm timer before it commits, so a failed commit leaves
+                # one running, which would revert the router later: disarm it (nothing changed).
+                self._confirm_quietly()
+            raise
+        background = isinstance(reply, str) and BACKGROUND in reply
+        problem = self._read_back(check, BACKGROUND_WAIT_S if background else 0.0)
         if problem:
             raise VyosError(
                 f"router {self.name}: the change was accepted but is not in the running config ({problem}); "
-                + ("it was not confirmed and rolls back by itself" if commit_confirm else "check the router")
+                + ("it was not confirmed, so the router reverts it" if commit_confirm else "check the router")
             )
         if commit_confirm:
-            reply = self.call("configure", {"op": "confirm"}, write=True)
+            reply = self.call("configure", {"op": "confirm"}, write=True, idempotent=True)
             if isinstance(reply, str) and NO_CONFIRM_PENDING in reply:
-                raise VyosError(f"router {self.name}: the commit was rolled back before it could be confirmed")
-        self.call("config-file", {"op": "save"}, write=True)
+                raise VyosError(f"router {self.name}: the commit was reverted before it could be confirmed")
+        self.call("config-file", {"op": "save"}, write=True, idempotent=True)
+
+    def _read_back(self, check: Any, wait: float) -> str | None:
+        """The check's verdict on the running config; for a commit VyOS runs in the background
+        (changes under ``service https``, which restart the API), keep asking for ``wait`` s."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                problem: str | None = check(self.running())
+            except VyosError as exc:  # the API restarting
+                problem = str(exc)
+            if problem is None or time.monotonic() >= deadline:
+                return problem
+            time.sleep(0.5)
+
+    def _confirm_quietly(self) -> None:
+        with suppress(VyosError):
+            self.call("configure", {"op": "confirm"}, write=False, idempotent=True)
 
 
 def _busy(response: httpx.Response) -> bool:
@@ -354,12 +406,12 @@ def _busy(response: httpx.Response) -> bool:
 
 
 @contextmanager
-def router_session(props: Mapping[str, Any]) -> Iterator[Router]:
+def router_session(props: Mapping[str, Any], api_key: str | None = None) -> Iterator[Router]:
     """The router's lock (applies never overlap) and a client that is closed afterwards."""
     with _locks_guard:
         lock = _locks.setdefault(str(props["endpoint"]), threading.Lock())
     with lock:
-        router = Router(props)
+        router = Router(props, api_key)
         try:
             yield router
         finally:
@@ -377,22 +429,26 @@ class VyosConfigProvider(ResourceProvider):
     """Holds no state; the Pulumi state refers to it by module path (keep ``providers.vyos``)."""
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # Another API host is another device; a renamed router is the same one.
-        replaces = []
-        if urlsplit(str(olds.get("endpoint"))).hostname != urlsplit(str(news.get("endpoint"))).hostname:
-            replaces.append("endpoint")
+        # Always in place: a new endpoint may well be the same router under another name,
+        # and a create-then-delete replace would then delete what it had just applied.
         keys = ("router", "config", "owns", "secrets", "endpoint", "api_key", "tls", "vyos_version")
-        changes = bool(replaces) or any(olds.get(k) != news.get(k) for k in keys)
-        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
+        changes = any(olds.get(k) != news.get(k) for k in keys)
+        return DiffResult(changes=changes, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._apply(props)
         return CreateResult(id_=f"vyos-{urlsplit(str(props['endpoint'])).netloc}", outs=outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._apply(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        try:
+            return UpdateResult(outs=self._apply(news))
+        except VyosError as exc:
+            # A rotated API key: the router still has the old one until this apply sets it.
+            if "HTTP 401" not in str(exc) or olds.get("api_key") in (None, news.get("api_key")):
+                raise
+            return UpdateResult(outs=self._apply(news, api_key=str(olds["api_key"])))
 
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], api_key: str | None = None) -> dict[str, Any]:
         desired: Config = props["config"]
         confirm = _supports_commit_confirm(str(props["vyos_version"]))
         secrets = props.get("secrets") or {}
@@ -403,7 +459,7 @@ class VyosConfigProvider(ResourceProvider):
             differing = sorted(mine ^ {(p, tuple(sorted(v))) for p, v in desired.items()}, key=str)
             return f"{len(differing)} lines differ, first {differing[0][0]!r}" if differing else None
 
-        with router_session(props) as router:
+        with router_session(props, api_key) as router:
             current = mask_secrets(owned(router.running(), props["owns"]), desired, secrets)
             commands = fill_secrets(delta(current, desired, props["owns"]), secrets)
             router.apply(commands, confirm, check)

@@ -342,7 +342,8 @@ def test_comment(emu: VyosEmulator, api: Api) -> None:
 def test_changes_to_the_api_service_commit_in_the_background(emu: VyosEmulator, api: Api) -> None:
     key_path = ["service", "https", "api", "keys", "id", "fabric", "key", "secret"]
     assert api.ok("/configure", op="set", path=key_path) == SELF_REF_MSG
-    assert tuple(key_path) in emu.running()
+    assert tuple(key_path) not in emu.running()  # answered first, committed after
+    assert wait_until(lambda: tuple(key_path) in emu.running())
     # The router answers before its background commit fails, so the failure is silent.
     quiet = api.ok(
         "/configure",

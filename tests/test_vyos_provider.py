@@ -17,6 +17,7 @@ import pytest
 from fabric import model, stackfile, topology
 from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
 from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY
+from providers import vyos
 from providers.keys import generate_keypair
 from providers.vyos import Router, VyosConfigProvider, VyosError, delta, flatten, owned
 from tests.conftest import ROOT
@@ -86,9 +87,10 @@ def test_no_change_means_no_write(router: VyosEmulator) -> None:
     router.clear_requests()
     read = VyosConfigProvider().read("id", p).outs
     assert read is not None and read["config"] == config and read["drift"] == []  # the refresh sees no drift
-    outs = VyosConfigProvider().update("id", p, p).outs  # even an explicit re-apply sends nothing
+    outs = VyosConfigProvider().update("id", p, p).outs  # an explicit re-apply only saves again
     assert outs is not None and outs["changed_lines"] == 0
-    assert router.write_requests == 0 and [r for r in router.requests if r["wrote"]] == []
+    assert [r["endpoint"] for r in router.requests if r["endpoint"] != "/retrieve"] == ["/config-file"]
+    assert [r for r in router.requests if r["wrote"]] == []  # saving what is saved changes nothing
 
 
 def test_a_rotated_key_is_one_line_and_never_shown(router: VyosEmulator) -> None:
@@ -114,6 +116,7 @@ def test_a_failed_commit_leaves_the_router_unchanged_and_names_the_problem(route
     with pytest.raises(VyosError, match=r"router r1: configure failed \(HTTP 400\).*br1030 is busy"):
         VyosConfigProvider().update("id", applied, smaller)
     assert router.running() == before
+    assert not router.confirm_pending  # the timer VyOS armed before the failed commit is disarmed
     # An invalid line is refused with its path and the router's message, nothing applied.
     bad = props(router, {**config, "interfaces wireguard wg0 port": ["70000"]}, version)
     with pytest.raises(VyosError, match=r"interfaces wireguard wg0 port.*'70000'.*1 to 65535"):
@@ -121,15 +124,18 @@ def test_a_failed_commit_leaves_the_router_unchanged_and_names_the_problem(route
     assert router.running() == before
 
 
-def test_a_commit_the_router_accepts_but_does_not_apply_is_not_confirmed(router: VyosEmulator) -> None:
+def test_a_commit_the_router_accepts_but_does_not_apply_is_not_confirmed(
+    router: VyosEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """VyOS answers changes under ``service https`` before committing them in the background:
     the read-back finds the change missing, so it is neither confirmed nor saved."""
+    monkeypatch.setattr(vyos, "BACKGROUND_WAIT_S", 2.0)
     config, version = rendered_config()
     before = router.running()
     router.fail_next_commit("Commit failed in the background")
-    with pytest.raises(VyosError, match=r"not in the running config .* not confirmed and rolls back"):
+    with pytest.raises(VyosError, match=r"not in the running config .* not confirmed, so the router reverts it"):
         VyosConfigProvider().create(props(router, config, version))
-    assert router.running() == before
+    assert router.running() == before and router.saved == before
 
 
 def test_a_connection_lost_after_commit_rolls_back_and_the_next_apply_converges(router: VyosEmulator) -> None:
@@ -145,12 +151,17 @@ def test_a_connection_lost_after_commit_rolls_back_and_the_next_apply_converges(
     assert owned_running(router)["interfaces wireguard wg0 address"] == config["interfaces wireguard wg0 address"]
 
 
-def test_an_apply_while_an_old_commit_awaits_confirmation_still_converges(router: VyosEmulator) -> None:
+def test_an_apply_while_an_old_commit_awaits_confirmation_waits_for_it(router: VyosEmulator) -> None:
+    """A pending commit-confirm may be an operator's safety net: never confirmed for them."""
     config, version = rendered_config()
     router.drop_connection_after_commit()
     with pytest.raises(VyosError):
         VyosConfigProvider().create(props(router, config, version))
     config["system host-name"] = ["renamed"]
+    with pytest.raises(VyosError, match=r"a commit-confirm is pending there"):
+        VyosConfigProvider().create(props(router, config, version))
+    assert router.confirm_pending
+    assert router.expire_confirm_now()  # the router reverts the unconfirmed commit
     VyosConfigProvider().create(props(router, config, version))
     assert owned_running(router)["system host-name"] == ["renamed"] and not router.confirm_pending
 
@@ -279,6 +290,14 @@ def test_delete_removes_exactly_the_owned_subtrees(router: VyosEmulator) -> None
     VyosConfigProvider().create(p)
     VyosConfigProvider().delete("id", p)
     left = owned_running(router)
-    assert set(left) == {"service https api keys id fabric key", "service https api rest"}  # the API stays
+    # What reaches the API stays: its key, REST, allow-client, port, and the trunk's VLANs.
+    assert {p.split(" vif ")[0] if " vif " in p else p for p in left} == {
+        "service https api keys id fabric key",
+        "service https api rest",
+        "service https allow-client address",
+        "service https port",
+        "interfaces ethernet eth0",
+    }
+    assert not any(p.startswith(("interfaces wireguard", "vrf", "protocols", "firewall")) for p in left)
     assert ("interfaces", "ethernet", "eth0", "hw-id", "52:54:00:12:34:56") in router.running()
     assert router.saved == router.running()

@@ -25,7 +25,7 @@ def test_rendered_lines_read_back_unchanged(stack: str) -> None:
     plan = stackfile.load_stack(ROOT, stack).plan
     for rendered in render_routers(plan):
         commands = [{"op": "set", "path": list(c.tokens())} for c in rendered.commands()]
-        with VyosEmulator("k", rendered.vyos_version) as router:
+        with VyosEmulator("k", rendered.vyos_version, background_delay=0) as router:
             reply = httpx.post(
                 f"{router.url}/configure",
                 json={"key": "k", "commands": commands},

@@ -833,6 +833,7 @@ class VyosEmulator:
         strict: bool = True,
         strict_confirm: bool = False,
         hostname: str = "vyos",
+        background_delay: float = 0.3,
     ) -> None:
         """``initial``: ``set`` commands (tokens) already in the running config, which is
         also the saved one (the router booted from it); they must pass the schema.
@@ -841,7 +842,9 @@ class VyosEmulator:
         ``busy_mode``: answer ``busy_status`` instead of waiting when the lock is held.
         ``strict``: ``service https api strict`` (a delete of a missing path fails).
         ``strict_confirm``: ``{"op": "confirm"}`` with nothing pending is a 400 (the router
-        answers 200 ``No confirm pending``)."""
+        answers 200 ``No confirm pending``).
+        ``background_delay``: seconds after its reply that a change under ``service https``
+        shows up in the running config (the router commits it in a background task)."""
         if version not in _DATA_FILES:
             raise ValueError(f"unknown VyOS version {version!r}; known: {', '.join(_DATA_FILES)}")
         self.api_key = api_key
@@ -854,6 +857,7 @@ class VyosEmulator:
         self.strict = strict
         self.strict_confirm = strict_confirm
         self.hostname = hostname
+        self.background_delay = background_delay
         self.schema = VyosSchema.load(version)
         self.roots = load_schema_tree(version)
 
@@ -1138,8 +1142,7 @@ class VyosEmulator:
         if https_changed:
             # Committed in a background task after the reply; failures are only logged.
             if problem is None:
-                with self._state:
-                    self._publish(candidate)
+                self._publish_later(candidate)
             return _ok(msg + SELF_REF_MSG, wrote=changed and problem is None), changed and problem is None
         if problem is not None:
             return _err(400, problem), False
@@ -1147,6 +1150,18 @@ class VyosEmulator:
             self._publish(candidate)
         data: str | None = msg if (self.version == "1.5" or msg) else None
         return _ok(data, wrote=changed), changed
+
+    def _publish_later(self, candidate: ConfigStore) -> None:
+        def publish() -> None:
+            with self._state:
+                self._publish(candidate)
+
+        if self.background_delay <= 0:
+            publish()
+            return
+        timer = threading.Timer(self.background_delay, publish)
+        timer.daemon = True
+        timer.start()
 
     # ---- request handling --------------------------------------------------------------------
 
@@ -1230,7 +1245,9 @@ class VyosEmulator:
             if form_err is not None:
                 raise _Invalid(*form_err) from None
             raise exc from None
-        record["ops"] = [c["op"] for c in fields["commands"]] if model == "list" else [fields["op"]]
+        commands = fields["commands"] if model == "list" else [fields]
+        record["ops"] = [c["op"] for c in commands]
+        record["paths"] = [" ".join(str(w) for w in c.get("path") or []) for c in commands]
         if fields["key"] != self.api_key:
             return _err(401, API_KEY_ERROR)
         record["authenticated"] = True

@@ -1,7 +1,8 @@
 """A VyOS router's configuration as ordered ``set`` paths, one module per config section.
 
-Each section module has ``OWNS`` (the config subtrees it alone writes: the VyOS provider
-creates one resource per section and deletes exactly these subtrees) and
+Each section module has ``OWNS`` (the config subtrees it alone writes; the VyOS provider
+applies all sections of a router as one resource and deletes exactly these subtrees,
+less the optional ``KEEP_ON_DELETE`` ones that keep the API reachable) and
 ``render(plan, router)``. Sections are listed in apply order: a path that refers to
 another (a bridge member, a VRF) comes after what it refers to.
 """

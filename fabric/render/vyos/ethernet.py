@@ -16,6 +16,9 @@ OWNS = (
     ("interfaces", "ethernet", TRUNK, "mtu"),
     ("interfaces", "ethernet", TRUNK, "vif"),
 )
+#: The backbone vif carries the address the provider reaches the API at: a delete of the
+#: router's config leaves the trunk's VLANs in place.
+KEEP_ON_DELETE = (("interfaces", "ethernet", TRUNK, "vif"),)
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:

@@ -8,17 +8,18 @@ from __future__ import annotations
 from fabric.render.vyos.command import API_KEY, Command, cmd
 from fabric.topology import Plan, RouterPlan
 
-# Only what fabric writes: the router's certificates and listen addresses under
-# ``service https`` stay the operator's (they are how the provider reaches the API).
+# Only what fabric writes: other API keys, certificates and listen addresses under
+# ``service https`` stay the operator's.
 OWNS = (
     ("system", "host-name"),
     ("system", "domain-name"),
-    ("service", "https", "api"),
+    ("service", "https", "api", "keys", "id", "fabric"),
+    ("service", "https", "api", "rest"),
     ("service", "https", "allow-client"),
     ("service", "https", "port"),
 )
-#: Deleting the API's own config would cut the provider off mid-delete: it stays.
-KEEP_ON_DELETE = (("service", "https", "api"),)
+#: How the provider reaches the API: deleting these would cut it off mid-delete.
+KEEP_ON_DELETE = OWNS[2:]
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
