@@ -36,8 +36,10 @@ What it emulates (and where the behaviour comes from):
   (``Reboot timer stopped``); with nothing pending the router answers 200
   ``No confirm pending`` (``config-mgmt confirm`` exits 0) - set ``strict_confirm=True``
   for a 400 instead. When the timer runs out, the running config returns to what it was
-  before that commit (later commits are lost too). ``time_scale`` is the number of real
-  seconds per emulated minute (default 60; tests use e.g. 0.05).
+  before that commit (later commits are lost too) and the emulator stays up; a real 1.5
+  router reboots into its saved config instead (``commit-confirm action reboot``) and is
+  unreachable meanwhile. ``time_scale`` is the number of real seconds per emulated
+  minute (default 60; tests use e.g. 0.05).
 * 1.4 (``supports_commit_confirm=False``): the models have no ``confirm_time`` and pydantic
   ignores unknown fields, so ``confirm_time`` is *silently ignored* (the change commits
   with no timer) and ``{"op": "confirm"}`` is a 400 validation error (``path`` missing).
@@ -45,8 +47,8 @@ What it emulates (and where the behaviour comes from):
   answers 200 with ``Requested HTTP API server configuration change; commit will be called
   in the background`` *before* the commit runs, and only logs a commit failure. The
   emulator does the same: such a request answers 200 with that message even when the
-  commit is refused (the config then stays unchanged); it commits before replying, so a
-  following read sees the outcome.
+  commit is refused (the config then stays unchanged), and the change shows up in the
+  running config ``background_delay`` seconds after the reply (default 0.3).
 * The global lock blocks (``threading.Lock.acquire()``, as on the router): overlapping
   writes queue. ``commit_delay`` seconds are spent inside the lock per write to make overlap
   observable; ``max_concurrent_commits`` records the most writers ever inside it (must stay
@@ -102,6 +104,12 @@ What it does NOT emulate:
   ``Commit failed``) but carry the schema's messages, not the router's exact wording.
 * HTTP details: no HTTP/2, no chunked responses, no nginx in front (no 502/504, no
   ``allow-client``), one TLS certificate.
+* Timing: a real router runs each command and its conf-mode scripts in turn, so a large
+  batch takes minutes; here a commit takes ``commit_delay``. A change under
+  ``service https`` restarts the real API server (requests fail for a moment); here the
+  API stays up.
+* ``strict`` defaults to True here (a delete of a missing path fails); a real router's
+  API session is not strict unless configured.
 """
 
 from __future__ import annotations
