@@ -244,3 +244,58 @@ def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project
         assert changed and all(
             "hooli" in p or "1050" in p or "10050" in p or "20050" in p or "1100" in p or "1101" in p for p in changed
         )
+
+
+def test_router_faults_through_the_engine(project: Project) -> None:
+    """What a user sees from `pulumi up` when a router misbehaves, and that the next up converges."""
+    r1, r2 = project.emulators["dc1-r1"], project.emulators["dc1-r2"]
+    untouched = r1.running()
+
+    # A wrong API key: refused with a clear error; nothing changes on the router.
+    project.run("config", "set", "--secret", "fabric:vyos_api_key", "not-the-key", "-s", "dc1")
+    failed = project.run("up", "-s", "dc1", "--yes", "--skip-preview", check=False)
+    assert failed.returncode != 0 and "router dc1-r1: the API refused the key (HTTP 401" in failed.stdout
+    assert r1.running() == untouched and "not-the-key" not in failed.stdout
+    project.run("config", "set", "--secret", "fabric:vyos_api_key", "fabric-test-key", "-s", "dc1")
+
+    # A certificate that is not the pinned one: refused before the key is ever sent.
+    def pin_wrong(routers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        routers[0]["api"]["fingerprint"] = "00" * 32
+        return routers
+
+    _edit_routers(project, "dc1", pin_wrong)
+    r1.clear_requests()
+    failed = project.run("up", "-s", "dc1", "--yes", "--skip-preview", check=False)
+    assert failed.returncode != 0 and "refusing to connect" in failed.stdout
+    assert r1.requests == []
+    _edit_routers(
+        project,
+        "dc1",
+        lambda routers: [
+            {**r, "api": {**r["api"], "fingerprint": project.emulators[r["name"]].fingerprint_sha256}} for r in routers
+        ],
+    )
+
+    # The first apply goes through; the faults below hit the next change (a new tenant).
+    project.up("dc1")
+    applied = r1.running()
+    path = project.dir / "Pulumi.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1"]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    # A commit the router refuses: the error names it, the router is unchanged.
+    r1.fail_next_commit("Commit failed: bridge br1050 cannot be created")
+    failed = project.run("up", "-s", "dc1", "--yes", "--skip-preview", check=False)
+    assert failed.returncode != 0 and "bridge br1050 cannot be created" in failed.stdout
+    assert r1.running() == applied and not r1.confirm_pending
+
+    # The connection drops after the commit: unconfirmed, the router reverts; the next up converges.
+    r1.drop_connection_after_commit()
+    failed = project.run("up", "-s", "dc1", "--yes", "--skip-preview", check=False)
+    assert failed.returncode != 0 and "lost the connection during configure" in failed.stdout
+    assert r1.expire_confirm_now() and r1.running() == applied
+    project.up("dc1")
+    for router in (r1, r2):
+        assert "vrf name hooli table" in owned(flatten(router.config_tree()), [list(o) for o in all_owned_subtrees()])
+        assert router.saved == router.running() and not router.confirm_pending
