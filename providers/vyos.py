@@ -8,7 +8,8 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   appear as ``<secret:NAME>`` markers, filled in from the ``secrets`` input (a Pulumi
   secret) only in the request to the router.
 * ``diff`` works from data alone (no device access in preview); another API host (another
-  device) is a replace, everything else (a renamed router included) an in-place update.
+  router) is a replace, the old one's config deleted first; everything else (a renamed
+  router included) is an in-place update.
 * ``create``/``update`` read the owned subtrees from the router, send one batch (deletes
   of what is no longer desired, then sets) with commit-confirm where the router supports
   it, confirm only once a follow-up call shows the router still answers, then save. A
@@ -429,11 +430,14 @@ class VyosConfigProvider(ResourceProvider):
     """Holds no state; the Pulumi state refers to it by module path (keep ``providers.vyos``)."""
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # Always in place: a new endpoint may well be the same router under another name,
-        # and a create-then-delete replace would then delete what it had just applied.
+        # Another API host is another router: a replace, deleting from the old one first
+        # (it may be the same router under another name, and a create-then-delete would
+        # then delete what it had just applied). A renamed router is an update.
+        old_host = urlsplit(str(olds.get("endpoint"))).hostname
+        replaces = ["endpoint"] if old_host != urlsplit(str(news.get("endpoint"))).hostname else []
         keys = ("router", "config", "owns", "secrets", "endpoint", "api_key", "tls", "vyos_version")
         changes = any(olds.get(k) != news.get(k) for k in keys)
-        return DiffResult(changes=changes, replaces=[], delete_before_replace=False)
+        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._apply(props)

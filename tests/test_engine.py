@@ -237,6 +237,8 @@ def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project
     data = yaml.safe_load(path.read_text())
     data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1", "dc2"]})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    preview = project.run("preview", "-s", "dc1", "--diff")  # what a reviewer reads in the pull request
+    assert "dc1-r1-vyos" in preview.stdout and "vrf name hooli table" in preview.stdout
     assert _changed(project.up("dc1")) == {"create": 1, "update": 2}  # the Tenant component; both routers
     for name, old in before.items():
         new = _owned_running(project, name)

@@ -91,3 +91,18 @@ def test_fingerprints_are_normalized() -> None:
     hexa = "ab" * 32
     assert normalize_fingerprint("SHA256:" + ":".join(["AB"] * 32)) == hexa
     assert normalize_fingerprint(hexa) == hexa
+
+
+def test_diff_is_from_data_and_only_another_router_is_a_replace() -> None:
+    from providers.vyos import VyosConfigProvider
+
+    base = {"router": "r1", "endpoint": "https://10.0.0.1:443", "config": {"a": ["1"]}, "secrets": {}, "tls": {}}
+    diff = VyosConfigProvider().diff
+    assert diff("id", base, base).changes is False
+    changed = diff("id", base, {**base, "config": {"a": ["2"]}})
+    assert changed.changes and changed.replaces == []
+    renamed = diff("id", base, {**base, "router": "edge"})
+    assert renamed.changes and renamed.replaces == []
+    moved = diff("id", base, {**base, "endpoint": "https://10.0.0.9:443"})
+    assert moved.changes and moved.replaces == ["endpoint"] and moved.delete_before_replace
+    assert diff("id", base, {**base, "endpoint": "https://10.0.0.1:8443"}).replaces == []  # same router, other port
