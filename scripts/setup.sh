@@ -12,6 +12,23 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 1
 fi
 
+# System packages the tests run for real: an OpenSSH server (host provider) and Open
+# vSwitch (its userspace datapath). Installed from Debian's packages when missing.
+packages=()
+[ -x /usr/sbin/sshd ] || packages+=(openssh-server openssh-client)
+command -v ovs-vsctl >/dev/null || packages+=(openvswitch-switch)
+if [ ${#packages[@]} -gt 0 ]; then
+    if ! command -v apt-get >/dev/null; then
+        echo "install these packages with your package manager: ${packages[*]}" >&2
+        exit 1
+    fi
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "system packages: installing ${packages[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" > /dev/null
+fi
+
 stamp=venv/.requirements.sha256
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ -x venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then

@@ -1,0 +1,406 @@
+"""Apply a host's rendered state (files, then the actions that make them live) over SSH.
+
+One resource per host and concern (``network``, ``sriov``, ``ovs``, ``vms``): it owns a
+set of files (path, content, mode, owner) and the idempotent actions a change of those
+files needs (``networkctl reload``, ``systemctl daemon-reload``, ``ovs-vsctl --may-exist
+...``). Only files whose content, mode or owner differ are written, and only the actions
+those files name are run, in the concern's order.
+
+* ``diff`` works from data alone (no host access in preview) and names the files and
+  actions that change; another host address is a replace.
+* ``create``/``update``: one SSH connection; one command reads every owned file's hash,
+  mode and owner; one script writes the changed files (each to a temporary file, then
+  renamed into place) and runs the named actions. A failure names the file or command
+  and its output; writes are idempotent, so a re-run converges.
+* ``read`` compares the files on the host (hashes, one round trip): ``pulumi refresh``
+  marks changed or missing files, and the next ``up`` puts them back.
+* ``delete`` stops and disables the units among the files, removes the files, and
+  reloads systemd.
+
+Security: the host key is pinned (a known_hosts line's key, or its ``SHA256:``
+fingerprint); an unknown or different key is refused, never accepted. Authentication
+is by key only: the private key arrives as a Pulumi secret (or an SSH agent is used);
+``sudo -n`` when the login user is not root. ``root`` prefixes every path, for tests and
+for preparing a chroot or image (default ``/``). The provider object holds no state;
+the connection opens inside each method.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import shlex
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import paramiko
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+RETRIES = 4
+CONNECT_TIMEOUT_S = 15.0
+COMMAND_TIMEOUT_S = 600.0
+STEP = "@@fabric-step "
+PENDING_MARK = "@@fabric-pending"
+#: Where an apply notes the actions it still owes, until they have all run: a re-run
+#: after a failure (or a dropped connection) finds files already written and would
+#: otherwise never make them live.
+PENDING_DIR = "/var/lib/fabric/pending"
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class HostError(Exception):
+    """An apply, read or delete failed; the message names the host and what failed."""
+
+
+class HostKeyError(HostError):
+    """The host's key is not the pinned one (or none is pinned): never connected."""
+
+
+# ----------------------------------------------------------------------------- host keys
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """``SHA256:...`` as ``ssh-keygen -l`` prints it."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+def matches_pin(key: paramiko.PKey, pinned: str) -> bool:
+    """``pinned`` is a fingerprint, or a known_hosts line (``[hosts] type base64 [comment]``)."""
+    pinned = pinned.strip()
+    if pinned.startswith("SHA256:"):
+        return pinned.rstrip("=") == fingerprint(key)
+    words = pinned.split()
+    return any(words[i : i + 2] == [key.get_name(), key.get_base64()] for i in range(len(words) - 1))
+
+
+class _PinnedKey(paramiko.MissingHostKeyPolicy):
+    """Accept the host only if its key is the pinned one; no pin refuses every key."""
+
+    def __init__(self, host: str, pinned: str | None) -> None:
+        self.host = host
+        self.pinned = pinned
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        got = f"{key.get_name()} {fingerprint(key)}"
+        if not self.pinned:
+            raise HostKeyError(
+                f"host {self.host} ({hostname}): no ssh.host_key is pinned, and an unknown key is never accepted; "
+                f"it presented {got}: verify that out of band and set ssh.host_key"
+            )
+        if not matches_pin(key, self.pinned):
+            raise HostKeyError(
+                f"host {self.host} ({hostname}) presented {got}, not the pinned key: refusing to connect "
+                "(if the host was reinstalled, verify its new key and update ssh.host_key)"
+            )
+
+
+def load_private_key(text: str) -> paramiko.PKey:
+    errors = []
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError) as exc:
+            errors.append(f"{kind.__name__}: {exc}")
+    raise HostError("ssh.private_key is not an Ed25519, ECDSA or RSA private key the provider can read")
+
+
+# ----------------------------------------------------------------------------- the session
+
+
+class Host:
+    """One SSH connection to one host, for the length of one provider call."""
+
+    def __init__(self, props: Mapping[str, Any]) -> None:
+        self.name = str(props["host"])
+        self.root = str(props.get("root") or "/")
+        self.sudo = str(props.get("user") or "root") != "root"
+        self.client = self._connect(props)
+
+    def _connect(self, props: Mapping[str, Any]) -> paramiko.SSHClient:
+        key = props.get("private_key")
+        pkey = load_private_key(str(key)) if key else None
+        delay = 0.5
+        for attempt in range(RETRIES):
+            client = paramiko.SSHClient()
+            client.set_missing_host_key_policy(_PinnedKey(self.name, props.get("host_key")))
+            try:
+                client.connect(
+                    str(props["address"]),
+                    port=int(props.get("port") or 22),
+                    username=str(props.get("user") or "root"),
+                    pkey=pkey,
+                    allow_agent=pkey is None,
+                    look_for_keys=False,
+                    timeout=CONNECT_TIMEOUT_S,
+                    banner_timeout=CONNECT_TIMEOUT_S,
+                    auth_timeout=CONNECT_TIMEOUT_S,
+                )
+                return client
+            except HostKeyError:
+                client.close()
+                raise
+            except paramiko.AuthenticationException as exc:
+                client.close()
+                raise HostError(f"host {self.name}: SSH authentication failed ({exc})") from exc
+            except (TimeoutError, OSError, paramiko.SSHException) as exc:
+                client.close()
+                if attempt == RETRIES - 1:
+                    raise HostError(
+                        f"host {self.name}: cannot connect over SSH after {RETRIES} attempts: {exc}"
+                    ) from exc
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.client.close()
+
+    def path(self, path: str) -> str:
+        """Where an owned path lives on this host (under ``root``)."""
+        return path if self.root == "/" else self.root.rstrip("/") + "/" + path.lstrip("/")
+
+    def run(self, script: str) -> tuple[int, str]:
+        """Run a shell script (as root, through ``sudo -n`` if needed); exit code and output."""
+        command = "sudo -n sh -s" if self.sudo else "sh -s"
+        stdin, stdout, _ = self.client.exec_command(command, timeout=COMMAND_TIMEOUT_S, get_pty=False)
+        stdout.channel.set_combine_stderr(True)
+        stdin.write(script)
+        stdin.channel.shutdown_write()
+        output = stdout.read().decode(errors="replace")
+        return stdout.channel.recv_exit_status(), output
+
+    def states(self, paths: list[str], marker: str) -> tuple[dict[str, tuple[str, str, str] | None], list[str]]:
+        """Hash, mode and owner of each path (None when missing), and the actions an
+        interrupted apply left pending (``marker``), in one round trip."""
+        lines = ["for f in " + " ".join(shlex.quote(self.path(p)) for p in paths) + "; do"] if paths else []
+        if paths:
+            lines += [
+                '  if [ -f "$f" ]; then set -- $(sha256sum "$f"); h=$1; printf "%s %s\\n" "$h" "$(stat -c "%a %U" "$f")";',
+                '  else echo "- - -"; fi',
+                "done",
+            ]
+        lines.append(f"echo {PENDING_MARK}; cat {shlex.quote(self.path(marker))} 2>/dev/null || true")
+        code, output = self.run("\n".join(lines) + "\n")
+        if code != 0:
+            raise HostError(f"host {self.name}: reading the owned files failed ({code}): {output[-2000:]}")
+        rows, _, pending = output.partition(PENDING_MARK + "\n")
+        lines = rows.splitlines()
+        if len(lines) != len(paths):
+            raise HostError(f"host {self.name}: unexpected answer reading the owned files: {output[-500:]}")
+        out: dict[str, tuple[str, str, str] | None] = {}
+        for path, row in zip(paths, lines, strict=True):
+            digest, mode, owner = row.split()
+            out[path] = None if digest == "-" else (digest, mode, owner)
+        return out, pending.split()
+
+
+@contextmanager
+def host_session(props: Mapping[str, Any]) -> Iterator[Host]:
+    """The host's lock (applies to one host never overlap) and one SSH connection."""
+    with _locks_guard:
+        lock = _locks.setdefault(f"{props['address']}:{props.get('port') or 22}", threading.Lock())
+    with lock:
+        host = Host(props)
+        try:
+            yield host
+        finally:
+            host.close()
+
+
+# ----------------------------------------------------------------------------- what to do
+
+
+def digest(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def wanted(spec: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The (hash, mode, owner) a file should have, in the form the host reports it."""
+    return digest(str(spec["content"])), format(int(spec.get("mode", 0o644)), "o"), str(spec.get("owner", "root"))
+
+
+def changed_files(
+    files: Mapping[str, Mapping[str, Any]], states: Mapping[str, tuple[str, str, str] | None]
+) -> list[str]:
+    return [p for p, spec in files.items() if states.get(p) != wanted(spec)]
+
+
+def actions_for(
+    changed: list[str], files: Mapping[str, Mapping[str, Any]], actions: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The actions the changed files name, in the concern's order, each once."""
+    named = {name for p in changed for name in files[p].get("reload") or []}
+    return [a for a in actions if a["name"] in named]
+
+
+def marker_path(props: Mapping[str, Any]) -> str:
+    return f"{PENDING_DIR}/{props['concern']}"
+
+
+def apply_script(
+    host: Host,
+    files: Mapping[str, Mapping[str, Any]],
+    changed: list[str],
+    actions: Sequence[Mapping[str, Any]],
+    marker: str,
+) -> str:
+    """One script: note the owed actions, write each changed file atomically, run the
+    actions, forget the note; steps are marked so a failure can be named."""
+    owed = " ".join(str(a["name"]) for a in actions)
+    note = shlex.quote(host.path(marker))
+    lines = ["set -eu", f'mkdir -p "$(dirname {note})"', f"echo {shlex.quote(owed)} > {note}"]
+    for path in changed:
+        spec = files[path]
+        target = shlex.quote(host.path(path))
+        tmp = shlex.quote(host.path(path) + ".fabric-new")
+        mode = format(int(spec.get("mode", 0o644)), "o")
+        owner = shlex.quote(str(spec.get("owner", "root")))
+        payload = base64.b64encode(str(spec["content"]).encode()).decode()
+        lines += [
+            f"echo {shlex.quote(STEP + 'write ' + path)}",
+            f'mkdir -p "$(dirname {target})"',
+            f"base64 -d > {tmp} <<'FABRIC_EOF'",
+            *[payload[i : i + 76] for i in range(0, len(payload), 76)],
+            "FABRIC_EOF",
+            f"chmod {mode} {tmp}",
+            f"chown {owner} {tmp}",
+            f"mv -f {tmp} {target}",
+        ]
+    for action in actions:
+        for argv in action["commands"]:
+            command = " ".join(shlex.quote(str(a)) for a in argv)
+            lines += [f"echo {shlex.quote(STEP + 'run ' + action['name'] + ': ' + command)}", command]
+    lines.append(f"rm -f {note}")
+    return "\n".join(lines) + "\n"
+
+
+def failure(host: Host, code: int, output: str) -> HostError:
+    steps = [line[len(STEP) :] for line in output.splitlines() if line.startswith(STEP)]
+    where = steps[-1] if steps else "the apply script"
+    tail = "\n".join(line for line in output.splitlines() if not line.startswith(STEP))[-2000:]
+    return HostError(f"host {host.name}: {where} failed (exit {code}); a re-run converges. Output:\n{tail}")
+
+
+# ----------------------------------------------------------------------------- provider
+
+
+class HostConcernProvider(ResourceProvider):
+    """Holds no state; the Pulumi state refers to it by module path (keep ``providers.host``)."""
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("address", "port", "root") if olds.get(k) != news.get(k)]
+        keys = ("host", "files", "actions", "user", "host_key", "private_key", "address", "port", "root")
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys), replaces=replaces)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props)
+        return CreateResult(id_=f"{props['host']}-{props['concern']}", outs=outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._apply(news))
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        files: dict[str, dict[str, Any]] = props.get("files") or {}
+        actions: list[dict[str, Any]] = props.get("actions") or []
+        marker = marker_path(props)
+        with host_session(props) as host:
+            states, pending = host.states(list(files), marker)
+            changed = changed_files(files, states)
+            named = {a["name"] for a in actions_for(changed, files, actions)} | set(pending)
+            run = [a for a in actions if a["name"] in named]
+            if changed or run:
+                code, output = host.run(apply_script(host, files, changed, run, marker))
+                if code != 0:
+                    raise failure(host, code, output)
+        return {**props, "written": changed, "ran": [a["name"] for a in run], "drift": []}
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        files: dict[str, dict[str, Any]] = props.get("files") or {}
+        with host_session(props) as host:
+            states, _ = host.states(list(files), marker_path(props))
+        seen: dict[str, dict[str, Any]] = {}
+        drift = []
+        for path, spec in files.items():
+            state = states[path]
+            if state == wanted(spec):
+                seen[path] = spec
+            elif state is None:
+                seen[path] = {**spec, "content": "<missing on the host>"}
+                drift.append(f"{path}: missing on the host")
+            else:
+                seen[path] = {
+                    **spec,
+                    "content": f"<changed on the host: sha256 {state[0][:12]}>",
+                    "mode": int(state[1], 8),
+                    "owner": state[2],
+                }
+                drift.append(f"{path}: changed on the host (sha256 {state[0][:12]}, mode {state[1]}, owner {state[2]})")
+        return ReadResult(id_=id_, outs={**props, "files": seen, "drift": drift})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        files: dict[str, dict[str, Any]] = props.get("files") or {}
+        units = sorted(
+            p.rsplit("/", 1)[-1]
+            for p in files
+            if p.startswith("/etc/systemd/system/") and p.endswith((".service", ".timer"))
+        )
+        with host_session(props) as host:
+            lines = ["set -u"]
+            for unit in units:
+                lines.append(
+                    f"echo {shlex.quote(STEP + 'stop ' + unit)}; systemctl disable --now {shlex.quote(unit)} || true"
+                )
+            lines += [f"rm -f {shlex.quote(host.path(p))}" for p in [*files, marker_path(props)]]
+            if units:
+                lines.append(f"echo {shlex.quote(STEP + 'systemctl daemon-reload')}; systemctl daemon-reload")
+            code, output = host.run("\n".join(lines) + "\n")
+            if code != 0:
+                raise failure(host, code, output)
+
+
+class HostConcern(Resource):
+    """One concern's files and actions on one host."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        concern: str,
+        address: pulumi.Input[str],
+        port: int,
+        user: str,
+        host_key: str | None,
+        private_key: pulumi.Input[str] | None,
+        files: pulumi.Input[Mapping[str, Any]],
+        actions: pulumi.Input[list[Mapping[str, Any]]],
+        root: str = "/",
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            HostConcernProvider(),
+            name,
+            {
+                "host": host,
+                "concern": concern,
+                "address": address,
+                "port": port,
+                "user": user,
+                "host_key": host_key,
+                "private_key": pulumi.Output.secret(private_key) if private_key is not None else None,
+                "files": files,
+                "actions": actions,
+                "root": root,
+                "written": None,
+                "ran": None,
+                "drift": None,
+            },
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key"])),
+        )

@@ -1,0 +1,213 @@
+"""The host provider against a real OpenSSH server on loopback.
+
+Files land under a per-test ``root`` on this machine; ``networkctl``/``systemctl``/
+``udevadm`` cannot run in this container (no systemd as PID 1), so logging stand-ins for
+them sit first on the SSH session's PATH (see ``tests/sshd.py``) and the tests read
+what they were asked to do. Everything else (sshd, sh, base64, chown, mv) is real.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabric import model, topology
+from fabric.render.linux import render_hypervisor
+from fabric.stackfile import placeholder_keys
+from providers.host import HostConcernProvider, HostError, HostKeyError
+from tests.conftest import ERRORS, load_yaml, patch
+from tests.sshd import Sshd
+
+STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    server = Sshd(tmp_path / "sshd")
+    for tool in STANDINS:
+        stand_in = server.bin / tool
+        stand_in.write_text(f'#!/bin/sh\necho "{tool} $*" >> {tmp_path / "calls.log"}\n')
+        stand_in.chmod(0o755)
+    with server:
+        yield server
+
+
+def calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def hypervisor_concerns(tmp_path: Path, bond_rate: str = "fast") -> dict[str, dict[str, Any]]:
+    """The rendered state of one hypervisor, as the Hypervisor component hands it over."""
+    raw = patch(load_yaml(ERRORS / "_base.yaml"), {"datacenter.hypervisors[0].bonds[0].lacp_rate": bond_rate})
+    inv = model.load(raw)
+    plan = topology.build(inv, placeholder_keys(inv))
+    state = render_hypervisor(plan, plan.hypervisors[0])
+    return {
+        name: {
+            "files": {
+                f.path: {"content": f.content, "mode": f.mode, "owner": f.owner, "reload": list(f.reload)}
+                for f in c.files
+            },
+            "actions": [{"name": a.name, "commands": [list(cmd) for cmd in a.commands]} for a in c.actions],
+        }
+        for name, c in state.concerns.items()
+    }
+
+
+def props(sshd: Sshd, root: Path, concern: str, spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "host": "hv1",
+        "concern": concern,
+        "address": "127.0.0.1",
+        "port": sshd.port,
+        "user": "root",
+        "host_key": sshd.host_key_line,
+        "private_key": sshd.user_key,
+        "files": spec["files"],
+        "actions": spec["actions"],
+        "root": str(root),
+        **extra,
+    }
+
+
+def test_first_apply_writes_every_file_and_runs_its_actions(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    network = hypervisor_concerns(tmp_path)["network"]
+    outs = HostConcernProvider().create(props(sshd, root, "network", network)).outs
+    assert outs is not None and sorted(outs["written"]) == sorted(network["files"])
+    for path, spec in network["files"].items():
+        on_host = root / path.lstrip("/")
+        assert on_host.read_text() == spec["content"]
+        assert oct(on_host.stat().st_mode & 0o777) == oct(spec["mode"])
+    assert "networkctl reload" in calls(tmp_path)
+    assert not list(root.rglob("*.fabric-new"))  # written to a temporary file, then renamed
+
+
+def test_a_second_apply_writes_nothing_and_runs_nothing(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    network = hypervisor_concerns(tmp_path)["network"]
+    p = props(sshd, root, "network", network)
+    HostConcernProvider().create(p)
+    before = calls(tmp_path)
+    mtimes = {f: f.stat().st_mtime_ns for f in root.rglob("*") if f.is_file()}
+    assert HostConcernProvider().diff("id", p, p).changes is False  # pulumi up stops here
+    outs = HostConcernProvider().update("id", p, p).outs  # and an explicit re-apply does nothing
+    assert outs is not None and outs["written"] == [] and outs["ran"] == []
+    assert calls(tmp_path) == before
+    assert {f: f.stat().st_mtime_ns for f in root.rglob("*") if f.is_file()} == mtimes
+
+
+def test_one_bond_setting_rewrites_one_file_and_reloads_networkd_only(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    fast = props(sshd, root, "network", hypervisor_concerns(tmp_path, "fast")["network"])
+    slow = props(sshd, root, "network", hypervisor_concerns(tmp_path, "slow")["network"])
+    HostConcernProvider().create(fast)
+    (tmp_path / "calls.log").unlink()
+    outs = HostConcernProvider().update("id", fast, slow).outs
+    assert outs is not None and outs["written"] == ["/etc/systemd/network/10-bond0.netdev"]
+    assert outs["ran"] == ["networkd-reload", "bond-bond0"]
+    assert calls(tmp_path)[0] == "networkctl reload"
+    assert all(c.startswith(("networkctl", "ip link")) for c in calls(tmp_path))
+    assert "LACPTransmitRate=slow" in (root / "etc/systemd/network/10-bond0.netdev").read_text()
+
+
+def test_drift_by_hand_is_found_and_repaired(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    network = hypervisor_concerns(tmp_path)["network"]
+    p = props(sshd, root, "network", network)
+    HostConcernProvider().create(p)
+    edited = root / "etc/systemd/network/10-bond0.netdev"
+    edited.write_text(edited.read_text().replace("fast", "slow"))
+    (root / "etc/systemd/network/30-bond1.network").unlink()
+    read = HostConcernProvider().read("id", p).outs
+    assert read is not None
+    assert read["drift"] == [
+        "/etc/systemd/network/10-bond0.netdev: changed on the host "
+        f"(sha256 {read['files']['/etc/systemd/network/10-bond0.netdev']['content'][-13:-1]}, mode 644, owner root)",
+        "/etc/systemd/network/30-bond1.network: missing on the host",
+    ]
+    assert HostConcernProvider().diff("id", read, p).changes
+    outs = HostConcernProvider().update("id", read, p).outs
+    assert outs is not None and sorted(outs["written"]) == [
+        "/etc/systemd/network/10-bond0.netdev",
+        "/etc/systemd/network/30-bond1.network",
+    ]
+    assert HostConcernProvider().read("id", p).outs["drift"] == []  # type: ignore[index]
+
+
+def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
+    network = hypervisor_concerns(tmp_path)["network"]
+    other = Sshd(tmp_path / "other")  # a different key, as a reinstalled (or impostor) host has
+    with pytest.raises(
+        HostKeyError, match=r"host hv1 \(\[127.0.0.1\]:\d+\) presented ssh-ed25519 SHA256:.*not the pinned key"
+    ):
+        HostConcernProvider().create(props(sshd, tmp_path / "host", "network", network, host_key=other.host_key_line))
+    with pytest.raises(HostKeyError, match=r"no ssh.host_key is pinned.*never accepted"):
+        HostConcernProvider().create(props(sshd, tmp_path / "host", "network", network, host_key=None))
+    assert not (tmp_path / "host").exists()
+    # A pinned SHA256 fingerprint works as well as a known_hosts line.
+    HostConcernProvider().create(props(sshd, tmp_path / "host", "network", network, host_key=sshd.fingerprint))
+
+
+def test_a_failure_mid_apply_names_the_command_and_a_rerun_converges(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    network = hypervisor_concerns(tmp_path)["network"]
+    broken = sshd.bin / "networkctl"
+    broken.write_text('#!/bin/sh\necho "Failed to reload network settings: Connection refused" >&2\nexit 1\n')
+    with pytest.raises(
+        HostError, match=r"(?s)host hv1: run networkd-reload: networkctl reload failed \(exit 1\).*Connection refused"
+    ):
+        HostConcernProvider().create(props(sshd, root, "network", network))
+    broken.write_text(f'#!/bin/sh\necho "networkctl $*" >> {tmp_path / "calls.log"}\n')
+    # The files were written before the failure. The engine recorded nothing, so it runs
+    # create again: the files are already there, yet the reload they need still runs.
+    outs = HostConcernProvider().create(props(sshd, root, "network", network)).outs
+    assert outs is not None and outs["written"] == []
+    assert outs["ran"] == [a["name"] for a in network["actions"]]
+    assert "networkctl reload" in calls(tmp_path)
+    assert not (root / "var/lib/fabric/pending/network").exists()
+    assert HostConcernProvider().create(props(sshd, root, "network", network)).outs["ran"] == []  # type: ignore[index]
+
+
+def test_sudo_is_used_when_the_user_is_not_root(sshd: Sshd, tmp_path: Path) -> None:
+    sudo = sshd.bin / "sudo"
+    sudo.write_text(f'#!/bin/sh\necho "sudo $*" >> {tmp_path / "calls.log"}\nshift\nexec "$@"\n')
+    sudo.chmod(0o755)
+    network = hypervisor_concerns(tmp_path)["network"]
+    # Logging in as another user needs that user; root's session with user "admin" in the
+    # props exercises the sudo path while sshd still authenticates root.
+    p = props(sshd, tmp_path / "host", "network", network)
+    provider = HostConcernProvider()
+    p_admin = {**p, "user": "admin"}
+    with pytest.raises(HostError, match="SSH authentication failed"):
+        provider.create(p_admin)
+    assert os.geteuid() == 0  # the tests run as root, like CI
+    from providers import host as host_module
+
+    session = host_module.Host(p)
+    session.sudo = True
+    try:
+        code, output = session.run("id -u\n")
+    finally:
+        session.close()
+    assert code == 0 and output.strip() == "0"
+    assert calls(tmp_path)[-1] == "sudo -n sh -s"
+
+
+def test_delete_removes_every_owned_file_and_stops_units(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    vms = hypervisor_concerns(tmp_path)["vms"]
+    p = props(sshd, root, "vms", vms)
+    HostConcernProvider().create(p)
+    assert list(root.rglob("*.service"))
+    HostConcernProvider().delete("id", p)
+    assert [f for f in root.rglob("*") if f.is_file()] == []
+    units = [p.rsplit("/", 1)[-1] for p in vms["files"] if p.endswith(".service")]
+    for unit in units:
+        assert f"systemctl disable --now {unit}" in calls(tmp_path)
+    assert calls(tmp_path)[-1] == "systemctl daemon-reload"
