@@ -11,8 +11,10 @@ from fabric.components.datacenter import Datacenter
 from fabric.components.peers import MEMBERS_OUTPUT, peer_members
 
 inventory = read_inventory()
-api_key = pulumi.Config("fabric").require_secret("vyos_api_key")
-datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks), api_key)
+config = pulumi.Config("fabric")
+api_key = config.require_secret("vyos_api_key")
+ssh_private_key = config.get_secret("ssh_private_key")  # None: an SSH agent
+datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks), api_key, ssh_private_key)
 pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
 pulumi.export("mesh_peers", datacenter.mesh.peers)
 pulumi.export("plan", datacenter.summary)

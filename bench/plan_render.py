@@ -52,7 +52,7 @@ def datacenter(site: int) -> dict[str, Any]:
             {
                 "name": f"dc{site}-hv{h}",
                 "id": h,
-                "ssh": {"address": f"5.254.{50 + site}.{100 + h}"},
+                "ssh": {"address": f"5.254.{50 + site}.{100 + h}", "host_key": "SHA256:" + "A" * 43},
                 "nics": nics,
                 "bonds": bonds,
             }

@@ -215,13 +215,16 @@ class Bond(_Model):
 
 
 class Ssh(_Model):
-    """How Pulumi reaches a host over SSH (issue: host provider)."""
+    """How Pulumi reaches a host over SSH: key authentication, the host key pinned."""
 
     address: Address
     port: int = Field(default=22, ge=1, le=65535)
-    user: str = "root"
-    #: Pinned host key: a known_hosts line's key part or ``SHA256:...`` fingerprint.
-    host_key: str | None = None
+    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    #: Pinned host key: a known_hosts line (``ssh-ed25519 AAAA...``) or a ``SHA256:...``
+    #: fingerprint. Required: an unknown host key is never accepted.
+    host_key: Annotated[str, Field(min_length=20)] | None = None
+    #: Where the host's files go: ``/``, or a directory for preparing an image or chroot.
+    root: Annotated[str, Field(pattern=r"^/")] = "/"
 
 
 class Ovs(_Model):
@@ -230,6 +233,8 @@ class Ovs(_Model):
     bridge: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,14}$")] = "br0"
     uplink: str = "bond1"
     hw_offload: bool = True
+    #: ``system`` (the kernel datapath) or ``netdev`` (userspace, e.g. for a test bed).
+    datapath: Literal["system", "netdev"] = "system"
 
 
 class Hypervisor(_Model):
@@ -315,6 +320,8 @@ class Inventory(_Model):
     #: Stacks whose exported mesh members this stack peers with.
     peer_stacks: list[str] = []
     vyos_api_key: Secret | None = None
+    #: The private key Pulumi logs in to hypervisors with; without it, an SSH agent.
+    ssh_private_key: Secret | None = None
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)
@@ -421,6 +428,12 @@ def _cross_check(inv: Inventory) -> list[str]:
     problems += _check_tenants(inv)
     problems += _check_datacenter(inv)
     problems += _check_mtu(inv)
+    for hv in inv.datacenter.hypervisors:
+        if hv.ssh.host_key is None:
+            problems.append(
+                f"datacenter.hypervisors[{hv.name}].ssh.host_key: missing; pin the host's key "
+                "(`ssh-keyscan -t ed25519 <address>` output, or its SHA256: fingerprint, verified out of band)"
+            )
     if inv.vyos_api_key is None and inv.datacenter.routers:
         problems.append(
             "vyos_api_key: missing secret; set it with `pulumi config set --secret fabric:vyos_api_key <key>`"

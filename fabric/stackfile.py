@@ -25,7 +25,7 @@ from fabric.errors import ConfigError
 
 NAMESPACE = "fabric:"
 #: Keys that must be Pulumi secrets, never plain text in a stack file.
-SECRET_KEYS = ("vyos_api_key",)
+SECRET_KEYS = ("vyos_api_key", "ssh_private_key")
 
 
 def placeholder_public_key(name: str) -> str:

@@ -21,7 +21,8 @@ Security: the host key is pinned (a known_hosts line's key, or its ``SHA256:``
 fingerprint); an unknown or different key is refused, never accepted. Authentication
 is by key only: the private key arrives as a Pulumi secret (or an SSH agent is used);
 ``sudo -n`` when the login user is not root. ``root`` prefixes every path, for tests and
-for preparing a chroot or image (default ``/``). The provider object holds no state;
+for preparing a chroot or image (default ``/``); actions see it as ``FABRIC_ROOT`` (empty
+on a live host) for the host paths they touch (e.g. sysfs). The provider object holds no state;
 the connection opens inside each method.
 """
 
@@ -255,7 +256,13 @@ def apply_script(
     actions, forget the note; steps are marked so a failure can be named."""
     owed = " ".join(str(a["name"]) for a in actions)
     note = shlex.quote(host.path(marker))
-    lines = ["set -eu", f'mkdir -p "$(dirname {note})"', f"echo {shlex.quote(owed)} > {note}"]
+    root = "" if host.root == "/" else host.root.rstrip("/")
+    lines = [
+        "set -eu",
+        f"export FABRIC_ROOT={shlex.quote(root)}",  # where the host's filesystem is (see ``root``)
+        f'mkdir -p "$(dirname {note})"',
+        f"echo {shlex.quote(owed)} > {note}",
+    ]
     for path in changed:
         spec = files[path]
         target = shlex.quote(host.path(path))

@@ -17,7 +17,11 @@ from typing import Any
 
 import yaml
 
+from tests.sshd import Sshd, keygen, stand_ins
 from tests.vyos_emulator import VyosEmulator
+
+#: What a container cannot run for real, stood in for on the test hosts (see tests/sshd.py).
+HOST_STAND_INS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
 
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_BIN = ROOT / ".tools" / "pulumi" / "bin"
@@ -58,6 +62,45 @@ class Project:
         self.env.pop("PULUMI_ACCESS_TOKEN", None)
 
         self.emulators: dict[str, VyosEmulator] = {}
+        self.hosts: dict[str, Sshd] = {}
+        self.workdir = workdir
+        self.user_key = workdir / "ssh_user_ed25519"
+        keygen(self.user_key)
+
+    def emulate_hosts(self, stack: str) -> dict[str, Sshd]:
+        """A real sshd on loopback per hypervisor of ``stack``; the stack's ssh config points at them.
+
+        Each host's files land under its own directory (the ``ssh.root`` option), and the
+        tools a container cannot run log their calls to ``<host dir>/calls.log``.
+        """
+        path = self.dir / f"Pulumi.{stack}.yaml"
+        data = yaml.safe_load(path.read_text())
+        started = {}
+        for hv in data["config"]["fabric:datacenter"]["hypervisors"]:
+            home = self.workdir / "hosts" / hv["name"]
+            server = Sshd(home / "sshd", user_key=self.user_key)
+            stand_ins(server.bin, home / "calls.log", HOST_STAND_INS)
+            for nic in hv["nics"]:  # the NICs' SR-IOV knobs, as sysfs would offer them
+                numvfs = home / "root" / "sys/class/net" / nic["name"] / "device/sriov_numvfs"
+                numvfs.parent.mkdir(parents=True, exist_ok=True)
+                numvfs.write_text("0\n")
+            server.start()
+            hv["ssh"] = {
+                "address": "127.0.0.1",
+                "port": server.port,
+                "host_key": server.host_key_line,
+                "root": str(home / "root"),
+            }
+            started[hv["name"]] = server
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        self.hosts.update(started)
+        self.run("config", "set", "--secret", "fabric:ssh_private_key", "-s", stack, stdin=self.user_key.read_text())
+        return started
+
+    def emulate_devices(self, stack: str) -> None:
+        """Every router an API emulator and every hypervisor an sshd: nothing leaves loopback."""
+        self.emulate_routers(stack)
+        self.emulate_hosts(stack)
 
     def emulate_routers(self, stack: str, api_key: str = "fabric-test-key", **options: Any) -> dict[str, VyosEmulator]:
         """Start a VyOS API emulator per router of ``stack`` and point the stack's config at them.
@@ -82,12 +125,17 @@ class Project:
     def close(self) -> None:
         for emulator in self.emulators.values():
             emulator.stop()
+        for server in self.hosts.values():
+            server.stop()
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["pulumi", *args, "--non-interactive"],
             cwd=self.dir,
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

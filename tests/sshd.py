@@ -23,23 +23,25 @@ def _free_port() -> int:
         return port
 
 
-def _keygen(path: Path) -> None:
+def keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
 class Sshd:
     """``start()`` an sshd in ``workdir``; ``host_key_line``/``fingerprint`` pin it; ``user_key`` logs in."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, user_key: Path | None = None) -> None:
+        """``user_key``: a private key file to accept (default: a new one for this server)."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = self.dir / "bin"
         self.bin.mkdir(exist_ok=True)
         self.port = _free_port()
         self.host_key = self.dir / "host_ed25519"
-        self.user_key_path = self.dir / "user_ed25519"
-        _keygen(self.host_key)
-        _keygen(self.user_key_path)
+        self.user_key_path = user_key or self.dir / "user_ed25519"
+        keygen(self.host_key)
+        if user_key is None:
+            keygen(self.user_key_path)
         (self.dir / "authorized_keys").write_text(Path(f"{self.user_key_path}.pub").read_text())
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -110,3 +112,11 @@ class Sshd:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stand_ins(bin_dir: Path, log: Path, tools: tuple[str, ...]) -> None:
+    """Logging stand-ins for tools a container cannot run for real."""
+    for tool in tools:
+        path = bin_dir / tool
+        path.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n')
+        path.chmod(0o755)

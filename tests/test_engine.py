@@ -25,8 +25,8 @@ def project(tmp_path: Path) -> Iterator[Project]:
     """Both stacks, every router an emulator on loopback."""
     p = Project(tmp_path)
     p.init("dc1", "dc2")
-    p.emulate_routers("dc1")
-    p.emulate_routers("dc2")
+    p.emulate_devices("dc1")
+    p.emulate_devices("dc2")
     yield p
     p.close()
 
@@ -52,7 +52,8 @@ def test_preview_shows_the_full_resource_tree(project: Project) -> None:
         assert types["fabric:index:Router"] == 2
         assert types["fabric:index:Hypervisor"] == 2
         assert types["fabric:index:Tenant"] == tenants
-        assert types["pulumi-python:dynamic:Resource"] == 4  # per router: its WireGuard key and its config
+        # Per router its WireGuard key and its config; per hypervisor its four concerns.
+        assert types["pulumi-python:dynamic:Resource"] == 2 * 2 + 2 * 4
 
 
 def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
@@ -60,11 +61,11 @@ def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
     alone.init("dc1")
     result = alone.run("preview", "-s", "dc1")  # as a user runs it; a preview never contacts a router
     assert "warning: peer stack 'dc2' does not exist yet" in result.stdout
-    assert "+ 14 to create" in result.stdout
+    assert "+ 22 to create" in result.stdout
 
 
 def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project) -> None:
-    assert _changed(project.up("dc1")) == {"create": 14}
+    assert _changed(project.up("dc1")) == {"create": 22}
     assert project.outputs("dc1")["mesh_peers"] == []
     project.up("dc2")
     assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2"]
@@ -110,7 +111,7 @@ def _private_keys(project: Project, stack: str) -> list[str]:
     return [
         json.loads(r["outputs"]["private_key"]["plaintext"])  # --show-secrets keeps the secret envelope
         for r in secret_state["deployment"]["resources"]
-        if r["type"] == "pulumi-python:dynamic:Resource" and "private_key" in r["outputs"]
+        if r["urn"].endswith("-wg-key")
     ]
 
 
@@ -126,7 +127,8 @@ def test_private_keys_never_appear_in_plain_text(project: Project) -> None:
     assert "private_key" in rotation_diff.stdout and "[secret]" in rotation_diff.stdout
     rotated = project.run("up", "-s", "dc1", "--yes", "--skip-preview", "--diff")
     texts = (plain, up.stdout, up.stderr, outputs.stdout, rotation_diff.stdout, rotated.stdout, rotated.stderr)
-    for key in private + _private_keys(project, "dc1"):
+    ssh_key = project.user_key.read_text().strip()
+    for key in [*private, *_private_keys(project, "dc1"), ssh_key]:
         for text in (*texts, project.export("dc1")):
             assert key not in text
     assert '"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"' in plain  # secret signature
@@ -239,7 +241,10 @@ def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     preview = project.run("preview", "-s", "dc1", "--diff")  # what a reviewer reads in the pull request
     assert "dc1-r1-vyos" in preview.stdout and "vrf name hooli table" in preview.stdout
-    assert _changed(project.up("dc1")) == {"create": 1, "update": 2}  # the Tenant component; both routers
+    # The Tenant component; both routers; both hypervisors' OVS (the new VLAN on each VM's tap).
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 4}
+    for host in ("dc1-hv1", "dc1-hv2"):
+        assert "trunks=10,100,1010,1020,1030,1050" in (project.workdir / "hosts" / host / "calls.log").read_text()
     for name, old in before.items():
         new = _owned_running(project, name)
         changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}

@@ -20,7 +20,7 @@ from fabric.render.linux import render_hypervisor
 from fabric.stackfile import placeholder_keys
 from providers.host import HostConcernProvider, HostError, HostKeyError
 from tests.conftest import ERRORS, load_yaml, patch
-from tests.sshd import Sshd
+from tests.sshd import Sshd, stand_ins
 
 STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
 
@@ -28,10 +28,7 @@ STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[Sshd]:
     server = Sshd(tmp_path / "sshd")
-    for tool in STANDINS:
-        stand_in = server.bin / tool
-        stand_in.write_text(f'#!/bin/sh\necho "{tool} $*" >> {tmp_path / "calls.log"}\n')
-        stand_in.chmod(0o755)
+    stand_ins(server.bin, tmp_path / "calls.log", STANDINS)
     with server:
         yield server
 

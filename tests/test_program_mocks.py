@@ -63,7 +63,10 @@ def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) 
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     program = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     # Wait for every router's config resource too, not only for what is exported.
-    exported["_applied"] = [r.applied.urn for r in program["datacenter"].routers.values()]
+    dc = program["datacenter"]
+    exported["_applied"] = [r.applied.urn for r in dc.routers.values()] + [
+        c.urn for hv in dc.hypervisors.values() for c in hv.concerns.values()
+    ]
     return exported
 
 
@@ -78,7 +81,7 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
         assert types.count("fabric:index:Datacenter") == 1 and types.count("fabric:index:Mesh") == 1
         assert types.count("fabric:index:Router") == 2 and types.count("fabric:index:Hypervisor") == 2
         assert types.count("fabric:index:Tenant") == 3  # umbrella is dc2 only
-        assert types.count("pulumi-python:dynamic:Resource") == 4  # per router: key and config
+        assert types.count("pulumi-python:dynamic:Resource") == 2 * 2 + 2 * 4  # routers: key, config; hosts: 4 concerns
         names = [n for t, n, _ in mocks.resources if t.startswith("fabric:") or t.startswith("pulumi-python")]
         assert all(n.startswith("dc1") for n in names)
         assert "dc1-r1-wg-key" in names

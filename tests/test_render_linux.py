@@ -53,7 +53,7 @@ def _hypervisor(name: str, hv_id: int) -> dict[str, Any]:
     return {
         "name": name,
         "id": hv_id,
-        "ssh": {"address": f"5.254.54.{10 + hv_id}"},
+        "ssh": {"address": f"5.254.54.{10 + hv_id}", "host_key": "SHA256:" + "A" * 43},
         "nics": copy.deepcopy(NICS),
         "bonds": copy.deepcopy(BONDS),
     }
@@ -358,7 +358,7 @@ def test_ovs_commands_are_idempotent(states: dict[str, HostState]) -> None:
                 assert argv[argv.index(verb) - 1] == option, argv
             assert any(w.startswith("--timeout=") for w in argv)  # never hangs on a dead ovs-vswitchd
         bridge = state.concerns["ovs"].action("ovs-bridge").commands
-        assert bridge[0][-3:] == ("--may-exist", "add-br", "br0")
+        assert bridge[0][-8:] == ("--may-exist", "add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=system")
 
 
 def _trunks(argv: tuple[str, ...], port: str) -> set[int]:

@@ -31,6 +31,7 @@ class Datacenter(pulumi.ComponentResource):
         inv: model.Inventory,
         remote: pulumi.Output[list[topology.MeshMember]],
         api_key: pulumi.Output[str],
+        ssh_private_key: pulumi.Output[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         name = inv.datacenter.name
@@ -58,7 +59,8 @@ class Datacenter(pulumi.ComponentResource):
         # Hosts and tenants do not depend on keys: planned from config alone.
         keyless = topology.build(inv, placeholder_keys(inv))
         self.hypervisors = {
-            hv.spec.name: Hypervisor(child_name(name, hv.spec.name), keyless, hv, child) for hv in keyless.hypervisors
+            hv.spec.name: Hypervisor(child_name(name, hv.spec.name), keyless, hv, ssh_private_key, child)
+            for hv in keyless.hypervisors
         }
         self.tenants = {
             t.name: Tenant(child_name(name, t.name), keyless, t, child) for t in keyless.tenants if name in t.sites

@@ -1,4 +1,4 @@
-"""``fabric:index:Hypervisor``: a bare-metal host's rendered state, per concern."""
+"""``fabric:index:Hypervisor``: a bare-metal host's rendered state, applied over SSH per concern."""
 
 from __future__ import annotations
 
@@ -8,25 +8,50 @@ import pulumi
 
 from fabric.render.linux import render_hypervisor
 from fabric.topology import HypervisorPlan, Plan
+from providers.host import HostConcern
 
 
 class Hypervisor(pulumi.ComponentResource):
-    """Files (path -> content) and action names per concern, ready for the host provider."""
+    """One ``HostConcern`` resource per concern (network, sriov, ovs, vms) on this host."""
 
-    def __init__(self, name: str, plan: Plan, hv: HypervisorPlan, opts: pulumi.ResourceOptions) -> None:
+    def __init__(
+        self,
+        name: str,
+        plan: Plan,
+        hv: HypervisorPlan,
+        private_key: pulumi.Output[str] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
         super().__init__("fabric:index:Hypervisor", name, None, opts)
         state = render_hypervisor(plan, hv)
+        ssh = hv.spec.ssh
         self.files: dict[str, dict[str, str]] = {
             concern: {f.path: f.content for f in c.files} for concern, c in state.concerns.items()
         }
-        self.actions: dict[str, list[str]] = {
-            concern: [a.name for a in c.actions] for concern, c in state.concerns.items()
+        self.concerns = {
+            concern: HostConcern(
+                f"{name}-{concern}",
+                host=hv.spec.name,
+                concern=concern,
+                address=str(ssh.address),
+                port=ssh.port,
+                user=ssh.user,
+                host_key=ssh.host_key,
+                private_key=private_key,
+                files={
+                    f.path: {"content": f.content, "mode": f.mode, "owner": f.owner, "reload": list(f.reload)}
+                    for f in c.files
+                },
+                actions=[{"name": a.name, "commands": [list(cmd) for cmd in a.commands]} for a in c.actions],
+                root=ssh.root,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for concern, c in state.concerns.items()
         }
         self.backbone_address = str(hv.backbone_address)
         outputs: dict[str, Any] = {
             "backbone_address": self.backbone_address,
             "vms": [vm.router for vm in hv.vms],
             "files": self.files,
-            "actions": self.actions,
         }
         self.register_outputs(outputs)

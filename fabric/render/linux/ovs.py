@@ -71,7 +71,7 @@ def bridge_commands(plan: Plan, hv: HypervisorPlan) -> tuple[tuple[str, ...], ..
     uplink = next(b for b in hv.spec.bonds if b.name == ovs.uplink)
     mtu = bond_mtu(uplink)
     commands: list[tuple[str, ...]] = [
-        (*VSCTL, "--may-exist", "add-br", br),
+        (*VSCTL, "--may-exist", "add-br", br, "--", "set", "Bridge", br, f"datapath_type={ovs.datapath}"),
         # The bond's MTU is networkd's (see network.py); OVS only trunks it.
         (
             *VSCTL,

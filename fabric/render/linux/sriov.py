@@ -43,8 +43,10 @@ _SCHEMES = (
 )
 
 # $1 the sriov_numvfs file, $2 the wanted count. Fails loudly when the NIC has no SR-IOV.
+# ``FABRIC_ROOT`` (set by the host provider, empty on a live host) is where the host's
+# filesystem is mounted: a prepared image or a test bed keeps its own sysfs stand-in there.
 SET_NUMVFS = (
-    'f=$1; want=$2; have=$(cat "$f") || exit 1; '
+    'f="${FABRIC_ROOT:-}$1"; want=$2; have=$(cat "$f") || exit 1; '
     '[ "$have" = "$want" ] && exit 0; '
     'if [ "$have" != 0 ]; then echo 0 > "$f"; fi; '
     'echo "$want" > "$f"'
