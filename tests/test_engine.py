@@ -223,7 +223,22 @@ def test_drift_found_by_refresh_is_repaired_by_up_and_destroy_cleans_up(project:
     assert drift.returncode != 0 and "dc1-r1-vyos" in drift.stdout  # the next up has work to do
     assert _changed(project.up("dc1")) == {"update": 1}
     assert _owned_running(project, "dc1-r1") == applied
+
+    # The same for a host: a file edited by hand shows in the concern's drift, and up restores it.
+    netdev = project.workdir / "hosts/dc1-hv1/root/etc/systemd/network/10-bond0.netdev"
+    original = netdev.read_text()
+    netdev.write_text(original.replace("LACPTransmitRate=fast", "LACPTransmitRate=slow"))
+    project.run("refresh", "-s", "dc1", "--yes", "--skip-preview")
+    state = json.loads(project.export("dc1"))
+    network = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("::dc1-hv1-network"))
+    assert network["outputs"]["drift"][0].startswith("/etc/systemd/network/10-bond0.netdev: changed on the host")
+    assert _changed(project.up("dc1")) == {"update": 1}
+    assert netdev.read_text() == original
+
     project.run("destroy", "-s", "dc1", "--yes", "--skip-preview")
+    for host in ("dc1-hv1", "dc1-hv2"):
+        left = [f for f in (project.workdir / "hosts" / host / "root" / "etc").rglob("*") if f.is_file()]
+        assert left == []  # every owned file is gone
     for name in ("dc1-r1", "dc1-r2"):
         left = _owned_running(project, name)
         assert "service https api keys id fabric key" in left  # the API stays reachable

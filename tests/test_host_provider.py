@@ -208,3 +208,16 @@ def test_delete_removes_every_owned_file_and_stops_units(sshd: Sshd, tmp_path: P
     for unit in units:
         assert f"systemctl disable --now {unit}" in calls(tmp_path)
     assert calls(tmp_path)[-1] == "systemctl daemon-reload"
+
+
+def test_a_dropped_connection_mid_apply_is_an_error_and_a_rerun_converges(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    network = hypervisor_concerns(tmp_path)["network"]
+    cutter = sshd.bin / "networkctl"
+    cutter.write_text("#!/bin/sh\nkill -9 $PPID\n")  # the session's shell dies: the connection drops mid-apply
+    with pytest.raises(HostError, match=r"host hv1: run networkd-reload: networkctl reload failed"):
+        HostConcernProvider().create(props(sshd, root, "network", network))
+    cutter.write_text(f'#!/bin/sh\necho "networkctl $*" >> {tmp_path / "calls.log"}\n')
+    outs = HostConcernProvider().create(props(sshd, root, "network", network)).outs
+    assert outs is not None and "networkd-reload" in outs["ran"] and "networkctl reload" in calls(tmp_path)
+    assert HostConcernProvider().read("id", props(sshd, root, "network", network)).outs["drift"] == []  # type: ignore[index]
