@@ -237,8 +237,8 @@ def test_drift_found_by_refresh_is_repaired_by_up_and_destroy_cleans_up(project:
 
     project.run("destroy", "-s", "dc1", "--yes", "--skip-preview")
     for host in ("dc1-hv1", "dc1-hv2"):
-        left = [f for f in (project.workdir / "hosts" / host / "root" / "etc").rglob("*") if f.is_file()]
-        assert left == []  # every owned file is gone
+        files = [f for f in (project.workdir / "hosts" / host / "root" / "etc").rglob("*") if f.is_file()]
+        assert files == []  # every owned file is gone
     for name in ("dc1-r1", "dc1-r2"):
         left = _owned_running(project, name)
         assert "service https api keys id fabric key" in left  # the API stays reachable
