@@ -30,8 +30,10 @@ def keygen(path: Path) -> None:
 class Sshd:
     """``start()`` an sshd in ``workdir``; ``host_key_line``/``fingerprint`` pin it; ``user_key`` logs in."""
 
-    def __init__(self, workdir: Path, user_key: Path | None = None) -> None:
-        """``user_key``: a private key file to accept (default: a new one for this server)."""
+    def __init__(self, workdir: Path, user_key: Path | None = None, env: dict[str, str] | None = None) -> None:
+        """``user_key``: a private key file to accept (default: a new one for this server);
+        ``env``: more variables for every session (e.g. ``OVS_RUNDIR`` of a test switch)."""
+        self.env = env or {}
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = self.dir / "bin"
@@ -82,7 +84,13 @@ class Sshd:
                     "UsePAM no",
                     "StrictModes no",
                     "MaxStartups 100",
-                    f"SetEnv PATH={self.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "SetEnv "
+                    + " ".join(
+                        [
+                            f"PATH={self.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                            *(f"{k}={v}" for k, v in self.env.items()),
+                        ]
+                    ),
                     "Subsystem sftp internal-sftp",
                     "",
                 ]

@@ -9,6 +9,7 @@ what they were asked to do. Everything else (sshd, sh, base64, chown, mv) is rea
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from fabric.render.linux import render_hypervisor
 from fabric.stackfile import placeholder_keys
 from providers.host import HostConcernProvider, HostError, HostKeyError
 from tests.conftest import ERRORS, load_yaml, patch
+from tests.ovs import Switch
 from tests.sshd import Sshd, stand_ins
 
 STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
@@ -38,9 +40,15 @@ def calls(tmp_path: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def hypervisor_concerns(tmp_path: Path, bond_rate: str = "fast") -> dict[str, dict[str, Any]]:
+def hypervisor_concerns(tmp_path: Path, bond_rate: str = "fast", datapath: str = "system") -> dict[str, dict[str, Any]]:
     """The rendered state of one hypervisor, as the Hypervisor component hands it over."""
-    raw = patch(load_yaml(ERRORS / "_base.yaml"), {"datacenter.hypervisors[0].bonds[0].lacp_rate": bond_rate})
+    raw = patch(
+        load_yaml(ERRORS / "_base.yaml"),
+        {
+            "datacenter.hypervisors[0].bonds[0].lacp_rate": bond_rate,
+            "datacenter.hypervisors[0].ovs": {"datapath": datapath},
+        },
+    )
     inv = model.load(raw)
     plan = topology.build(inv, placeholder_keys(inv))
     state = render_hypervisor(plan, plan.hypervisors[0])
@@ -221,3 +229,42 @@ def test_a_dropped_connection_mid_apply_is_an_error_and_a_rerun_converges(sshd: 
     outs = HostConcernProvider().create(props(sshd, root, "network", network)).outs
     assert outs is not None and "networkd-reload" in outs["ran"] and "networkctl reload" in calls(tmp_path)
     assert HostConcernProvider().read("id", props(sshd, root, "network", network)).outs["drift"] == []  # type: ignore[index]
+
+
+def test_the_ovs_concern_builds_a_real_switch(tmp_path: Path) -> None:
+    """Real ovs-vsctl against a real (userspace) Open vSwitch; only `systemctl` stands in."""
+    switch = Switch(tmp_path / "ovs").start()
+    server = Sshd(tmp_path / "sshd", env={"OVS_RUNDIR": str(switch.dir)})
+    stand_ins(server.bin, tmp_path / "calls.log", ("systemctl",))
+    raw_ovs = hypervisor_concerns(tmp_path, datapath="netdev")["ovs"]
+    try:
+        with server:
+            p = props(server, tmp_path / "host", "ovs", raw_ovs)
+            outs = HostConcernProvider().create(p).outs
+            assert outs is not None and "ovs-bridge" in outs["ran"]
+            assert switch.vsctl("list-br").split() == ["br0"]
+            assert switch.vsctl("get", "Bridge", "br0", "datapath_type").strip() == "netdev"
+            assert sorted(switch.vsctl("list-ports", "br0").split()) == ["bond1", "vt-r1", "vt-r2"]
+            assert switch.vsctl("get", "Port", "bond1", "trunks").strip() == "[10, 100]"  # no tenant VLAN leaves
+            assert switch.vsctl("get", "Port", "vt-r1", "trunks").strip() == "[10, 100, 1010, 1020]"
+            assert switch.vsctl("get", "Open_vSwitch", ".", "other_config:hw-offload").strip() == '"true"'
+            assert "systemctl restart ovs-vswitchd.service" in calls(tmp_path)  # hw-offload needs a restart
+            again = HostConcernProvider().update("id", p, p).outs
+            assert again is not None and again["written"] == [] and again["ran"] == []
+    finally:
+        switch.stop()
+
+
+def test_a_host_not_yet_listening_is_retried_with_backoff(tmp_path: Path) -> None:
+    """A host still booting: the first connection attempts fail, a later one succeeds."""
+    server = Sshd(tmp_path / "sshd")
+    stand_ins(server.bin, tmp_path / "calls.log", STANDINS)
+    network = hypervisor_concerns(tmp_path)["network"]
+    starter = threading.Timer(1.0, server.start)
+    starter.start()
+    try:
+        outs = HostConcernProvider().create(props(server, tmp_path / "host", "network", network)).outs
+        assert outs is not None and outs["written"]
+    finally:
+        starter.join()
+        server.stop()
