@@ -32,7 +32,6 @@ import base64
 import hashlib
 import io
 import shlex
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,6 +40,8 @@ from typing import Any
 import paramiko
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from providers.locks import device_lock
 
 RETRIES = 4
 CONNECT_TIMEOUT_S = 15.0
@@ -51,9 +52,6 @@ PENDING_MARK = "@@fabric-pending"
 #: after a failure (or a dropped connection) finds files already written and would
 #: otherwise never make them live.
 PENDING_DIR = "/var/lib/fabric/pending"
-
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
 
 
 class HostError(Exception):
@@ -205,9 +203,7 @@ class Host:
 @contextmanager
 def host_session(props: Mapping[str, Any]) -> Iterator[Host]:
     """The host's lock (applies to one host never overlap) and one SSH connection."""
-    with _locks_guard:
-        lock = _locks.setdefault(f"{props['address']}:{props.get('port') or 22}", threading.Lock())
-    with lock:
+    with device_lock(f"{props['address']}:{props.get('port') or 22}"):
         host = Host(props)
         try:
             yield host

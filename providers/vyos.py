@@ -41,7 +41,6 @@ import json
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -51,6 +50,8 @@ from urllib.parse import urlsplit
 import httpx
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from providers.locks import device_lock
 
 SECRET_MARKER = re.compile(r"^<secret:([a-z0-9-]+)>$")
 #: Leaves whose values are secrets even when fabric did not write them (drift is redacted).
@@ -70,8 +71,6 @@ BACKGROUND_WAIT_S = 120.0
 RETRIES = 5
 TIMEOUT_S = 30.0
 
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
 
 Config = dict[str, list[str]]
 
@@ -409,9 +408,7 @@ def _busy(response: httpx.Response) -> bool:
 @contextmanager
 def router_session(props: Mapping[str, Any], api_key: str | None = None) -> Iterator[Router]:
     """The router's lock (applies never overlap) and a client that is closed afterwards."""
-    with _locks_guard:
-        lock = _locks.setdefault(str(props["endpoint"]), threading.Lock())
-    with lock:
+    with device_lock(str(props["endpoint"])):
         router = Router(props, api_key)
         try:
             yield router
