@@ -7,7 +7,8 @@ files needs (``networkctl reload``, ``systemctl daemon-reload``, ``ovs-vsctl --m
 those files name are run, in the concern's order.
 
 * ``diff`` works from data alone (no host access in preview) and names the files and
-  actions that change; another host address is a replace.
+  actions that change; a new address or port is an update (the same host), another
+  ``root`` a replace that removes the old files first.
 * ``create``/``update``: one SSH connection; one command reads every owned file's hash,
   mode and owner; one script writes the changed files (each to a temporary file, then
   renamed into place) and runs the named actions. A failure names the file or command
@@ -70,13 +71,30 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
-def matches_pin(key: paramiko.PKey, pinned: str) -> bool:
-    """``pinned`` is a fingerprint, or a known_hosts line (``[hosts] type base64 [comment]``)."""
+def pinned_key(pinned: str) -> paramiko.PKey | None:
+    """The key of a known_hosts-style pin (``[hosts] type base64 [comment]``), or None for a
+    ``SHA256:`` fingerprint. Markers (``@revoked``, ``@cert-authority``) and several keys are
+    refused: a pin is exactly one key."""
     pinned = pinned.strip()
     if pinned.startswith("SHA256:"):
-        return pinned.rstrip("=") == fingerprint(key)
+        return None
+    if "\n" in pinned or pinned.startswith("@"):
+        raise HostKeyError("ssh.host_key must be exactly one key (no @markers, no several lines)")
     words = pinned.split()
-    return any(words[i : i + 2] == [key.get_name(), key.get_base64()] for i in range(len(words) - 1))
+    for i in range(len(words) - 1):
+        try:
+            return paramiko.PKey.from_type_string(words[i], base64.b64decode(words[i + 1]))
+        except (paramiko.SSHException, ValueError, TypeError):
+            continue
+    raise HostKeyError(f"ssh.host_key {pinned[:40]!r}... is neither a key line nor a SHA256: fingerprint")
+
+
+def matches_pin(key: paramiko.PKey, pinned: str) -> bool:
+    """The host's key is the pinned one (by fingerprint, or the very key of a pinned line)."""
+    want = pinned_key(pinned)
+    if want is None:
+        return pinned.strip().rstrip("=") == fingerprint(key)
+    return want.get_name() == key.get_name() and want.asbytes() == key.asbytes()
 
 
 class _PinnedKey(paramiko.MissingHostKeyPolicy):
@@ -126,13 +144,21 @@ class Host:
         key = props.get("private_key")
         pkey = load_private_key(str(key)) if key else None
         delay = 0.5
+        pin = props.get("host_key")
+        key_of_pin = pinned_key(str(pin)) if pin else None
+        address, port = str(props["address"]), int(props.get("port") or 22)
         for attempt in range(RETRIES):
             client = paramiko.SSHClient()
-            client.set_missing_host_key_policy(_PinnedKey(self.name, props.get("host_key")))
+            client.set_missing_host_key_policy(_PinnedKey(self.name, pin))
+            if key_of_pin is not None:
+                # Known to paramiko, the pinned key's type is the one it negotiates; any
+                # other key then fails the handshake's check (BadHostKeyException).
+                name = address if port == 22 else f"[{address}]:{port}"
+                client.get_host_keys().add(name, key_of_pin.get_name(), key_of_pin)
             try:
                 client.connect(
-                    str(props["address"]),
-                    port=int(props.get("port") or 22),
+                    address,
+                    port=port,
                     username=str(props.get("user") or "root"),
                     pkey=pkey,
                     allow_agent=pkey is None,
@@ -145,6 +171,13 @@ class Host:
             except HostKeyError:
                 client.close()
                 raise
+            except paramiko.BadHostKeyException as exc:
+                client.close()
+                raise HostKeyError(
+                    f"host {self.name} ({address}:{port}) presented {exc.key.get_name()} {fingerprint(exc.key)}, "
+                    "not the pinned key: refusing to connect (if the host was reinstalled, verify its new key "
+                    "and update ssh.host_key)"
+                ) from None
             except paramiko.AuthenticationException as exc:
                 client.close()
                 raise HostError(f"host {self.name}: SSH authentication failed ({exc})") from exc
@@ -165,15 +198,21 @@ class Host:
         """Where an owned path lives on this host (under ``root``)."""
         return path if self.root == "/" else self.root.rstrip("/") + "/" + path.lstrip("/")
 
-    def run(self, script: str) -> tuple[int, str]:
-        """Run a shell script (as root, through ``sudo -n`` if needed); exit code and output."""
+    def run(self, script: str, combine: bool = True) -> tuple[int, str]:
+        """Run a shell script (as root, through ``sudo -n`` if needed); exit code and output
+        (stderr too when ``combine``; reads keep it apart, so a warning cannot garble them)."""
         command = "sudo -n sh -s" if self.sudo else "sh -s"
-        stdin, stdout, _ = self.client.exec_command(command, timeout=COMMAND_TIMEOUT_S, get_pty=False)
-        stdout.channel.set_combine_stderr(True)
-        stdin.write(script)
-        stdin.channel.shutdown_write()
-        output = stdout.read().decode(errors="replace")
-        return stdout.channel.recv_exit_status(), output
+        try:
+            stdin, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT_S, get_pty=False)
+            stdout.channel.set_combine_stderr(combine)
+            stdin.write(script)
+            stdin.channel.shutdown_write()
+            output = stdout.read().decode(errors="replace")
+            if not combine:
+                stderr.read()
+            return stdout.channel.recv_exit_status(), output
+        except (OSError, paramiko.SSHException) as exc:
+            raise HostError(f"host {self.name}: the SSH session failed: {exc}") from exc
 
     def states(self, paths: list[str], marker: str) -> tuple[dict[str, tuple[str, str, str] | None], list[str]]:
         """Hash, mode and owner of each path (None when missing), and the actions an
@@ -186,7 +225,7 @@ class Host:
                 "done",
             ]
         lines.append(f"echo {PENDING_MARK}; cat {shlex.quote(self.path(marker))} 2>/dev/null || true")
-        code, output = self.run("\n".join(lines) + "\n")
+        code, output = self.run("\n".join(lines) + "\n", combine=False)
         if code != 0:
             raise HostError(f"host {self.name}: reading the owned files failed ({code}): {output[-2000:]}")
         rows, _, pending = output.partition(PENDING_MARK + "\n")
@@ -255,6 +294,8 @@ def apply_script(
     root = "" if host.root == "/" else host.root.rstrip("/")
     lines = [
         "set -eu",
+        "umask 077",  # a file is private until its own mode is set
+        'trap \'[ -n "${tmp:-}" ] && rm -f "$tmp"\' EXIT',  # no half-written file stays behind
         f"export FABRIC_ROOT={shlex.quote(root)}",  # where the host's filesystem is (see ``root``)
         f'mkdir -p "$(dirname {note})"',
         f"echo {shlex.quote(owed)} > {note}",
@@ -269,12 +310,14 @@ def apply_script(
         lines += [
             f"echo {shlex.quote(STEP + 'write ' + path)}",
             f'mkdir -p "$(dirname {target})"',
+            f"tmp={tmp}",
             f"base64 -d > {tmp} <<'FABRIC_EOF'",
             *[payload[i : i + 76] for i in range(0, len(payload), 76)],
             "FABRIC_EOF",
             f"chmod {mode} {tmp}",
             f"chown {owner} {tmp}",
-            f"mv -f {tmp} {target}",
+            f"mv -fT {tmp} {target}",
+            "tmp=",
         ]
     for action in actions:
         for argv in action["commands"]:
@@ -288,7 +331,7 @@ def failure(host: Host, code: int, output: str) -> HostError:
     steps = [line[len(STEP) :] for line in output.splitlines() if line.startswith(STEP)]
     where = steps[-1] if steps else "the apply script"
     tail = "\n".join(line for line in output.splitlines() if not line.startswith(STEP))[-2000:]
-    return HostError(f"host {host.name}: {where} failed (exit {code}); a re-run converges. Output:\n{tail}")
+    return HostError(f"host {host.name}: {where} failed (exit {code}); fix the cause and re-run. Output:\n{tail}")
 
 
 # ----------------------------------------------------------------------------- provider
@@ -298,9 +341,13 @@ class HostConcernProvider(ResourceProvider):
     """Holds no state; the Pulumi state refers to it by module path (keep ``providers.host``)."""
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("address", "port", "root") if olds.get(k) != news.get(k)]
+        # A new address or port is the same host reached another way: an update (a
+        # create-then-delete replace would delete the files it had just found in place).
+        # Another ``root`` is another place for the files: the old ones go first.
+        replaces = ["root"] if olds.get("root") != news.get("root") else []
         keys = ("host", "files", "actions", "user", "host_key", "private_key", "address", "port", "root")
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys), replaces=replaces)
+        changes = any(olds.get(k) != news.get(k) for k in keys)
+        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._apply(props)

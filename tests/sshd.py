@@ -30,9 +30,12 @@ def keygen(path: Path) -> None:
 class Sshd:
     """``start()`` an sshd in ``workdir``; ``host_key_line``/``fingerprint`` pin it; ``user_key`` logs in."""
 
-    def __init__(self, workdir: Path, user_key: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, user_key: Path | None = None, env: dict[str, str] | None = None, host_keys: int = 1
+    ) -> None:
         """``user_key``: a private key file to accept (default: a new one for this server);
-        ``env``: more variables for every session (e.g. ``OVS_RUNDIR`` of a test switch)."""
+        ``env``: more variables for every session (e.g. ``OVS_RUNDIR`` of a test switch);
+        ``host_keys`` 2: an RSA host key too, as many real hosts have."""
         self.env = env or {}
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +47,11 @@ class Sshd:
         keygen(self.host_key)
         if user_key is None:
             keygen(self.user_key_path)
+        self.rsa_host_key = self.dir / "host_rsa" if host_keys > 1 else None
+        if self.rsa_host_key is not None:
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(self.rsa_host_key)], check=True
+            )
         (self.dir / "authorized_keys").write_text(Path(f"{self.user_key_path}.pub").read_text())
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -76,6 +84,7 @@ class Sshd:
                     f"Port {self.port}",
                     "ListenAddress 127.0.0.1",
                     f"HostKey {self.host_key}",
+                    *([f"HostKey {self.rsa_host_key}"] if self.rsa_host_key else []),
                     f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
                     f"PidFile {self.dir / 'sshd.pid'}",
                     "PermitRootLogin prohibit-password",

@@ -149,7 +149,7 @@ def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
     network = hypervisor_concerns(tmp_path)["network"]
     other = Sshd(tmp_path / "other")  # a different key, as a reinstalled (or impostor) host has
     with pytest.raises(
-        HostKeyError, match=r"host hv1 \(\[127.0.0.1\]:\d+\) presented ssh-ed25519 SHA256:.*not the pinned key"
+        HostKeyError, match=r"host hv1 \(\[?127.0.0.1\]?:\d+\) presented ssh-ed25519 SHA256:.*not the pinned key"
     ):
         HostConcernProvider().create(props(sshd, tmp_path / "host", "network", network, host_key=other.host_key_line))
     with pytest.raises(HostKeyError, match=r"no ssh.host_key is pinned.*never accepted"):
@@ -268,3 +268,26 @@ def test_a_host_not_yet_listening_is_retried_with_backoff(tmp_path: Path) -> Non
     finally:
         starter.join()
         server.stop()
+
+
+def test_a_new_address_or_port_is_an_update_and_another_root_a_delete_first_replace(sshd: Sshd, tmp_path: Path) -> None:
+    network = hypervisor_concerns(tmp_path)["network"]
+    p = props(sshd, tmp_path / "host", "network", network)
+    moved = HostConcernProvider().diff("id", p, {**p, "port": p["port"] + 1, "address": "127.0.0.2"})
+    assert moved.changes and moved.replaces == []  # the same host, reached another way: never a wipe
+    rooted = HostConcernProvider().diff("id", p, {**p, "root": str(tmp_path / "elsewhere")})
+    assert rooted.replaces == ["root"] and rooted.delete_before_replace
+
+
+def test_only_the_pinned_key_is_accepted_whatever_types_the_host_has(tmp_path: Path) -> None:
+    """A host with an RSA and an ed25519 key: a pinned RSA key is negotiated and accepted;
+    a pin with @markers or several keys is refused outright."""
+    server = Sshd(tmp_path / "sshd", host_keys=2)
+    stand_ins(server.bin, tmp_path / "calls.log", STANDINS)
+    network = hypervisor_concerns(tmp_path)["network"]
+    rsa_line = " ".join(Path(f"{server.rsa_host_key}.pub").read_text().split()[:2])
+    with server:
+        HostConcernProvider().create(props(server, tmp_path / "host", "network", network, host_key=rsa_line))
+        for bad in (f"@revoked * {server.host_key_line}", f"{rsa_line}\n{server.host_key_line}"):
+            with pytest.raises(HostKeyError, match=r"exactly one key"):
+                HostConcernProvider().create(props(server, tmp_path / "host", "network", network, host_key=bad))

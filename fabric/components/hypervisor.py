@@ -28,8 +28,12 @@ class Hypervisor(pulumi.ComponentResource):
         self.files: dict[str, dict[str, str]] = {
             concern: {f.path: f.content for f in c.files} for concern, c in state.concerns.items()
         }
-        self.concerns = {
-            concern: HostConcern(
+        # Concerns apply in order (sriov, network, ovs, vms): the bonds exist before OVS
+        # takes one as its uplink, and the bridge before a VM's tap joins it.
+        self.concerns: dict[str, HostConcern] = {}
+        previous: list[pulumi.Resource] = []
+        for concern, c in state.concerns.items():
+            self.concerns[concern] = HostConcern(
                 f"{name}-{concern}",
                 host=hv.spec.name,
                 concern=concern,
@@ -44,10 +48,9 @@ class Hypervisor(pulumi.ComponentResource):
                 },
                 actions=[{"name": a.name, "commands": [list(cmd) for cmd in a.commands]} for a in c.actions],
                 root=ssh.root,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
-            for concern, c in state.concerns.items()
-        }
+            previous = [self.concerns[concern]]
         self.backbone_address = str(hv.backbone_address)
         outputs: dict[str, Any] = {
             "backbone_address": self.backbone_address,
