@@ -1,7 +1,7 @@
 """Benchmark: `pulumi preview` of dc1, with the example tenants and with 200, and where the time goes.
 
 Runs the real CLI (from ./scripts/setup.sh) on a copy of the project with a local file
-backend, like the engine tests. The Python program's own share is measured inside
+backend, like the engine tests, every device an emulator or sshd on loopback. The Python program's own share is measured inside
 its process (a ``sitecustomize`` that the language host's interpreter imports first):
 its CPU time, which is its own evaluation (model, plan, render, SDK serialization),
 and its wall time from interpreter start to exit, which also includes waiting on the
@@ -82,9 +82,15 @@ def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:
         project.env["PYTHONPATH"] = str(hook)
         project.env["FABRIC_BENCH_TIMES"] = str(times)
         project.init("dc1")
-        new = _preview(project, times, repeat)
-        project.run("up", "-s", "dc1", "--yes", "--skip-preview")
-        existing = _preview(project, times, repeat)
+        # Every router an API emulator and every hypervisor an sshd on loopback: the
+        # example stacks' addresses are never contacted.
+        project.emulate_devices("dc1")
+        try:
+            new = _preview(project, times, repeat)
+            project.run("up", "-s", "dc1", "--yes", "--skip-preview")
+            existing = _preview(project, times, repeat)
+        finally:
+            project.close()
     return {"new stack": new, "after up": existing}
 
 
