@@ -304,6 +304,11 @@ class Datacenter(_Model):
     hypervisors: list[Hypervisor] = Field(min_length=1)
     routers: list[Router] = Field(min_length=1)
 
+    @property
+    def gateway(self) -> IPAddress:
+        """The upstream gateway: as configured, else the first host of the first public prefix."""
+        return self.public_gateway or IPAddress(self.public_prefixes[0].first + 1)
+
 
 class Inventory(_Model):
     """Everything one stack's config says: fabric-wide settings plus this datacenter."""
@@ -580,7 +585,7 @@ def _check_datacenter(inv: Inventory) -> list[str]:
 
     if dc.public_gateway is not None and not in_public(dc.public_gateway):
         problems.append(f"datacenter.public_gateway: {dc.public_gateway} is outside datacenter.public_prefixes")
-    gateway = dc.public_gateway or IPAddress(dc.public_prefixes[0].first + 1)
+    gateway = dc.gateway
     taken: dict[IPAddress, str] = {gateway: "datacenter.public_gateway"}
     for router in dc.routers:
         taken.setdefault(router.public_address, f"datacenter.routers[{router.name}].public_address")

@@ -316,7 +316,7 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
     tenants = tuple(tenant_plan(inv, t) for t in sorted(inv.tenants, key=lambda t: t.id))
     here = tuple(t for t in tenants if dc.name in t.sites)
     backbone = ap.site_block(plan.backbone, s)
-    public_gateway = dc.public_gateway or IPAddress(dc.public_prefixes[0].first + 1)
+    public_gateway = dc.gateway
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
     by_member = {m.name: m for m in members}
     nat_addresses = tuple(

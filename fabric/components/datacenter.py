@@ -37,11 +37,15 @@ class Datacenter(pulumi.ComponentResource):
         name = inv.datacenter.name
         super().__init__("fabric:index:Datacenter", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Addresses, hosts and tenants do not depend on keys: planned from config alone.
+        keyless = topology.build(inv, placeholder_keys(inv))
+        planned = {r.name: r for r in keyless.routers}
         self.routers = {
             r.name: Router(
                 child_name(name, r.name),
                 inv,
                 r,
+                planned[r.name],
                 pulumi.ResourceOptions(
                     parent=self, aliases=[pulumi.Alias(name=child_name(name, old)) for old in r.previous_names]
                 ),
@@ -56,8 +60,6 @@ class Datacenter(pulumi.ComponentResource):
             router.attach(self.plan, api_key)
         self.mesh = Mesh(f"{name}-mesh", self.plan, child)
 
-        # Hosts and tenants do not depend on keys: planned from config alone.
-        keyless = topology.build(inv, placeholder_keys(inv))
         self.hypervisors = {
             hv.spec.name: Hypervisor(child_name(name, hv.spec.name), keyless, hv, ssh_private_key, child)
             for hv in keyless.hypervisors

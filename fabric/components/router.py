@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pulumi
 
-from fabric import addressing as ap
 from fabric import model
 from fabric.errors import ConfigError
 from fabric.render.vyos import RenderedRouter, all_owned_subtrees, keep_on_delete, render_router
 from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY, set_line
-from fabric.topology import Plan
+from fabric.topology import Plan, RouterPlan
 from providers.keys import WireguardKey
 from providers.vyos import VyosConfig
 
@@ -19,11 +18,6 @@ from providers.vyos import VyosConfig
 def key_rotation(inv: model.Inventory, router: model.Router) -> str:
     """The key's only replacing input: the fabric-wide epoch and the router's own counter."""
     return f"{inv.mesh.key_epoch}.{router.key_rotation}"
-
-
-def api_endpoint(inv: model.Inventory, router: model.Router) -> str:
-    address = router.api.address or ap.backbone_router_address(inv.address_plan.backbone, inv.site_id, router.id)
-    return f"https://{address}:{router.api.port}"
 
 
 def api_tls(router: model.Router) -> dict[str, object]:
@@ -51,12 +45,15 @@ class Router(pulumi.ComponentResource):
     private_key: pulumi.Output[str]
     config: pulumi.Output[dict[str, str]]
 
-    def __init__(self, name: str, inv: model.Inventory, spec: model.Router, opts: pulumi.ResourceOptions) -> None:
+    def __init__(
+        self, name: str, inv: model.Inventory, spec: model.Router, planned: RouterPlan, opts: pulumi.ResourceOptions
+    ) -> None:
+        """``planned``: the router as the plan decides it (addresses do not depend on keys)."""
         super().__init__("fabric:index:Router", name, None, opts)
         self.name = name
-        self.inv = inv
         self.spec = spec
-        self.mesh_address = str(ap.mesh_address(inv.address_plan.control_plane, inv.site_id, spec.id))
+        self.mesh_address = str(planned.mesh_address)
+        self.endpoint = f"https://{planned.api_address}:{planned.api_port}"
         key = WireguardKey(f"{name}-wg-key", key_rotation(inv, spec), pulumi.ResourceOptions(parent=self))
         self.public_key = key.public_key
         self.private_key = key.private_key
@@ -68,7 +65,7 @@ class Router(pulumi.ComponentResource):
         self.applied = VyosConfig(
             f"{self.name}-vyos",
             router=self.spec.name,
-            endpoint=api_endpoint(self.inv, self.spec),
+            endpoint=self.endpoint,
             api_key=api_key,
             tls=api_tls(self.spec),
             vyos_version=self.spec.vyos_version,
