@@ -21,6 +21,12 @@ HYPERVISOR_BACKBONE_OFFSET = 128
 #: In a tenant network, site ``s`` owns the ``s``-th block of this many addresses
 #: for its routers (block 0 holds the per-site gateway addresses).
 GATEWAY_BLOCK = 16
+#: Each cloud extension's network (VPC/VNet) is one /16 of ``address_plan.cloud_networks``,
+#: holding the node's subnet (the first /24) and one /24 per tenant.
+CLOUD_NETWORK_PREFIX_LENGTH = 16
+CLOUD_SUBNET_PREFIX_LENGTH = 24
+#: The cloud node's private address: host 10 of its subnet (clouds reserve the first few).
+CLOUD_NODE_HOST = 10
 #: WireGuard adds 60 bytes over IPv4 (80 over IPv6); VXLAN adds 50.
 WIREGUARD_OVERHEAD_IPV4 = 60
 WIREGUARD_OVERHEAD_IPV6 = 80
@@ -76,6 +82,26 @@ def gateway_address(network: IPNetwork, s: int) -> IPAddress:
 def router_tenant_address(network: IPNetwork, s: int, r: int) -> IPAddress:
     """Router ``r`` of site ``s`` on a tenant network: host ``16*s + r``."""
     return IPAddress(network.first + GATEWAY_BLOCK * s + r)
+
+
+def cloud_network(pool: IPNetwork, s: int) -> IPNetwork:
+    """Cloud site ``s``'s network (VPC/VNet): the pool's ``s``-th /16."""
+    return nth_subnet(pool, CLOUD_NETWORK_PREFIX_LENGTH, s)
+
+
+def cloud_node_subnet(network: IPNetwork) -> IPNetwork:
+    """The cloud node's own subnet: the network's first /24."""
+    return nth_subnet(network, CLOUD_SUBNET_PREFIX_LENGTH, 0)
+
+
+def cloud_node_address(network: IPNetwork) -> IPAddress:
+    """The cloud node's private address: host 10 of its subnet."""
+    return IPAddress(cloud_node_subnet(network).first + CLOUD_NODE_HOST)
+
+
+def cloud_tenant_subnet(network: IPNetwork, t: int) -> IPNetwork:
+    """Tenant ``t``'s workload subnet in a cloud network: its ``t``-th /24."""
+    return nth_subnet(network, CLOUD_SUBNET_PREFIX_LENGTH, t)
 
 
 def dhcp_range(network: IPNetwork) -> tuple[IPAddress, IPAddress]:

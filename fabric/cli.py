@@ -17,7 +17,9 @@ from rich.table import Table
 
 from fabric import diagram, stackfile
 from fabric.errors import ConfigError
+from fabric.render.cloudinit import render_user_data
 from fabric.render.linux import render_hypervisor
+from fabric.render.linux.node import render_node
 from fabric.render.vyos import render_routers, schema_problems
 from fabric.topology import Plan
 
@@ -36,7 +38,8 @@ def _is_datacenter_stack(project: Path, stack: str) -> bool:
 
 
 def write_render(plan: Plan, out: Path) -> list[Path]:
-    """Write every device's config under ``out``: ``<router>.vyos`` and ``<hypervisor>/<path>``."""
+    """Write every device's config under ``out``: ``<router>.vyos``, ``<hypervisor>/<path>``,
+    and per cloud node ``<node>.user-data`` (cloud-init) and ``<node>/<path>`` (its files)."""
     written = []
     out.mkdir(parents=True, exist_ok=True)
     for rendered in render_routers(plan):
@@ -51,6 +54,15 @@ def write_render(plan: Plan, out: Path) -> list[Path]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(f.content)
                 written.append(path)
+    for cloud in plan.clouds:
+        path = out / f"{cloud.node.name}.user-data"
+        path.write_text(render_user_data(plan, cloud))
+        written.append(path)
+        for f in render_node(plan, cloud.node).files():
+            path = out / cloud.node.name / f.path.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f.content)
+            written.append(path)
     return written
 
 
@@ -86,7 +98,7 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
             str(m.site_id),
             m.name,
             m.mesh_address,
-            m.endpoint,
+            m.endpoint or "(the cloud's static IP)",
             ", ".join(m.roles),
             "this stack" if local else "peer stack",
         )
@@ -126,7 +138,27 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
     outer.add_row(sites)
     outer.add_row(routers)
     outer.add_row(tenants)
+    if plan.clouds:
+        outer.add_row(_clouds_table(plan))
     return outer
+
+
+def _clouds_table(plan: Plan) -> Table:
+    clouds = Table(title="cloud extensions (bursts)")
+    for col in ("site", "provider", "region", "node", "mesh address", "network", "node address", "tenant subnets"):
+        clouds.add_column(col)
+    for c in plan.clouds:
+        clouds.add_row(
+            c.site,
+            c.provider,
+            c.spec.region or "",
+            c.node.name,
+            str(c.node.mesh_address),
+            str(c.network),
+            str(c.node_address),
+            ", ".join(f"{t.tenant.name} {t.subnet}" for t in c.tenants),
+        )
+    return clouds
 
 
 def cmd_diagram(args: argparse.Namespace, console: Console) -> int:

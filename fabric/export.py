@@ -58,4 +58,18 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
             }
             for t in plan.tenants
         },
+        "clouds": {
+            c.site: {
+                "provider": c.provider,
+                "region": c.spec.region,
+                "node": c.node.name,
+                "mesh_address": str(c.node.mesh_address),
+                "network": str(c.network),
+                "node_address": str(c.node_address),
+                "wireguard_peers": [p.name for p in c.node.wireguard_peers],
+                "bgp_neighbors": [n.name for n in c.node.bgp_neighbors],
+                "tenants": {t.tenant.name: str(t.subnet) for t in c.tenants},
+            }
+            for c in plan.clouds
+        },
     }

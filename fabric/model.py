@@ -110,6 +110,8 @@ class AddressPlan(_Model):
     tenant_services: Prefix = IPNetwork("100.80.0.0/16")
     tenant_migration: Prefix = IPNetwork("100.96.0.0/16")
     tenant_prefix_length: int = Field(default=24, ge=8, le=26)
+    #: Cloud extensions' networks (VPC/VNet): cloud site ``s`` gets the pool's ``s``-th /16.
+    cloud_networks: Prefix = IPNetwork("10.240.0.0/12")
 
     def tenant_pools(self) -> dict[str, IPNetwork]:
         return {
@@ -310,6 +312,54 @@ class Datacenter(_Model):
         return self.public_gateway or IPAddress(self.public_prefixes[0].first + 1)
 
 
+#: The clouds a stack can burst into.
+CLOUD_PROVIDERS = ("aws", "azure", "gcp")
+
+
+class Cloud(_Model):
+    """A cloud extension ("burst"): a network and one ``frr`` node that joins the mesh.
+
+    The node is a mesh member of site ``site`` (a ``kind: cloud`` site), node ``node_id``.
+    Tenants extend into it by listing the site in their ``sites``.
+    """
+
+    enabled: bool = False
+    #: The ``kind: cloud`` site this extension is; default: the provider's name.
+    site: Name | None = None
+    #: AWS region, Azure location or GCP region (required when enabled).
+    region: str | None = None
+    #: Availability zone (AWS, GCP); default: the region's first (``<region>a`` on AWS, ``<region>-b`` on GCP).
+    zone: str | None = None
+    #: Instance type / VM size / machine type; default: the provider's small general-purpose size.
+    size: str | None = None
+    #: Machine image; default: the provider's Debian 12 image.
+    image: str | None = None
+    node_id: Annotated[int, Field(ge=1, le=15)] = 1
+    #: Who may SSH to the node (none by default: the node needs no login to work).
+    admin_prefixes: list[Prefix] = []
+    #: An OpenSSH public key for the node's admin user (required on Azure).
+    ssh_public_key: (
+        Annotated[str, Field(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( .*)?$")] | None
+    ) = None
+    #: Raise to replace this node's WireGuard key (and so the node).
+    key_rotation: int = Field(default=0, ge=0)
+
+    def site_name(self, provider: str) -> str:
+        return self.site or provider
+
+
+class Clouds(_Model):
+    """Per provider, its extension's settings (absent = not used)."""
+
+    aws: Cloud | None = None
+    azure: Cloud | None = None
+    gcp: Cloud | None = None
+
+    def enabled(self) -> list[tuple[str, Cloud]]:
+        """(provider, settings) of every enabled extension, in provider order."""
+        return [(p, c) for p in CLOUD_PROVIDERS if (c := getattr(self, p)) is not None and c.enabled]
+
+
 class Inventory(_Model):
     """Everything one stack's config says: fabric-wide settings plus this datacenter."""
 
@@ -322,6 +372,8 @@ class Inventory(_Model):
     sites: list[Site] = Field(min_length=1)
     tenants: list[Tenant] = []
     datacenter: Datacenter
+    #: Cloud extensions this stack owns ("bursts"), per provider.
+    clouds: Clouds = Clouds()
     #: Stacks whose exported mesh members this stack peers with.
     peer_stacks: list[str] = []
     vyos_api_key: Secret | None = None
@@ -433,6 +485,7 @@ def _cross_check(inv: Inventory) -> list[str]:
     problems += _check_tenants(inv)
     problems += _check_datacenter(inv)
     problems += _check_mtu(inv)
+    problems += _check_clouds(inv)
     for hv in inv.datacenter.hypervisors:
         if hv.ssh.host_key is None:
             problems.append(
@@ -711,6 +764,75 @@ def _check_datacenter(inv: Inventory) -> list[str]:
                 f"mesh.no_peer[{i}]: {client} would lose its only route reflector {reflectors[0]}; "
                 "BGP runs inside the mesh, so they must peer"
             )
+    return problems
+
+
+def cloud_node_name(site: str, node_id: int) -> str:
+    """A cloud node's name (its mesh member and resource names): ``<site>-n<id>``."""
+    return f"{site}-n{node_id}"
+
+
+def _check_clouds(inv: Inventory) -> list[str]:
+    plan = inv.address_plan
+    problems: list[str] = []
+    pool = plan.cloud_networks
+    if pool.prefixlen > ap.CLOUD_NETWORK_PREFIX_LENGTH:
+        problems.append(
+            f"address_plan.cloud_networks: {pool} is smaller than one cloud's /{ap.CLOUD_NETWORK_PREFIX_LENGTH}"
+        )
+    for key, net in (
+        ("address_plan.control_plane", plan.control_plane),
+        ("address_plan.backbone", plan.backbone),
+        ("address_plan.tenant_base", plan.tenant_base),
+        *((f"datacenter.public_prefixes[{i}]", p) for i, p in enumerate(inv.datacenter.public_prefixes)),
+    ):
+        if pool.first <= net.last and net.first <= pool.last:
+            problems.append(f"address_plan.cloud_networks: {pool} overlaps {key} {net}")
+    sites = {s.name: s for s in inv.sites}
+    routers = {r.name for r in inv.datacenter.routers}
+    used: dict[str, str] = {}
+    for provider, cloud in inv.clouds.enabled():
+        key = f"clouds.{provider}"
+        site_name = cloud.site_name(provider)
+        site = sites.get(site_name)
+        if cloud.region is None:
+            problems.append(f"{key}.region: missing (required when enabled)")
+        if provider == "azure" and cloud.ssh_public_key is None:
+            problems.append(
+                f"{key}.ssh_public_key: missing; Azure Linux VMs need an SSH public key for their admin user"
+            )
+        if site is None:
+            problems.append(
+                f"{key}.site: {site_name!r} is not one of sites ({', '.join(sorted(sites))}); "
+                f"register it in fabric:sites with kind: cloud"
+            )
+            continue
+        if site.kind != "cloud":
+            problems.append(f"{key}.site: sites[{site_name}] is a {site.kind}, not a cloud")
+        if site_name in used:
+            problems.append(f"{key}.site: {site_name} is also the site of clouds.{used[site_name]}")
+        used[site_name] = provider
+        if site.id >= ap.capacity(pool, ap.CLOUD_NETWORK_PREFIX_LENGTH):
+            problems.append(
+                f"{key}.site: site id {site.id} is past the end of address_plan.cloud_networks {pool} "
+                f"(one /{ap.CLOUD_NETWORK_PREFIX_LENGTH} per site id)"
+            )
+        name = cloud_node_name(site_name, cloud.node_id)
+        if name in routers:
+            problems.append(f"{key}.node_id: the node's name {name} is also a router's name")
+        spanning = [t for t in inv.tenants if site_name in (t.sites or [])]
+        if spanning and site.id > ap.max_gateway_site(plan.tenant_prefix_length):
+            problems.append(
+                f"{key}.site: site {site_name} (id {site.id}) has no gateway block in "
+                f"/{plan.tenant_prefix_length} tenant networks (sites 1-{ap.max_gateway_site(plan.tenant_prefix_length)})"
+            )
+        per_cloud = ap.capacity(ap.nth_subnet(pool, ap.CLOUD_NETWORK_PREFIX_LENGTH, 0), ap.CLOUD_SUBNET_PREFIX_LENGTH)
+        for t in spanning:
+            if t.id >= per_cloud:
+                problems.append(
+                    f"tenants[{t.name}].sites: tenant id {t.id} has no subnet in cloud {site_name} "
+                    f"(a cloud network holds tenant subnets 1-{per_cloud - 1})"
+                )
     return problems
 
 

@@ -92,7 +92,9 @@ def load_inventory(project_dir: Path, stack: str) -> model.Inventory:
 
 
 def placeholder_keys(inv: model.Inventory) -> dict[str, str]:
-    return {r.name: placeholder_public_key(r.name) for r in inv.datacenter.routers}
+    """Stand-in public keys of the stack's routers and cloud nodes."""
+    names = [r.name for r in inv.datacenter.routers] + [name for name, _, _ in topology.cloud_nodes(inv)]
+    return {name: placeholder_public_key(name) for name in names}
 
 
 def load_stack(project_dir: Path, stack: str) -> OfflineStack:

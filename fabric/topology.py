@@ -14,6 +14,14 @@ Rules (DESIGN sections 4-5):
 * Tenants live on the gateway routers of the sites they span: one VRF (L3 VNI, table,
   RD, RT ``asn:id``), one stretched segment (L2 VNI, VLAN on the hypervisor trunk), one
   VRRP group per site, DHCP from one datacenter's pair, source NAT at every exit.
+* Cloud extensions (DESIGN section 8): each enabled cloud is a site with one ``frr``
+  node. The node is a VTEP on the segments of the tenants that span its site and
+  routes between them and the tenants' workload subnets in the cloud network (one /24
+  per tenant, whose route table sends the tenant's prefixes to the node). Every
+  gateway router of such a tenant routes that subnet, in the tenant's VRF, to the
+  node's address on the segment. A node's public endpoint is the cloud's static IP;
+  until it is known (offline renders) peers list the node without an endpoint and
+  the node, which knows theirs, initiates the tunnels.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from dataclasses import dataclass, field
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric.model import Hypervisor, Inventory, Router, Tenant
+from fabric.model import Cloud, Hypervisor, Inventory, Router, Site, Tenant, cloud_node_name
 
 ROLE_REFLECTOR = "route-reflector"
 ROLE_GATEWAY = "gateway"
@@ -87,11 +95,18 @@ class TenantPlan:
     dhcp_site: str | None
     egress_allow_all: bool
     egress: tuple[EgressAllow, ...]
+    #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
+    cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
 
     @property
     def prefixes(self) -> tuple[IPNetwork, ...]:
-        """Every prefix the tenant owns (its own traffic among them is never filtered)."""
+        """The tenant's blocks of the tenant address pools (what its cloud subnets route to the fabric)."""
         return (self.network, self.access, self.services, self.migration)
+
+    @property
+    def owned_prefixes(self) -> tuple[IPNetwork, ...]:
+        """Every prefix the tenant owns, cloud subnets included (its own traffic is never filtered)."""
+        return (*self.prefixes, *(subnet for _, subnet in self.cloud_subnets))
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,8 @@ class TenantOnRouter:
     dhcp: tuple[IPAddress, IPAddress] | None
     #: Source address of the tenant's egress, or None to masquerade behind the router.
     nat_address: IPAddress | None
+    #: (cloud workload subnet, next hop: that cloud node's address on the segment).
+    cloud_routes: tuple[tuple[IPNetwork, IPAddress], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +196,64 @@ class HypervisorPlan:
 
 
 @dataclass(frozen=True)
+class TenantOnNode:
+    """One tenant segment as an ``frr`` node carries it (a VTEP, no VRF)."""
+
+    tenant: TenantPlan
+    #: The node's address on the segment (the next hop routers use for its cloud subnet).
+    address: IPAddress
+    #: A datacenter's gateway on the segment: where the node sends the tenant's other prefixes.
+    home_gateway: IPAddress | None
+    #: The tenant's workload subnet in the node's cloud network (None outside clouds).
+    cloud_subnet: IPNetwork | None
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """An ``frr`` node: Linux with WireGuard, VXLAN, bridges and FRR (DESIGN section 5)."""
+
+    name: str
+    id: int
+    site: str
+    site_id: int
+    mesh_address: IPAddress
+    route_reflector: bool
+    wireguard_peers: tuple[WireguardPeer, ...]
+    bgp_neighbors: tuple[BgpNeighbor, ...]
+    tenants: tuple[TenantOnNode, ...]
+
+
+@dataclass(frozen=True)
+class CloudTenant:
+    """A tenant's workload subnet in a cloud network and the routes its route table gets."""
+
+    tenant: TenantPlan
+    subnet: IPNetwork
+    #: Sent to the node: exactly the tenant's prefixes.
+    routes: tuple[IPNetwork, ...]
+    #: A default route to the cloud's internet gateway (tenants with ``egress.allow_all`` only).
+    internet: bool
+
+
+@dataclass(frozen=True)
+class CloudPlan:
+    """One cloud extension: its network, its node, and who may reach the node."""
+
+    provider: str
+    spec: Cloud
+    site: str
+    site_id: int
+    node: NodePlan
+    network: IPNetwork
+    node_subnet: IPNetwork
+    node_address: IPAddress
+    tenants: tuple[CloudTenant, ...]
+    mesh_port: int
+    #: Public endpoints of the node's WireGuard peers: the only sources of WireGuard it admits.
+    wireguard_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     """This stack's whole slice of the fabric."""
 
@@ -191,6 +266,7 @@ class Plan:
     mesh_keepalive: int
     control_plane: IPNetwork
     tenant_base: IPNetwork
+    cloud_networks: IPNetwork
     public_vlan: int
     backbone_vlan: int
     tenants: tuple[TenantPlan, ...]
@@ -198,6 +274,7 @@ class Plan:
     hypervisors: tuple[HypervisorPlan, ...]
     members: tuple[MeshMember, ...]
     remote: tuple[MeshMember, ...] = field(default=())
+    clouds: tuple[CloudPlan, ...] = field(default=())
 
 
 def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
@@ -206,6 +283,7 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
     length = plan.tenant_prefix_length
     sites = inv.tenant_sites(t)
     datacenters = [s for s in sites if inv.site(s).kind == "datacenter"]
+    pool = plan.cloud_networks
     return TenantPlan(
         name=t.name,
         id=t.id,
@@ -226,11 +304,46 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         egress=tuple(
             EgressAllow(str(r.destination), r.protocol, tuple(r.ports), r.description) for r in t.egress.allow
         ),
+        cloud_subnets=tuple(
+            (s, ap.cloud_tenant_subnet(ap.cloud_network(pool, inv.site(s).id), t.id))
+            for s in sites
+            if inv.site(s).kind == "cloud"
+        ),
     )
 
 
-def local_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
-    """This stack's routers as mesh members (what it exports to the other stacks)."""
+def local_members(
+    inv: Inventory, keys: Mapping[str, str], endpoints: Mapping[str, str] | None = None
+) -> tuple[MeshMember, ...]:
+    """This stack's routers and cloud nodes as mesh members (what it exports to the other stacks).
+
+    ``endpoints``: the public address of each cloud node, once the cloud has allocated it.
+    """
+    return _router_members(inv, keys) + tuple(
+        MeshMember(
+            name=name,
+            site=site.name,
+            site_id=site.id,
+            node_id=cloud.node_id,
+            endpoint=(endpoints or {}).get(name, ""),
+            port=inv.mesh.port,
+            public_key=keys[name],
+            mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, cloud.node_id)),
+        )
+        for name, site, cloud in cloud_nodes(inv)
+    )
+
+
+def cloud_nodes(inv: Inventory) -> list[tuple[str, Site, Cloud]]:
+    """(node name, site, settings) of every cloud extension this stack has enabled."""
+    out = []
+    for provider, cloud in inv.clouds.enabled():
+        site = inv.site(cloud.site_name(provider))
+        out.append((cloud_node_name(site.name, cloud.node_id), site, cloud))
+    return out
+
+
+def _router_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
     s = inv.site_id
     return tuple(
         MeshMember(
@@ -285,7 +398,21 @@ def bgp_neighbors(me: MeshMember, everyone: Sequence[MeshMember]) -> tuple[BgpNe
     return tuple(out)
 
 
-def _tenant_on_router(inv: Inventory, router: Router, t: TenantPlan, mesh: IPAddress) -> TenantOnRouter:
+def cloud_routes(
+    inv: Inventory, t: TenantPlan, everyone: Sequence[MeshMember]
+) -> tuple[tuple[IPNetwork, IPAddress], ...]:
+    """The tenant's cloud subnets whose node is in the mesh, each via that node's segment address."""
+    subnets = dict(t.cloud_subnets)
+    return tuple(
+        (subnets[m.site], ap.router_tenant_address(t.network, m.site_id, m.node_id))
+        for m in sorted(everyone, key=lambda m: (m.site_id, m.node_id))
+        if m.site in subnets
+    )
+
+
+def _tenant_on_router(
+    inv: Inventory, router: Router, t: TenantPlan, mesh: IPAddress, everyone: Sequence[MeshMember]
+) -> TenantOnRouter:
     s = inv.site_id
     dhcp = None
     if t.dhcp_site == inv.datacenter.name:
@@ -301,15 +428,25 @@ def _tenant_on_router(inv: Inventory, router: Router, t: TenantPlan, mesh: IPAdd
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
         dhcp=dhcp,
         nat_address=inv.datacenter.nat_addresses.get(t.name),
+        cloud_routes=cloud_routes(inv, t, everyone),
     )
 
 
-def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] = ()) -> Plan:
-    """The whole plan of one stack. ``keys``: WireGuard public key per local router name."""
+def build(
+    inv: Inventory,
+    keys: Mapping[str, str],
+    remote: Sequence[MeshMember] = (),
+    endpoints: Mapping[str, str] | None = None,
+) -> Plan:
+    """The whole plan of one stack.
+
+    ``keys``: WireGuard public key per local router and cloud node name; ``remote``: the
+    peer stacks' members; ``endpoints``: the public address of each local cloud node.
+    """
     plan = inv.address_plan
     dc = inv.datacenter
     s = inv.site_id
-    members = local_members(inv, keys)
+    members = local_members(inv, keys, endpoints)
     local_names = {m.name for m in members}
     everyone = [*members, *(m for m in remote if m.name not in local_names)]
     no_peer = {frozenset(pair) for pair in inv.mesh.no_peer}
@@ -328,7 +465,7 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
     for r in sorted(dc.routers, key=lambda r: r.id):
         me = by_member[r.name]
         mesh = IPAddress(me.mesh_address)
-        carried = tuple(_tenant_on_router(inv, r, t, mesh) for t in here) if r.gateway else ()
+        carried = tuple(_tenant_on_router(inv, r, t, mesh, everyone) for t in here) if r.gateway else ()
         backbone_address = ap.backbone_router_address(plan.backbone, s, r.id)
         routers.append(
             RouterPlan(
@@ -373,6 +510,7 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
         mesh_keepalive=inv.mesh.keepalive,
         control_plane=plan.control_plane,
         tenant_base=plan.tenant_base,
+        cloud_networks=plan.cloud_networks,
         public_vlan=inv.numbering.public_vlan,
         backbone_vlan=inv.numbering.backbone_vlan,
         tenants=tenants,
@@ -380,7 +518,73 @@ def build(inv: Inventory, keys: Mapping[str, str], remote: Sequence[MeshMember] 
         hypervisors=hypervisors,
         members=members,
         remote=tuple(m for m in remote if m.name not in local_names),
+        clouds=tuple(
+            _cloud_plan(inv, provider, by_member[name], tenants, everyone, no_peer)
+            for (provider, _), (name, _, _) in zip(inv.clouds.enabled(), cloud_nodes(inv), strict=True)
+        ),
     )
+
+
+def _cloud_plan(
+    inv: Inventory,
+    provider: str,
+    me: MeshMember,
+    tenants: Sequence[TenantPlan],
+    everyone: Sequence[MeshMember],
+    no_peer: set[frozenset[str]],
+) -> CloudPlan:
+    """A cloud extension: its network from the site id, its node a VTEP for the tenants spanning it."""
+    spec = getattr(inv.clouds, provider)
+    network = ap.cloud_network(inv.address_plan.cloud_networks, me.site_id)
+    peers = wireguard_peers(me, everyone, no_peer)
+    carried = [t for t in tenants if me.site in t.sites]
+    node = NodePlan(
+        name=me.name,
+        id=me.node_id,
+        site=me.site,
+        site_id=me.site_id,
+        mesh_address=IPAddress(me.mesh_address),
+        route_reflector=False,
+        wireguard_peers=peers,
+        bgp_neighbors=bgp_neighbors(me, everyone),
+        tenants=tuple(
+            TenantOnNode(
+                tenant=t,
+                address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
+                home_gateway=_home_gateway(inv, t),
+                cloud_subnet=dict(t.cloud_subnets)[me.site],
+            )
+            for t in carried
+        ),
+    )
+    return CloudPlan(
+        provider=provider,
+        spec=spec,
+        site=me.site,
+        site_id=me.site_id,
+        node=node,
+        network=network,
+        node_subnet=ap.cloud_node_subnet(network),
+        node_address=ap.cloud_node_address(network),
+        tenants=tuple(
+            CloudTenant(
+                tenant=t,
+                subnet=dict(t.cloud_subnets)[me.site],
+                routes=t.prefixes,
+                internet=t.egress_allow_all,
+            )
+            for t in carried
+        ),
+        mesh_port=inv.mesh.port,
+        wireguard_sources=tuple(sorted({p.endpoint for p in peers if p.endpoint})),
+    )
+
+
+def _home_gateway(inv: Inventory, t: TenantPlan) -> IPAddress | None:
+    """The tenant's DHCP datacenter's gateway address on the segment (None without a datacenter)."""
+    if t.dhcp_site is None:
+        return None
+    return ap.gateway_address(t.network, inv.site(t.dhcp_site).id)
 
 
 def _hypervisor_plan(

@@ -12,11 +12,15 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 1
 fi
 
-# System packages the tests run for real: an OpenSSH server (host provider) and Open
-# vSwitch (its userspace datapath). Installed from Debian's packages when missing.
+# System packages the tests run for real: an OpenSSH server (host provider), Open
+# vSwitch (its userspace datapath), FRR (its own checker validates every rendered
+# frr.conf) and cloud-init (its schema validates every rendered user-data).
+# Installed from Debian's packages when missing.
 packages=()
 [ -x /usr/sbin/sshd ] || packages+=(openssh-server openssh-client)
 command -v ovs-vsctl >/dev/null || packages+=(openvswitch-switch)
+command -v vtysh >/dev/null || packages+=(frr)
+command -v cloud-init >/dev/null || packages+=(cloud-init)
 if [ ${#packages[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         echo "install these packages with your package manager: ${packages[*]}" >&2

@@ -60,3 +60,28 @@ def base_raw() -> dict[str, Any]:
     """The small valid config the error cases patch."""
     raw: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
     return raw
+
+
+#: Clouds settings that enable all three extensions (what an operator would write).
+ALL_CLOUDS: dict[str, Any] = {
+    "aws": {"enabled": True, "region": "eu-central-1", "admin_prefixes": ["192.0.2.0/28"]},
+    "azure": {
+        "enabled": True,
+        "region": "westeurope",
+        "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEbm0jVfpH6K4LhNKcD2IQKzIRs0k3oqVSBc1eVRr9tL admin",
+    },
+    "gcp": {"enabled": True, "region": "europe-west3"},
+}
+
+
+def burst_raw(clouds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The example dc1 stack with cloud extensions (default: all three), and tenants spanning them:
+    acme into aws and gcp, globex (egress allow_all) into azure and aws."""
+    from fabric.stackfile import raw_config
+
+    raw = raw_config(ROOT, "dc1")
+    raw["clouds"] = copy.deepcopy(ALL_CLOUDS if clouds is None else clouds)
+    spans = {"acme": ["aws", "gcp"], "globex": ["azure", "aws"]}
+    for t in raw["tenants"]:
+        t["sites"] = [*(t.get("sites") or ["dc1", "dc2"]), *spans.get(t["name"], [])]
+    return raw

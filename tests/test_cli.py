@@ -62,3 +62,35 @@ def test_validate_fails_with_the_key_and_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "datacenter.routers[dc1-r2].hypervisor: unknown hypervisor 'dc1-hv9'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_render_and_plan_show_a_burst(tmp_path: Path) -> None:
+    """A stack with a cloud enabled: the node's user-data and files are written for review."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(
+        (ROOT / "Pulumi.yaml")
+        .read_text()
+        .replace(
+            "sites: [dc1, dc2]\n        egress:\n          allow:",
+            "sites: [dc1, dc2, aws]\n        egress:\n          allow:",
+            1,
+        )
+    )
+    (project / "Pulumi.dc1.yaml").write_text(
+        (ROOT / "Pulumi.dc1.yaml").read_text().replace("aws: {enabled: false", "aws: {enabled: true")
+    )
+    (project / "Pulumi.dc2.yaml").write_text((ROOT / "Pulumi.dc2.yaml").read_text())
+    out = tmp_path / "out"
+    result = fabric("render", "--stack", "dc1", "--out", str(out), cwd=project)
+    assert result.returncode == 0, result.stderr
+    user_data = (out / "aws-n1.user-data").read_text()
+    assert user_data.startswith("#cloud-config\n") and "<secret:wireguard-private-key>" in user_data
+    assert "neighbor 172.27.1.1 remote-as internal" in (out / "aws-n1/etc/frr/frr.conf").read_text()
+    vyos = (out / "dc1-r1.vyos").read_text()
+    assert "set interfaces wireguard wg0 peer aws-n1 allowed-ips '172.27.3.1/32'" in vyos
+    assert "set vrf name acme protocols static route 10.243.10.0/24 next-hop '100.65.10.49'" in vyos
+    plan = fabric("plan", "--stack", "dc1", cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    for expected in ("cloud extensions", "aws-n1", "10.243.0.0/16", "acme 10.243.10.0/24", "the cloud's static IP"):
+        assert expected in plan.stdout

@@ -93,11 +93,14 @@ def member_export(m: MeshMember) -> dict[str, Any]:
 
 
 def peer_members(
-    peer_stacks: list[str], known: Callable[[str, str], set[str] | None] = backend_stacks
+    peer_stacks: list[str], known: Callable[[str, str], set[str] | None] | None = None
 ) -> pulumi.Output[list[MeshMember]]:
-    """Every peer stack's exported members (none yet for a peer that was never up)."""
+    """Every peer stack's exported members (none yet for a peer that was never up).
+
+    ``known`` lists the backend's stacks; default :func:`backend_stacks`, looked up at call time.
+    """
     organization, project = pulumi.get_organization(), pulumi.get_project()
-    stacks = known(organization, project) if peer_stacks else set()
+    stacks = (known or backend_stacks)(organization, project) if peer_stacks else set()
     outputs: list[pulumi.Output[Any]] = []
     for peer in peer_stacks:
         name = qualified(peer, organization, project)

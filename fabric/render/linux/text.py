@@ -17,10 +17,10 @@ Entries = Sequence[tuple[str, object]]
 Sections = Sequence[tuple[str, Entries]]
 
 
-def header(hypervisor: str, router: str | None = None) -> str:
+def header(hypervisor: str, router: str | None = None, *, kind: str = "hypervisor", comment: str = "#") -> str:
     """The header comment line: who owns the file and what happens to hand edits."""
-    about = f"hypervisor {hypervisor}" + (f", router {router}" if router else "")
-    return f"# {MANAGED} ({about}); do not edit: changes are overwritten on the next update."
+    about = f"{kind} {hypervisor}" + (f", router {router}" if router else "")
+    return f"{comment} {MANAGED} ({about}); do not edit: changes are overwritten on the next update."
 
 
 def ini(head: str, sections: Sections) -> str:

@@ -9,7 +9,8 @@
 * ``forward``: established traffic returns; a tenant's traffic jumps to its egress
   chain; everything else (other tenants, the internet inbound) is dropped.
 * Egress chain per tenant (the tiCrypt seed's single controlled exit): its own
-  prefixes, never another tenant's, then its allow list, then drop (or accept when
+  prefixes (cloud subnets included), never another tenant's (nor another tenant's
+  cloud subnet), then its allow list, then drop (or accept when
   the tenant's egress is ``allow_all``).
 """
 
@@ -35,11 +36,13 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
 
 def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
     out = [cmd("firewall", "group", "network-group", ADMIN, "network", value=p) for p in router.admin_prefixes]
-    endpoints = sorted({p.endpoint for p in router.wireguard_peers})
+    endpoints = sorted({p.endpoint for p in router.wireguard_peers if p.endpoint})
     out += [cmd("firewall", "group", "address-group", MESH_ENDPOINTS, "address", value=e) for e in endpoints]
     for carried in router.tenants:
         t = carried.tenant
-        out += [cmd("firewall", "group", "network-group", tenant_group(t), "network", value=p) for p in t.prefixes]
+        out += [
+            cmd("firewall", "group", "network-group", tenant_group(t), "network", value=p) for p in t.owned_prefixes
+        ]
     return out
 
 
@@ -52,7 +55,7 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         *_rule(f, 30, "accept", "loopback", inbound="lo"),
         *_rule(f, 40, "accept", "ICMP", protocol="icmp"),
     ]
-    if router.wireguard_peers:
+    if any(p.endpoint for p in router.wireguard_peers):
         out += _rule(
             f,
             45,
@@ -128,6 +131,7 @@ def _chain(plan: Plan, carried: TenantOnRouter) -> list[Command]:
         cmd(*c, "default-action", value="accept" if t.egress_allow_all else "drop"),
         *_rule(c, 10, "accept", "own prefixes", dest_group=tenant_group(t)),
         *_rule(c, 20, "drop", "other tenants", dest_address=str(plan.tenant_base)),
+        *_rule(c, 30, "drop", "other tenants' cloud subnets", dest_address=str(plan.cloud_networks)),
     ]
     for i, allow in enumerate(t.egress):
         out += _rule(

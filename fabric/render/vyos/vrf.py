@@ -4,7 +4,8 @@ Each VRF runs its own BGP instance (VyOS needs ``system-as`` there too) that exp
 connected tenant prefixes as EVPN type-5 routes and imports every router's, so a
 tenant's prefixes are routed between sites only inside its VRF. The VRF's default
 route leaks to the default VRF's upstream, where source NAT and the egress firewall
-decide what may leave.
+decide what may leave. The tenant's subnets in cloud extensions are static routes to
+each cloud node's address on the stretched segment.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
                 "vrf",
                 value="default",
             ),
+        ]
+        out += [
+            cmd(*v, "protocols", "static", "route", subnet, "next-hop", value=node)
+            for subnet, node in carried.cloud_routes
+        ]
+        out += [
             cmd(*bgp, "system-as", value=plan.asn),
             cmd(*bgp, "parameters", "router-id", value=router.mesh_address),
             cmd(*bgp, "address-family", "ipv4-unicast", "redistribute", "connected"),

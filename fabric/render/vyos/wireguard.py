@@ -1,7 +1,9 @@
 """The WireGuard mesh (``wg0``): the encrypted control plane every other protocol rides in.
 
 One peer per other mesh member, each allowed only its own mesh address. The private
-key is a secret reference, filled in by the provider from the key resource.
+key is a secret reference, filled in by the provider from the key resource. A peer
+whose public endpoint is not known yet (a cloud node before its address exists) is
+listed without one: it initiates, and WireGuard learns its endpoint from the handshake.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         p = (*wg, "peer", peer.name)
         out.append(cmd(*p, "public-key", value=peer.public_key))
         out += [cmd(*p, "allowed-ips", value=ip) for ip in peer.allowed_ips]
-        out.append(cmd(*p, "address", value=peer.endpoint))
-        out.append(cmd(*p, "port", value=peer.port))
+        if peer.endpoint:
+            out.append(cmd(*p, "address", value=peer.endpoint))
+            out.append(cmd(*p, "port", value=peer.port))
         if plan.mesh_keepalive:
             out.append(cmd(*p, "persistent-keepalive", value=plan.mesh_keepalive))
     return out

@@ -1,0 +1,278 @@
+"""An ``frr`` node's host state: the WireGuard mesh, tenant segments, forwarding, FRR.
+
+Linux nodes (cloud nodes, small sites, the lab) join the fabric as the CIAB seed's
+nodes do, but configured from the plan: ``render_node(plan, node)`` returns files and
+idempotent actions by concern, the same shape as a hypervisor's, so the host provider
+applies it over SSH and cloud-init writes it on a cloud node's first boot.
+
+* ``wireguard``: ``/etc/wireguard/wg0.conf`` for ``wg-quick`` (kernel WireGuard, or
+  ``wireguard-go`` where the kernel has none). ``Table = off``: the interface's /20
+  address already routes the whole mesh into ``wg0``. A change is applied with
+  ``wg syncconf`` (peers and keys, no tunnel is torn down); a stopped tunnel is started.
+* ``segments``: per tenant a VXLAN device (VNI, sourced from the mesh address so it
+  rides inside WireGuard, no MAC learning: EVPN learns) enslaved to a bridge holding
+  the node's address on the segment, as systemd-networkd files.
+* ``forwarding`` (cloud nodes only): IP forwarding, and an nftables forward filter
+  that lets each tenant's cloud subnet reach its own segment and nothing else, so the
+  node never routes one tenant into another.
+* ``frr``: bgpd with the ``datacenter`` profile; iBGP EVPN sessions to the route
+  reflectors over mesh addresses, ``advertise-all-vni``. Route targets are FRR's
+  automatic ``asn:vni``, which the VyOS routers' segments use as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
+from fabric.render.linux.text import header, ini
+from fabric.render.vyos.bgp import HOLDTIME, KEEPALIVE
+from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY
+from fabric.topology import NodePlan, Plan, TenantOnNode
+
+MESH = "wg0"
+WG_CONF = f"/etc/wireguard/{MESH}.conf"
+NETWORKD = "/etc/systemd/network"
+SYSCTL = "/etc/sysctl.d/90-fabric.conf"
+NFTABLES = "/etc/nftables.conf"
+FRR_CONF = "/etc/frr/frr.conf"
+FRR_DAEMONS = "/etc/frr/daemons"
+#: The standard VXLAN port (IANA 4789); it only ever appears inside WireGuard.
+VXLAN_PORT = 4789
+#: Where the private key goes in ``wg0.conf``: the component (or provider) fills in the secret.
+PRIVATE_KEY_MARKER = f"<secret:{WIREGUARD_PRIVATE_KEY.name}>"
+
+
+def vxlan_name(t: TenantOnNode) -> str:
+    return f"vxlan{t.tenant.vni}"
+
+
+def bridge_name(t: TenantOnNode) -> str:
+    return f"br{t.tenant.vni}"
+
+
+def _head(node: NodePlan, comment: str = "#") -> str:
+    return header(node.name, kind="node", comment=comment)
+
+
+def wireguard(plan: Plan, node: NodePlan) -> Concern:
+    lines = [
+        _head(node),
+        "",
+        "[Interface]",
+        f"Address = {node.mesh_address}/{plan.control_plane.prefixlen}",
+        f"ListenPort = {plan.mesh_port}",
+        f"MTU = {plan.mtu.wireguard}",
+        "Table = off",
+        f"PrivateKey = {PRIVATE_KEY_MARKER}",
+    ]
+    for peer in node.wireguard_peers:
+        lines += ["", "[Peer]", f"# {peer.name}", f"PublicKey = {peer.public_key}"]
+        lines.append(f"AllowedIPs = {', '.join(peer.allowed_ips)}")
+        if peer.endpoint:
+            lines.append(f"Endpoint = {peer.endpoint}:{peer.port}")
+        if plan.mesh_keepalive:
+            lines.append(f"PersistentKeepalive = {plan.mesh_keepalive}")
+    unit = f"wg-quick@{MESH}"
+    sync = (
+        f"if systemctl is-active -q {unit}; then wg-quick strip {MESH} > /run/fabric-{MESH}.conf"
+        f" && wg syncconf {MESH} /run/fabric-{MESH}.conf; rm -f /run/fabric-{MESH}.conf;"
+        f" else systemctl restart {unit}; fi"
+    )
+    return Concern(
+        files=(HostFile(WG_CONF, "\n".join(lines) + "\n", mode=0o600, reload=("wg-sync",)),),
+        actions=(HostAction("wg-sync", (("systemctl", "enable", unit), ("sh", "-c", sync))),),
+    )
+
+
+def segments(plan: Plan, node: NodePlan) -> Concern:
+    head = _head(node)
+    files = []
+    for t in node.tenants:
+        vx, br, tp = vxlan_name(t), bridge_name(t), t.tenant
+        files += [
+            HostFile(
+                f"{NETWORKD}/60-{br}.netdev",
+                ini(
+                    head,
+                    [
+                        ("NetDev", [("Name", br), ("Kind", "bridge"), ("MTUBytes", plan.mtu.tenant)]),
+                        ("Bridge", [("STP", "no")]),
+                    ],
+                ),
+                reload=("networkd-reload",),
+            ),
+            HostFile(
+                f"{NETWORKD}/60-{vx}.netdev",
+                ini(
+                    head,
+                    [
+                        ("NetDev", [("Name", vx), ("Kind", "vxlan"), ("MTUBytes", plan.mtu.tenant)]),
+                        (
+                            "VXLAN",
+                            [
+                                ("VNI", tp.vni),
+                                ("Local", node.mesh_address),
+                                ("DestinationPort", VXLAN_PORT),
+                                ("MacLearning", "no"),
+                                ("Independent", "yes"),
+                            ],
+                        ),
+                    ],
+                ),
+                reload=("networkd-reload",),
+            ),
+            HostFile(
+                f"{NETWORKD}/60-{vx}.network",
+                ini(
+                    head,
+                    [
+                        ("Match", [("Name", vx)]),
+                        (
+                            "Network",
+                            [("Bridge", br), ("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")],
+                        ),
+                        ("Bridge", [("Learning", "no"), ("NeighborSuppression", "yes")]),
+                    ],
+                ),
+                reload=("networkd-reload",),
+            ),
+            HostFile(f"{NETWORKD}/60-{br}.network", ini(head, _bridge_network(t)), reload=("networkd-reload",)),
+        ]
+    return Concern(
+        files=tuple(files),
+        actions=(HostAction("networkd-reload", (("networkctl", "reload"),)),),
+    )
+
+
+def _bridge_network(t: TenantOnNode) -> list[tuple[str, list[tuple[str, object]]]]:
+    """The segment's bridge: the node's address, and the tenant's other prefixes via its home gateway."""
+    tp = t.tenant
+    sections: list[tuple[str, list[tuple[str, object]]]] = [
+        ("Match", [("Name", bridge_name(t))]),
+        (
+            "Network",
+            [
+                ("Description", f"tenant {tp.name} (id {tp.id})"),
+                ("Address", f"{t.address}/{tp.network.prefixlen}"),
+                ("LinkLocalAddressing", "no"),
+                ("ConfigureWithoutCarrier", "yes"),
+            ],
+        ),
+    ]
+    if t.home_gateway is not None and t.cloud_subnet is not None:
+        sections += [("Route", [("Destination", p), ("Gateway", t.home_gateway)]) for p in tp.prefixes[1:]]
+    return sections
+
+
+def forwarding(plan: Plan, node: NodePlan) -> Concern:
+    """Cloud nodes route between tenants' cloud subnets and their segments, and only that."""
+    routed = [t for t in node.tenants if t.cloud_subnet is not None]
+    if not routed:
+        return Concern(files=(), actions=())
+    rules = []
+    for t in routed:
+        br = bridge_name(t)
+        rules += [
+            f'        ip saddr {t.cloud_subnet} oifname "{br}" accept comment "tenant {t.tenant.name}: cloud to fabric"',
+            f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {t.tenant.name}: fabric to cloud"',
+        ]
+    nft = "\n".join(
+        [
+            "#!/usr/sbin/nft -f",
+            _head(node),
+            "# Forwarding: each tenant's cloud subnet to its own segment and back; nothing else.",
+            "table inet fabric",
+            "delete table inet fabric",
+            "table inet fabric {",
+            "    chain forward {",
+            "        type filter hook forward priority filter; policy drop;",
+            "        ct state established,related accept",
+            "        ct state invalid drop",
+            *rules,
+            "    }",
+            "}",
+        ]
+    )
+    return Concern(
+        files=(
+            HostFile(SYSCTL, f"{_head(node)}\nnet.ipv4.ip_forward = 1\n", reload=("sysctl",)),
+            HostFile(NFTABLES, nft + "\n", mode=0o755, reload=("nftables",)),
+        ),
+        actions=(
+            HostAction("sysctl", (("sysctl", "-p", SYSCTL),)),
+            HostAction("nftables", (("systemctl", "enable", "nftables"), ("nft", "-f", NFTABLES))),
+        ),
+    )
+
+
+def frr_config(plan: Plan, node: NodePlan) -> str:
+    """The node's ``frr.conf`` (integrated config)."""
+    me = node.mesh_address
+    lines = [
+        _head(node, comment="!"),
+        "frr defaults datacenter",
+        f"hostname {node.name}",
+        "log syslog informational",
+        "service integrated-vtysh-config",
+        "!",
+        f"router bgp {plan.asn}",
+        f" bgp router-id {me}",
+        " bgp log-neighbor-changes",
+        " no bgp default ipv4-unicast",
+        f" timers bgp {KEEPALIVE} {HOLDTIME}",
+    ]
+    if node.route_reflector:
+        lines.append(f" bgp cluster-id {me}")
+    for n in node.bgp_neighbors:
+        role = "route-reflector client" if n.client else "route reflector"
+        lines += [
+            f" neighbor {n.address} remote-as internal",
+            f" neighbor {n.address} description {n.name} ({role})",
+            f" neighbor {n.address} update-source {me}",
+        ]
+    lines += [" !", " address-family l2vpn evpn"]
+    for n in node.bgp_neighbors:
+        lines.append(f"  neighbor {n.address} activate")
+        if n.client:
+            lines.append(f"  neighbor {n.address} route-reflector-client")
+    lines += ["  advertise-all-vni", " exit-address-family", "exit", "!"]
+    return "\n".join(lines) + "\n"
+
+
+def frr(plan: Plan, node: NodePlan) -> Concern:
+    daemons = "\n".join(
+        [
+            _head(node),
+            "bgpd=yes",
+            "vtysh_enable=yes",
+            'zebra_options="  -A 127.0.0.1 -s 90000000"',
+            'bgpd_options="   -A 127.0.0.1"',
+            # Seconds, not minutes, to notice a lost peer (the datacenter profile's timers).
+            'frr_profile="datacenter"',
+        ]
+    )
+    return Concern(
+        files=(
+            HostFile(FRR_DAEMONS, daemons + "\n", mode=0o640, owner="frr", reload=("frr-restart",)),
+            HostFile(FRR_CONF, frr_config(plan, node), mode=0o640, owner="frr", reload=("frr-reload",)),
+        ),
+        actions=(
+            HostAction("frr-restart", (("systemctl", "enable", "frr"), ("systemctl", "restart", "frr"))),
+            HostAction("frr-reload", (("systemctl", "reload-or-restart", "frr"),)),
+        ),
+    )
+
+
+#: Concern name -> renderer, in apply order: the tunnel, the segments over it, then BGP.
+CONCERNS: dict[str, Callable[[Plan, NodePlan], Concern]] = {
+    "wireguard": wireguard,
+    "segments": segments,
+    "forwarding": forwarding,
+    "frr": frr,
+}
+
+
+def render_node(plan: Plan, node: NodePlan) -> HostState:
+    """One ``frr`` node's files and actions."""
+    return HostState(host=node.name, concerns={name: render(plan, node) for name, render in CONCERNS.items()})
