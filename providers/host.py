@@ -11,12 +11,17 @@ those files name are run, in the concern's order.
   ``root`` a replace that removes the old files first.
 * ``create``/``update``: one SSH connection; one command reads every owned file's hash,
   mode and owner; one script writes the changed files (each to a temporary file, then
-  renamed into place) and runs the named actions. A failure names the file or command
-  and its output; writes are idempotent, so a re-run converges.
+  renamed into place), removes the files an update no longer owns (running their
+  ``cleanup`` commands, e.g. deleting the device a ``.netdev`` made), and runs the
+  actions named by changed and removed files. A failure names the file or command and
+  its output; writes are idempotent, so a re-run converges.
+* Secrets: a file's content may hold ``<secret:NAME>`` markers (a WireGuard private
+  key); the provider fills them in from its ``secrets`` input (a Pulumi secret) only
+  in what it sends to the host. State, diffs and drift show the markers, never the text.
 * ``read`` compares the files on the host (hashes, one round trip): ``pulumi refresh``
   marks changed or missing files, and the next ``up`` puts them back.
-* ``delete`` stops and disables the units among the files, removes the files, and
-  reloads systemd.
+* ``delete`` runs every file's cleanup (a VM unit's stops and disables it), removes the
+  files, and reloads systemd when units were among them.
 
 Security: the host key is pinned (a known_hosts line's key, or its ``SHA256:``
 fingerprint); an unknown or different key is refused, never accepted. Authentication
@@ -32,6 +37,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import shlex
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,6 +54,7 @@ RETRIES = 4
 CONNECT_TIMEOUT_S = 15.0
 COMMAND_TIMEOUT_S = 600.0
 STEP = "@@fabric-step "
+SECRET_MARKER = re.compile(r"<secret:[a-z0-9-]+>")
 PENDING_MARK = "@@fabric-pending"
 #: Where an apply notes the actions it still owes, until they have all run: a re-run
 #: after a failure (or a dropped connection) finds files already written and would
@@ -257,21 +264,35 @@ def digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def wanted(spec: Mapping[str, Any]) -> tuple[str, str, str]:
+def content_of(spec: Mapping[str, Any], secrets: Mapping[str, str]) -> str:
+    """The text the host gets: ``<secret:NAME>`` markers filled in (an unknown one is an error)."""
+    text = str(spec["content"])
+    for marker in set(SECRET_MARKER.findall(text)):
+        name = marker[len("<secret:") : -1]
+        if name not in secrets:
+            raise HostError(f"a file refers to the secret {name!r}, which the resource was not given")
+        text = text.replace(marker, secrets[name])
+    return text
+
+
+def wanted(spec: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[str, str, str]:
     """The (hash, mode, owner) a file should have, in the form the host reports it."""
-    return digest(str(spec["content"])), format(int(spec.get("mode", 0o644)), "o"), str(spec.get("owner", "root"))
+    mode = format(int(spec.get("mode", 0o644)), "o")
+    return digest(content_of(spec, secrets)), mode, str(spec.get("owner", "root"))
 
 
 def changed_files(
-    files: Mapping[str, Mapping[str, Any]], states: Mapping[str, tuple[str, str, str] | None]
+    files: Mapping[str, Mapping[str, Any]],
+    states: Mapping[str, tuple[str, str, str] | None],
+    secrets: Mapping[str, str],
 ) -> list[str]:
-    return [p for p, spec in files.items() if states.get(p) != wanted(spec)]
+    return [p for p, spec in files.items() if states.get(p) != wanted(spec, secrets)]
 
 
 def actions_for(
     changed: list[str], files: Mapping[str, Mapping[str, Any]], actions: Sequence[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
-    """The actions the changed files name, in the concern's order, each once."""
+    """The actions the changed (or removed) files name, in the concern's order, each once."""
     named = {name for p in changed for name in files[p].get("reload") or []}
     return [a for a in actions if a["name"] in named]
 
@@ -286,9 +307,12 @@ def apply_script(
     changed: list[str],
     actions: Sequence[Mapping[str, Any]],
     marker: str,
+    secrets: Mapping[str, str],
+    removed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """One script: note the owed actions, write each changed file atomically, run the
-    actions, forget the note; steps are marked so a failure can be named."""
+    """One script: note the owed actions, write each changed file atomically, remove the
+    files no longer owned (then their cleanup), run the actions, forget the note; steps
+    are marked so a failure can be named."""
     owed = " ".join(str(a["name"]) for a in actions)
     note = shlex.quote(host.path(marker))
     root = "" if host.root == "/" else host.root.rstrip("/")
@@ -306,7 +330,7 @@ def apply_script(
         tmp = shlex.quote(host.path(path) + ".fabric-new")
         mode = format(int(spec.get("mode", 0o644)), "o")
         owner = shlex.quote(str(spec.get("owner", "root")))
-        payload = base64.b64encode(str(spec["content"]).encode()).decode()
+        payload = base64.b64encode(content_of(spec, secrets).encode()).decode()
         lines += [
             f"echo {shlex.quote(STEP + 'write ' + path)}",
             f'mkdir -p "$(dirname {target})"',
@@ -319,12 +343,26 @@ def apply_script(
             f"mv -fT {tmp} {target}",
             "tmp=",
         ]
+    lines += removal_lines(host, removed or {})
     for action in actions:
         for argv in action["commands"]:
             command = " ".join(shlex.quote(str(a)) for a in argv)
             lines += [f"echo {shlex.quote(STEP + 'run ' + action['name'] + ': ' + command)}", command]
     lines.append(f"rm -f {note}")
     return "\n".join(lines) + "\n"
+
+
+def removal_lines(host: Host, removed: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Run each file's cleanup while the file is still there (``wg-quick down`` reads its
+    config, ``systemctl disable`` its unit), then remove it. Cleanup is best effort: what
+    it undoes may already be gone."""
+    lines = []
+    for path, spec in removed.items():
+        lines.append(f"echo {shlex.quote(STEP + 'remove ' + path)}")
+        for argv in spec.get("cleanup") or []:
+            lines.append(" ".join(shlex.quote(str(a)) for a in argv) + " || true")
+        lines.append(f"rm -f {shlex.quote(host.path(path))}")
+    return lines
 
 
 def failure(host: Host, code: int, output: str) -> HostError:
@@ -345,41 +383,46 @@ class HostConcernProvider(ResourceProvider):
         # create-then-delete replace would delete the files it had just found in place).
         # Another ``root`` is another place for the files: the old ones go first.
         replaces = ["root"] if olds.get("root") != news.get("root") else []
-        keys = ("host", "files", "actions", "user", "host_key", "private_key", "address", "port", "root")
+        keys = ("host", "files", "actions", "user", "host_key", "private_key", "address", "port", "root", "secrets")
         changes = any(olds.get(k) != news.get(k) for k in keys)
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props)
+        outs = self._apply(props, {})
         return CreateResult(id_=f"{props['host']}-{props['concern']}", outs=outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._apply(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._apply(news, olds.get("files") or {}))
 
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], old_files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """Make the host match ``props``; files in ``old_files`` but not in ``props`` are removed."""
         files: dict[str, dict[str, Any]] = props.get("files") or {}
         actions: list[dict[str, Any]] = props.get("actions") or []
+        secrets: dict[str, str] = props.get("secrets") or {}
+        removed = {p: spec for p, spec in old_files.items() if p not in files}
         marker = marker_path(props)
         with host_session(props) as host:
             states, pending = host.states(list(files), marker)
-            changed = changed_files(files, states)
-            named = {a["name"] for a in actions_for(changed, files, actions)} | set(pending)
+            changed = changed_files(files, states, secrets)
+            named = {a["name"] for a in actions_for(changed, files, actions)}
+            named |= {a["name"] for a in actions_for(list(removed), removed, actions)} | set(pending)
             run = [a for a in actions if a["name"] in named]
-            if changed or run:
-                code, output = host.run(apply_script(host, files, changed, run, marker))
+            if changed or run or removed:
+                code, output = host.run(apply_script(host, files, changed, run, marker, secrets, removed))
                 if code != 0:
                     raise failure(host, code, output)
-        return {**props, "written": changed, "ran": [a["name"] for a in run], "drift": []}
+        return {**props, "written": changed, "removed": list(removed), "ran": [a["name"] for a in run], "drift": []}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         files: dict[str, dict[str, Any]] = props.get("files") or {}
+        secrets: dict[str, str] = props.get("secrets") or {}
         with host_session(props) as host:
             states, _ = host.states(list(files), marker_path(props))
         seen: dict[str, dict[str, Any]] = {}
         drift = []
         for path, spec in files.items():
             state = states[path]
-            if state == wanted(spec):
+            if state == wanted(spec, secrets):
                 seen[path] = spec
             elif state is None:
                 seen[path] = {**spec, "content": "<missing on the host>"}
@@ -396,18 +439,9 @@ class HostConcernProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         files: dict[str, dict[str, Any]] = props.get("files") or {}
-        units = sorted(
-            p.rsplit("/", 1)[-1]
-            for p in files
-            if p.startswith("/etc/systemd/system/") and p.endswith((".service", ".timer"))
-        )
+        units = [p for p in files if p.startswith("/etc/systemd/system/")]
         with host_session(props) as host:
-            lines = ["set -u"]
-            for unit in units:
-                lines.append(
-                    f"echo {shlex.quote(STEP + 'stop ' + unit)}; systemctl disable --now {shlex.quote(unit)} || true"
-                )
-            lines += [f"rm -f {shlex.quote(host.path(p))}" for p in [*files, marker_path(props)]]
+            lines = ["set -u", *removal_lines(host, files), f"rm -f {shlex.quote(host.path(marker_path(props)))}"]
             if units:
                 lines.append(f"echo {shlex.quote(STEP + 'systemctl daemon-reload')}; systemctl daemon-reload")
             code, output = host.run("\n".join(lines) + "\n")
@@ -430,10 +464,12 @@ class HostConcern(Resource):
         host_key: str | None,
         private_key: pulumi.Input[str] | None,
         files: pulumi.Input[Mapping[str, Any]],
-        actions: pulumi.Input[list[Mapping[str, Any]]],
+        actions: pulumi.Input[Sequence[Mapping[str, Any]]],
         root: str = "/",
+        secrets: Mapping[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``secrets``: the values of the ``<secret:NAME>`` markers in file contents, by name."""
         super().__init__(
             HostConcernProvider(),
             name,
@@ -448,9 +484,13 @@ class HostConcern(Resource):
                 "files": files,
                 "actions": actions,
                 "root": root,
+                "secrets": pulumi.Output.secret(dict(secrets)) if secrets else None,
                 "written": None,
+                "removed": None,
                 "ran": None,
                 "drift": None,
             },
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key"])),
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key", "secrets"])
+            ),
         )

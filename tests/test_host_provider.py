@@ -18,9 +18,10 @@ import pytest
 
 from fabric import model, topology
 from fabric.render.linux import render_hypervisor
+from fabric.render.linux.node import render_node
 from fabric.stackfile import placeholder_keys
 from providers.host import HostConcernProvider, HostError, HostKeyError
-from tests.conftest import ERRORS, load_yaml, patch
+from tests.conftest import ERRORS, burst_raw, load_yaml, patch
 from tests.ovs import Switch
 from tests.sshd import Sshd, stand_ins
 
@@ -52,16 +53,7 @@ def hypervisor_concerns(tmp_path: Path, bond_rate: str = "fast", datapath: str =
     inv = model.load(raw)
     plan = topology.build(inv, placeholder_keys(inv))
     state = render_hypervisor(plan, plan.hypervisors[0])
-    return {
-        name: {
-            "files": {
-                f.path: {"content": f.content, "mode": f.mode, "owner": f.owner, "reload": list(f.reload)}
-                for f in c.files
-            },
-            "actions": [{"name": a.name, "commands": [list(cmd) for cmd in a.commands]} for a in c.actions],
-        }
-        for name, c in state.concerns.items()
-    }
+    return {name: dict(zip(("files", "actions"), c.inputs(), strict=True)) for name, c in state.concerns.items()}
 
 
 def props(sshd: Sshd, root: Path, concern: str, spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -291,3 +283,64 @@ def test_only_the_pinned_key_is_accepted_whatever_types_the_host_has(tmp_path: P
         for bad in (f"@revoked * {server.host_key_line}", f"{rsa_line}\n{server.host_key_line}"):
             with pytest.raises(HostKeyError, match=r"exactly one key"):
                 HostConcernProvider().create(props(server, tmp_path / "host", "network", network, host_key=bad))
+
+
+def node_concerns(tenants: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """An ``frr`` node's rendered state (a cloud node of the burst example), as provider inputs."""
+    raw = burst_raw()
+    if tenants is not None:
+        for t in raw["tenants"]:
+            t["sites"] = [s for s in t["sites"] if s != "gcp" or t["name"] in tenants]
+    inv = model.load(raw)
+    plan = topology.build(inv, placeholder_keys(inv), [], {"aws-n1": "203.0.113.10"})
+    gcp = next(c for c in plan.clouds if c.site == "gcp")
+    state = render_node(plan, gcp.node)
+    return {name: dict(zip(("files", "actions"), c.inputs(), strict=True)) for name, c in state.concerns.items()}
+
+
+KEY = "oK1bQdlVJ8m3ytg2Yy3nKc0Xb6o8C9SgaSv1z2mBqFQ="
+
+
+def test_secrets_reach_the_host_file_but_never_the_state(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    wg = node_concerns()["wireguard"]
+    p = props(sshd, root, "wireguard", wg, secrets={"wireguard-private-key": KEY})
+    outs = HostConcernProvider().create(p).outs
+    written = (root / "etc/wireguard/wg0.conf").read_text()
+    assert f"PrivateKey = {KEY}\n" in written and "<secret:" not in written
+    assert oct((root / "etc/wireguard/wg0.conf").stat().st_mode & 0o777) == "0o600"
+    assert outs is not None and KEY not in repr({k: v for k, v in outs.items() if k != "secrets"})
+    assert HostConcernProvider().read("id", p).outs["drift"] == []  # type: ignore[index]
+    # Another key is a change of the file on the host, though the rendered text is the same.
+    other = {**p, "secrets": {"wireguard-private-key": "c" * 43 + "="}}
+    assert HostConcernProvider().diff("id", p, other).changes is True
+    outs = HostConcernProvider().update("id", p, other).outs
+    assert outs is not None and outs["written"] == ["/etc/wireguard/wg0.conf"] and outs["ran"] == ["wg-sync"]
+    # A marker without its secret is refused before anything is written.
+    with pytest.raises(HostError, match="secret 'wireguard-private-key'"):
+        HostConcernProvider().update("id", other, {**p, "secrets": {}})
+
+
+def test_an_update_removes_the_files_it_no_longer_owns_and_undoes_them(sshd: Sshd, tmp_path: Path) -> None:
+    """A tenant leaving a node: its networkd files go, its devices are deleted, networkd reloads."""
+    root = tmp_path / "host"
+    both = props(sshd, root, "segments", node_concerns()["segments"])
+    HostConcernProvider().create(both)
+    assert (root / "etc/systemd/network/60-br10010.netdev").exists()
+    (tmp_path / "calls.log").unlink()
+    none = props(sshd, root, "segments", node_concerns(tenants=[])["segments"])
+    outs = HostConcernProvider().update("id", both, none).outs
+    assert outs is not None and outs["written"] == [] and outs["ran"] == ["networkd-reload"]
+    assert sorted(outs["removed"]) == sorted(both["files"])
+    assert not list((root / "etc/systemd/network").glob("60-*"))
+    assert calls(tmp_path) == ["ip link delete br10010", "ip link delete vxlan10010", "networkctl reload"]
+
+
+def test_deleting_a_node_concern_undoes_what_its_files_made(sshd: Sshd, tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    frr = props(sshd, root, "frr", node_concerns()["frr"])
+    stand_ins(sshd.bin, tmp_path / "calls.log", ("chown",))  # the frr user exists only where FRR is installed
+    HostConcernProvider().create(frr)
+    assert "systemctl reload-or-restart frr" in calls(tmp_path)
+    HostConcernProvider().delete("id", frr)
+    assert not (root / "etc/frr/frr.conf").exists() and "systemctl disable --now frr" in calls(tmp_path)

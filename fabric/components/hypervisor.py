@@ -33,6 +33,7 @@ class Hypervisor(pulumi.ComponentResource):
         self.concerns: dict[str, HostConcern] = {}
         previous: list[pulumi.Resource] = []
         for concern, c in state.concerns.items():
+            files, actions = c.inputs()
             self.concerns[concern] = HostConcern(
                 f"{name}-{concern}",
                 host=hv.spec.name,
@@ -42,11 +43,8 @@ class Hypervisor(pulumi.ComponentResource):
                 user=ssh.user,
                 host_key=ssh.host_key,
                 private_key=private_key,
-                files={
-                    f.path: {"content": f.content, "mode": f.mode, "owner": f.owner, "reload": list(f.reload)}
-                    for f in c.files
-                },
-                actions=[{"name": a.name, "commands": [list(cmd) for cmd in a.commands]} for a in c.actions],
+                files=files,
+                actions=actions,
                 root=ssh.root,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )

@@ -15,6 +15,9 @@ applies it over SSH and cloud-init writes it on a cloud node's first boot.
 * ``forwarding`` (cloud nodes only): IP forwarding, and an nftables forward filter
   that lets each tenant's cloud subnet reach its own segment and nothing else, so the
   node never routes one tenant into another.
+* Removing a file undoes what it made (``cleanup``): a dropped tenant's VXLAN device
+  and bridge are deleted (networkd never deletes a netdev), the tunnel and FRR stop
+  when their config goes.
 * ``frr``: bgpd with the ``datacenter`` profile; iBGP EVPN sessions to the route
   reflectors over mesh addresses, ``advertise-all-vni``. Route targets are FRR's
   automatic ``asn:vni``, which the VyOS routers' segments use as well.
@@ -80,7 +83,15 @@ def wireguard(plan: Plan, node: NodePlan) -> Concern:
         f" else systemctl restart {unit}; fi"
     )
     return Concern(
-        files=(HostFile(WG_CONF, "\n".join(lines) + "\n", mode=0o600, reload=("wg-sync",)),),
+        files=(
+            HostFile(
+                WG_CONF,
+                "\n".join(lines) + "\n",
+                mode=0o600,
+                reload=("wg-sync",),
+                cleanup=(("systemctl", "disable", "--now", unit),),
+            ),
+        ),
         actions=(HostAction("wg-sync", (("systemctl", "enable", unit), ("sh", "-c", sync))),),
     )
 
@@ -101,6 +112,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
                     ],
                 ),
                 reload=("networkd-reload",),
+                cleanup=(("ip", "link", "delete", br),),
             ),
             HostFile(
                 f"{NETWORKD}/60-{vx}.netdev",
@@ -121,6 +133,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
                     ],
                 ),
                 reload=("networkd-reload",),
+                cleanup=(("ip", "link", "delete", vx),),
             ),
             HostFile(
                 f"{NETWORKD}/60-{vx}.network",
@@ -196,8 +209,19 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     )
     return Concern(
         files=(
-            HostFile(SYSCTL, f"{_head(node)}\nnet.ipv4.ip_forward = 1\n", reload=("sysctl",)),
-            HostFile(NFTABLES, nft + "\n", mode=0o755, reload=("nftables",)),
+            HostFile(
+                SYSCTL,
+                f"{_head(node)}\nnet.ipv4.ip_forward = 1\n",
+                reload=("sysctl",),
+                cleanup=(("sysctl", "-w", "net.ipv4.ip_forward=0"),),
+            ),
+            HostFile(
+                NFTABLES,
+                nft + "\n",
+                mode=0o755,
+                reload=("nftables",),
+                cleanup=(("nft", "delete", "table", "inet", "fabric"),),
+            ),
         ),
         actions=(
             HostAction("sysctl", (("sysctl", "-p", SYSCTL),)),
@@ -255,7 +279,14 @@ def frr(plan: Plan, node: NodePlan) -> Concern:
     return Concern(
         files=(
             HostFile(FRR_DAEMONS, daemons + "\n", mode=0o640, owner="frr", reload=("frr-restart",)),
-            HostFile(FRR_CONF, frr_config(plan, node), mode=0o640, owner="frr", reload=("frr-reload",)),
+            HostFile(
+                FRR_CONF,
+                frr_config(plan, node),
+                mode=0o640,
+                owner="frr",
+                reload=("frr-reload",),
+                cleanup=(("systemctl", "disable", "--now", "frr"),),
+            ),
         ),
         actions=(
             HostAction("frr-restart", (("systemctl", "enable", "frr"), ("systemctl", "restart", "frr"))),

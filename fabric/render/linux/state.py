@@ -25,6 +25,9 @@ class HostFile:
     owner: str = "root"
     #: Actions (of the same concern) that make a change of this file live, by name.
     reload: tuple[str, ...] = ()
+    #: Commands that undo what the file made once it is removed (e.g. delete the device a
+    #: ``.netdev`` created: networkd never removes one). Best effort: the thing may be gone.
+    cleanup: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -66,6 +69,20 @@ class Concern(NamedTuple):
             unknown = set(f.reload) - set(names)
             if unknown:
                 raise ValueError(f"{f.path}: reload names unknown actions {sorted(unknown)}")
+
+    def inputs(self) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
+        """The concern as the host provider takes it: files by path, and the actions in order."""
+        files: dict[str, dict[str, object]] = {
+            f.path: {
+                "content": f.content,
+                "mode": f.mode,
+                "owner": f.owner,
+                "reload": list(f.reload),
+                **({"cleanup": [list(argv) for argv in f.cleanup]} if f.cleanup else {}),
+            }
+            for f in self.files
+        }
+        return files, [{"name": a.name, "commands": [list(argv) for argv in a.commands]} for a in self.actions]
 
     def action(self, name: str) -> HostAction:
         return next(a for a in self.actions if a.name == name)

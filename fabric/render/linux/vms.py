@@ -20,6 +20,7 @@ What differs from the seed's ``vyos@.service`` and why:
   every router when the switch restarts for a hardware-offload change.
 
 A changed unit restarts its VM (``vm-<router>``: enable, then restart); nothing else does.
+A removed unit (its router gone from this host) stops and disables its VM first.
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     files: list[HostFile] = []
     actions = [HostAction("daemon-reload", (("systemctl", "daemon-reload"),))]
     for vm in sorted(hv.vms, key=lambda v: v.router):
-        files.append(HostFile(unit_path(vm), _unit(hv, vm), reload=("daemon-reload", action_name(vm))))
+        files.append(
+            HostFile(
+                unit_path(vm),
+                _unit(hv, vm),
+                reload=("daemon-reload", action_name(vm)),
+                cleanup=(("systemctl", "disable", "--now", unit_name(vm)),),
+            )
+        )
         actions.append(
             HostAction(
                 action_name(vm),
