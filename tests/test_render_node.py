@@ -8,6 +8,7 @@ The rest pins what the files must say: peers, addresses, VNIs, MTUs, isolation.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import subprocess
 from pathlib import Path
@@ -17,7 +18,8 @@ import yaml
 from netaddr import IPNetwork
 
 from fabric import model, topology
-from fabric.render.cloudinit import render_user_data
+from fabric.errors import ConfigError
+from fabric.render.cloudinit import USER_DATA_LIMITS, packed_user_data, render_user_data
 from fabric.render.linux.node import (
     FRR_CONF,
     NFTABLES,
@@ -246,3 +248,40 @@ def test_routers_with_bursts_render_valid_vyos() -> None:
         assert "set vrf name acme protocols static route 10.243.10.0/24 next-hop '100.65.10.49'" in text
         assert "rule 10 destination group network-group 'TENANT-acme'" in text
         assert "set firewall group network-group TENANT-acme network '10.245.10.0/24'" in text
+
+
+def test_packed_user_data_is_what_cloud_init_unpacks(tmp_path: Path) -> None:
+    """Packed (gzip + base64) because user-data outgrows AWS's 16 KiB raw; cloud-init's own
+    code (Debian's python3 module) turns the decoded bytes back into the cloud-config."""
+    plan = many_tenants_plan(30)
+    cloud = next(c for c in plan.clouds if c.provider == "aws")
+    packed = packed_user_data(plan, cloud)
+    assert packed == packed_user_data(plan, cloud)  # reproducible: no timestamp in the gzip header
+    (tmp_path / "blob").write_bytes(base64.b64decode(packed))
+    unpack = (
+        "import sys; from cloudinit import user_data; "
+        "msg = user_data.convert_string(open(sys.argv[1], 'rb').read()); "
+        "sys.stdout.write(msg.get_payload(decode=True).decode())"
+    )
+    out = subprocess.run(["/usr/bin/python3", "-c", unpack, str(tmp_path / "blob")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == render_user_data(plan, cloud)
+    assert len(render_user_data(plan, cloud)) > USER_DATA_LIMITS["aws"] > len(base64.b64decode(packed))
+
+
+def many_tenants_plan(tenants: int) -> topology.Plan:
+    raw = burst_raw()
+    raw["tenants"] = [{"name": f"t{t}", "id": t, "sites": ["dc1", "aws"]} for t in range(1, tenants + 1)]
+    raw["datacenter"]["nat_addresses"] = {}
+    inv = model.load(raw)
+    return topology.build(inv, placeholder_keys(inv), REMOTE, ENDPOINTS)
+
+
+def test_user_data_over_the_clouds_limit_is_a_config_error() -> None:
+    plan = many_tenants_plan(255)
+    aws = next(c for c in plan.clouds if c.provider == "aws")
+    with pytest.raises(
+        ConfigError,
+        match=r"clouds.aws: the node's user-data is [0-9.]+ KiB packed, over aws's 16 KiB limit; 255 tenants span aws",
+    ):
+        packed_user_data(plan, aws)

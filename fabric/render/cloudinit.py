@@ -10,6 +10,11 @@ The WireGuard private key appears as a marker (``<secret:wireguard-private-key>`
 cloud component substitutes the key inside a Pulumi secret output, so user-data is a
 secret in state and never shown in previews.
 
+User-data grows with the tenants a node carries (about 2 KiB each), past AWS's 16 KiB
+limit at ten tenants, so it travels gzip-compressed and base64-encoded
+(:func:`packed_user_data`), which cloud-init unpacks on every cloud; a node whose packed
+user-data still exceeds its cloud's limit is a config error naming the cloud.
+
 A cloud node is configured once, at first boot. When its rendered user-data changes
 (a peer joins, a key rotates), the component replaces the node; its static public IP
 and so its mesh endpoint stay.
@@ -17,10 +22,19 @@ and so its mesh endpoint stay.
 
 from __future__ import annotations
 
+import base64
+import gzip
+
 import yaml
 
+from fabric.errors import ConfigError
 from fabric.render.linux.node import render_node
 from fabric.topology import CloudPlan, Plan
+
+#: The clouds' user-data limits, in bytes of what the API takes: AWS 16 KiB before its
+#: base64 (we send base64 text, which AWS decodes once), Azure 64 KiB of custom data,
+#: GCP 256 KiB per metadata value.
+USER_DATA_LIMITS = {"aws": 16 * 1024, "azure": 64 * 1024, "gcp": 256 * 1024}
 
 #: Debian/Ubuntu packages a node needs (WireGuard tools, FRR, nftables for forwarding).
 PACKAGES = ("wireguard-tools", "frr", "frr-pythontools", "nftables")
@@ -80,3 +94,25 @@ def render_user_data(plan: Plan, cloud: CloudPlan) -> str:
         ]
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=1000)
     return f"#cloud-config\n# Node {cloud.node.name} of cloud site {cloud.site} (fabric).\n{body}"
+
+
+def pack(text: str) -> str:
+    """gzip (reproducibly: no timestamp) then base64: the form every cloud takes user-data in."""
+    return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
+
+
+def packed_user_data(plan: Plan, cloud: CloudPlan) -> str:
+    """The node's user-data, packed; a ConfigError when it exceeds its cloud's limit."""
+    packed = pack(render_user_data(plan, cloud))
+    # AWS counts the bytes after decoding our base64; the others the text they receive.
+    size = len(base64.b64decode(packed)) if cloud.provider == "aws" else len(packed)
+    limit = USER_DATA_LIMITS[cloud.provider]
+    if size > limit:
+        raise ConfigError(
+            [
+                f"clouds.{cloud.provider}: the node's user-data is {size / 1024:.1f} KiB packed, over "
+                f"{cloud.provider}'s {limit // 1024} KiB limit; {len(cloud.tenants)} tenants span {cloud.site}: "
+                "let fewer tenants extend into it"
+            ]
+        )
+    return packed
