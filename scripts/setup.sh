@@ -14,13 +14,17 @@ fi
 
 # System packages the tests run for real: an OpenSSH server (host provider), Open
 # vSwitch (its userspace datapath), FRR (its own checker validates every rendered
-# frr.conf) and cloud-init (its schema validates every rendered user-data).
-# Installed from Debian's packages when missing.
+# frr.conf), cloud-init (its schema validates every rendered user-data), and for the
+# lab: debootstrap (its nodes' Debian tree), systemd-nspawn (its containers), tcpdump
+# (captures on its underlay). Installed from Debian's packages when missing.
 packages=()
 [ -x /usr/sbin/sshd ] || packages+=(openssh-server openssh-client)
 command -v ovs-vsctl >/dev/null || packages+=(openvswitch-switch)
 command -v vtysh >/dev/null || packages+=(frr)
 command -v cloud-init >/dev/null || packages+=(cloud-init)
+command -v debootstrap >/dev/null || packages+=(debootstrap)
+command -v systemd-nspawn >/dev/null || packages+=(systemd-container)
+command -v tcpdump >/dev/null || packages+=(tcpdump)
 if [ ${#packages[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         echo "install these packages with your package manager: ${packages[*]}" >&2
