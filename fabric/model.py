@@ -312,6 +312,25 @@ class Datacenter(_Model):
         return self.public_gateway or IPAddress(self.public_prefixes[0].first + 1)
 
 
+class Node(_Model):
+    """A Linux ``frr`` node configured over SSH (DESIGN section 5): a small site's router, or a lab node.
+
+    It joins the mesh like a router (site ``site``, node ``id``: mesh address and tenant
+    addresses by the same formulas) and carries the segments of the tenants spanning its
+    site as an EVPN VTEP; a ``route_reflector`` node reflects for its site.
+    """
+
+    name: Name
+    id: Annotated[int, Field(ge=1, le=15)]
+    site: Name
+    route_reflector: bool = False
+    #: Where peers reach its WireGuard port (its public or underlay address).
+    endpoint: Address
+    ssh: Ssh
+    #: Raise to replace this node's WireGuard key.
+    key_rotation: int = Field(default=0, ge=0)
+
+
 #: The clouds a stack can burst into.
 CLOUD_PROVIDERS = ("aws", "azure", "gcp")
 
@@ -372,6 +391,8 @@ class Inventory(_Model):
     sites: list[Site] = Field(min_length=1)
     tenants: list[Tenant] = []
     datacenter: Datacenter
+    #: Linux ``frr`` nodes this stack configures over SSH, in any registered site.
+    nodes: list[Node] = []
     #: Cloud extensions this stack owns ("bursts"), per provider.
     clouds: Clouds = Clouds()
     #: Stacks whose exported mesh members this stack peers with.
@@ -486,6 +507,7 @@ def _cross_check(inv: Inventory) -> list[str]:
     problems += _check_datacenter(inv)
     problems += _check_mtu(inv)
     problems += _check_clouds(inv)
+    problems += _check_nodes(inv)
     for hv in inv.datacenter.hypervisors:
         if hv.ssh.host_key is None:
             problems.append(
@@ -834,6 +856,50 @@ def _check_clouds(inv: Inventory) -> list[str]:
                     f"(a cloud network holds tenant subnets 1-{per_cloud - 1})"
                 )
     return problems
+
+
+def _check_nodes(inv: Inventory) -> list[str]:
+    """Nodes: registered sites, ids unique within a site (routers' too), names unique in the mesh."""
+    problems = _duplicates(inv.nodes, "name", "nodes") + _duplicates(inv.nodes, "endpoint", "nodes")
+    sites = {s.name: s for s in inv.sites}
+    taken: dict[tuple[str, int], str] = {
+        (inv.datacenter.name, r.id): f"datacenter.routers[{r.name}]" for r in inv.datacenter.routers
+    }
+    for name, site, cloud in _cloud_node_ids(inv):
+        taken[(site, cloud)] = name
+    names = {r.name for r in inv.datacenter.routers} | {name for name, _, _ in _cloud_node_ids(inv)}
+    max_site = ap.max_gateway_site(inv.address_plan.tenant_prefix_length)
+    for node in inv.nodes:
+        key = f"nodes[{node.name}]"
+        if node.site not in sites:
+            problems.append(f"{key}.site: unknown site {node.site!r} (sites: {', '.join(sorted(sites))})")
+            continue
+        if (node.site, node.id) in taken:
+            problems.append(f"{key}.id: {node.id} is also {taken[(node.site, node.id)]} of site {node.site}")
+        taken.setdefault((node.site, node.id), key)
+        if node.name in names:
+            problems.append(f"{key}.name: {node.name!r} is also a router's or cloud node's name")
+        if any(node.site in inv.tenant_sites(t) for t in inv.tenants) and sites[node.site].id > max_site:
+            problems.append(
+                f"{key}.site: site {node.site} (id {sites[node.site].id}) has no gateway block in "
+                f"/{inv.address_plan.tenant_prefix_length} tenant networks (sites 1-{max_site})"
+            )
+        if node.ssh.host_key is None:
+            problems.append(
+                f"{key}.ssh.host_key: missing; pin the node's key (`ssh-keyscan -t ed25519 <address>` output, "
+                "or its SHA256: fingerprint, verified out of band)"
+            )
+    return problems
+
+
+def _cloud_node_ids(inv: Inventory) -> list[tuple[str, str, int]]:
+    """(name, site, node id) of every enabled cloud's node whose site is registered."""
+    sites = {s.name for s in inv.sites}
+    return [
+        (cloud_node_name(c.site_name(p), c.node_id), c.site_name(p), c.node_id)
+        for p, c in inv.clouds.enabled()
+        if c.site_name(p) in sites
+    ]
 
 
 def _unusable(addr: IPAddress, prefixes: list[IPNetwork]) -> bool:

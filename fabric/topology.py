@@ -275,6 +275,8 @@ class Plan:
     members: tuple[MeshMember, ...]
     remote: tuple[MeshMember, ...] = field(default=())
     clouds: tuple[CloudPlan, ...] = field(default=())
+    #: The stack's ``frr`` nodes managed over SSH.
+    nodes: tuple[NodePlan, ...] = field(default=())
 
 
 def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
@@ -319,18 +321,22 @@ def local_members(
 
     ``endpoints``: the public address of each cloud node, once the cloud has allocated it.
     """
-    return _router_members(inv, keys) + tuple(
-        MeshMember(
-            name=name,
-            site=site.name,
-            site_id=site.id,
-            node_id=cloud.node_id,
-            endpoint=(endpoints or {}).get(name, ""),
-            port=inv.mesh.port,
-            public_key=keys[name],
-            mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, cloud.node_id)),
+    return (
+        _router_members(inv, keys)
+        + _node_members(inv, keys)
+        + tuple(
+            MeshMember(
+                name=name,
+                site=site.name,
+                site_id=site.id,
+                node_id=cloud.node_id,
+                endpoint=(endpoints or {}).get(name, ""),
+                port=inv.mesh.port,
+                public_key=keys[name],
+                mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, cloud.node_id)),
+            )
+            for name, site, cloud in cloud_nodes(inv)
         )
-        for name, site, cloud in cloud_nodes(inv)
     )
 
 
@@ -341,6 +347,24 @@ def cloud_nodes(inv: Inventory) -> list[tuple[str, Site, Cloud]]:
         site = inv.site(cloud.site_name(provider))
         out.append((cloud_node_name(site.name, cloud.node_id), site, cloud))
     return out
+
+
+def _node_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
+    cp = inv.address_plan.control_plane
+    return tuple(
+        MeshMember(
+            name=n.name,
+            site=n.site,
+            site_id=inv.site(n.site).id,
+            node_id=n.id,
+            endpoint=str(n.endpoint),
+            port=inv.mesh.port,
+            public_key=keys[n.name],
+            mesh_address=str(ap.mesh_address(cp, inv.site(n.site).id, n.id)),
+            roles=(ROLE_REFLECTOR,) if n.route_reflector else (),
+        )
+        for n in sorted(inv.nodes, key=lambda n: (inv.site(n.site).id, n.id))
+    )
 
 
 def _router_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
@@ -455,7 +479,7 @@ def build(
     backbone = ap.site_block(plan.backbone, s)
     public_gateway = dc.gateway
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
-    by_member = {m.name: m for m in members}
+    by_member = {m.name: m for m in members}  # routers, nodes and cloud nodes
     nat_addresses = tuple(
         IPNetwork(f"{addr}/{next(p.prefixlen for p in dc.public_prefixes if addr in p)}")
         for _, addr in sorted(dc.nat_addresses.items())
@@ -521,6 +545,33 @@ def build(
         clouds=tuple(
             _cloud_plan(inv, provider, by_member[name], tenants, everyone, no_peer)
             for (provider, _), (name, _, _) in zip(inv.clouds.enabled(), cloud_nodes(inv), strict=True)
+        ),
+        nodes=tuple(_node_plan(by_member[n.name], tenants, everyone, no_peer) for n in inv.nodes),
+    )
+
+
+def _node_plan(
+    me: MeshMember, tenants: Sequence[TenantPlan], everyone: Sequence[MeshMember], no_peer: set[frozenset[str]]
+) -> NodePlan:
+    """An SSH-managed node: a VTEP (with its own address) on every segment of its site's tenants."""
+    return NodePlan(
+        name=me.name,
+        id=me.node_id,
+        site=me.site,
+        site_id=me.site_id,
+        mesh_address=IPAddress(me.mesh_address),
+        route_reflector=me.is_reflector,
+        wireguard_peers=wireguard_peers(me, everyone, no_peer),
+        bgp_neighbors=bgp_neighbors(me, everyone),
+        tenants=tuple(
+            TenantOnNode(
+                tenant=t,
+                address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
+                home_gateway=None,
+                cloud_subnet=None,
+            )
+            for t in tenants
+            if me.site in t.sites
         ),
     )
 

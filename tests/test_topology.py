@@ -145,3 +145,42 @@ def test_nat_addresses_are_per_tenant_and_held_by_a_public_vrrp_group(base_raw: 
         assert [str(a) for a in r.nat_addresses] == ["5.254.43.209/29", "5.254.54.20/26"]
         assert r.public_vrid == 101
     assert build(base_raw).routers[0].tenants[0].nat_address is None  # masquerade
+
+
+def test_frr_nodes_join_the_mesh_and_their_sites_reflection(base_raw: dict[str, Any]) -> None:
+    """A site of frr nodes with its own reflector: its nodes peer with it, it peers with the
+    other reflectors, and every router peers with every node over WireGuard."""
+    ssh = {"host_key": "SHA256:loJWC7AWlN5Cq/s52UNfND+2mHmMRrHAIDAWupiFDLY"}
+    raw = patch(
+        base_raw,
+        {
+            "nodes": [
+                {
+                    "name": "a1",
+                    "id": 1,
+                    "site": "aws",
+                    "route_reflector": True,
+                    "endpoint": "198.51.100.31",
+                    "ssh": {"address": "198.51.100.31", **ssh},
+                },
+                {
+                    "name": "a2",
+                    "id": 2,
+                    "site": "aws",
+                    "endpoint": "198.51.100.32",
+                    "ssh": {"address": "198.51.100.32", **ssh},
+                },
+            ],
+            "tenants[0].sites": ["dc1", "aws"],
+        },
+    )
+    plan = build(raw, REMOTE[:2])
+    a1, a2 = plan.nodes
+    assert (a1.mesh_address, a2.mesh_address) == (IPAddress("172.27.3.1"), IPAddress("172.27.3.2"))
+    assert [(n.name, n.client) for n in a1.bgp_neighbors] == [("r1", False), ("dc2-r1", False), ("a2", True)]
+    assert [(n.name, n.client) for n in a2.bgp_neighbors] == [("a1", False)]
+    for r in plan.routers:
+        assert {"a1", "a2"} <= {p.name for p in r.wireguard_peers}
+    assert {p.name for p in a2.wireguard_peers} == {"r1", "r2", "dc2-r1", "dc2-r2", "a1"}
+    assert [(t.tenant.name, str(t.address)) for t in a2.tenants] == [("acme", "100.65.10.50")]
+    assert [m.name for m in plan.members] == ["r1", "r2", "a1", "a2"]
