@@ -18,3 +18,4 @@ datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks), api_key,
 pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
 pulumi.export("mesh_peers", datacenter.mesh.peers)
 pulumi.export("plan", datacenter.summary)
+pulumi.export("clouds", datacenter.clouds_summary)

@@ -1,10 +1,13 @@
 """``fabric:index:Datacenter``: this stack's datacenter, the root of its resource tree.
 
 Children (each name starts with the datacenter's): a Mesh, one Router per router (with
-its WireGuard key), one Hypervisor per host, one Tenant per tenant present here.
+its WireGuard key), one Hypervisor per host, one Tenant per tenant present here; and
+one cloud extension per enabled cloud, named after its cloud site (a site of its own).
 Router configs need every public key, so the plan that renders them is an Output of
-the keys and the peer stacks' members; hypervisors and tenants do not involve keys and
-are planned from config alone, so previews show them in full.
+the keys, the cloud nodes' public IPs and the peer stacks' members; hypervisors and
+tenants do not involve keys and are planned from config alone, so previews show them
+in full. Cloud extensions come in two phases around that plan: their key, network and
+public IP first (the plan needs them), then their firewall and node (which need it).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 import pulumi
 
 from fabric import model, topology
+from fabric.components.cloud import extension_class
+from fabric.components.cloud.common import CloudExtension
 from fabric.components.hypervisor import Hypervisor
 from fabric.components.mesh import Mesh
 from fabric.components.naming import child_name
@@ -52,12 +57,20 @@ class Datacenter(pulumi.ComponentResource):
             )
             for r in sorted(inv.datacenter.routers, key=lambda r: r.id)
         }
-        keys = {n: r.public_key for n, r in self.routers.items()}
-        self.plan = pulumi.Output.all(remote, pulumi.Output.all(**keys)).apply(
-            lambda args: topology.build(inv, args[1], args[0])
-        )
+        self.clouds: dict[str, CloudExtension] = {
+            c.site: extension_class(c.provider)(inv, c, child) for c in keyless.clouds
+        }
+        keys = {n: r.public_key for n, r in self.routers.items()} | {
+            c.node_name: c.public_key for c in self.clouds.values()
+        }
+        endpoints = {c.node_name: c.public_ip for c in self.clouds.values()}
+        self.plan = pulumi.Output.all(
+            remote, pulumi.Output.from_input(keys), pulumi.Output.from_input(endpoints)
+        ).apply(lambda args: topology.build(inv, args[1], args[0], args[2]))
         for router in self.routers.values():
             router.attach(self.plan, api_key)
+        for cloud in self.clouds.values():
+            cloud.attach(self.plan)
         self.mesh = Mesh(f"{name}-mesh", self.plan, child)
 
         self.hypervisors = {
@@ -68,4 +81,8 @@ class Datacenter(pulumi.ComponentResource):
             t.name: Tenant(child_name(name, t.name), keyless, t, child) for t in keyless.tenants if name in t.sites
         }
         self.summary: pulumi.Output[dict[str, Any]] = self.plan.apply(plan_summary)
-        self.register_outputs({"mesh_members": self.mesh.members, "plan": self.summary})
+        #: Per cloud site: its node, addresses, public IP and tenant subnets (plain: no secrets).
+        self.clouds_summary: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(
+            {site: c.outputs() for site, c in self.clouds.items()}
+        )
+        self.register_outputs({"mesh_members": self.mesh.members, "plan": self.summary, "clouds": self.clouds_summary})

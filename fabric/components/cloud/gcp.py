@@ -1,0 +1,159 @@
+"""``fabric:cloud:GcpExtension``: a VPC network in one region with a node that joins the mesh.
+
+GCP routes belong to the network, not to subnets; network tags choose which instances
+use them. The network starts without Google's default internet route
+(``delete_default_routes_on_create``); one tagged default route gives the internet
+back to the node and to the instances of tenants with ``egress.allow_all``, and each
+tenant's prefixes route to the node only for instances carrying that tenant's tag
+(``<site>-tenant-<tenant>``, an output; the node's tag is its name, ``<site>-n<id>``). Routes name the node by its fixed private address,
+so replacing the node (changed user-data; the old one goes first, as it holds the
+addresses) leaves every route as it is.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from fabric import model
+from fabric.components.cloud.common import CloudExtension, labels, prefix_slug
+from fabric.topology import CloudPlan
+
+DEFAULT_SIZE = "e2-small"
+DEBIAN_IMAGE = "debian-cloud/debian-12"
+ANYWHERE = "0.0.0.0/0"
+
+
+class GcpExtension(CloudExtension):
+    TYPE = "fabric:cloud:GcpExtension"
+
+    def __init__(self, inv: model.Inventory, planned: CloudPlan, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(inv, planned, opts)
+        spec = planned.spec
+        self.zone = spec.zone or f"{spec.region}-b"
+        self.provider = gcp.Provider(
+            self.name("provider"), region=spec.region, zone=self.zone, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        # GCP networks, subnets, routes and firewalls take no labels: their description says who owns them.
+        self.description = f"fabric: site {planned.site}, node {self.node_name}, stack {pulumi.get_stack()}"
+        self.node_tag = self.node_name
+        self.tenant_tags = {t.tenant.name: self.name(f"tenant-{t.tenant.name}") for t in planned.tenants}
+        self.network = gcp.compute.Network(
+            self.name("network"),
+            auto_create_subnetworks=False,
+            delete_default_routes_on_create=True,
+            routing_mode="REGIONAL",
+            description=self.description,
+            opts=self._opts,
+        )
+        self.node_subnet = self._subnet("node-subnet", str(planned.node_subnet))
+        self.tenant_subnets = {
+            t.tenant.name: self._subnet(f"tenant-{t.tenant.name}-subnet", str(t.subnet)) for t in planned.tenants
+        }
+        gcp.compute.Route(
+            self.name("internet"),
+            network=self.network.self_link,
+            dest_range=ANYWHERE,
+            next_hop_gateway="default-internet-gateway",
+            tags=[self.node_tag, *(self.tenant_tags[t.tenant.name] for t in planned.tenants if t.internet)],
+            description=self.description,
+            opts=self._opts,
+        )
+        self.address = gcp.compute.Address(
+            self.name("ip"),
+            address_type="EXTERNAL",
+            network_tier="PREMIUM",
+            region=spec.region,
+            labels=labels(planned),
+            description=self.description,
+            opts=self._opts,
+        )
+        self.public_ip = self.address.address
+
+    def _subnet(self, what: str, cidr: str) -> gcp.compute.Subnetwork:
+        return gcp.compute.Subnetwork(
+            self.name(what),
+            network=self.network.id,
+            ip_cidr_range=cidr,
+            region=self.planned.spec.region,
+            description=self.description,
+            opts=self._opts,
+        )
+
+    def _firewall(self, what: str, allow: gcp.compute.FirewallAllowArgs, sources: pulumi.Input[list[str]]) -> None:
+        """An ingress allow to the node only (never empty sources: GCP reads those as 0.0.0.0/0)."""
+        gcp.compute.Firewall(
+            self.name(what),
+            network=self.network.id,
+            direction="INGRESS",
+            allows=[allow],
+            source_ranges=sources,
+            target_tags=[self.node_tag],
+            description=self.description,
+            opts=self._opts,
+        )
+
+    def _attach(self, wireguard_sources: pulumi.Output[list[str]]) -> None:
+        planned = self.planned
+        # The full plan's sources include the keyless plan's (the local routers'), so non-empty.
+        if planned.wireguard_sources:
+            self._firewall(
+                "allow-wireguard",
+                gcp.compute.FirewallAllowArgs(protocol="udp", ports=[str(planned.mesh_port)]),
+                wireguard_sources,
+            )
+        if planned.spec.admin_prefixes:
+            self._firewall(
+                "allow-ssh",
+                gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["22"]),
+                [str(p) for p in planned.spec.admin_prefixes],
+            )
+        if planned.tenants:
+            self._firewall(
+                "allow-tenants", gcp.compute.FirewallAllowArgs(protocol="all"), [str(t.subnet) for t in planned.tenants]
+            )
+        self.instance = gcp.compute.Instance(
+            self.node_name,
+            machine_type=planned.spec.size or DEFAULT_SIZE,
+            zone=self.zone,
+            boot_disk=gcp.compute.InstanceBootDiskArgs(
+                initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(
+                    image=planned.spec.image or DEBIAN_IMAGE, labels=labels(planned)
+                )
+            ),
+            network_interfaces=[
+                gcp.compute.InstanceNetworkInterfaceArgs(
+                    subnetwork=self.node_subnet.id,
+                    network_ip=self.node_address,
+                    access_configs=[
+                        gcp.compute.InstanceNetworkInterfaceAccessConfigArgs(
+                            nat_ip=self.address.address, network_tier="PREMIUM"
+                        )
+                    ],
+                )
+            ],
+            can_ip_forward=True,  # the node routes for the tenants' subnets
+            tags=[self.node_tag],
+            # cloud-init's GCE source decodes base64 when told to; gzip it detects itself.
+            metadata={"user-data": self.user_data, "user-data-encoding": "base64"},
+            labels=labels(planned),
+            allow_stopping_for_update=True,
+            opts=pulumi.ResourceOptions.merge(
+                self._opts, pulumi.ResourceOptions(replace_on_changes=["metadata"], delete_before_replace=True)
+            ),
+        )
+        for t in planned.tenants:
+            for prefix in t.routes:
+                gcp.compute.Route(
+                    self.name(f"tenant-{t.tenant.name}-{prefix_slug(prefix)}"),
+                    network=self.network.self_link,
+                    dest_range=str(prefix),
+                    next_hop_ip=self.node_address,
+                    tags=[self.tenant_tags[t.tenant.name]],
+                    description=self.description,
+                    opts=self._opts,
+                )
+
+    def outputs(self) -> dict[str, object]:
+        return {**super().outputs(), "node_tag": self.node_tag, "tenant_tags": self.tenant_tags}

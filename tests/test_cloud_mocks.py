@@ -1,0 +1,767 @@
+"""The cloud extensions (AWS, Azure, GCP) under Pulumi's mocks, through the whole program.
+
+The cloud APIs cannot be reached here (no network, no credentials), so Pulumi's mocks
+stand in for them: they answer like the clouds would (public IPs from 203.0.113.0/24,
+resource ids in each cloud's format, an AMI id from the ``getAmi`` call) and record
+every resource the program registers, with its inputs and options as the engine would
+receive them (secrets still marked as secrets). The program is ``__main__.py`` with
+the example dc1 stack's config plus ``fabric:clouds`` (all three enabled) and tenants
+spanning them (``tests.conftest.burst_raw``: acme into aws and gcp, globex, whose
+egress is ``allow_all``, into azure and aws).
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import gzip
+import hashlib
+import itertools
+import json
+import runpy
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
+
+from fabric.components import peers
+from fabric.render.vyos import render_router
+from fabric.stackfile import placeholder_public_key
+from fabric.topology import Plan
+from tests.conftest import ALL_CLOUDS, ROOT, burst_raw
+
+PUBLIC_IPS = {"aws": "203.0.113.10", "azure": "203.0.113.20", "gcp": "203.0.113.30"}
+DEBIAN_AMI = "ami-0c2d3e4f5a6b7c8d9"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+ROUTERS = {"dc1-r1": "5.254.54.2", "dc1-r2": "5.254.54.3"}
+DC2_MEMBERS: list[dict[str, Any]] = [
+    {"name": "dc2-r1", "site": "dc2", "site_id": 2, "node_id": 1, "endpoint": "5.254.43.162", "port": 51820,
+     "public_key": placeholder_public_key("real dc2-r1"), "mesh_address": "172.27.2.1",
+     "roles": ["route-reflector", "gateway"]},
+    {"name": "dc2-r2", "site": "dc2", "site_id": 2, "node_id": 2, "endpoint": "5.254.43.163", "port": 51820,
+     "public_key": placeholder_public_key("real dc2-r2"), "mesh_address": "172.27.2.2", "roles": ["gateway"]},
+]  # fmt: skip
+#: Every public WireGuard endpoint a cloud node may hear from, by member name.
+ENDPOINTS: dict[str, str] = {
+    **ROUTERS,
+    **{m["name"]: m["endpoint"] for m in DC2_MEMBERS},
+    **{f"{s}-n1": ip for s, ip in PUBLIC_IPS.items()},
+}
+#: The tenants spanning each cloud (burst_raw), their ids and the cloud sites' ids (Pulumi.yaml).
+SPANNING = {"aws": {"acme", "globex"}, "azure": {"globex"}, "gcp": {"acme"}}
+TENANT_IDS = {"acme": 10, "globex": 20}
+CLOUD_SITE_IDS = {"aws": 3, "azure": 4, "gcp": 5}
+
+
+def tenant_prefixes(tenant: str) -> set[str]:
+    t = TENANT_IDS[tenant]
+    return {f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24", f"100.96.{t}.0/24"}
+
+
+def cloud_subnet(site: str, tenant: str) -> str:
+    return f"10.{240 + CLOUD_SITE_IDS[site]}.{TENANT_IDS[tenant]}.0/24"
+
+
+def node_address(site: str) -> str:
+    return f"10.{240 + CLOUD_SITE_IDS[site]}.0.10"
+
+
+@dataclass
+class Registered:
+    """One resource as the engine received it."""
+
+    typ: str
+    name: str
+    urn: str
+    id: str
+    parent: str
+    provider: str
+    inputs: dict[str, Any]
+    replace_on_changes: list[str]
+    delete_before_replace: bool
+    dependencies: list[str]
+
+    def plain(self, key: str) -> Any:
+        """An input with any secret marking removed (see :meth:`secret`)."""
+        return _unwrap(self.inputs.get(key))
+
+    def secret(self, key: str) -> bool:
+        return rpc.is_rpc_secret(self.inputs.get(key))
+
+
+def _unwrap(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return _unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _id(prefix: str, name: str) -> str:
+    return f"{prefix}{hashlib.sha256(name.encode()).hexdigest()[:17]}"
+
+
+def _azure_name(name: str) -> str:
+    """The physical name Pulumi gives an Azure resource: its name and a random suffix."""
+    return f"{name}{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Answers as the clouds would; keys get per-name stand-ins; dc2 exports its routers."""
+
+    def __init__(self) -> None:
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        name, typ = args.name, args.typ
+        outputs = dict(args.inputs)
+        site = name.split("-")[0]
+        rid = f"{name}-id"
+        if typ == "pulumi-python:dynamic:Resource":
+            outputs.update(public_key=placeholder_public_key(f"mock {name}"), private_key=f"mock-private-{name}")
+        elif typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": name, "outputs": {peers.MEMBERS_OUTPUT: DC2_MEMBERS}}
+        elif typ == "aws:ec2/eip:Eip":
+            rid = _id("eipalloc-", name)
+            outputs.update(publicIp=PUBLIC_IPS[site], allocationId=rid)
+        elif typ.startswith("aws:ec2/"):
+            prefixes = {"vpc": "vpc-", "subnet": "subnet-", "internetGateway": "igw-", "routeTable": "rtb-",
+                        "securityGroup": "sg-", "networkInterface": "eni-", "instance": "i-",
+                        "routeTableAssociation": "rtbassoc-", "eipAssociation": "eipassoc-"}  # fmt: skip
+            rid = _id(prefixes[typ.split("/")[1].split(":")[0]], name)
+            if typ == "aws:ec2/instance:Instance":
+                outputs.update(privateIp=node_address(site), publicIp=PUBLIC_IPS[site])
+        elif typ.startswith("azure-native:"):
+            _, module, kind = typ.split(":")
+            group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{_azure_name(f'{site}-rg')}"
+            plural = f"{kind[0].lower()}{kind[1:]}s"
+            rid = (
+                group
+                if kind == "ResourceGroup"
+                else f"{group}/providers/Microsoft.{module.title()}/{plural}/{_azure_name(name)}"
+            )
+            outputs.setdefault("name", _azure_name(name))
+            if kind == "PublicIPAddress":
+                outputs.update(ipAddress=PUBLIC_IPS[site])
+        elif typ.startswith("gcp:compute/"):
+            kind = typ.split("/")[1].split(":")[0]
+            scope = {"network": "global", "firewall": "global", "route": "global", "instance": "zones/europe-west3-b"}
+            plural = "addresses" if kind == "address" else f"{kind}s"
+            rid = f"projects/fabric-test/{scope.get(kind, 'regions/europe-west3')}/{plural}/{name}"
+            outputs.update(selfLink=f"https://www.googleapis.com/compute/v1/{rid}")
+            if kind == "address":
+                outputs.update(address=PUBLIC_IPS[site])
+        return rid, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.calls.append(args)
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": DEBIAN_AMI, "imageId": DEBIAN_AMI, "name": "debian-12-amd64-20250610-2136", "architecture": "x86_64",
+                    "ownerId": "136693071363"}, []  # fmt: skip
+        return {}, []
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock engine, also keeping what each registration asked for (parent, provider, options)."""
+
+    def __init__(self, mocks: CloudMocks) -> None:
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
+        response: resource_pb2.RegisterResourceResponse = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self.registered.append(
+            Registered(
+                typ=request.type,
+                name=request.name,
+                urn=response.urn,
+                id=response.id,
+                parent=request.parent,
+                provider=request.provider,
+                inputs=rpc.deserialize_properties(request.object),
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=request.deleteBeforeReplace,
+                dependencies=list(request.dependencies),
+            )
+        )
+        return response
+
+
+@dataclass
+class Run:
+    """One run of the program: what was registered and exported, and the plan it built."""
+
+    resources: list[Registered]
+    exports: dict[str, Any]
+    plan: Plan
+    user_data_secret: dict[str, bool]
+    calls: list[pulumi.runtime.MockCallArgs]
+
+    def by_name(self, name: str) -> Registered:
+        (found,) = [r for r in self.resources if r.name == name]
+        return found
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def extension(self, site: str) -> Registered:
+        (found,) = [r for r in self.resources if r.typ.startswith("fabric:cloud:") and r.name == site]
+        return found
+
+    def children(self, site: str) -> list[Registered]:
+        return [r for r in self.resources if r.parent == self.extension(site).urn]
+
+
+def pulumi_config(raw: dict[str, Any]) -> dict[str, str]:
+    """A stack's config as Pulumi hands it to the program (JSON values, secrets decrypted)."""
+    values = {**raw, "vyos_api_key": "example-key"}
+    return {f"fabric:{k}": v if isinstance(v, str) else json.dumps(v, default=str) for k, v in values.items()}
+
+
+def run_program(monkeypatch: pytest.MonkeyPatch, config: dict[str, str]) -> Run:
+    mocks = CloudMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
+    monkeypatch.setattr(peers, "backend_stacks", lambda org, project: {f"{org}/{project}/dc1", f"{org}/{project}/dc2"})
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    result: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> pulumi.Output[None]:
+        dc = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")["datacenter"]
+        secret = {site: pulumi.Output.from_input(c.user_data.is_secret()) for site, c in dc.clouds.items()}
+        return pulumi.Output.all(pulumi.Output.from_input(exported), dc.plan, pulumi.Output.from_input(secret)).apply(
+            lambda args: result.update(exports=args[0], plan=args[1], secret=args[2])
+        )
+
+    program()
+    return Run(monitor.registered, result["exports"], result["plan"], result["secret"], mocks.calls)
+
+
+@pytest.fixture(scope="module")
+def burst() -> Iterator[Run]:
+    with pytest.MonkeyPatch.context() as mp:
+        yield run_program(mp, pulumi_config(burst_raw()))
+
+
+def packed_user_data(run: Run, site: str) -> str:
+    """The node's user-data as sent: gzip + base64 on every cloud."""
+    node = run.by_name(f"{site}-n1")
+    if site == "aws":
+        return str(node.plain("userDataBase64"))
+    if site == "azure":
+        return str(node.plain("osProfile")["customData"])
+    return str(node.plain("metadata")["user-data"])
+
+
+def user_data(run: Run, site: str) -> str:
+    """The cloud-config as cloud-init reads it (the clouds and cloud-init undo base64, then gzip)."""
+    return gzip.decompress(base64.b64decode(packed_user_data(run, site))).decode()
+
+
+#: cloud-init's own code (Debian's python3 module) turning user-data bytes into the cloud-config.
+CLOUD_INIT_UNPACK = (
+    "import sys; from cloudinit import user_data; "
+    "msg = user_data.convert_string(open(sys.argv[1], 'rb').read()); "
+    "sys.stdout.write(msg.get_payload(decode=True).decode())"
+)
+
+
+EXPECTED_TREES = {
+    "aws": {
+        ("pulumi:providers:aws", "aws-provider"),
+        ("pulumi-python:dynamic:Resource", "aws-n1-wg-key"),
+        ("aws:ec2/vpc:Vpc", "aws-vpc"),
+        ("aws:ec2/subnet:Subnet", "aws-node-subnet"),
+        ("aws:ec2/subnet:Subnet", "aws-tenant-acme-subnet"),
+        ("aws:ec2/subnet:Subnet", "aws-tenant-globex-subnet"),
+        ("aws:ec2/internetGateway:InternetGateway", "aws-igw"),
+        ("aws:ec2/routeTable:RouteTable", "aws-node-routes"),
+        ("aws:ec2/routeTableAssociation:RouteTableAssociation", "aws-node-routes-assoc"),
+        ("aws:ec2/eip:Eip", "aws-ip"),
+        ("aws:ec2/securityGroup:SecurityGroup", "aws-node-sg"),
+        ("aws:ec2/networkInterface:NetworkInterface", "aws-node-eni"),
+        ("aws:ec2/eipAssociation:EipAssociation", "aws-ip-assoc"),
+        ("aws:ec2/instance:Instance", "aws-n1"),
+        ("aws:ec2/routeTable:RouteTable", "aws-tenant-acme-routes"),
+        ("aws:ec2/routeTableAssociation:RouteTableAssociation", "aws-tenant-acme-routes-assoc"),
+        ("aws:ec2/routeTable:RouteTable", "aws-tenant-globex-routes"),
+        ("aws:ec2/routeTableAssociation:RouteTableAssociation", "aws-tenant-globex-routes-assoc"),
+    },
+    "azure": {
+        ("pulumi-python:dynamic:Resource", "azure-n1-wg-key"),
+        ("azure-native:resources:ResourceGroup", "azure-rg"),
+        ("azure-native:network:VirtualNetwork", "azure-vnet"),
+        ("azure-native:network:RouteTable", "azure-node-routes"),
+        ("azure-native:network:Subnet", "azure-node-subnet"),
+        ("azure-native:network:RouteTable", "azure-tenant-globex-routes"),
+        ("azure-native:network:Subnet", "azure-tenant-globex-subnet"),
+        ("azure-native:network:PublicIPAddress", "azure-ip"),
+        ("azure-native:network:NetworkSecurityGroup", "azure-node-nsg"),
+        ("azure-native:network:NetworkInterface", "azure-node-nic"),
+        ("azure-native:compute:VirtualMachine", "azure-n1"),
+    },
+    "gcp": {
+        ("pulumi:providers:gcp", "gcp-provider"),
+        ("pulumi-python:dynamic:Resource", "gcp-n1-wg-key"),
+        ("gcp:compute/network:Network", "gcp-network"),
+        ("gcp:compute/subnetwork:Subnetwork", "gcp-node-subnet"),
+        ("gcp:compute/subnetwork:Subnetwork", "gcp-tenant-acme-subnet"),
+        ("gcp:compute/route:Route", "gcp-internet"),
+        ("gcp:compute/address:Address", "gcp-ip"),
+        ("gcp:compute/firewall:Firewall", "gcp-allow-wireguard"),
+        ("gcp:compute/firewall:Firewall", "gcp-allow-tenants"),  # no SSH: no admin prefixes
+        ("gcp:compute/instance:Instance", "gcp-n1"),
+        ("gcp:compute/route:Route", "gcp-tenant-acme-100-65-10-0-24"),  # one route per prefix of acme
+        ("gcp:compute/route:Route", "gcp-tenant-acme-100-64-10-0-24"),
+        ("gcp:compute/route:Route", "gcp-tenant-acme-100-80-10-0-24"),
+        ("gcp:compute/route:Route", "gcp-tenant-acme-100-96-10-0-24"),
+    },
+}
+CLOUD_TYPES = ("aws:", "azure-native:", "gcp:", "pulumi:providers:")
+
+
+def test_each_cloud_builds_exactly_its_resource_tree(burst: Run) -> None:
+    datacenter = burst.by_name("dc1")
+    for site, cls in (("aws", "AwsExtension"), ("azure", "AzureExtension"), ("gcp", "GcpExtension")):
+        extension = burst.extension(site)
+        assert extension.typ == f"fabric:cloud:{cls}" and extension.parent == datacenter.urn
+        assert {(r.typ, r.name) for r in burst.children(site)} == EXPECTED_TREES[site]
+        assert len(burst.children(site)) == len(EXPECTED_TREES[site])  # no duplicates
+    # Every cloud resource anywhere is a direct child of its site's extension: nothing leaks out.
+    for r in burst.resources:
+        if r.typ.startswith(CLOUD_TYPES):
+            assert r.parent == burst.extension(r.name.split("-")[0]).urn, r.name
+
+
+def test_cloud_resources_go_through_the_extensions_region(burst: Run) -> None:
+    assert burst.by_name("aws-provider").plain("region") == "eu-central-1"
+    assert burst.by_name("gcp-provider").plain("region") == "europe-west3"
+    assert burst.by_name("gcp-provider").plain("zone") == "europe-west3-b"
+    for site in ("aws", "gcp"):
+        provider = burst.by_name(f"{site}-provider")
+        for r in burst.children(site):
+            if r.typ.startswith(f"{site}:"):
+                assert r.provider == f"{provider.urn}::{site}-provider-id", r.name
+    for name in ("aws-node-subnet", "aws-tenant-acme-subnet", "aws-tenant-globex-subnet"):
+        assert burst.by_name(name).plain("availabilityZone") == "eu-central-1a"
+    # Azure has no regional provider here: every resource that has a location has the extension's.
+    for r in burst.children("azure"):
+        if r.typ.startswith("azure-native:") and r.typ != "azure-native:network:Subnet":
+            assert r.plain("location") == "westeurope", r.name
+    (ami,) = [c for c in burst.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    assert ami.provider.endswith("::aws-provider::aws-provider-id")
+
+
+def test_azure_subnets_are_created_one_after_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure refuses concurrent subnet changes in one VNet: each subnet waits for the one before."""
+    raw = burst_raw()
+    for t in raw["tenants"]:
+        if t["name"] in ("acme", "initech"):
+            t["sites"].append("azure")
+    run = run_program(monkeypatch, pulumi_config(raw))
+    subnets = {s.name: s for s in run.of_type("azure-native:network:Subnet")}
+    chain = [
+        "azure-node-subnet",
+        "azure-tenant-acme-subnet",
+        "azure-tenant-globex-subnet",
+        "azure-tenant-initech-subnet",
+    ]
+    assert set(subnets) == set(chain)
+    for before, after in itertools.pairwise(chain):
+        assert subnets[before].urn in subnets[after].dependencies, after
+
+
+def test_networks_and_subnets_come_from_the_address_plan(burst: Run) -> None:
+    assert burst.by_name("aws-vpc").plain("cidrBlock") == "10.243.0.0/16"
+    assert burst.by_name("azure-vnet").plain("addressSpace") == {"addressPrefixes": ["10.244.0.0/16"]}
+    network = burst.by_name("gcp-network")
+    assert network.plain("autoCreateSubnetworks") is False and network.plain("deleteDefaultRoutesOnCreate") is True
+    cidr = {"aws": "cidrBlock", "azure": "addressPrefix", "gcp": "ipCidrRange"}
+    for site, tenants in SPANNING.items():
+        assert burst.by_name(f"{site}-node-subnet").plain(cidr[site]) == f"10.{240 + CLOUD_SITE_IDS[site]}.0.0/24"
+        for t in tenants:
+            assert burst.by_name(f"{site}-tenant-{t}-subnet").plain(cidr[site]) == cloud_subnet(site, t)
+    assert burst.by_name("aws-ip").plain("domain") == "vpc"
+    ip = burst.by_name("azure-ip")
+    assert (
+        ip.plain("sku") == {"name": "Standard", "tier": "Regional"} and ip.plain("publicIPAllocationMethod") == "Static"
+    )
+    assert burst.by_name("gcp-ip").plain("addressType") == "EXTERNAL"
+    assert {site: c["public_ip"] for site, c in burst.exports["clouds"].items()} == PUBLIC_IPS
+
+
+def wireguard_sources(site: str) -> list[str]:
+    """Every mesh endpoint but the node's own: both stacks' routers and the other clouds' IPs."""
+    return sorted(f"{ip}/32" for name, ip in ENDPOINTS.items() if name != f"{site}-n1")
+
+
+def test_aws_security_group_admits_wireguard_only_from_mesh_endpoints(burst: Run) -> None:
+    sg = burst.by_name("aws-node-sg")
+    rules = {(r["protocol"], r["fromPort"], r["toPort"]): sorted(r["cidrBlocks"]) for r in sg.plain("ingress")}
+    assert rules == {
+        ("udp", 51820, 51820): wireguard_sources("aws"),
+        ("tcp", 22, 22): ["192.0.2.0/28"],  # admin_prefixes
+        ("-1", 0, 0): [cloud_subnet("aws", "acme"), cloud_subnet("aws", "globex")],
+    }
+    assert len(sg.plain("ingress")) == 3
+    assert burst.by_name("aws-node-eni").plain("securityGroups") == [sg.id]
+
+
+def test_azure_nsg_admits_wireguard_only_from_mesh_endpoints(burst: Run) -> None:
+    rules = burst.by_name("azure-node-nsg").plain("securityRules")
+    assert all(r["direction"] == "Inbound" and r["access"] == "Allow" for r in rules)
+    assert {
+        (r["name"], r["protocol"], r["destinationPortRange"]): sorted(r["sourceAddressPrefixes"]) for r in rules
+    } == {
+        ("wireguard", "Udp", "51820"): wireguard_sources("azure"),
+        ("tenants", "*", "*"): [cloud_subnet("azure", "globex")],
+    }  # no SSH rule: azure has no admin_prefixes
+
+
+def test_gcp_firewalls_admit_wireguard_only_from_mesh_endpoints(burst: Run) -> None:
+    firewalls = {r.name: r for r in burst.of_type("gcp:compute/firewall:Firewall")}
+    assert set(firewalls) == {"gcp-allow-wireguard", "gcp-allow-tenants"}  # no SSH: no admin_prefixes
+    for f in firewalls.values():
+        assert f.plain("direction") == "INGRESS" and f.plain("targetTags") == ["gcp-n1"]
+        assert f.plain("network") == burst.by_name("gcp-network").id
+    assert firewalls["gcp-allow-wireguard"].plain("allows") == [{"protocol": "udp", "ports": ["51820"]}]
+    assert sorted(firewalls["gcp-allow-wireguard"].plain("sourceRanges")) == wireguard_sources("gcp")
+    assert firewalls["gcp-allow-tenants"].plain("allows") == [{"protocol": "all"}]
+    assert firewalls["gcp-allow-tenants"].plain("sourceRanges") == [cloud_subnet("gcp", "acme")]
+
+
+def test_ssh_mesh_port_sizes_and_images_follow_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admin prefixes open SSH to exactly them; another mesh port moves the WireGuard rule; sizes,
+    zones and images override the defaults; an allow_all tenant in GCP gets the internet route."""
+    admins = ["198.51.100.0/29", "192.0.2.128/27"]
+    clouds = json.loads(json.dumps(ALL_CLOUDS))
+    clouds["aws"] |= {
+        "admin_prefixes": admins,
+        "size": "m6i.large",
+        "image": "ami-0123456789abcdef0",
+        "zone": "eu-central-1b",
+    }
+    clouds["azure"] |= {
+        "admin_prefixes": admins,
+        "size": "Standard_D2s_v5",
+        "image": "Canonical:ubuntu-24_04-lts:server:latest",
+    }
+    clouds["gcp"] |= {"admin_prefixes": admins, "size": "e2-medium", "image": "ubuntu-os-cloud/ubuntu-2404-lts-amd64"}
+    raw = burst_raw(clouds)
+    raw["mesh"] = {"port": 51999}
+    next(t for t in raw["tenants"] if t["name"] == "globex")["sites"].append("gcp")
+    run = run_program(monkeypatch, pulumi_config(raw))
+
+    sg = {r["protocol"]: r for r in run.by_name("aws-node-sg").plain("ingress")}
+    assert (sg["tcp"]["fromPort"], sg["tcp"]["toPort"], sorted(sg["tcp"]["cidrBlocks"])) == (22, 22, sorted(admins))
+    assert (sg["udp"]["fromPort"], sg["udp"]["toPort"]) == (51999, 51999)
+    nsg = {r["name"]: r for r in run.by_name("azure-node-nsg").plain("securityRules")}
+    assert (nsg["ssh"]["protocol"], nsg["ssh"]["destinationPortRange"]) == ("Tcp", "22")
+    assert nsg["ssh"]["sourceAddressPrefixes"] == admins
+    assert nsg["wireguard"]["destinationPortRange"] == "51999"
+    ssh = run.by_name("gcp-allow-ssh")
+    assert ssh.plain("allows") == [{"protocol": "tcp", "ports": ["22"]}] and ssh.plain("sourceRanges") == admins
+    assert ssh.plain("targetTags") == ["gcp-n1"]
+    assert run.by_name("gcp-allow-wireguard").plain("allows") == [{"protocol": "udp", "ports": ["51999"]}]
+
+    aws = run.by_name("aws-n1")
+    assert (aws.plain("instanceType"), aws.plain("ami")) == ("m6i.large", "ami-0123456789abcdef0")
+    assert not [c for c in run.calls if c.token == "aws:ec2/getAmi:getAmi"]  # an image given: no lookup
+    assert run.by_name("aws-node-subnet").plain("availabilityZone") == "eu-central-1b"
+    azure = run.by_name("azure-n1")
+    assert azure.plain("hardwareProfile") == {"vmSize": "Standard_D2s_v5"}
+    assert azure.plain("storageProfile")["imageReference"] == {
+        "publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"
+    }  # fmt: skip
+    gce = run.by_name("gcp-n1")
+    assert gce.plain("machineType") == "e2-medium"
+    assert gce.plain("bootDisk")["initializeParams"]["image"] == "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
+    assert run.by_name("gcp-internet").plain("tags") == ["gcp-n1", "gcp-tenant-globex"]
+    globex = [r for r in run.of_type("gcp:compute/route:Route") if r.plain("tags") == ["gcp-tenant-globex"]]
+    assert {r.plain("destRange") for r in globex} == tenant_prefixes("globex")
+
+
+def test_tenant_names_never_collide_with_the_nodes_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tenants may be called ``node`` or ``n1``: their resources and GCP tags stay apart from the node's."""
+    raw = burst_raw()
+    renamed = {"acme": "node", "globex": "n1"}
+    for t in raw["tenants"]:
+        t["name"] = renamed.get(t["name"], t["name"])
+        if t["name"] == "n1":
+            t["sites"].append("gcp")
+    run = run_program(monkeypatch, pulumi_config(raw))
+    names = [r.name for r in run.resources]
+    assert len(names) == len(set(names))
+    assert {"aws-node-subnet", "aws-tenant-node-subnet", "aws-tenant-n1-subnet", "gcp-tenant-node-subnet"} <= set(names)
+    # Only the node carries the tag the firewalls admit WireGuard and forwarded traffic to.
+    tenant_tags = run.exports["clouds"]["gcp"]["tenant_tags"]
+    assert tenant_tags == {"node": "gcp-tenant-node", "n1": "gcp-tenant-n1"}
+    assert run.exports["clouds"]["gcp"]["node_tag"] == "gcp-n1"
+    assert "gcp-n1" not in tenant_tags.values()
+    assert all(f.plain("targetTags") == ["gcp-n1"] for f in run.of_type("gcp:compute/firewall:Firewall"))
+
+
+def test_no_firewall_admits_anything_from_anywhere(burst: Run) -> None:
+    """The WireGuard port is the only thing open to the internet, and only to the mesh's endpoints."""
+    sources = [
+        *(c for r in burst.by_name("aws-node-sg").plain("ingress") for c in r["cidrBlocks"]),
+        *(c for r in burst.by_name("azure-node-nsg").plain("securityRules") for c in r["sourceAddressPrefixes"]),
+        *(c for f in burst.of_type("gcp:compute/firewall:Firewall") for c in f.plain("sourceRanges")),
+    ]
+    assert sources and not {"0.0.0.0/0", "*", "Internet", "Any"} & set(sources)
+
+
+def test_user_data_is_a_secret_holding_the_nodes_key_and_valid_cloud_config(burst: Run, tmp_path: Path) -> None:
+    secret_input = {"aws": "userDataBase64", "azure": "osProfile", "gcp": "metadata"}
+    for site, key in secret_input.items():
+        node = burst.by_name(f"{site}-n1")
+        assert node.secret(key), f"{site}: user-data must reach the engine as a secret"
+        assert burst.user_data_secret[site]
+        blob = tmp_path / f"{site}.bin"
+        blob.write_bytes(base64.b64decode(packed_user_data(burst, site)))  # what the cloud hands the VM
+        unpacked = subprocess.run(
+            ["/usr/bin/python3", "-c", CLOUD_INIT_UNPACK, str(blob)], capture_output=True, text=True, check=False
+        )
+        assert unpacked.returncode == 0, unpacked.stderr
+        text = unpacked.stdout
+        assert text == user_data(burst, site)
+        assert text.startswith("#cloud-config\n") and f"hostname: {site}-n1\n" in text
+        assert f"PrivateKey = mock-private-{site}-n1-wg-key\n" in text and "<secret:" not in text
+        path = tmp_path / f"{site}.yaml"
+        path.write_text(text)
+        checked = subprocess.run(["cloud-init", "schema", "-c", str(path)], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0 and "Valid cloud-config" in checked.stdout, checked.stdout + checked.stderr
+    # GCP's metadata says how to read it; AWS takes 16 KiB at most after its own base64 decoding.
+    assert burst.by_name("gcp-n1").plain("metadata")["user-data-encoding"] == "base64"
+    assert len(base64.b64decode(packed_user_data(burst, "aws"))) < 16 * 1024
+
+
+def test_cloud_init_schema_check_rejects_a_bad_document(tmp_path: Path) -> None:
+    """The check above is not vacuous: cloud-init's own schema fails a wrong document."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("#cloud-config\npackages: 5\nwrite_files: [{path: /etc/x, permission: '0600'}]\n")
+    checked = subprocess.run(["cloud-init", "schema", "-c", str(path)], capture_output=True, text=True, check=False)
+    assert checked.returncode != 0 and "packages" in checked.stdout + checked.stderr
+
+
+def test_private_keys_appear_nowhere_in_plain_text(burst: Run) -> None:
+    for r in burst.resources:
+        for key, value in r.inputs.items():
+            if not r.secret(key):
+                assert "mock-private" not in json.dumps(_unwrap(value), default=str), f"{r.name}.{key}"
+    assert "mock-private" not in json.dumps(burst.exports["clouds"]) + json.dumps(burst.exports["mesh_members"])
+
+
+def test_changed_user_data_replaces_the_node_and_nothing_else(burst: Run) -> None:
+    """cloud-init runs once: new user-data means a new node (the old one first: it holds the addresses)."""
+    aws, azure, gcp = (burst.by_name(f"{s}-n1") for s in ("aws", "azure", "gcp"))
+    assert aws.plain("userDataReplaceOnChange") is True and aws.delete_before_replace
+    assert azure.replace_on_changes == ["osProfile.customData"] and azure.delete_before_replace
+    assert gcp.replace_on_changes == ["metadata"] and gcp.delete_before_replace
+    others = [r for r in burst.resources if r.typ.startswith(CLOUD_TYPES) and not r.name.endswith("-n1")]
+    assert others and not any(r.replace_on_changes or r.delete_before_replace for r in others)
+
+
+def test_nodes_sit_at_the_planned_address_and_forward(burst: Run) -> None:
+    eni = burst.by_name("aws-node-eni")
+    assert eni.plain("privateIps") == [node_address("aws")] and eni.plain("sourceDestCheck") is False
+    assert eni.plain("subnetId") == burst.by_name("aws-node-subnet").id
+    association = burst.by_name("aws-ip-assoc")
+    assert association.plain("allocationId") == burst.by_name("aws-ip").id
+    assert association.plain("networkInterfaceId") == eni.id
+    instance = burst.by_name("aws-n1")
+    assert instance.plain("networkInterfaces") == [{"deviceIndex": 0, "networkInterfaceId": eni.id}]
+    assert instance.plain("instanceType") == "t3.small" and instance.plain("ami") == DEBIAN_AMI
+    (ami,) = [c for c in burst.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    assert ami.args["owners"] == ["136693071363"] and ami.args["mostRecent"] is True
+    assert {"name": "name", "values": ["debian-12-amd64-*"]} in ami.args["filters"]
+
+    nic = burst.by_name("azure-node-nic")
+    assert nic.plain("enableIPForwarding") is True
+    (config,) = nic.plain("ipConfigurations")
+    assert config["privateIPAddress"] == node_address("azure") and config["privateIPAllocationMethod"] == "Static"
+    assert config["subnet"]["id"] == burst.by_name("azure-node-subnet").id
+    assert config["publicIPAddress"] == {"id": burst.by_name("azure-ip").id}
+    assert nic.plain("networkSecurityGroup") == {"id": burst.by_name("azure-node-nsg").id}
+    vm = burst.by_name("azure-n1")
+    assert vm.plain("hardwareProfile") == {"vmSize": "Standard_B2s"}
+    assert vm.plain("storageProfile")["imageReference"] == {
+        "publisher": "Debian", "offer": "debian-12", "sku": "12-gen2", "version": "latest"
+    }  # fmt: skip
+    assert vm.plain("networkProfile")["networkInterfaces"][0]["id"] == nic.id
+    ssh = vm.plain("osProfile")["linuxConfiguration"]
+    assert ssh["disablePasswordAuthentication"] is True
+    assert ssh["ssh"]["publicKeys"][0]["keyData"] == ALL_CLOUDS["azure"]["ssh_public_key"]
+
+    gce = burst.by_name("gcp-n1")
+    (interface,) = gce.plain("networkInterfaces")
+    assert interface["networkIp"] == node_address("gcp")
+    assert interface["subnetwork"] == burst.by_name("gcp-node-subnet").id
+    assert interface["accessConfigs"] == [{"natIp": PUBLIC_IPS["gcp"], "networkTier": "PREMIUM"}]
+    assert gce.plain("canIpForward") is True and gce.plain("tags") == ["gcp-n1"]
+    assert gce.plain("machineType") == "e2-small" and gce.plain("zone") == "europe-west3-b"
+    assert gce.plain("bootDisk")["initializeParams"]["image"] == "debian-cloud/debian-12"
+
+
+def test_routes_cover_exactly_the_tenants_spanning_each_cloud(burst: Run) -> None:
+    eni, igw = burst.by_name("aws-node-eni").id, burst.by_name("aws-igw").id
+    tables = {r.name: r for r in burst.of_type("aws:ec2/routeTable:RouteTable")}
+    assert set(tables) == {"aws-node-routes"} | {f"aws-tenant-{t}-routes" for t in SPANNING["aws"]}
+    assert tables["aws-node-routes"].plain("routes") == [{"cidrBlock": "0.0.0.0/0", "gatewayId": igw}]
+    for t in SPANNING["aws"]:
+        routes = tables[f"aws-tenant-{t}-routes"].plain("routes")
+        assert {r["cidrBlock"] for r in routes if r.get("networkInterfaceId") == eni} == tenant_prefixes(t)
+        internet = [r for r in routes if r.get("gatewayId") == igw]
+        assert internet == ([{"cidrBlock": "0.0.0.0/0", "gatewayId": igw}] if t == "globex" else [])
+        assert len(routes) == 4 + len(internet)
+    associations = {
+        (a.plain("subnetId"), a.plain("routeTableId"))
+        for a in burst.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
+    assert associations == {
+        (burst.by_name(f"aws-{what}-subnet").id, tables[f"aws-{what}-routes"].id)
+        for what in ("node", *(f"tenant-{t}" for t in SPANNING["aws"]))
+    }
+
+    azure = {r.name: r for r in burst.of_type("azure-native:network:RouteTable")}
+    assert set(azure) == {"azure-node-routes", "azure-tenant-globex-routes"}
+    assert azure["azure-node-routes"].plain("routes") == [
+        {"name": "internet", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"}
+    ]
+    globex = azure["azure-tenant-globex-routes"].plain("routes")
+    appliance = [r for r in globex if r["nextHopType"] == "VirtualAppliance"]
+    assert {r["addressPrefix"] for r in appliance} == tenant_prefixes("globex")
+    assert all(r["nextHopIpAddress"] == node_address("azure") for r in appliance)
+    assert [r for r in globex if r["nextHopType"] != "VirtualAppliance"] == [
+        {"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"}  # globex: egress.allow_all
+    ]
+    for what in ("node", "tenant-globex"):
+        assert burst.by_name(f"azure-{what}-subnet").plain("routeTable") == {"id": azure[f"azure-{what}-routes"].id}
+
+    routes = {r.name: r for r in burst.of_type("gcp:compute/route:Route")}
+    internet = routes.pop("gcp-internet")
+    assert internet.plain("tags") == ["gcp-n1"]  # acme's egress is allow-listed: no internet route for it
+    assert internet.plain("nextHopGateway") == "default-internet-gateway" and internet.plain("destRange") == "0.0.0.0/0"
+    assert {r.plain("destRange") for r in routes.values()} == tenant_prefixes("acme")
+    assert all(
+        r.plain("tags") == ["gcp-tenant-acme"] and r.plain("nextHopIp") == node_address("gcp") for r in routes.values()
+    )
+    assert burst.exports["clouds"]["gcp"]["tenant_tags"] == {"acme": "gcp-tenant-acme"}
+
+
+def test_a_tenant_that_spans_no_cloud_gets_no_cloud_route(burst: Run) -> None:
+    routed = json.dumps([r.inputs for r in burst.resources if r.typ.startswith(CLOUD_TYPES)])
+    for tenant_id in (30, 40):  # initech and umbrella stay in the datacenters
+        assert f".{tenant_id}.0/24" not in routed
+
+
+TAGS = {"ManagedBy": "fabric", "fabric-stack": "dc1"}
+#: GCP resources that take no labels: their description names the owner instead.
+GCP_UNLABELLED = ("Network", "Subnetwork", "Firewall", "Route")
+
+
+def test_names_and_tags(burst: Run) -> None:
+    for site in SPANNING:
+        for r in burst.children(site):
+            assert r.name.startswith(f"{site}-"), r.name
+        node = {"fabric-site": site, "fabric-node": f"{site}-n1"}
+        for r in burst.children(site):
+            if r.typ.startswith("aws:") and r.typ.split(":")[-1] not in ("RouteTableAssociation", "EipAssociation"):
+                assert r.plain("tags") == {"Name": r.name, **TAGS, **node}, r.name
+            if r.typ.startswith("azure-native:") and r.typ != "azure-native:network:Subnet":
+                assert r.plain("tags") == {**TAGS, **node}, r.name
+            if r.typ in ("gcp:compute/address:Address", "gcp:compute/instance:Instance"):
+                assert r.plain("labels") == {"managed-by": "fabric", "fabric-stack": "dc1", **node}, r.name
+            if r.typ.startswith("gcp:compute/") and r.typ.split(":")[-1] in GCP_UNLABELLED:
+                assert r.plain("description") == f"fabric: site {site}, node {site}-n1, stack dc1", r.name
+    assert burst.by_name("aws-n1").plain("volumeTags") == {**TAGS, "fabric-site": "aws", "fabric-node": "aws-n1"}
+
+
+def test_cloud_nodes_are_exported_with_what_the_peer_stacks_need(burst: Run) -> None:
+    members = {m["name"]: m for m in burst.exports[peers.MEMBERS_OUTPUT]}
+    assert list(members) == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1", "gcp-n1"]
+    for site, ip in PUBLIC_IPS.items():
+        node = members[f"{site}-n1"]
+        assert node == {
+            "name": f"{site}-n1", "site": site, "site_id": CLOUD_SITE_IDS[site], "node_id": 1, "endpoint": ip,
+            "port": 51820, "public_key": placeholder_public_key(f"mock {site}-n1-wg-key"),
+            "mesh_address": f"172.27.{CLOUD_SITE_IDS[site]}.1", "roles": [],
+        }  # fmt: skip
+        # What dc2 rebuilds from the export is the member dc1 planned with.
+        assert peers.member_from_export(node) in burst.plan.members
+    # Every router peers with every cloud node at its static IP.
+    for router in burst.plan.routers:
+        peers_by_name = {p.name: p for p in router.wireguard_peers}
+        assert {peers_by_name[f"{s}-n1"].endpoint for s in PUBLIC_IPS} == set(PUBLIC_IPS.values())
+    summary = burst.exports["clouds"]["aws"]
+    assert summary["node"] == "aws-n1" and summary["mesh_address"] == "172.27.3.1"
+    assert summary["node_address"] == node_address("aws")
+
+
+def _line_changes(before: str, after: str) -> tuple[list[str], list[str]]:
+    """(removed, added) lines from ``before`` to ``after``."""
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    return [d[2:] for d in diff if d.startswith("- ")], [d[2:] for d in diff if d.startswith("+ ")]
+
+
+def test_turning_a_burst_off_removes_exactly_its_resources(monkeypatch: pytest.MonkeyPatch, burst: Run) -> None:
+    clouds = json.loads(json.dumps(ALL_CLOUDS))
+    clouds["gcp"]["enabled"] = False
+    off = run_program(monkeypatch, pulumi_config(burst_raw(clouds)))
+
+    def tree(run: Run) -> set[tuple[str, str]]:
+        return {(r.typ, r.name) for r in run.resources if r.typ != "pulumi:pulumi:Stack"}  # the root exists once
+
+    gone = {(r.typ, r.name) for r in [burst.extension("gcp"), *burst.children("gcp")]}
+    assert tree(off) == tree(burst) - gone
+    assert not any(r.name.startswith("gcp") for r in off.resources)
+
+    # The other clouds' resources are unchanged, but for the node's peer list and the firewall's sources.
+    changed = set()
+    for site in ("aws", "azure"):
+        for before in burst.children(site):
+            after = off.by_name(before.name)
+            if _unwrap(after.inputs) != _unwrap(before.inputs):
+                changed.add(before.name)
+        removed, added = _line_changes(user_data(burst, site), user_data(off, site))
+        # Exactly gcp-n1's [Peer] section leaves wg0.conf (a blank line, then the section).
+        gcp_key = placeholder_public_key("mock gcp-n1-wg-key")
+        assert added == [] and sorted(removed) == sorted(
+            ["", "    [Peer]", "    # gcp-n1", f"    PublicKey = {gcp_key}", "    AllowedIPs = 172.27.5.1/32",
+             "    Endpoint = 203.0.113.30:51820", "    PersistentKeepalive = 25"]
+        )  # fmt: skip
+    assert changed == {"aws-node-sg", "aws-n1", "azure-node-nsg", "azure-n1"}
+    wireguard_on = next(r for r in burst.by_name("aws-node-sg").plain("ingress") if r["protocol"] == "udp")
+    wireguard_off = next(r for r in off.by_name("aws-node-sg").plain("ingress") if r["protocol"] == "udp")
+    assert set(wireguard_on["cidrBlocks"]) - set(wireguard_off["cidrBlocks"]) == {"203.0.113.30/32"}
+    assert set(wireguard_off["cidrBlocks"]) < set(wireguard_on["cidrBlocks"])
+    nsg_on, nsg_off = (r.by_name("azure-node-nsg").plain("securityRules")[0] for r in (burst, off))
+    assert set(nsg_on["sourceAddressPrefixes"]) - set(nsg_off["sourceAddressPrefixes"]) == {"203.0.113.30/32"}
+
+    # Every router loses exactly that peer (and its endpoint), the exports lose the node.
+    for on, off_router in zip(burst.plan.routers, off.plan.routers, strict=True):
+        assert [p.name for p in off_router.wireguard_peers] == [
+            p.name for p in on.wireguard_peers if p.name != "gcp-n1"
+        ]
+        assert "gcp-n1" in str(render_router(burst.plan, on).config()) and "gcp-n1" not in str(
+            render_router(off.plan, off_router).config()
+        )
+        assert "203.0.113.30" not in str(render_router(off.plan, off_router).config())
+    assert [m["name"] for m in off.exports[peers.MEMBERS_OUTPUT]] == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1"]
+    assert set(off.exports["clouds"]) == {"aws", "azure"}
+    assert {s: off.exports["clouds"][s] for s in ("aws", "azure")} == {
+        s: burst.exports["clouds"][s] for s in ("aws", "azure")
+    }
+    assert "gcp" not in off.exports["plan"]["clouds"]
