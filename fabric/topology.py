@@ -35,6 +35,7 @@ from fabric import addressing as ap
 from fabric.model import Cloud, Hypervisor, Inventory, Router, Site, Tenant, cloud_node_name
 
 ROLE_REFLECTOR = "route-reflector"
+ANYWHERE = IPNetwork("0.0.0.0/0")
 ROLE_GATEWAY = "gateway"
 
 
@@ -231,8 +232,14 @@ class CloudTenant:
     subnet: IPNetwork
     #: Sent to the node: exactly the tenant's prefixes.
     routes: tuple[IPNetwork, ...]
-    #: A default route to the cloud's internet gateway (tenants with ``egress.allow_all`` only).
-    internet: bool
+    #: What the subnet reaches through the cloud's internet gateway: everything
+    #: (``0.0.0.0/0``) with ``egress.allow_all``, else the allow list's destinations.
+    egress: tuple[IPNetwork, ...]
+
+    @property
+    def internet(self) -> bool:
+        """Unrestricted egress: a default route to the internet gateway."""
+        return self.egress == (ANYWHERE,)
 
 
 @dataclass(frozen=True)
@@ -622,7 +629,7 @@ def _cloud_plan(
                 tenant=t,
                 subnet=dict(t.cloud_subnets)[me.site],
                 routes=t.prefixes,
-                internet=t.egress_allow_all,
+                egress=(ANYWHERE,) if t.egress_allow_all else tuple(IPNetwork(e.destination) for e in t.egress),
             )
             for t in carried
         ),

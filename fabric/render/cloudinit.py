@@ -28,7 +28,7 @@ import gzip
 import yaml
 
 from fabric.errors import ConfigError
-from fabric.render.linux.node import render_node
+from fabric.render.linux.node import PRIVATE_KEY_MARKER, render_node
 from fabric.topology import CloudPlan, Plan
 
 #: The clouds' user-data limits, in bytes of what the API takes: AWS 16 KiB before its
@@ -101,9 +101,13 @@ def pack(text: str) -> str:
     return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
 
 
-def packed_user_data(plan: Plan, cloud: CloudPlan) -> str:
-    """The node's user-data, packed; a ConfigError when it exceeds its cloud's limit."""
-    packed = pack(render_user_data(plan, cloud))
+def packed_user_data(plan: Plan, cloud: CloudPlan, private_key: str | None = None) -> str:
+    """The node's user-data (with its private key in, when given), packed; a ConfigError
+    when it exceeds its cloud's limit."""
+    text = render_user_data(plan, cloud)
+    if private_key is not None:
+        text = text.replace(PRIVATE_KEY_MARKER, private_key)
+    packed = pack(text)
     # AWS counts the bytes after decoding our base64; the others the text they receive.
     size = len(base64.b64decode(packed)) if cloud.provider == "aws" else len(packed)
     limit = USER_DATA_LIMITS[cloud.provider]

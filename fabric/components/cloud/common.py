@@ -22,8 +22,7 @@ from typing import Any, ClassVar
 import pulumi
 
 from fabric import model
-from fabric.render.cloudinit import pack, packed_user_data, render_user_data
-from fabric.render.linux.node import PRIVATE_KEY_MARKER
+from fabric.render.cloudinit import packed_user_data
 from fabric.topology import CloudPlan, Plan
 from providers.keys import WireguardKey
 
@@ -61,15 +60,6 @@ def host_prefix(address: str) -> str:
 def prefix_slug(prefix: object) -> str:
     """A prefix as a name part (``100.65.10.0/24`` -> ``100-65-10-0-24``): names come from values, not positions."""
     return str(prefix).replace(".", "-").replace("/", "-")
-
-
-def node_user_data(plan: Plan, cloud: CloudPlan, private_key: str) -> str:
-    """The node's user-data with its private key in, packed (gzip, base64) as every cloud takes it.
-
-    :func:`packed_user_data` raises the config error when it outgrows the cloud's limit.
-    """
-    packed_user_data(plan, cloud)
-    return pack(render_user_data(plan, cloud).replace(PRIVATE_KEY_MARKER, private_key))
 
 
 def cloud_of(plan: Plan, site: str) -> CloudPlan:
@@ -114,7 +104,8 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
     def attach(self, plan: pulumi.Output[Plan]) -> None:
         """Phase 2: the firewall and the node, from the full plan; then the outputs."""
         cloud = plan.apply(lambda p: cloud_of(p, self.site))
-        packed = pulumi.Output.all(plan, cloud, self._private_key).apply(lambda args: node_user_data(*args))
+        # Packed (gzip, base64) as every cloud takes it; a config error when it outgrows the cloud's limit.
+        packed = pulumi.Output.all(plan, cloud, self._private_key).apply(lambda args: packed_user_data(*args))
         # The private key is inside: a secret in state, masked in previews and logs.
         self.user_data = pulumi.Output.secret(packed)
         self._attach(cloud.apply(lambda c: [host_prefix(e) for e in c.wireguard_sources]))
