@@ -6,13 +6,17 @@ resource ids in each cloud's format, an AMI id from the ``getAmi`` call) and rec
 every resource the program registers, with its inputs and options as the engine would
 receive them (secrets still marked as secrets). The program is ``__main__.py`` with
 the example dc1 stack's config plus ``fabric:clouds`` (all three enabled) and tenants
-spanning them (``tests.conftest.burst_raw``: acme into aws and gcp, globex, whose
-egress is ``allow_all``, into azure and aws).
+spanning them (``tests.conftest.burst_raw``: acme, allow-listed to 192.0.2.0/24 tcp 443
+and 198.51.100.53/32 udp 53, into aws and gcp; globex, whose egress is ``allow_all``,
+into azure and aws). The ``crossed`` run puts both tenants into every cloud, for the
+tenant filters: their rules are checked exactly, and evaluated like the clouds evaluate
+them (first match, priorities, defaults, routes) for which flows pass.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import gzip
 import hashlib
@@ -27,6 +31,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from netaddr import IPAddress, IPNetwork
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
@@ -54,6 +59,8 @@ ENDPOINTS: dict[str, str] = {
     **{m["name"]: m["endpoint"] for m in DC2_MEMBERS},
     **{f"{s}-n1": ip for s, ip in PUBLIC_IPS.items()},
 }
+#: Where each tenant's cloud subnets reach the internet (Pulumi.yaml: acme's allow list, globex allow_all).
+EGRESS_DESTINATIONS = {"acme": ["192.0.2.0/24", "198.51.100.53/32"], "globex": ["0.0.0.0/0"]}
 #: The tenants spanning each cloud (burst_raw), their ids and the cloud sites' ids (Pulumi.yaml).
 SPANNING = {"aws": {"acme", "globex"}, "azure": {"globex"}, "gcp": {"acme"}}
 TENANT_IDS = {"acme": 10, "globex": 20}
@@ -71,6 +78,17 @@ def cloud_subnet(site: str, tenant: str) -> str:
 
 def node_address(site: str) -> str:
     return f"10.{240 + CLOUD_SITE_IDS[site]}.0.10"
+
+
+def tenant_prefix_list(tenant: str) -> list[str]:
+    """The tenant's prefixes in plan order: network, access, services, migration."""
+    t = TENANT_IDS[tenant]
+    return [f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24", f"100.96.{t}.0/24"]
+
+
+#: ``address_plan.cloud_networks`` and ``tenant_base``: what no tenant filter admits beyond its own.
+CLOUD_POOL = "10.240.0.0/12"
+TENANT_SPACE = "100.64.0.0/10"
 
 
 @dataclass
@@ -136,7 +154,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ.startswith("aws:ec2/"):
             prefixes = {"vpc": "vpc-", "subnet": "subnet-", "internetGateway": "igw-", "routeTable": "rtb-",
                         "securityGroup": "sg-", "networkInterface": "eni-", "instance": "i-",
-                        "routeTableAssociation": "rtbassoc-", "eipAssociation": "eipassoc-"}  # fmt: skip
+                        "routeTableAssociation": "rtbassoc-", "eipAssociation": "eipassoc-", "networkAcl": "acl-"}  # fmt: skip
             rid = _id(prefixes[typ.split("/")[1].split(":")[0]], name)
             if typ == "aws:ec2/instance:Instance":
                 outputs.update(privateIp=node_address(site), publicIp=PUBLIC_IPS[site])
@@ -286,6 +304,8 @@ EXPECTED_TREES = {
         ("aws:ec2/subnet:Subnet", "aws-node-subnet"),
         ("aws:ec2/subnet:Subnet", "aws-tenant-acme-subnet"),
         ("aws:ec2/subnet:Subnet", "aws-tenant-globex-subnet"),
+        ("aws:ec2/networkAcl:NetworkAcl", "aws-tenant-acme-acl"),
+        ("aws:ec2/networkAcl:NetworkAcl", "aws-tenant-globex-acl"),
         ("aws:ec2/internetGateway:InternetGateway", "aws-igw"),
         ("aws:ec2/routeTable:RouteTable", "aws-node-routes"),
         ("aws:ec2/routeTableAssociation:RouteTableAssociation", "aws-node-routes-assoc"),
@@ -306,6 +326,7 @@ EXPECTED_TREES = {
         ("azure-native:network:RouteTable", "azure-node-routes"),
         ("azure-native:network:Subnet", "azure-node-subnet"),
         ("azure-native:network:RouteTable", "azure-tenant-globex-routes"),
+        ("azure-native:network:NetworkSecurityGroup", "azure-tenant-globex-nsg"),
         ("azure-native:network:Subnet", "azure-tenant-globex-subnet"),
         ("azure-native:network:PublicIPAddress", "azure-ip"),
         ("azure-native:network:NetworkSecurityGroup", "azure-node-nsg"),
@@ -319,6 +340,15 @@ EXPECTED_TREES = {
         ("gcp:compute/subnetwork:Subnetwork", "gcp-node-subnet"),
         ("gcp:compute/subnetwork:Subnetwork", "gcp-tenant-acme-subnet"),
         ("gcp:compute/route:Route", "gcp-internet"),
+        ("gcp:compute/route:Route", "gcp-tenant-acme-internet-192-0-2-0-24"),  # acme's allow list
+        ("gcp:compute/route:Route", "gcp-tenant-acme-internet-198-51-100-53-32"),
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-in"),  # acme's tag
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-in-node-icmp"),
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-out"),
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-out-deny-tenants"),
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-out-192-0-2-0-24"),
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-out-198-51-100-53-32"),
+        ("gcp:compute/firewall:Firewall", "gcp-tenant-acme-out-deny"),
         ("gcp:compute/address:Address", "gcp-ip"),
         ("gcp:compute/firewall:Firewall", "gcp-allow-wireguard"),
         ("gcp:compute/firewall:Firewall", "gcp-allow-tenants"),  # no SSH: no admin prefixes
@@ -431,11 +461,12 @@ def test_azure_nsg_admits_wireguard_only_from_mesh_endpoints(burst: Run) -> None
 
 
 def test_gcp_firewalls_admit_wireguard_only_from_mesh_endpoints(burst: Run) -> None:
-    firewalls = {r.name: r for r in burst.of_type("gcp:compute/firewall:Firewall")}
+    firewalls = {r.name: r for r in burst.of_type("gcp:compute/firewall:Firewall") if "gcp-n1" in r.plain("targetTags")}
     assert set(firewalls) == {"gcp-allow-wireguard", "gcp-allow-tenants"}  # no SSH: no admin_prefixes
     for f in firewalls.values():
         assert f.plain("direction") == "INGRESS" and f.plain("targetTags") == ["gcp-n1"]
         assert f.plain("network") == burst.by_name("gcp-network").id
+        assert f.plain("priority") is None  # GCP's default, 1000
     assert firewalls["gcp-allow-wireguard"].plain("allows") == [{"protocol": "udp", "ports": ["51820"]}]
     assert sorted(firewalls["gcp-allow-wireguard"].plain("sourceRanges")) == wireguard_sources("gcp")
     assert firewalls["gcp-allow-tenants"].plain("allows") == [{"protocol": "all"}]
@@ -458,7 +489,7 @@ def test_ssh_mesh_port_sizes_and_images_follow_the_config(monkeypatch: pytest.Mo
         "size": "Standard_D2s_v5",
         "image": "Canonical:ubuntu-24_04-lts:server:latest",
     }
-    clouds["gcp"] |= {"admin_prefixes": admins, "size": "e2-medium", "image": "ubuntu-os-cloud/ubuntu-2404-lts-amd64"}
+    clouds["gcp"] |= {"admin_prefixes": admins, "size": "e2-medium", "image": "projects/acme-images/global/images/node"}
     raw = burst_raw(clouds)
     raw["mesh"] = {"port": 51999}
     next(t for t in raw["tenants"] if t["name"] == "globex")["sites"].append("gcp")
@@ -487,7 +518,7 @@ def test_ssh_mesh_port_sizes_and_images_follow_the_config(monkeypatch: pytest.Mo
     }  # fmt: skip
     gce = run.by_name("gcp-n1")
     assert gce.plain("machineType") == "e2-medium"
-    assert gce.plain("bootDisk")["initializeParams"]["image"] == "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
+    assert gce.plain("bootDisk")["initializeParams"]["image"] == "projects/acme-images/global/images/node"
     assert run.by_name("gcp-internet").plain("tags") == ["gcp-n1", "gcp-tenant-globex"]
     globex = [r for r in run.of_type("gcp:compute/route:Route") if r.plain("tags") == ["gcp-tenant-globex"]]
     assert {r.plain("destRange") for r in globex} == tenant_prefixes("globex")
@@ -505,22 +536,47 @@ def test_tenant_names_never_collide_with_the_nodes_resources(monkeypatch: pytest
     names = [r.name for r in run.resources]
     assert len(names) == len(set(names))
     assert {"aws-node-subnet", "aws-tenant-node-subnet", "aws-tenant-n1-subnet", "gcp-tenant-node-subnet"} <= set(names)
-    # Only the node carries the tag the firewalls admit WireGuard and forwarded traffic to.
+    # Only the node carries the tag the firewalls admit WireGuard and forwarded traffic to;
+    # each tenant's rules apply to its own tag only.
     tenant_tags = run.exports["clouds"]["gcp"]["tenant_tags"]
     assert tenant_tags == {"node": "gcp-tenant-node", "n1": "gcp-tenant-n1"}
     assert run.exports["clouds"]["gcp"]["node_tag"] == "gcp-n1"
     assert "gcp-n1" not in tenant_tags.values()
-    assert all(f.plain("targetTags") == ["gcp-n1"] for f in run.of_type("gcp:compute/firewall:Firewall"))
+    targets = {f.name: f.plain("targetTags") for f in run.of_type("gcp:compute/firewall:Firewall")}
+    assert {n for n, tags in targets.items() if tags == ["gcp-n1"]} == {"gcp-allow-wireguard", "gcp-allow-tenants"}
+    allow_list = {"node": ("out-192-0-2-0-24", "out-198-51-100-53-32", "out-deny"), "n1": ()}  # n1 is allow_all
+    for tenant, tag in tenant_tags.items():
+        rules = ("in", "in-node-icmp", "out", "out-deny-tenants", *allow_list[tenant])
+        assert {n for n, tags in targets.items() if tags == [tag]} == {f"gcp-tenant-{tenant}-{w}" for w in rules}
+    assert all(len(tags) == 1 for tags in targets.values())
 
 
 def test_no_firewall_admits_anything_from_anywhere(burst: Run) -> None:
-    """The WireGuard port is the only thing open to the internet, and only to the mesh's endpoints."""
+    """The WireGuard port is the only thing open to the internet, and only to the mesh's endpoints;
+    no tenant filter admits anything from anywhere, but for AWS's stateless replies to allow_all."""
+    anywhere = {"0.0.0.0/0", "*", "Internet", "Any"}
+    nsg_rules = [
+        r for nsg in burst.of_type("azure-native:network:NetworkSecurityGroup") for r in nsg.plain("securityRules")
+    ]
     sources = [
         *(c for r in burst.by_name("aws-node-sg").plain("ingress") for c in r["cidrBlocks"]),
-        *(c for r in burst.by_name("azure-node-nsg").plain("securityRules") for c in r["sourceAddressPrefixes"]),
-        *(c for f in burst.of_type("gcp:compute/firewall:Firewall") for c in f.plain("sourceRanges")),
+        *(c for r in nsg_rules if r["direction"] == "Inbound" and r["access"] == "Allow"
+          for c in r.get("sourceAddressPrefixes") or [r["sourceAddressPrefix"]]),
+        *(c for f in burst.of_type("gcp:compute/firewall:Firewall") if f.plain("direction") == "INGRESS"
+          for c in f.plain("sourceRanges")),
+    ]  # fmt: skip
+    assert sources and not anywhere & set(sources)
+    from_anywhere = [
+        (acl.name, e["protocol"], e["fromPort"], e["toPort"])
+        for acl in burst.of_type("aws:ec2/networkAcl:NetworkAcl")
+        for e in acl.plain("ingress")
+        if e["cidrBlock"] == "0.0.0.0/0" and e["action"] == "allow"
     ]
-    assert sources and not {"0.0.0.0/0", "*", "Internet", "Any"} & set(sources)
+    assert from_anywhere == [
+        ("aws-tenant-globex-acl", "tcp", 1024, 65535),
+        ("aws-tenant-globex-acl", "udp", 1024, 65535),
+        ("aws-tenant-globex-acl", "icmp", 0, 0),
+    ]
 
 
 def test_user_data_is_a_secret_holding_the_nodes_key_and_valid_cloud_config(burst: Run, tmp_path: Path) -> None:
@@ -612,7 +668,8 @@ def test_nodes_sit_at_the_planned_address_and_forward(burst: Run) -> None:
     assert interface["accessConfigs"] == [{"natIp": PUBLIC_IPS["gcp"], "networkTier": "PREMIUM"}]
     assert gce.plain("canIpForward") is True and gce.plain("tags") == ["gcp-n1"]
     assert gce.plain("machineType") == "e2-small" and gce.plain("zone") == "europe-west3-b"
-    assert gce.plain("bootDisk")["initializeParams"]["image"] == "debian-cloud/debian-12"
+    # Google's Debian images have no cloud-init: the default is Canonical's Ubuntu LTS, which has.
+    assert gce.plain("bootDisk")["initializeParams"]["image"] == "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
 
 
 def test_routes_cover_exactly_the_tenants_spanning_each_cloud(burst: Run) -> None:
@@ -624,7 +681,8 @@ def test_routes_cover_exactly_the_tenants_spanning_each_cloud(burst: Run) -> Non
         routes = tables[f"aws-tenant-{t}-routes"].plain("routes")
         assert {r["cidrBlock"] for r in routes if r.get("networkInterfaceId") == eni} == tenant_prefixes(t)
         internet = [r for r in routes if r.get("gatewayId") == igw]
-        assert internet == ([{"cidrBlock": "0.0.0.0/0", "gatewayId": igw}] if t == "globex" else [])
+        # globex: egress.allow_all; acme: its allow list's destinations.
+        assert internet == [{"cidrBlock": d, "gatewayId": igw} for d in EGRESS_DESTINATIONS[t]]
         assert len(routes) == 4 + len(internet)
     associations = {
         (a.plain("subnetId"), a.plain("routeTableId"))
@@ -652,8 +710,13 @@ def test_routes_cover_exactly_the_tenants_spanning_each_cloud(burst: Run) -> Non
 
     routes = {r.name: r for r in burst.of_type("gcp:compute/route:Route")}
     internet = routes.pop("gcp-internet")
-    assert internet.plain("tags") == ["gcp-n1"]  # acme's egress is allow-listed: no internet route for it
+    assert internet.plain("tags") == ["gcp-n1"]  # acme's egress is allow-listed: no default route for it
     assert internet.plain("nextHopGateway") == "default-internet-gateway" and internet.plain("destRange") == "0.0.0.0/0"
+    for destination in EGRESS_DESTINATIONS["acme"]:  # but one per allow-list destination
+        route = routes.pop(f"gcp-tenant-acme-internet-{destination.replace('.', '-').replace('/', '-')}")
+        assert (route.plain("destRange"), route.plain("nextHopGateway"), route.plain("tags")) == (
+            destination, "default-internet-gateway", ["gcp-tenant-acme"]
+        )  # fmt: skip
     assert {r.plain("destRange") for r in routes.values()} == tenant_prefixes("acme")
     assert all(
         r.plain("tags") == ["gcp-tenant-acme"] and r.plain("nextHopIp") == node_address("gcp") for r in routes.values()
@@ -665,6 +728,508 @@ def test_a_tenant_that_spans_no_cloud_gets_no_cloud_route(burst: Run) -> None:
     routed = json.dumps([r.inputs for r in burst.resources if r.typ.startswith(CLOUD_TYPES)])
     for tenant_id in (30, 40):  # initech and umbrella stay in the datacenters
         assert f".{tenant_id}.0/24" not in routed
+
+
+# ----------------------------------------------------------------------------- tenant filters
+
+
+@pytest.fixture(scope="module")
+def crossed() -> Iterator[Run]:
+    """acme (allow-listed) and globex (allow_all) both in every cloud."""
+    raw = burst_raw()
+    for t in raw["tenants"]:
+        if t["name"] in ("acme", "globex"):
+            t["sites"] = [*t["sites"], *(s for s in ALL_CLOUDS if s not in t["sites"])]
+    with pytest.MonkeyPatch.context() as mp:
+        yield run_program(mp, pulumi_config(raw))
+
+
+BOTH = ("acme", "globex")
+
+
+def test_aws_network_acls_are_exact_per_tenant(crossed: Run) -> None:
+    """Stateless: own subnet, deny the cloud networks, the tenant's prefixes, deny tenant space,
+    then the allow list outbound and its replies (ephemeral ports) inbound; ICMP from the node."""
+
+    def entry(rule: int, action: str, protocol: str, cidr: str, ports: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+        icmp = {"icmpType": -1, "icmpCode": -1} if protocol == "icmp" else {}
+        return {"ruleNo": rule, "action": action, "protocol": protocol, "cidrBlock": cidr,
+                "fromPort": ports[0], "toPort": ports[1], **icmp}  # fmt: skip
+
+    def isolation(tenant: str, first: int) -> list[dict[str, Any]]:
+        """Deny the cloud networks, allow the tenant's prefixes, deny tenant space."""
+        prefixes = tenant_prefix_list(tenant)
+        return [
+            entry(first, "deny", "-1", CLOUD_POOL),
+            *(entry(first + 10 * (i + 1), "allow", "-1", p) for i, p in enumerate(prefixes)),
+            entry(first + 50, "deny", "-1", TENANT_SPACE),
+        ]
+
+    replies = (1024, 65535)
+    expected = {
+        "acme": (
+            [entry(170, "allow", "tcp", "192.0.2.0/24", (443, 443)), entry(180, "allow", "udp", "198.51.100.53/32", (53, 53))],
+            [entry(180, "allow", "tcp", "192.0.2.0/24", replies), entry(190, "allow", "udp", "198.51.100.53/32", replies)],
+        ),
+        "globex": (
+            [entry(170, "allow", "-1", "0.0.0.0/0")],
+            [entry(180, "allow", "tcp", "0.0.0.0/0", replies), entry(190, "allow", "udp", "0.0.0.0/0", replies),
+             entry(200, "allow", "icmp", "0.0.0.0/0")],
+        ),
+    }  # fmt: skip
+    acls = {a.name: a for a in crossed.of_type("aws:ec2/networkAcl:NetworkAcl")}
+    assert set(acls) == {f"aws-tenant-{t}-acl" for t in BOTH}  # the node's subnet keeps the VPC's default ACL
+    for t in BOTH:
+        acl, own = acls[f"aws-tenant-{t}-acl"], cloud_subnet("aws", t)
+        out, replies_in = expected[t]
+        assert acl.plain("egress") == [entry(100, "allow", "-1", own), *isolation(t, 110), *out]
+        assert acl.plain("ingress") == [
+            entry(100, "allow", "-1", own), entry(110, "allow", "icmp", f"{node_address('aws')}/32"),
+            *isolation(t, 120), *replies_in,
+        ]  # fmt: skip
+        assert acl.plain("subnetIds") == [crossed.by_name(f"aws-tenant-{t}-subnet").id]
+        assert acl.plain("vpcId") == crossed.by_name("aws-vpc").id
+
+
+def test_azure_tenant_nsgs_are_exact_per_tenant(crossed: Run) -> None:
+    """Own subnet, ICMP from the node, the tenant's prefixes, deny VirtualNetwork inbound; outbound
+    the same, deny the cloud networks and tenant space, the allow list, deny everything."""
+
+    def rule(
+        name: str,
+        priority: int,
+        access: str,
+        protocol: str,
+        peer: str | list[str],
+        ports: list[str] | None = None,
+        inbound: bool = False,
+    ) -> dict[str, Any]:
+        here, there = ("source", "destination") if inbound else ("destination", "source")
+        return {
+            "name": name, "priority": priority, "direction": "Inbound" if inbound else "Outbound", "access": access,
+            "protocol": protocol, "sourcePortRange": "*", f"{there}AddressPrefix": "*",
+            **({f"{here}AddressPrefix": peer} if isinstance(peer, str) else {f"{here}AddressPrefixes": peer}),
+            **({"destinationPortRanges": ports} if ports else {"destinationPortRange": "*"}),
+        }  # fmt: skip
+
+    allow_list = {
+        "acme": [
+            rule("out-192-0-2-0-24-tcp", 200, "Allow", "Tcp", ["192.0.2.0/24"], ["443"]),
+            rule("out-198-51-100-53-32-udp", 201, "Allow", "Udp", ["198.51.100.53/32"], ["53"]),
+        ],
+        "globex": [rule("out-0-0-0-0-0-all", 200, "Allow", "*", ["0.0.0.0/0"])],
+    }
+    nsgs = {n.name: n for n in crossed.of_type("azure-native:network:NetworkSecurityGroup")}
+    assert set(nsgs) == {"azure-node-nsg"} | {f"azure-tenant-{t}-nsg" for t in BOTH}
+    for t in BOTH:
+        own, prefixes = [cloud_subnet("azure", t)], tenant_prefix_list(t)
+        rules = [
+            {k: v for k, v in r.items() if k != "description"}
+            for r in nsgs[f"azure-tenant-{t}-nsg"].plain("securityRules")
+        ]
+        assert rules == [
+            rule("in-own-subnet", 100, "Allow", "*", own, inbound=True),
+            rule("in-node-icmp", 110, "Allow", "Icmp", [f"{node_address('azure')}/32"], inbound=True),
+            rule("in-tenant-prefixes", 120, "Allow", "*", prefixes, inbound=True),
+            rule("in-deny-vnet", 4096, "Deny", "*", "VirtualNetwork", inbound=True),
+            rule("out-own-subnet", 100, "Allow", "*", own),
+            rule("out-tenant-prefixes", 110, "Allow", "*", prefixes),
+            rule("out-deny-tenants", 120, "Deny", "*", [CLOUD_POOL, TENANT_SPACE]),
+            *allow_list[t],
+            rule("out-deny-all", 4096, "Deny", "*", "*"),
+        ]  # fmt: skip
+        subnet = crossed.by_name(f"azure-tenant-{t}-subnet")
+        assert subnet.plain("networkSecurityGroup") == {"id": nsgs[f"azure-tenant-{t}-nsg"].id}
+    assert crossed.by_name("azure-node-subnet").plain("networkSecurityGroup") is None  # the node's NIC has its own
+
+
+def test_gcp_tenant_firewalls_are_exact_per_tenant(crossed: Run) -> None:
+    """Per tenant tag: ingress from its own subnet and prefixes (and ICMP from the node) only;
+    egress to them, never to the cloud networks or tenant space, then the allow list, then nothing."""
+    every = [{"protocol": "all"}]
+    fabric_side: dict[str, tuple[str, int, str, list[dict[str, Any]]]] = {
+        "in": ("INGRESS", 1000, "allows", every),
+        "in-node-icmp": ("INGRESS", 1000, "allows", [{"protocol": "icmp"}]),
+        "out": ("EGRESS", 1000, "allows", every),
+        "out-deny-tenants": ("EGRESS", 1100, "denies", every),
+    }
+    expected = {
+        "acme": {
+            **fabric_side,
+            "out-192-0-2-0-24": ("EGRESS", 1200, "allows", [{"protocol": "tcp", "ports": ["443"]}]),
+            "out-198-51-100-53-32": ("EGRESS", 1200, "allows", [{"protocol": "udp", "ports": ["53"]}]),
+            "out-deny": ("EGRESS", 65000, "denies", every),
+        },
+        "globex": fabric_side,  # allow_all: GCP's implied allow-egress rule does the rest
+    }
+    for t in BOTH:
+        own = [cloud_subnet("gcp", t), *tenant_prefix_list(t)]
+        ranges = {
+            "in": own, "in-node-icmp": [f"{node_address('gcp')}/32"], "out": own,
+            "out-deny-tenants": [CLOUD_POOL, TENANT_SPACE], "out-192-0-2-0-24": ["192.0.2.0/24"],
+            "out-198-51-100-53-32": ["198.51.100.53/32"], "out-deny": ["0.0.0.0/0"],
+        }  # fmt: skip
+        mine = {
+            f.name.removeprefix(f"gcp-tenant-{t}-"): f
+            for f in crossed.of_type("gcp:compute/firewall:Firewall")
+            if f.plain("targetTags") == [f"gcp-tenant-{t}"]
+        }
+        assert set(mine) == set(expected[t])
+        for what, (direction, priority, action, protocols) in expected[t].items():
+            f = mine[what]
+            side = "sourceRanges" if direction == "INGRESS" else "destinationRanges"
+            other = "destinationRanges" if direction == "INGRESS" else "sourceRanges"
+            assert (f.plain("direction"), f.plain("priority"), f.plain(action)) == (direction, priority, protocols), (
+                what
+            )
+            assert f.plain(side) == ranges[what] and f.plain(other) is None, what
+            assert f.plain("network") == crossed.by_name("gcp-network").id
+
+
+def test_routes_send_each_tenants_egress_destinations_to_the_internet(crossed: Run) -> None:
+    eni, igw = crossed.by_name("aws-node-eni").id, crossed.by_name("aws-igw").id
+    for t in BOTH:
+        assert crossed.by_name(f"aws-tenant-{t}-routes").plain("routes") == [
+            *({"cidrBlock": p, "networkInterfaceId": eni} for p in tenant_prefix_list(t)),
+            *({"cidrBlock": d, "gatewayId": igw} for d in EGRESS_DESTINATIONS[t]),
+        ]
+
+    def appliance(t: str) -> list[dict[str, str]]:
+        return [
+            {"name": f"fabric-{p.replace('.', '-').replace('/', '-')}", "addressPrefix": p,
+             "nextHopType": "VirtualAppliance", "nextHopIpAddress": node_address("azure")}
+            for p in tenant_prefix_list(t)
+        ]  # fmt: skip
+
+    assert crossed.by_name("azure-tenant-acme-routes").plain("routes") == [
+        *appliance("acme"),
+        {"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "None"},
+        {"name": "internet-192-0-2-0-24", "addressPrefix": "192.0.2.0/24", "nextHopType": "Internet"},
+        {"name": "internet-198-51-100-53-32", "addressPrefix": "198.51.100.53/32", "nextHopType": "Internet"},
+    ]
+    assert crossed.by_name("azure-tenant-globex-routes").plain("routes") == [
+        *appliance("globex"),
+        {"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"},
+    ]
+
+    gateway = {
+        (tuple(r.plain("tags")), r.plain("destRange"))
+        for r in crossed.of_type("gcp:compute/route:Route")
+        if r.plain("nextHopGateway") == "default-internet-gateway"
+    }
+    assert gateway == {
+        (("gcp-n1", "gcp-tenant-globex"), "0.0.0.0/0"),
+        (("gcp-tenant-acme",), "192.0.2.0/24"),
+        (("gcp-tenant-acme",), "198.51.100.53/32"),
+    }
+
+
+def test_a_network_acl_past_awss_default_quota_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 entries per direction unless the account's quota is raised: said at preview, not at apply."""
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    raw = burst_raw()
+    acme = next(t for t in raw["tenants"] if t["name"] == "acme")
+    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(14)]
+    run = run_program(monkeypatch, pulumi_config(raw))
+    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 7 + 14: one too many
+    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 8 + the 14 destinations' replies
+    assert [w for w in warnings if "network ACL" in w] == [
+        "tenant acme: its network ACL in aws has 21 outbound entries, over AWS's default quota of 20 "
+        "(raise 'Rules per network ACL' to at most 40, or merge allow-list entries)",
+        "tenant acme: its network ACL in aws has 22 inbound entries, over AWS's default quota of 20 "
+        "(raise 'Rules per network ACL' to at most 40, or merge allow-list entries)",
+    ]
+
+
+def test_allow_list_entries_merge_per_destination_and_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries sharing a destination share its route; ports of one protocol join (contiguous ones
+    into a range); a rule without ports opens every port; icmp and all carry none."""
+    raw = burst_raw()
+    acme = next(t for t in raw["tenants"] if t["name"] == "acme")
+    acme["sites"].append("azure")
+    acme["egress"]["allow"] = [
+        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [443]},
+        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [80, 81, 8443]},
+        {"destination": "192.0.2.0/24", "protocol": "icmp"},
+        {"destination": "203.0.113.0/24", "protocol": "udp"},
+        {"destination": "203.0.113.0/24", "protocol": "udp", "ports": [123]},
+    ]
+    run = run_program(monkeypatch, pulumi_config(raw))
+    igw = run.by_name("aws-igw").id
+    assert [r["cidrBlock"] for r in run.by_name("aws-tenant-acme-routes").plain("routes") if r.get("gatewayId") == igw] == [
+        "192.0.2.0/24", "203.0.113.0/24"
+    ]  # fmt: skip
+    out = [
+        (e["protocol"], e["cidrBlock"], e["fromPort"], e["toPort"])
+        for e in run.by_name("aws-tenant-acme-acl").plain("egress")
+    ]
+    assert out[7:] == [
+        ("tcp", "192.0.2.0/24", 80, 81), ("tcp", "192.0.2.0/24", 443, 443), ("tcp", "192.0.2.0/24", 8443, 8443),
+        ("icmp", "192.0.2.0/24", 0, 0), ("udp", "203.0.113.0/24", 0, 65535),
+    ]  # fmt: skip
+    replies = [
+        (e["protocol"], e["cidrBlock"], e["fromPort"], e["toPort"])
+        for e in run.by_name("aws-tenant-acme-acl").plain("ingress")
+    ]
+    assert replies[8:] == [
+        ("tcp", "192.0.2.0/24", 1024, 65535), ("icmp", "192.0.2.0/24", 0, 0), ("udp", "203.0.113.0/24", 1024, 65535),
+    ]  # fmt: skip
+    nsg = {
+        r["name"]: r
+        for r in run.by_name("azure-tenant-acme-nsg").plain("securityRules")
+        if r["priority"] >= 200 and r["direction"] == "Outbound"
+    }
+    assert {n: (r["priority"], r["protocol"], r.get("destinationPortRanges", r.get("destinationPortRange"))) for n, r in nsg.items()} == {
+        "out-192-0-2-0-24-tcp": (200, "Tcp", ["80-81", "443", "8443"]),
+        "out-192-0-2-0-24-icmp": (201, "Icmp", "*"),
+        "out-203-0-113-0-24-udp": (202, "Udp", "*"),
+        "out-deny-all": (4096, "*", "*"),
+    }  # fmt: skip
+    assert run.by_name("gcp-tenant-acme-out-192-0-2-0-24").plain("allows") == [
+        {"protocol": "tcp", "ports": ["80-81", "443", "8443"]}, {"protocol": "icmp"}
+    ]  # fmt: skip
+    assert run.by_name("gcp-tenant-acme-out-203-0-113-0-24").plain("allows") == [{"protocol": "udp"}]
+    gateway = {
+        r.plain("destRange") for r in run.of_type("gcp:compute/route:Route") if r.plain("tags") == ["gcp-tenant-acme"]
+    }
+    assert gateway == tenant_prefixes("acme") | {"192.0.2.0/24", "203.0.113.0/24"}
+
+
+# The clouds' own evaluation of those filters and routes, to check what they mean: which
+# flows between two workloads (``.5``/``.6`` of a tenant's subnet), the node, the tenants'
+# fabric prefixes (arriving through the node) and the internet pass.
+
+
+def _within(address: str, prefix: str) -> bool:
+    return IPAddress(address) in IPNetwork(prefix)
+
+
+def _host(prefix: str, n: int) -> str:
+    return str(IPNetwork(prefix).network + n)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A connection's first packet: ``port`` is the destination port (tcp, udp)."""
+
+    src: str
+    dst: str
+    protocol: str
+    port: int = 0
+
+
+def _longest(routes: list[tuple[str, str]], dst: str) -> str | None:
+    """The target of the most specific route to ``dst`` (earlier routes win ties), or None."""
+    matching = [
+        (IPNetwork(prefix).prefixlen, -i, target) for i, (prefix, target) in enumerate(routes) if _within(dst, prefix)
+    ]
+    return max(matching)[2] if matching else None
+
+
+def _tenant_of(site: str, address: str) -> str | None:
+    return next((t for t in BOTH if _within(address, cloud_subnet(site, t))), None)
+
+
+def _ports_match(ports: list[str] | None, flow: Flow) -> bool:
+    """Azure/GCP port lists (``443``, ``80-81``; None or ``*``: every port)."""
+    if flow.protocol not in ("tcp", "udp") or not ports or ports == ["*"]:
+        return True
+    return any(int(p.split("-")[0]) <= flow.port <= int(p.split("-")[-1]) for p in ports)
+
+
+def aws_passes(run: Run, flow: Flow) -> bool:
+    """VPC routing (local, then the tenant's table) and the stateless ACLs: outbound at the
+    source's subnet, inbound at the destination's, none inside one subnet."""
+
+    def admits(entries: list[dict[str, Any]], peer: str) -> bool:
+        for e in sorted(entries, key=lambda e: e["ruleNo"]):
+            if _within(peer, e["cidrBlock"]) and e["protocol"] in ("-1", flow.protocol):
+                if e["protocol"] in ("tcp", "udp") and not e["fromPort"] <= flow.port <= e["toPort"]:
+                    continue
+                return bool(e["action"] == "allow")
+        return False
+
+    src, dst = _tenant_of("aws", flow.src), _tenant_of("aws", flow.dst)
+    if src is not None and src == dst:
+        return True
+    if src is not None:
+        table = run.by_name(f"aws-tenant-{src}-routes").plain("routes")
+        if _longest([("10.243.0.0/16", "local"), *((r["cidrBlock"], "table") for r in table)], flow.dst) is None:
+            return False
+        if not admits(run.by_name(f"aws-tenant-{src}-acl").plain("egress"), flow.dst):
+            return False
+    return dst is None or admits(run.by_name(f"aws-tenant-{dst}-acl").plain("ingress"), flow.src)
+
+
+#: Azure's default NSG rules: (priority, access, the far end).
+AZURE_DEFAULTS = {
+    "Inbound": [(65000, "Allow", "VirtualNetwork"), (65001, "Allow", "AzureLoadBalancer"), (65500, "Deny", "*")],
+    "Outbound": [(65000, "Allow", "VirtualNetwork"), (65001, "Allow", "Internet"), (65500, "Deny", "*")],
+}
+
+
+def azure_passes(run: Run, flow: Flow, vnet_tag_is_everything: bool) -> bool:
+    """The source subnet's routes (user-defined over system routes) and both subnets' NSGs,
+    stateful, evaluated by priority over Azure's defaults. ``VirtualNetwork`` is either the
+    VNet or, as Azure allows ("this tag might also contain default routes"), everything."""
+    vnet = "10.244.0.0/16"
+
+    def matches(value: str, address: str) -> bool:
+        if value == "VirtualNetwork":
+            return vnet_tag_is_everything or _within(address, vnet)
+        if value == "Internet":
+            return not _within(address, vnet)
+        if value == "AzureLoadBalancer":
+            return address == "168.63.129.16"
+        return value == "*" or _within(address, value)
+
+    def admits(tenant: str, direction: str, peer: str) -> bool:
+        side = "source" if direction == "Inbound" else "destination"
+        rules = [
+            (r["priority"], r["access"], r.get(f"{side}AddressPrefixes") or [r[f"{side}AddressPrefix"]], r["protocol"],
+             r.get("destinationPortRanges") or [r["destinationPortRange"]])
+            for r in run.by_name(f"azure-tenant-{tenant}-nsg").plain("securityRules")
+            if r["direction"] == direction
+        ] + [(priority, access, [far], "*", ["*"]) for priority, access, far in AZURE_DEFAULTS[direction]]  # fmt: skip
+        for _, access, prefixes, protocol, ports in sorted(rules, key=lambda r: r[0]):
+            peer_matches = any(matches(p, peer) for p in prefixes)
+            if peer_matches and protocol in ("*", flow.protocol.title()) and _ports_match(ports, flow):
+                return bool(access == "Allow")
+        return False
+
+    src, dst = _tenant_of("azure", flow.src), _tenant_of("azure", flow.dst)
+    if src is not None:
+        table = run.by_name(f"azure-tenant-{src}-routes").plain("routes")
+        system = [(vnet, "VnetLocal"), ("0.0.0.0/0", "Internet")]
+        if _longest([*((r["addressPrefix"], r["nextHopType"]) for r in table), *system], flow.dst) in (None, "None"):
+            return False
+        if not admits(src, "Outbound", flow.dst):
+            return False
+    return dst is None or admits(dst, "Inbound", flow.src)
+
+
+def gcp_passes(run: Run, flow: Flow) -> bool:
+    """Routes (subnet routes, then custom routes for the instance's tags) and the firewall
+    rules of the instances' tags: by priority, a deny before an allow of the same priority;
+    without a match egress is allowed and ingress denied."""
+    node = node_address("gcp")
+
+    def tags(address: str) -> list[str]:
+        tenant = _tenant_of("gcp", address)
+        return [f"gcp-tenant-{tenant}"] if tenant else ["gcp-n1"] if address == node else []
+
+    def decides(direction: str, target: str, peer: str) -> bool | None:
+        side = "sourceRanges" if direction == "INGRESS" else "destinationRanges"
+        rules = [
+            f for f in run.of_type("gcp:compute/firewall:Firewall")
+            if f.plain("direction") == direction and set(f.plain("targetTags")) & set(tags(target))
+            and any(_within(peer, r) for r in f.plain(side))
+        ]  # fmt: skip
+        for f in sorted(rules, key=lambda f: (f.plain("priority") or 1000, f.plain("denies") is None)):
+            entries = f.plain("allows") or f.plain("denies")
+            if any(e["protocol"] in ("all", flow.protocol) and _ports_match(e.get("ports"), flow) for e in entries):
+                return f.plain("denies") is None
+        return None
+
+    if _tenant_of("gcp", flow.src) is not None:
+        subnets = [(s.plain("ipCidrRange"), "subnet") for s in run.of_type("gcp:compute/subnetwork:Subnetwork")]
+        custom = [
+            (r.plain("destRange"), r.name) for r in run.of_type("gcp:compute/route:Route")
+            if set(r.plain("tags")) & set(tags(flow.src))
+        ]  # fmt: skip
+        if _longest([*subnets, *custom], flow.dst) is None or decides("EGRESS", flow.src, flow.dst) is False:
+            return False
+    return not tags(flow.dst) or bool(decides("INGRESS", flow.dst, flow.src))
+
+
+#: (what, source, destination, protocol, port, passes) with ``a``/``a2``/``g`` acme's and
+#: globex's workloads, ``node`` the node, ``fa``/``fg`` addresses of the tenants' fabric prefixes.
+FLOWS = [
+    ("acme to acme in its subnet", "a", "a2", "tcp", 22, True),
+    ("acme to globex", "a", "g", "tcp", 22, False),
+    ("globex to acme", "g", "a", "tcp", 22, False),
+    ("globex pings acme", "g", "a", "icmp", 0, False),
+    ("acme to its fabric prefixes", "a", "fa", "tcp", 22, True),
+    ("acme to globex's fabric prefixes", "a", "fg", "tcp", 22, False),
+    ("acme's fabric to acme", "fa", "a", "tcp", 22, True),
+    ("globex's fabric to acme", "fg", "a", "tcp", 22, False),
+    ("the node's ICMP (path MTU) to acme", "node", "a", "icmp", 0, True),
+    ("the node's SSH to acme", "node", "a", "tcp", 22, False),
+    ("globex to the node itself", "g", "node", "tcp", 22, False),
+    ("acme to its subnet in another cloud", "a", "elsewhere", "tcp", 22, False),
+    ("acme: https to its licence servers", "a", "192.0.2.10", "tcp", 443, True),
+    ("acme: http to them, off the list", "a", "192.0.2.10", "tcp", 80, False),
+    ("acme: udp 443 to them, off the list", "a", "192.0.2.10", "udp", 443, False),
+    ("acme: DNS to its resolver", "a", "198.51.100.53", "udp", 53, True),
+    ("acme: DNS over TCP, off the list", "a", "198.51.100.53", "tcp", 53, False),
+    ("acme: anywhere else", "a", "8.8.8.8", "tcp", 443, False),
+    ("globex (allow_all): https anywhere", "g", "8.8.8.8", "tcp", 443, True),
+    ("globex (allow_all): DNS anywhere", "g", "8.8.8.8", "udp", 53, True),
+    ("the internet to globex's SSH", "8.8.8.8", "g", "tcp", 22, False),
+]
+#: AWS's ACLs are stateless: replies are flows of their own, to the workload's ephemeral port.
+AWS_REPLIES = [
+    ("licence server replies to acme", "192.0.2.10", "a", "tcp", 40000, True),
+    ("resolver replies to acme", "198.51.100.53", "a", "udp", 40000, True),
+    ("a licence server to acme's SSH", "192.0.2.10", "a", "tcp", 22, False),
+    ("the internet to acme's ephemeral ports", "8.8.8.8", "a", "tcp", 40000, False),
+    ("the internet replies to globex", "8.8.8.8", "g", "tcp", 40000, True),
+]
+
+
+def _flows(site: str, table: list[tuple[str, str, str, str, int, bool]]) -> list[tuple[str, Flow, bool]]:
+    named = {
+        "a": _host(cloud_subnet(site, "acme"), 5), "a2": _host(cloud_subnet(site, "acme"), 6),
+        "g": _host(cloud_subnet(site, "globex"), 5), "node": node_address(site),
+        "fa": "100.65.10.5", "fg": "100.65.20.5",
+        "elsewhere": _host(cloud_subnet("gcp" if site == "aws" else "aws", "acme"), 5),
+    }  # fmt: skip
+    return [
+        (what, Flow(named.get(src, src), named.get(dst, dst), protocol, port), passes)
+        for what, src, dst, protocol, port, passes in table
+    ]
+
+
+def test_tenants_never_reach_each_other_and_egress_follows_the_allow_list(crossed: Run) -> None:
+    wrong = []
+    for what, flow, passes in _flows("aws", FLOWS + AWS_REPLIES):
+        if aws_passes(crossed, flow) != passes:
+            wrong.append(f"aws: {what}")
+    for what, flow, passes in _flows("azure", FLOWS):
+        for everything in (False, True):
+            if azure_passes(crossed, flow, everything) != passes:
+                wrong.append(f"azure (VirtualNetwork tag {'everything' if everything else 'the VNet'}): {what}")
+    for what, flow, passes in _flows("gcp", FLOWS):
+        if gcp_passes(crossed, flow) != passes:
+            wrong.append(f"gcp: {what}")
+    assert not wrong, "flows the clouds would decide otherwise:\n" + "\n".join(wrong)
+
+
+def test_the_evaluation_sees_the_gaps_the_filters_close(crossed: Run) -> None:
+    """Without the tenant filters the clouds would let tenants meet (and GCP would keep the fabric out)."""
+    bare = Run(
+        [r for r in crossed.resources if not r.name.startswith(("gcp-tenant-acme-in", "gcp-tenant-acme-out"))],
+        crossed.exports, crossed.plan, crossed.user_data_secret, crossed.calls,
+    )  # fmt: skip
+    (_, to_acme, _), (_, from_fabric, _) = _flows("gcp", [FLOWS[2], FLOWS[6]])
+    assert gcp_passes(crossed, from_fabric) and not gcp_passes(bare, from_fabric)  # implied deny ingress
+    assert not gcp_passes(bare, to_acme)  # ... which kept tenants apart, but the fabric out as well
+
+    open_acl = [
+        {"ruleNo": 100, "action": "allow", "protocol": "-1", "cidrBlock": "0.0.0.0/0", "fromPort": 0, "toPort": 0}
+    ]
+    defaults = Run(
+        [
+            dataclasses.replace(r, inputs={**r.inputs, "egress": open_acl, "ingress": open_acl})
+            if r.typ == "aws:ec2/networkAcl:NetworkAcl" else r
+            for r in crossed.resources
+        ],
+        crossed.exports, crossed.plan, crossed.user_data_secret, crossed.calls,
+    )  # fmt: skip
+    (_, acme_to_globex, _), (_, off_list, _) = _flows("aws", [FLOWS[1], FLOWS[14]])
+    assert not aws_passes(crossed, acme_to_globex) and aws_passes(defaults, acme_to_globex)
+    assert not aws_passes(crossed, off_list) and aws_passes(defaults, off_list)
 
 
 TAGS = {"ManagedBy": "fabric", "fabric-stack": "dc1"}

@@ -6,22 +6,102 @@ tenants' routes point at that interface, not at the instance. Changed user-data
 replaces the instance (cloud-init configures it once, at first boot); the interface,
 its address, the public IP and every route stay, and the new instance takes the
 interface over (the old one goes first: an interface has one instance).
+
+Subnets of one VPC reach each other over the VPC's local route, never through the
+node, so each tenant's subnet gets a network ACL of its own. Network ACLs are stateless:
+each direction is listed, and replies to the tenant's egress come back to the ephemeral
+ports (1024-65535, AWS's advice, every client OS's range inside). Entries are checked
+in rule-number order (100, 110, ...), first match wins:
+
+* outbound: the own subnet; deny every cloud network (other tenants' subnets, the
+  node's); the tenant's prefixes (through the node); deny all tenant space; then each
+  allow-list entry with its protocol and ports (``allow_all``: everything);
+* inbound: the own subnet; ICMP from the node (path MTU: the tenant MTU is smaller than
+  the VPC's, so the node answers "fragmentation needed"); the same two denies around
+  the tenant's prefixes; then the replies from each allow-list destination (TCP and
+  UDP to the ephemeral ports, ICMP for ``icmp`` and ``all``).
+
+The VPC's DNS, DHCP, metadata and time services are never filtered by network ACLs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
 
 import pulumi
 import pulumi_aws as aws
 
 from fabric import model
-from fabric.components.cloud.common import CloudExtension, tags
-from fabric.topology import CloudPlan
+from fabric.components.cloud.common import (
+    ANYWHERE,
+    CloudExtension,
+    EgressRule,
+    egress_destinations,
+    egress_rules,
+    host_prefix,
+    tags,
+)
+from fabric.topology import CloudPlan, CloudTenant
 
 #: Debian's own account, which publishes the official Debian AMIs.
 DEBIAN_OWNER = "136693071363"
 DEBIAN_AMI_NAME = "debian-12-amd64-*"
 DEFAULT_SIZE = "t3.small"
-ANYWHERE = "0.0.0.0/0"
+#: Where replies to a workload's own connections arrive (stateless ACLs must admit them).
+EPHEMERAL_PORTS = (1024, 65535)
+#: AWS's default quota of entries per network ACL and direction (it can be raised to 40).
+ACL_ENTRY_QUOTA = 20
+
+
+@dataclass(frozen=True)
+class AclEntry:
+    """One network ACL entry before it gets its rule number (its place in the list)."""
+
+    action: str
+    #: ``-1`` (every protocol), ``tcp``, ``udp`` or ``icmp``.
+    protocol: str
+    cidr: str
+    ports: tuple[int, int] = (0, 0)
+
+
+def _allow(protocol: str, cidr: str, ports: tuple[int, int] = (0, 65535)) -> AclEntry:
+    return AclEntry("allow", protocol, cidr, ports if protocol in ("tcp", "udp") else (0, 0))
+
+
+def _egress_out(rule: EgressRule) -> list[AclEntry]:
+    if rule.protocol in ("all", "icmp"):
+        return [_allow("-1" if rule.protocol == "all" else "icmp", rule.destination)]
+    return [_allow(rule.protocol, rule.destination, r) for r in rule.ports or ((0, 65535),)]
+
+
+def _egress_replies(rule: EgressRule) -> list[AclEntry]:
+    protocols = ("tcp", "udp", "icmp") if rule.protocol == "all" else (rule.protocol,)
+    return [_allow(p, rule.destination, EPHEMERAL_PORTS) for p in protocols]
+
+
+def acl_entries(extension: CloudExtension, t: CloudTenant) -> tuple[list[AclEntry], list[AclEntry]]:
+    """(outbound, inbound) entries of the tenant subnet's network ACL, in rule order."""
+    own = str(t.subnet)
+    cloud_space, tenant_space = extension.other_tenants
+    prefixes = [str(p) for p in t.routes]
+    rules = egress_rules(t)
+    outbound = [
+        _allow("-1", own),
+        AclEntry("deny", "-1", cloud_space),
+        *(_allow("-1", p) for p in prefixes),
+        AclEntry("deny", "-1", tenant_space),
+        *(e for rule in rules for e in _egress_out(rule)),
+    ]
+    inbound = [
+        _allow("-1", own),
+        _allow("icmp", host_prefix(extension.node_address)),
+        AclEntry("deny", "-1", cloud_space),
+        *(_allow("-1", p) for p in prefixes),
+        AclEntry("deny", "-1", tenant_space),
+        *dict.fromkeys(e for rule in rules for e in _egress_replies(rule)),
+    ]
+    return outbound, inbound
 
 
 class AwsExtension(CloudExtension):
@@ -47,6 +127,7 @@ class AwsExtension(CloudExtension):
         self.tenant_subnets = {
             t.tenant.name: self._subnet(f"tenant-{t.tenant.name}-subnet", str(t.subnet)) for t in planned.tenants
         }
+        self.tenant_acls = {t.tenant.name: self._acl(t) for t in planned.tenants}
         self.gateway = aws.ec2.InternetGateway(
             self.name("igw"), vpc_id=self.vpc.id, tags=self._tags("igw"), opts=self._opts
         )
@@ -68,6 +149,28 @@ class AwsExtension(CloudExtension):
             cidr_block=cidr,
             availability_zone=self.zone,
             map_public_ip_on_launch=False,
+            tags=self._tags(what),
+            opts=self._opts,
+        )
+
+    def _acl(self, t: CloudTenant) -> aws.ec2.NetworkAcl:
+        """The tenant subnet's network ACL (see the module's docstring), associated with it."""
+        outbound, inbound = acl_entries(self, t)
+        for direction, entries in (("outbound", outbound), ("inbound", inbound)):
+            if len(entries) > ACL_ENTRY_QUOTA:
+                pulumi.log.warn(
+                    f"tenant {t.tenant.name}: its network ACL in {self.site} has {len(entries)} {direction} entries, "
+                    f"over AWS's default quota of {ACL_ENTRY_QUOTA} (raise 'Rules per network ACL' to at most 40, "
+                    "or merge allow-list entries)",
+                    resource=self,
+                )
+        what = f"tenant-{t.tenant.name}-acl"
+        return aws.ec2.NetworkAcl(
+            self.name(what),
+            vpc_id=self.vpc.id,
+            subnet_ids=[self.tenant_subnets[t.tenant.name].id],
+            egress=_acl_rules(aws.ec2.NetworkAclEgressArgs, outbound),
+            ingress=_acl_rules(aws.ec2.NetworkAclIngressArgs, inbound),
             tags=self._tags(what),
             opts=self._opts,
         )
@@ -134,8 +237,9 @@ class AwsExtension(CloudExtension):
             routes = [
                 aws.ec2.RouteTableRouteArgs(cidr_block=str(p), network_interface_id=self.interface.id) for p in t.routes
             ]
-            if t.internet:
-                routes.append(aws.ec2.RouteTableRouteArgs(cidr_block=ANYWHERE, gateway_id=self.gateway.id))
+            routes += [
+                aws.ec2.RouteTableRouteArgs(cidr_block=d, gateway_id=self.gateway.id) for d in egress_destinations(t)
+            ]
             self._route_table(f"tenant-{t.tenant.name}-routes", self.tenant_subnets[t.tenant.name], routes)
 
     def _ingress(self, wireguard_sources: list[str]) -> list[aws.ec2.SecurityGroupIngressArgs]:
@@ -179,3 +283,23 @@ class AwsExtension(CloudExtension):
             opts=pulumi.InvokeOutputOptions(parent=self, provider=self.provider),
         )
         return ami.id
+
+
+_Args = TypeVar("_Args", aws.ec2.NetworkAclEgressArgs, aws.ec2.NetworkAclIngressArgs)
+
+
+def _acl_rules(cls: type[_Args], entries: list[AclEntry]) -> list[_Args]:
+    """Entries as the ACL takes them: rule numbers 100, 110, ... in list order; ICMP of every type."""
+    return [
+        cls(
+            rule_no=100 + 10 * i,
+            action=e.action,
+            protocol=e.protocol,
+            cidr_block=e.cidr,
+            from_port=e.ports[0],
+            to_port=e.ports[1],
+            icmp_type=-1 if e.protocol == "icmp" else None,
+            icmp_code=-1 if e.protocol == "icmp" else None,
+        )
+        for i, e in enumerate(entries)
+    ]

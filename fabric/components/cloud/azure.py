@@ -4,7 +4,23 @@ Azure associates a route table through the subnet's own ``routeTable`` property,
 each tenant's route table is created with its subnet, in phase 1; its routes need
 nothing from the full plan (the next hop is the node's private address). Azure routes
 every subnet to the internet by default (a system route), so a tenant without
-``egress.allow_all`` gets a ``0.0.0.0/0`` route to ``None`` instead of none at all.
+``egress.allow_all`` gets a ``0.0.0.0/0`` route to ``None`` instead, and a route to
+``Internet`` for each allow-list destination.
+
+Subnets of one VNet reach each other over Azure's system routes, never through the
+node, and Azure's default ``AllowVnetInBound``/``AllowVnetOutBound`` admit it (the
+``VirtualNetwork`` tag even takes in the prefixes of user-defined routes). So each
+tenant's subnet gets an NSG of its own (stateful: replies need no rule):
+
+* inbound: the own subnet, ICMP from the node (path MTU: the tenant MTU is smaller
+  than the VNet's), the tenant's prefixes (forwarded by the node); then deny
+  ``VirtualNetwork``. The internet stays denied by Azure's ``DenyAllInBound``.
+* outbound: the own subnet, the tenant's prefixes; deny every cloud network and all
+  tenant space (explicit prefixes, not the ``VirtualNetwork`` tag, which may hold a
+  default route); each allow-list entry with its protocol and ports (``allow_all``:
+  everything); then deny everything.
+
+Azure's DNS and metadata (168.63.129.16, 169.254.169.254) are not subject to NSGs.
 
 The node's NIC (fixed private address, IP forwarding, the static public IP, the NSG)
 is a resource of its own. Changed user-data replaces the VM (cloud-init configures it
@@ -19,14 +35,29 @@ import pulumi_azure_native as azure
 from pulumi_azure_native import compute, network
 
 from fabric import model
-from fabric.components.cloud.common import CloudExtension, prefix_slug, tags
+from fabric.components.cloud.common import (
+    ANYWHERE,
+    CloudExtension,
+    EgressRule,
+    egress_destinations,
+    egress_rules,
+    host_prefix,
+    port_text,
+    prefix_slug,
+    tags,
+)
 from fabric.render.cloudinit import ADMIN_USER
-from fabric.topology import CloudPlan
+from fabric.topology import CloudPlan, CloudTenant
 
 DEFAULT_SIZE = "Standard_B2s"
 #: Debian's own Azure image: publisher, offer, SKU, version.
 DEBIAN_IMAGE = ("Debian", "debian-12", "12-gen2", "latest")
-ANYWHERE = "0.0.0.0/0"
+#: NSG protocol names of the config's.
+PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "all": "*"}
+#: The lowest priority an NSG rule may have: the catch-all denies, below every allow.
+LAST_PRIORITY = 4096
+#: Allow-list entries' priorities: 200, 201, ... in config order.
+EGRESS_PRIORITY = 200
 
 
 class AzureExtension(CloudExtension):
@@ -53,6 +84,7 @@ class AzureExtension(CloudExtension):
             "node-subnet", str(planned.node_subnet), self._route_table("node-routes", [internet])
         )
         self.tenant_subnets: dict[str, network.Subnet] = {}
+        self.tenant_nsgs: dict[str, network.NetworkSecurityGroup] = {}
         for t in planned.tenants:
             routes = [
                 network.RouteArgs(
@@ -68,8 +100,24 @@ class AzureExtension(CloudExtension):
                     name="default", address_prefix=ANYWHERE, next_hop_type="Internet" if t.internet else "None"
                 )
             )
+            if not t.internet:
+                routes += [
+                    network.RouteArgs(name=f"internet-{prefix_slug(d)}", address_prefix=d, next_hop_type="Internet")
+                    for d in egress_destinations(t)
+                ]
             table = self._route_table(f"tenant-{t.tenant.name}-routes", routes)
-            self.tenant_subnets[t.tenant.name] = self._subnet(f"tenant-{t.tenant.name}-subnet", str(t.subnet), table)
+            nsg = network.NetworkSecurityGroup(
+                self.tenant(t, "nsg"),
+                resource_group_name=self.resource_group.name,
+                location=self.location,
+                security_rules=tenant_rules(self, t),
+                tags=tags(planned),
+                opts=self._opts,
+            )
+            self.tenant_nsgs[t.tenant.name] = nsg
+            self.tenant_subnets[t.tenant.name] = self._subnet(
+                f"tenant-{t.tenant.name}-subnet", str(t.subnet), table, nsg
+            )
         self.ip = network.PublicIPAddress(
             self.name("ip"),
             resource_group_name=self.resource_group.name,
@@ -93,7 +141,9 @@ class AzureExtension(CloudExtension):
             opts=self._opts,
         )
 
-    def _subnet(self, what: str, cidr: str, table: network.RouteTable) -> network.Subnet:
+    def _subnet(
+        self, what: str, cidr: str, table: network.RouteTable, nsg: network.NetworkSecurityGroup | None = None
+    ) -> network.Subnet:
         """One subnet at a time: Azure refuses concurrent changes to one VNet's subnets
         (``AnotherOperationInProgress``), so each waits for the one before."""
         subnet = network.Subnet(
@@ -102,6 +152,7 @@ class AzureExtension(CloudExtension):
             virtual_network_name=self.vnet.name,
             address_prefix=cidr,
             route_table=network.RouteTableArgs(id=table.id),
+            network_security_group=None if nsg is None else network.NetworkSecurityGroupArgs(id=nsg.id),
             opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(depends_on=self._subnets[-1:])),
         )
         self._subnets.append(subnet)
@@ -204,6 +255,67 @@ class AzureExtension(CloudExtension):
         if planned.tenants:
             allow("tenants", 120, "*", [str(t.subnet) for t in planned.tenants], "*", "forwarded tenant traffic")
         return rules
+
+
+def tenant_rules(extension: CloudExtension, t: CloudTenant) -> list[network.SecurityRuleArgs]:
+    """The tenant subnet's NSG rules (see the module's docstring)."""
+    own, prefixes = [str(t.subnet)], [str(p) for p in t.routes]
+
+    def rule(
+        name: str,
+        priority: int,
+        direction: str,
+        access: str,
+        protocol: str,
+        peer: str | list[str],
+        ports: list[str] | None = None,
+        description: str = "",
+    ) -> network.SecurityRuleArgs:
+        """``peer``: the source of an inbound rule, the destination of an outbound one (a
+        service tag or ``*`` alone, else prefixes); the subnet is the other end."""
+        single, many = (peer, None) if isinstance(peer, str) else (None, peer)
+        inbound = direction == "Inbound"
+        return network.SecurityRuleArgs(
+            name=name,
+            priority=priority,
+            direction=direction,
+            access=access,
+            protocol=protocol,
+            source_address_prefix=single if inbound else "*",
+            source_address_prefixes=many if inbound else None,
+            source_port_range="*",
+            destination_address_prefix="*" if inbound else single,
+            destination_address_prefixes=None if inbound else many,
+            destination_port_range=None if ports else "*",
+            destination_port_ranges=ports or None,
+            description=description,
+        )
+
+    def egress(i: int, r: EgressRule) -> network.SecurityRuleArgs:
+        ports = [port_text(*p) for p in r.ports]
+        what = "allow_all" if t.tenant.egress_allow_all else f"{r.destination} {r.protocol} {','.join(ports) or 'any'}"
+        return rule(
+            f"out-{r.slug}", EGRESS_PRIORITY + i, "Outbound", "Allow", PROTOCOLS[r.protocol], [r.destination], ports,
+            f"tenant {t.tenant.name} egress: {what}",
+        )  # fmt: skip
+
+    name = t.tenant.name
+    return [
+        rule("in-own-subnet", 100, "Inbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
+        rule("in-node-icmp", 110, "Inbound", "Allow", "Icmp", [host_prefix(extension.node_address)],
+             description="ICMP from the node (path MTU)"),
+        rule("in-tenant-prefixes", 120, "Inbound", "Allow", "*", prefixes,
+             description=f"tenant {name}'s prefixes, through the node"),
+        rule("in-deny-vnet", LAST_PRIORITY, "Inbound", "Deny", "*", "VirtualNetwork",
+             description="no other subnet: other tenants never reach this one"),
+        rule("out-own-subnet", 100, "Outbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
+        rule("out-tenant-prefixes", 110, "Outbound", "Allow", "*", prefixes,
+             description=f"tenant {name}'s prefixes, through the node"),
+        rule("out-deny-tenants", 120, "Outbound", "Deny", "*", list(extension.other_tenants),
+             description="no cloud network, no other tenant"),
+        *(egress(i, r) for i, r in enumerate(egress_rules(t))),
+        rule("out-deny-all", LAST_PRIORITY, "Outbound", "Deny", "*", "*", description="nothing off the allow list"),
+    ]  # fmt: skip
 
 
 def _image(image: str | None) -> compute.ImageReferenceArgs:

@@ -11,19 +11,31 @@ members: the firewall and the node.
 How many resources exist (which tenants, which prefixes) always comes from the keyless
 plan, which Pulumi can see without waiting on outputs; the full plan differs from it
 only in keys and endpoints.
+
+Every tenant's workload subnet gets its own filter (AWS network ACL, Azure NSG, GCP
+firewall rules on the tenant's tag), because the cloud delivers traffic between subnets
+of one network itself, never through the node: the node's forward filter cannot keep
+tenants apart there. Each filter mirrors the tenant's egress chain on the VyOS routers
+(:mod:`fabric.render.vyos.firewall`): the tenant's own subnet and prefixes, never
+another tenant's (``tenant_base``) nor any cloud network (``cloud_networks``), then
+its allow list, then nothing (or everything, with ``egress.allow_all``). Traffic
+between the subnet and the tenant's prefixes passes the node, forwarded with the
+tenant's own addresses as sources, so the prefixes are what the filters admit.
 """
 
 from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pulumi
 
 from fabric import model
 from fabric.render.cloudinit import packed_user_data
-from fabric.topology import CloudPlan, Plan
+from fabric.topology import CloudPlan, CloudTenant, Plan
 from providers.keys import WireguardKey
 
 
@@ -62,6 +74,77 @@ def prefix_slug(prefix: object) -> str:
     return str(prefix).replace(".", "-").replace("/", "-")
 
 
+#: Every IPv4 address: allow_all's destination, and the internet's side of a route.
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    """One allow-list entry as the clouds' firewalls take it.
+
+    Entries with the same destination and protocol are merged (their ports joined), so
+    rule names made of destination and protocol are unique. ``ports`` are inclusive
+    ranges, contiguous ports joined; empty means every port (and always for ``icmp``
+    and ``all``).
+    """
+
+    destination: str
+    #: ``tcp``, ``udp``, ``icmp`` or ``all``, as in the config.
+    protocol: str
+    ports: tuple[tuple[int, int], ...]
+
+    @property
+    def slug(self) -> str:
+        """A name part from the values: ``192-0-2-0-24-tcp``."""
+        return f"{prefix_slug(self.destination)}-{self.protocol}"
+
+
+def port_ranges(ports: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """Sorted, deduplicated ports as inclusive ranges: ``{443, 80, 81}`` -> ``((80, 81), (443, 443))``."""
+    ranges: list[tuple[int, int]] = []
+    for port in sorted(set(ports)):
+        if ranges and ranges[-1][1] == port - 1:
+            ranges[-1] = (ranges[-1][0], port)
+        else:
+            ranges.append((port, port))
+    return tuple(ranges)
+
+
+def port_text(first: int, last: int) -> str:
+    """A range as Azure and GCP write it: ``443`` or ``8000-8080``."""
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def egress_rules(t: CloudTenant) -> tuple[EgressRule, ...]:
+    """What the tenant may reach beyond its own prefixes: everything with ``allow_all``
+    (the routers' egress chain ends in accept), else its allow list, in config order.
+
+    ``allow_all`` is the tenant's setting, not ``t.internet`` (a route question): an
+    allow-list entry for ``0.0.0.0/0`` would still name its protocol and ports.
+    """
+    if t.tenant.egress_allow_all:
+        return (EgressRule(ANYWHERE, "all", ()),)
+    merged: dict[tuple[str, str], set[int] | None] = {}
+    for allow in t.tenant.egress:
+        key = (allow.destination, allow.protocol)
+        ports = merged.setdefault(key, set())
+        if ports is None:
+            continue
+        if allow.ports and allow.protocol in ("tcp", "udp"):
+            ports.update(allow.ports)
+        else:
+            merged[key] = None  # every port
+    return tuple(
+        EgressRule(destination, protocol, port_ranges(ports or ())) for (destination, protocol), ports in merged.items()
+    )
+
+
+def egress_destinations(t: CloudTenant) -> tuple[str, ...]:
+    """Where the tenant's route table sends traffic to the internet gateway: each
+    destination once (two allow-list entries may share one)."""
+    return tuple(dict.fromkeys(str(p) for p in t.egress))
+
+
 def cloud_of(plan: Plan, site: str) -> CloudPlan:
     return next(c for c in plan.clouds if c.site == site)
 
@@ -87,6 +170,10 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
         self.node_name = planned.node.name
         self.mesh_address = str(planned.node.mesh_address)
         self.node_address = str(planned.node_address)
+        #: What no tenant filter admits beyond the tenant's own subnet and prefixes: every
+        #: cloud network (other tenants' subnets, the node's subnet) and every tenant's
+        #: address space (the routers' egress chains drop the same two).
+        self.other_tenants = (str(inv.address_plan.cloud_networks), str(inv.address_plan.tenant_base))
         key = WireguardKey(
             f"{self.node_name}-wg-key", key_rotation(inv, planned.spec), pulumi.ResourceOptions(parent=self)
         )
@@ -100,6 +187,10 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
         ``n1``) can take the name, or on GCP the network tag, of the node's own resources.
         """
         return f"{self.site}-{what}"
+
+    def tenant(self, t: CloudTenant, what: str) -> str:
+        """A tenant's child: ``<site>-tenant-<tenant>-<what>``."""
+        return self.name(f"tenant-{t.tenant.name}-{what}")
 
     def attach(self, plan: pulumi.Output[Plan]) -> None:
         """Phase 2: the firewall and the node, from the full plan; then the outputs."""

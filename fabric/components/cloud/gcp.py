@@ -5,9 +5,23 @@ use them. The network starts without Google's default internet route
 (``delete_default_routes_on_create``); one tagged default route gives the internet
 back to the node and to the instances of tenants with ``egress.allow_all``, and each
 tenant's prefixes route to the node only for instances carrying that tenant's tag
-(``<site>-tenant-<tenant>``, an output; the node's tag is its name, ``<site>-n<id>``). Routes name the node by its fixed private address,
-so replacing the node (changed user-data; the old one goes first, as it holds the
-addresses) leaves every route as it is.
+(``<site>-tenant-<tenant>``, an output; the node's tag is its name, ``<site>-n<id>``).
+A tenant with an allow list gets a route to the internet gateway per destination, on
+its tag. Routes name the node by its fixed private address, so replacing the node
+(changed user-data; the old one goes first, as it holds the addresses) leaves every
+route as it is.
+
+GCP firewall rules bind to tags, not subnets; a custom network denies all ingress and
+allows all egress unless a rule says otherwise. Each tenant's tag gets, by priority:
+
+* ingress: its own subnet and its prefixes (the fabric, forwarded by the node with
+  the tenant's addresses as sources), ICMP from the node (path MTU); nothing else, so
+  no other tenant's subnet reaches it;
+* egress: its own subnet and prefixes (1000); deny every cloud network and all tenant
+  space (1100: another tenant's workload may admit more than its own subnet); each
+  allow-list destination with its protocols and ports (1200); then, without
+  ``egress.allow_all``, deny everything (65000). GCP always lets a VM reach its
+  metadata server (DNS included).
 """
 
 from __future__ import annotations
@@ -16,12 +30,30 @@ import pulumi
 import pulumi_gcp as gcp
 
 from fabric import model
-from fabric.components.cloud.common import CloudExtension, labels, prefix_slug
-from fabric.topology import CloudPlan
+from fabric.components.cloud.common import (
+    ANYWHERE,
+    CloudExtension,
+    EgressRule,
+    egress_destinations,
+    egress_rules,
+    host_prefix,
+    labels,
+    port_text,
+    prefix_slug,
+)
+from fabric.topology import CloudPlan, CloudTenant
 
 DEFAULT_SIZE = "e2-small"
-DEBIAN_IMAGE = "debian-cloud/debian-12"
-ANYWHERE = "0.0.0.0/0"
+#: Ubuntu 24.04 LTS: the node is configured by cloud-init, which Google's own Debian
+#: images (``debian-cloud``) do not have (they run only google-guest-agent, which
+#: ignores ``user-data``); Canonical's GCE images ship cloud-init and every package the
+#: user-data installs (wireguard-tools, frr, frr-pythontools, nftables).
+DEFAULT_IMAGE = "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
+#: Firewall priorities of a tenant's rules (lower wins).
+OWN_PRIORITY = 1000
+DENY_TENANTS_PRIORITY = 1100
+EGRESS_PRIORITY = 1200
+DENY_ALL_PRIORITY = 65000
 
 
 class GcpExtension(CloudExtension):
@@ -60,6 +92,19 @@ class GcpExtension(CloudExtension):
             description=self.description,
             opts=self._opts,
         )
+        for t in planned.tenants:
+            if not t.internet:
+                for destination in egress_destinations(t):
+                    gcp.compute.Route(
+                        self.tenant(t, f"internet-{prefix_slug(destination)}"),
+                        network=self.network.self_link,
+                        dest_range=destination,
+                        next_hop_gateway="default-internet-gateway",
+                        tags=[self.tenant_tags[t.tenant.name]],
+                        description=self.description,
+                        opts=self._opts,
+                    )
+            self._tenant_firewalls(t)
         self.address = gcp.compute.Address(
             self.name("ip"),
             address_type="EXTERNAL",
@@ -94,6 +139,74 @@ class GcpExtension(CloudExtension):
             opts=self._opts,
         )
 
+    def _tenant_firewalls(self, t: CloudTenant) -> None:
+        """The tenant tag's rules (see the module's docstring); every range list is non-empty."""
+        tag = self.tenant_tags[t.tenant.name]
+        own = [str(t.subnet), *(str(p) for p in t.routes)]
+        everything = [gcp.compute.FirewallAllowArgs(protocol="all")]
+
+        def rule(
+            what: str,
+            direction: str,
+            priority: int,
+            ranges: list[str],
+            allows: list[gcp.compute.FirewallAllowArgs] | None = None,
+            denies: list[gcp.compute.FirewallDenyArgs] | None = None,
+        ) -> None:
+            gcp.compute.Firewall(
+                self.tenant(t, what),
+                network=self.network.id,
+                direction=direction,
+                priority=priority,
+                source_ranges=ranges if direction == "INGRESS" else None,
+                destination_ranges=ranges if direction == "EGRESS" else None,
+                allows=allows,
+                denies=denies,
+                target_tags=[tag],
+                description=self.description,
+                opts=self._opts,
+            )
+
+        rule("in", "INGRESS", OWN_PRIORITY, own, allows=everything)
+        rule(
+            "in-node-icmp",
+            "INGRESS",
+            OWN_PRIORITY,
+            [host_prefix(self.node_address)],
+            allows=[gcp.compute.FirewallAllowArgs(protocol="icmp")],
+        )
+        rule("out", "EGRESS", OWN_PRIORITY, own, allows=everything)
+        rule(
+            "out-deny-tenants",
+            "EGRESS",
+            DENY_TENANTS_PRIORITY,
+            list(self.other_tenants),
+            denies=[gcp.compute.FirewallDenyArgs(protocol="all")],
+        )
+        if t.tenant.egress_allow_all:
+            return  # GCP's implied rule allows all other egress
+        by_destination: dict[str, list[EgressRule]] = {}
+        for r in egress_rules(t):
+            by_destination.setdefault(r.destination, []).append(r)
+        for destination, rules in by_destination.items():
+            rule(
+                f"out-{prefix_slug(destination)}",
+                "EGRESS",
+                EGRESS_PRIORITY,
+                [destination],
+                allows=[
+                    gcp.compute.FirewallAllowArgs(protocol=r.protocol, ports=[port_text(*p) for p in r.ports] or None)
+                    for r in rules
+                ],
+            )
+        rule(
+            "out-deny",
+            "EGRESS",
+            DENY_ALL_PRIORITY,
+            [ANYWHERE],
+            denies=[gcp.compute.FirewallDenyArgs(protocol="all")],
+        )
+
     def _attach(self, wireguard_sources: pulumi.Output[list[str]]) -> None:
         planned = self.planned
         # The full plan's sources include the keyless plan's (the local routers'), so non-empty.
@@ -119,7 +232,7 @@ class GcpExtension(CloudExtension):
             zone=self.zone,
             boot_disk=gcp.compute.InstanceBootDiskArgs(
                 initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(
-                    image=planned.spec.image or DEBIAN_IMAGE, labels=labels(planned)
+                    image=planned.spec.image or DEFAULT_IMAGE, labels=labels(planned)
                 )
             ),
             network_interfaces=[
