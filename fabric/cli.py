@@ -193,6 +193,18 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     return 1 if failed else 0
 
 
+def cmd_lab(args: argparse.Namespace, console: Console) -> int:
+    """``python -m fabric lab up`` boots the nodes of the project's Pulumi.lab.yaml; the rest is ``python -m lab``."""
+    from lab.cli import main as lab_main
+
+    rest = list(args.args)
+    if rest[:1] == ["up"] and "--spec" not in rest and "--nodes" not in rest:
+        rest += ["--spec", str(args.project / "Pulumi.lab.yaml")]
+    if rest[:1] == ["matrix"] and "--project" not in rest:
+        rest += ["--project", str(args.project)]
+    return lab_main(rest)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fabric", description=__doc__.splitlines()[0])
     p.add_argument("--project", type=Path, default=Path("."), help="project directory (holds Pulumi.yaml)")
@@ -212,6 +224,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--stack")
     d.add_argument("--out", type=Path, help="file to write (default: stdout)")
     d.set_defaults(func=cmd_diagram)
+
+    lb = sub.add_parser("lab", help="the lab's nodes: up, down, status, matrix, exec (see README 'The lab')")
+    lb.add_argument("args", nargs=argparse.REMAINDER, help="lab command and its options (python -m lab --help)")
+    lb.set_defaults(func=cmd_lab)
 
     v = sub.add_parser("validate", help="check config and every rendered VyOS line; non-zero on errors")
     v.add_argument("--stack")

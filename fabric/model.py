@@ -380,7 +380,8 @@ class Clouds(_Model):
 
 
 class Inventory(_Model):
-    """Everything one stack's config says: fabric-wide settings plus this datacenter."""
+    """Everything one stack's config says: fabric-wide settings plus this stack's datacenter
+    (hypervisors and VyOS routers), ``frr`` nodes and cloud extensions: at least one of them."""
 
     asn: int = Field(default=65000, ge=1, le=4_294_967_294)
     domain: str = "fabric.internal"
@@ -390,7 +391,7 @@ class Inventory(_Model):
     mesh: Mesh = Mesh()
     sites: list[Site] = Field(min_length=1)
     tenants: list[Tenant] = []
-    datacenter: Datacenter
+    datacenter: Datacenter | None = None
     #: Linux ``frr`` nodes this stack configures over SSH, in any registered site.
     nodes: list[Node] = []
     #: Cloud extensions this stack owns ("bursts"), per provider.
@@ -405,8 +406,21 @@ class Inventory(_Model):
         return next(s for s in self.sites if s.name == name)
 
     @property
+    def dc(self) -> Datacenter:
+        """The stack's datacenter, for code that only runs when there is one."""
+        if self.datacenter is None:
+            raise ValueError("this stack has no datacenter")
+        return self.datacenter
+
+    @property
+    def routers(self) -> list[Router]:
+        """The datacenter's VyOS routers (none without a datacenter)."""
+        return self.datacenter.routers if self.datacenter is not None else []
+
+    @property
     def site_id(self) -> int:
-        return self.site(self.datacenter.name).id
+        """The datacenter's site id."""
+        return self.site(self.dc.name).id
 
     def tenant_sites(self, tenant: Tenant) -> list[str]:
         """The sites a tenant spans, by site id."""
@@ -504,17 +518,14 @@ def _cross_check(inv: Inventory) -> list[str]:
     problems += _check_plan(inv)
     problems += _check_sites(inv)
     problems += _check_tenants(inv)
-    problems += _check_datacenter(inv)
+    if inv.datacenter is not None:
+        problems += _check_datacenter(inv, inv.datacenter)
+    elif not inv.nodes and not inv.clouds.enabled():
+        problems.append("datacenter: missing; a stack needs a datacenter, nodes or an enabled cloud")
     problems += _check_mtu(inv)
     problems += _check_clouds(inv)
     problems += _check_nodes(inv)
-    for hv in inv.datacenter.hypervisors:
-        if hv.ssh.host_key is None:
-            problems.append(
-                f"datacenter.hypervisors[{hv.name}].ssh.host_key: missing; pin the host's key "
-                "(`ssh-keyscan -t ed25519 <address>` output, or its SHA256: fingerprint, verified out of band)"
-            )
-    if inv.vyos_api_key is None and inv.datacenter.routers:
+    if inv.vyos_api_key is None and inv.routers:
         problems.append(
             "vyos_api_key: missing secret; set it with `pulumi config set --secret fabric:vyos_api_key <key>`"
         )
@@ -558,10 +569,11 @@ def _check_sites(inv: Inventory) -> list[str]:
                 f"hold site ids 1-{limit - 1}"
             )
     names = {s.name for s in inv.sites}
-    if inv.datacenter.name not in names:
-        problems.append(f"datacenter.name: {inv.datacenter.name!r} is not one of sites ({', '.join(sorted(names))})")
-    elif inv.site(inv.datacenter.name).kind != "datacenter":
-        problems.append(f"datacenter.name: sites[{inv.datacenter.name}] is a {inv.site(inv.datacenter.name).kind}")
+    dc = inv.datacenter
+    if dc is not None and dc.name not in names:
+        problems.append(f"datacenter.name: {dc.name!r} is not one of sites ({', '.join(sorted(names))})")
+    elif dc is not None and inv.site(dc.name).kind != "datacenter":
+        problems.append(f"datacenter.name: sites[{dc.name}] is a {inv.site(dc.name).kind}")
     return problems
 
 
@@ -632,17 +644,16 @@ def _check_tenants(inv: Inventory) -> list[str]:
         for i, rule in enumerate(t.egress.allow):
             if rule.ports and rule.protocol not in ("tcp", "udp"):
                 problems.append(f"{key}.egress.allow[{i}].ports: ports need protocol tcp or udp, not {rule.protocol}")
-            base = plan.tenant_base
-            if rule.destination.first <= base.last and base.first <= rule.destination.last:
-                problems.append(
-                    f"{key}.egress.allow[{i}].destination: {rule.destination} is tenant space "
-                    f"(address_plan.tenant_base {base}); tenants never reach each other"
-                )
+            for pool_key, pool in (("tenant_base", plan.tenant_base), ("cloud_networks", plan.cloud_networks)):
+                if rule.destination.first <= pool.last and pool.first <= rule.destination.last:
+                    problems.append(
+                        f"{key}.egress.allow[{i}].destination: {rule.destination} is tenant space "
+                        f"(address_plan.{pool_key} {pool}); tenants never reach each other"
+                    )
     return problems
 
 
-def _check_datacenter(inv: Inventory) -> list[str]:
-    dc = inv.datacenter
+def _check_datacenter(inv: Inventory, dc: Datacenter) -> list[str]:
     plan = inv.address_plan
     problems: list[str] = []
     problems += _overlaps([(f"datacenter.public_prefixes[{i}]", p) for i, p in enumerate(dc.public_prefixes)])
@@ -687,6 +698,12 @@ def _check_datacenter(inv: Inventory) -> list[str]:
         else:
             taken[addr] = key
 
+    for hv in dc.hypervisors:
+        if hv.ssh.host_key is None:
+            problems.append(
+                f"datacenter.hypervisors[{hv.name}].ssh.host_key: missing; pin the host's key "
+                "(`ssh-keyscan -t ed25519 <address>` output, or its SHA256: fingerprint, verified out of band)"
+            )
     problems += _duplicates(dc.hypervisors, "name", "datacenter.hypervisors")
     problems += _duplicates(dc.hypervisors, "id", "datacenter.hypervisors")
     problems += _duplicates(dc.routers, "name", "datacenter.routers")
@@ -806,12 +823,15 @@ def _check_clouds(inv: Inventory) -> list[str]:
         ("address_plan.control_plane", plan.control_plane),
         ("address_plan.backbone", plan.backbone),
         ("address_plan.tenant_base", plan.tenant_base),
-        *((f"datacenter.public_prefixes[{i}]", p) for i, p in enumerate(inv.datacenter.public_prefixes)),
+        *(
+            (f"datacenter.public_prefixes[{i}]", p)
+            for i, p in enumerate(inv.datacenter.public_prefixes if inv.datacenter else [])
+        ),
     ):
         if pool.first <= net.last and net.first <= pool.last:
             problems.append(f"address_plan.cloud_networks: {pool} overlaps {key} {net}")
     sites = {s.name: s for s in inv.sites}
-    routers = {r.name for r in inv.datacenter.routers}
+    routers = {r.name for r in inv.routers}
     used: dict[str, str] = {}
     for provider, cloud in inv.clouds.enabled():
         key = f"clouds.{provider}"
@@ -862,12 +882,10 @@ def _check_nodes(inv: Inventory) -> list[str]:
     """Nodes: registered sites, ids unique within a site (routers' too), names unique in the mesh."""
     problems = _duplicates(inv.nodes, "name", "nodes") + _duplicates(inv.nodes, "endpoint", "nodes")
     sites = {s.name: s for s in inv.sites}
-    taken: dict[tuple[str, int], str] = {
-        (inv.datacenter.name, r.id): f"datacenter.routers[{r.name}]" for r in inv.datacenter.routers
-    }
+    taken: dict[tuple[str, int], str] = {(inv.dc.name, r.id): f"datacenter.routers[{r.name}]" for r in inv.routers}
     for name, site, cloud in _cloud_node_ids(inv):
         taken[(site, cloud)] = name
-    names = {r.name for r in inv.datacenter.routers} | {name for name, _, _ in _cloud_node_ids(inv)}
+    names = {r.name for r in inv.routers} | {name for name, _, _ in _cloud_node_ids(inv)}
     max_site = ap.max_gateway_site(inv.address_plan.tenant_prefix_length)
     for node in inv.nodes:
         key = f"nodes[{node.name}]"

@@ -93,7 +93,7 @@ def load_inventory(project_dir: Path, stack: str) -> model.Inventory:
 
 def placeholder_keys(inv: model.Inventory) -> dict[str, str]:
     """Stand-in public keys of the stack's routers, nodes and cloud nodes."""
-    names = [r.name for r in inv.datacenter.routers] + [n.name for n in inv.nodes]
+    names = [r.name for r in inv.routers] + [n.name for n in inv.nodes]
     names += [name for name, _, _ in topology.cloud_nodes(inv)]
     return {name: placeholder_public_key(name) for name in names}
 

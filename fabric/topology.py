@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric.model import Cloud, Hypervisor, Inventory, Router, Site, Tenant, cloud_node_name
+from fabric.model import Cloud, Datacenter, Hypervisor, Inventory, Router, Site, Tenant, cloud_node_name
 
 ROLE_REFLECTOR = "route-reflector"
 ANYWHERE = IPNetwork("0.0.0.0/0")
@@ -266,8 +266,9 @@ class Plan:
 
     asn: int
     domain: str
-    site: str
-    site_id: int
+    #: The stack's datacenter site (None for a stack of nodes and clouds only).
+    site: str | None
+    site_id: int | None
     mtu: ap.MtuPlan
     mesh_port: int
     mesh_keepalive: int
@@ -375,6 +376,8 @@ def _node_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, 
 
 
 def _router_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
+    if inv.datacenter is None:
+        return ()
     s = inv.site_id
     return tuple(
         MeshMember(
@@ -442,12 +445,12 @@ def cloud_routes(
 
 
 def _tenant_on_router(
-    inv: Inventory, router: Router, t: TenantPlan, mesh: IPAddress, everyone: Sequence[MeshMember]
+    inv: Inventory, dc: Datacenter, router: Router, t: TenantPlan, mesh: IPAddress, everyone: Sequence[MeshMember]
 ) -> TenantOnRouter:
     s = inv.site_id
     dhcp = None
-    if t.dhcp_site == inv.datacenter.name:
-        gateways = sorted(r.id for r in inv.datacenter.routers if r.gateway)
+    if t.dhcp_site == dc.name:
+        gateways = sorted(r.id for r in dc.routers if r.gateway)
         first, last = ap.dhcp_range(t.network)
         dhcp = ap.split_range(first, last, len(gateways), gateways.index(router.id))
     return TenantOnRouter(
@@ -458,7 +461,7 @@ def _tenant_on_router(
         priority=ap.vrrp_priority(router.id),
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
         dhcp=dhcp,
-        nat_address=inv.datacenter.nat_addresses.get(t.name),
+        nat_address=dc.nat_addresses.get(t.name),
         cloud_routes=cloud_routes(inv, t, everyone),
     )
 
@@ -471,22 +474,62 @@ def build(
 ) -> Plan:
     """The whole plan of one stack.
 
-    ``keys``: WireGuard public key per local router and cloud node name; ``remote``: the
-    peer stacks' members; ``endpoints``: the public address of each local cloud node.
+    ``keys``: WireGuard public key per local router, node and cloud node name;
+    ``remote``: the peer stacks' members; ``endpoints``: the public address of each
+    local cloud node.
     """
     plan = inv.address_plan
-    dc = inv.datacenter
-    s = inv.site_id
     members = local_members(inv, keys, endpoints)
     local_names = {m.name for m in members}
     everyone = [*members, *(m for m in remote if m.name not in local_names)]
     no_peer = {frozenset(pair) for pair in inv.mesh.no_peer}
     tenants = tuple(tenant_plan(inv, t) for t in sorted(inv.tenants, key=lambda t: t.id))
+    by_member = {m.name: m for m in members}  # routers, nodes and cloud nodes
+    routers: tuple[RouterPlan, ...] = ()
+    hypervisors: tuple[HypervisorPlan, ...] = ()
+    if inv.datacenter is not None:
+        routers, hypervisors = _datacenter_plan(inv, inv.datacenter, tenants, by_member, everyone, no_peer)
+    return Plan(
+        asn=inv.asn,
+        domain=inv.domain,
+        site=inv.datacenter.name if inv.datacenter else None,
+        site_id=inv.site_id if inv.datacenter else None,
+        mtu=ap.mtu_plan(inv.mtu.underlay, ipv6_underlay=False, tenant=inv.mtu.tenant),
+        mesh_port=inv.mesh.port,
+        mesh_keepalive=inv.mesh.keepalive,
+        control_plane=plan.control_plane,
+        tenant_base=plan.tenant_base,
+        cloud_networks=plan.cloud_networks,
+        public_vlan=inv.numbering.public_vlan,
+        backbone_vlan=inv.numbering.backbone_vlan,
+        tenants=tenants,
+        routers=routers,
+        hypervisors=hypervisors,
+        members=members,
+        remote=tuple(m for m in remote if m.name not in local_names),
+        clouds=tuple(
+            _cloud_plan(inv, provider, by_member[name], tenants, everyone, no_peer)
+            for (provider, _), (name, _, _) in zip(inv.clouds.enabled(), cloud_nodes(inv), strict=True)
+        ),
+        nodes=tuple(_node_plan(by_member[n.name], tenants, everyone, no_peer) for n in inv.nodes),
+    )
+
+
+def _datacenter_plan(
+    inv: Inventory,
+    dc: Datacenter,
+    tenants: Sequence[TenantPlan],
+    by_member: Mapping[str, MeshMember],
+    everyone: Sequence[MeshMember],
+    no_peer: set[frozenset[str]],
+) -> tuple[tuple[RouterPlan, ...], tuple[HypervisorPlan, ...]]:
+    """The datacenter's routers (with the tenants its gateways carry) and hypervisors."""
+    plan = inv.address_plan
+    s = inv.site_id
     here = tuple(t for t in tenants if dc.name in t.sites)
     backbone = ap.site_block(plan.backbone, s)
     public_gateway = dc.gateway
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
-    by_member = {m.name: m for m in members}  # routers, nodes and cloud nodes
     nat_addresses = tuple(
         IPNetwork(f"{addr}/{next(p.prefixlen for p in dc.public_prefixes if addr in p)}")
         for _, addr in sorted(dc.nat_addresses.items())
@@ -496,7 +539,7 @@ def build(
     for r in sorted(dc.routers, key=lambda r: r.id):
         me = by_member[r.name]
         mesh = IPAddress(me.mesh_address)
-        carried = tuple(_tenant_on_router(inv, r, t, mesh, everyone) for t in here) if r.gateway else ()
+        carried = tuple(_tenant_on_router(inv, dc, r, t, mesh, everyone) for t in here) if r.gateway else ()
         backbone_address = ap.backbone_router_address(plan.backbone, s, r.id)
         routers.append(
             RouterPlan(
@@ -526,35 +569,11 @@ def build(
                 vrrp_priority=ap.vrrp_priority(r.id),
             )
         )
-
     hypervisors = tuple(
-        _hypervisor_plan(inv, hv, routers, backbone, public_gateway)
+        _hypervisor_plan(inv, dc, hv, routers, backbone, public_gateway)
         for hv in sorted(dc.hypervisors, key=lambda h: h.id)
     )
-    return Plan(
-        asn=inv.asn,
-        domain=inv.domain,
-        site=dc.name,
-        site_id=s,
-        mtu=ap.mtu_plan(inv.mtu.underlay, ipv6_underlay=False, tenant=inv.mtu.tenant),
-        mesh_port=inv.mesh.port,
-        mesh_keepalive=inv.mesh.keepalive,
-        control_plane=plan.control_plane,
-        tenant_base=plan.tenant_base,
-        cloud_networks=plan.cloud_networks,
-        public_vlan=inv.numbering.public_vlan,
-        backbone_vlan=inv.numbering.backbone_vlan,
-        tenants=tenants,
-        routers=tuple(routers),
-        hypervisors=hypervisors,
-        members=members,
-        remote=tuple(m for m in remote if m.name not in local_names),
-        clouds=tuple(
-            _cloud_plan(inv, provider, by_member[name], tenants, everyone, no_peer)
-            for (provider, _), (name, _, _) in zip(inv.clouds.enabled(), cloud_nodes(inv), strict=True)
-        ),
-        nodes=tuple(_node_plan(by_member[n.name], tenants, everyone, no_peer) for n in inv.nodes),
-    )
+    return tuple(routers), hypervisors
 
 
 def _node_plan(
@@ -629,7 +648,9 @@ def _cloud_plan(
                 tenant=t,
                 subnet=dict(t.cloud_subnets)[me.site],
                 routes=t.prefixes,
-                egress=(ANYWHERE,) if t.egress_allow_all else tuple(IPNetwork(e.destination) for e in t.egress),
+                egress=(ANYWHERE,)
+                if t.egress_allow_all
+                else tuple(dict.fromkeys(IPNetwork(e.destination) for e in t.egress)),
             )
             for t in carried
         ),
@@ -646,14 +667,19 @@ def _home_gateway(inv: Inventory, t: TenantPlan) -> IPAddress | None:
 
 
 def _hypervisor_plan(
-    inv: Inventory, hv: Hypervisor, routers: Sequence[RouterPlan], backbone: IPNetwork, public_gateway: IPAddress
+    inv: Inventory,
+    dc: Datacenter,
+    hv: Hypervisor,
+    routers: Sequence[RouterPlan],
+    backbone: IPNetwork,
+    public_gateway: IPAddress,
 ) -> HypervisorPlan:
     """A host, its router VMs, and, when its SSH address is public, that address with the default route."""
-    specs = {r.name: r for r in inv.datacenter.routers}
-    prefix = next((p for p in inv.datacenter.public_prefixes if hv.ssh.address in p), None)
+    specs = {r.name: r for r in dc.routers}
+    prefix = next((p for p in dc.public_prefixes if hv.ssh.address in p), None)
     return HypervisorPlan(
         spec=hv,
-        site=inv.datacenter.name,
+        site=dc.name,
         backbone_address=ap.backbone_hypervisor_address(inv.address_plan.backbone, inv.site_id, hv.id),
         backbone=backbone,
         backbone_vlan=inv.numbering.backbone_vlan,

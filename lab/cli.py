@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("keys", help="host key lines to pin, and the operator key")
     k.add_argument("node", nargs="*", help="node names (default: the running lab's)")
     k.add_argument("--private", action="store_true", help="print the operator's private key instead")
+    m = sub.add_parser("matrix", help="attach tenant endpoints and print who reaches whom (after pulumi up)")
+    m.add_argument("--project", type=Path, default=Path("."), help="project directory (holds Pulumi.yaml)")
+    m.add_argument("--stack", default="lab", help="the stack whose plan places the endpoints (default: lab)")
     ex = sub.add_parser("exec", help="run a command in a node")
     ex.add_argument("node")
     ex.add_argument("argv", nargs=argparse.REMAINDER)
@@ -98,6 +101,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{name}\t{keys.host_key_line(name)}")
         print(f"operator\t{keys.operator_public_key_line()}")
         return 0
+    if args.command == "matrix":
+        return show_matrix(args.project, args.stack)
     if args.command == "exec":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         if not argv:
@@ -108,3 +113,44 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(done.stderr)
         return done.returncode
     raise AssertionError(args.command)
+
+
+def show_matrix(project: Path, stack: str) -> int:
+    """Endpoints for every (node, tenant) of the stack's plan, then the ping matrix as a table:
+    0 when it is exactly as designed (same tenant reaches, other tenants do not)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fabric import stackfile
+    from lab import dataplane
+
+    plan = stackfile.load_stack(project, stack).plan
+    eps = dataplane.endpoints(plan)
+    state = LabState.load()
+    dataplane.attach(state, eps, mtu=plan.mtu.tenant)
+    state = LabState.load()
+    got = dataplane.matrix(state, eps)
+    want = dataplane.expected(eps)
+    table = Table(title=f"stack {stack}: who reaches whom (ping, tenant MTU {plan.mtu.tenant})")
+    table.add_column("from \\ to")
+    for e in eps:
+        table.add_column(e.label, justify="center")
+    for src in eps:
+        cells = []
+        for dst in eps:
+            if src == dst:
+                cells.append("")
+                continue
+            key = (src.label, dst.label)
+            mark = "[green]✓[/]" if got[key] else "[dim]·[/]"
+            cells.append(mark if got[key] == want[key] else f"[red bold]{'✓' if got[key] else '✗'}![/]")
+        table.add_row(src.label, *cells)
+    console = Console()
+    console.print(table)
+    wrong = [k for k in want if got[k] != want[k]]
+    console.print(
+        "[green]as designed[/]: every endpoint reaches its own tenant's and no other"
+        if not wrong
+        else f"[red]{len(wrong)} pairs differ from the design[/] (marked !)"
+    )
+    return 0 if not wrong else 1

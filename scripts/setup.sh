@@ -14,7 +14,8 @@ fi
 
 # System packages the tests run for real: an OpenSSH server (host provider), Open
 # vSwitch (its userspace datapath), FRR (its own checker validates every rendered
-# frr.conf), cloud-init (its schema validates every rendered user-data), and for the
+# frr.conf), cloud-init (its schema validates every rendered user-data), nftables (`nft -c`
+# checks every rendered filter), and for the
 # lab: debootstrap (its nodes' Debian tree), systemd-nspawn (its containers), tcpdump
 # (captures on its underlay). Installed from Debian's packages when missing.
 packages=()
@@ -22,6 +23,7 @@ packages=()
 command -v ovs-vsctl >/dev/null || packages+=(openvswitch-switch)
 command -v vtysh >/dev/null || packages+=(frr)
 command -v cloud-init >/dev/null || packages+=(cloud-init)
+command -v nft >/dev/null || packages+=(nftables)
 command -v debootstrap >/dev/null || packages+=(debootstrap)
 command -v systemd-nspawn >/dev/null || packages+=(systemd-container)
 command -v tcpdump >/dev/null || packages+=(tcpdump)

@@ -26,7 +26,14 @@ HOST_STAND_INS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_BIN = ROOT / ".tools" / "pulumi" / "bin"
 PASSPHRASE = "fabric-example"
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dc1.yaml", "Pulumi.dc2.yaml", "__main__.py", "requirements.txt")
+PROJECT_FILES = (
+    "Pulumi.yaml",
+    "Pulumi.dc1.yaml",
+    "Pulumi.dc2.yaml",
+    "Pulumi.lab.yaml",
+    "__main__.py",
+    "requirements.txt",
+)
 PROJECT_DIRS = ("fabric", "providers")
 
 

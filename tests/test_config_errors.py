@@ -23,7 +23,7 @@ def test_there_are_enough_cases() -> None:
 
 
 def test_base_is_valid(base_raw: dict[str, Any]) -> None:
-    assert model.load(base_raw).datacenter.name == "dc1"
+    assert model.load(base_raw).dc.name == "dc1"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[p.stem for p in CASES])

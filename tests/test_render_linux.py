@@ -101,7 +101,7 @@ def raw_config() -> dict[str, Any]:
 
 def build(raw: dict[str, Any]) -> topology.Plan:
     inv = model.load(raw)
-    keys = {r.name: base64.b64encode(bytes([r.id]) * 32).decode() for r in inv.datacenter.routers}
+    keys = {r.name: base64.b64encode(bytes([r.id]) * 32).decode() for r in inv.dc.routers}
     return topology.build(inv, keys)
 
 

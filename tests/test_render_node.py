@@ -285,3 +285,38 @@ def test_user_data_over_the_clouds_limit_is_a_config_error() -> None:
         match=r"clouds.aws: the node's user-data is [0-9.]+ KiB packed, over aws's 16 KiB limit; 255 tenants span aws",
     ):
         packed_user_data(plan, aws)
+
+
+def test_every_nftables_file_passes_nfts_own_check(tmp_path: Path) -> None:
+    """``nft -c`` (Debian's nftables, checked by the kernel without committing) accepts each
+    node's filter, cloud nodes' (forwarding, MSS clamp) and SSH nodes' alike; a broken one fails."""
+    plan = burst_plan()
+    inv = model.load(burst_raw())
+    ssh_node = topology.build(
+        model.load(
+            {
+                **burst_raw(),
+                "nodes": [
+                    {
+                        "name": "x1",
+                        "id": 3,
+                        "site": "aws",
+                        "endpoint": "198.51.100.9",
+                        "ssh": {"address": "198.51.100.9", "host_key": "SHA256:" + "A" * 43},
+                    }
+                ],
+            }
+        ),
+        {**placeholder_keys(inv), "x1": placeholder_keys(inv)["dc1-r1"]},
+        REMOTE,
+        ENDPOINTS,
+    ).nodes[0]
+    path = tmp_path / "fabric.nft"
+    for node in [*(c.node for c in plan.clouds), ssh_node]:
+        text = render_node(plan, node).file(NFTABLES).content
+        path.write_text(text)
+        result = subprocess.run(["nft", "-c", "-f", str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (node.name, result.stderr)
+        assert ("maxseg size set rt mtu" in text) == (node.name != "x1")
+    path.write_text(text.replace("policy drop;", "policy maybe;"))
+    assert subprocess.run(["nft", "-c", "-f", str(path)], capture_output=True, text=True).returncode != 0

@@ -112,12 +112,12 @@ def test_rendering_is_deterministic() -> None:
 def test_example_stacks_model_the_seeds() -> None:
     dc1 = stackfile.load_inventory(ROOT, "dc1")
     dc2 = stackfile.load_inventory(ROOT, "dc2")
-    assert [str(p) for p in dc1.datacenter.public_prefixes] == ["5.254.54.0/26"]
-    assert [str(p) for p in dc2.datacenter.public_prefixes] == ["5.254.43.160/27", "5.254.43.208/29"]
+    assert [str(p) for p in dc1.dc.public_prefixes] == ["5.254.54.0/26"]
+    assert [str(p) for p in dc2.dc.public_prefixes] == ["5.254.43.160/27", "5.254.43.208/29"]
     for inv in (dc1, dc2):
         assert inv.asn == 65000 and len(inv.tenants) >= 3
-        assert len(inv.datacenter.routers) == 2 and sum(r.route_reflector for r in inv.datacenter.routers) == 1
-        for hv in inv.datacenter.hypervisors:
+        assert len(inv.dc.routers) == 2 and sum(r.route_reflector for r in inv.dc.routers) == 1
+        for hv in inv.dc.hypervisors:
             models = sorted(n.model for n in hv.nics)
             assert models.count("intel-x710") == 4 and models.count("mellanox-cx4") == 2
             assert len(hv.bonds) == 2 and hv.ovs.hw_offload

@@ -12,9 +12,10 @@ applies it over SSH and cloud-init writes it on a cloud node's first boot.
 * ``segments``: per tenant a VXLAN device (VNI, sourced from the mesh address so it
   rides inside WireGuard, no MAC learning: EVPN learns) enslaved to a bridge holding
   the node's address on the segment, as systemd-networkd files.
-* ``forwarding`` (cloud nodes only): IP forwarding, and an nftables forward filter
-  that lets each tenant's cloud subnet reach its own segment and nothing else, so the
-  node never routes one tenant into another.
+* ``forwarding``: an nftables filter so the node never carries one tenant into another
+  (it holds an address on every segment it carries): nothing is forwarded but, on cloud
+  nodes, each tenant's cloud subnet to its own segment and back (and IP forwarding is
+  on there); a segment reaches the node only within its tenant's network.
 * Removing a file undoes what it made (``cleanup``): a dropped tenant's VXLAN device
   and bridge are deleted (networkd never deletes a netdev), the tunnel and FRR stop
   when their config goes.
@@ -179,22 +180,27 @@ def _bridge_network(t: TenantOnNode) -> list[tuple[str, list[tuple[str, object]]
 
 
 def forwarding(plan: Plan, node: NodePlan) -> Concern:
-    """Cloud nodes route between tenants' cloud subnets and their segments, and only that."""
+    """The node never carries one tenant into another: a forward filter that drops all
+    but each cloud subnet to and from its own segment, and an input filter that answers
+    a segment only on that tenant's own network (a node holds an address on every
+    tenant it carries). Cloud nodes also turn IP forwarding on."""
     routed = [t for t in node.tenants if t.cloud_subnet is not None]
-    if not routed:
-        return Concern(files=(), actions=())
-    rules = []
-    for t in routed:
-        br = bridge_name(t)
-        rules += [
-            f'        ip saddr {t.cloud_subnet} oifname "{br}" accept comment "tenant {t.tenant.name}: cloud to fabric"',
-            f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {t.tenant.name}: fabric to cloud"',
-        ]
+    forward, local = [], []
+    for t in node.tenants:
+        br, name = bridge_name(t), t.tenant.name
+        local.append(
+            f'        iifname "{br}" ip daddr != {t.tenant.network} drop comment "tenant {name}: only its own network"'
+        )
+        if t.cloud_subnet is not None:
+            forward += [
+                f'        ip saddr {t.cloud_subnet} oifname "{br}" accept comment "tenant {name}: cloud to fabric"',
+                f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {name}: fabric to cloud"',
+            ]
     nft = "\n".join(
         [
             "#!/usr/sbin/nft -f",
             _head(node),
-            "# Forwarding: each tenant's cloud subnet to its own segment and back; nothing else.",
+            "# Tenants: each cloud subnet to its own segment and back; nothing else is forwarded.",
             "table inet fabric",
             "delete table inet fabric",
             "table inet fabric {",
@@ -202,27 +208,38 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
             "        type filter hook forward priority filter; policy drop;",
             "        ct state established,related accept",
             "        ct state invalid drop",
-            *rules,
+            # Cloud workloads' MTU is above the tenants': clamp TCP to the path instead of relying on ICMP.
+            *(["        tcp flags syn tcp option maxseg size set rt mtu"] if routed else []),
+            *forward,
+            "    }",
+            "    chain input {",
+            "        type filter hook input priority filter; policy accept;",
+            *local,
             "    }",
             "}",
         ]
     )
-    return Concern(
-        files=(
+    files = [
+        HostFile(
+            NFTABLES,
+            nft + "\n",
+            mode=0o755,
+            reload=("nftables",),
+            cleanup=(("nft", "delete", "table", "inet", "fabric"),),
+        )
+    ]
+    if routed:
+        files.insert(
+            0,
             HostFile(
                 SYSCTL,
                 f"{_head(node)}\nnet.ipv4.ip_forward = 1\n",
                 reload=("sysctl",),
                 cleanup=(("sysctl", "-w", "net.ipv4.ip_forward=0"),),
             ),
-            HostFile(
-                NFTABLES,
-                nft + "\n",
-                mode=0o755,
-                reload=("nftables",),
-                cleanup=(("nft", "delete", "table", "inet", "fabric"),),
-            ),
-        ),
+        )
+    return Concern(
+        files=tuple(files),
         actions=(
             HostAction("sysctl", (("sysctl", "-p", SYSCTL),)),
             HostAction("nftables", (("systemctl", "enable", "nftables"), ("nft", "-f", NFTABLES))),

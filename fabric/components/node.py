@@ -1,0 +1,77 @@
+"""``fabric:index:Node``: a Linux ``frr`` node, its WireGuard key, its state applied over SSH.
+
+The same files and actions a cloud node gets from cloud-init (``render_node``), applied
+by the host provider per concern (wireguard, segments, forwarding, frr, in that order:
+the tunnel before the segments that ride it, BGP last). The private key reaches the
+host only through the provider's secret input, filling the marker in ``wg0.conf``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pulumi
+
+from fabric import model
+from fabric.render.linux.node import PRIVATE_KEY_MARKER, render_node
+from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY
+from fabric.topology import NodePlan, Plan
+from providers.host import HostConcern
+from providers.keys import WireguardKey
+
+
+def key_rotation(inv: model.Inventory, node: model.Node) -> str:
+    """The key's only replacing input: the fabric-wide epoch and the node's own counter."""
+    return f"{inv.mesh.key_epoch}.{node.key_rotation}"
+
+
+class Node(pulumi.ComponentResource):
+    """A node's key now; its host state once every key is known (:meth:`attach`)."""
+
+    public_key: pulumi.Output[str]
+
+    def __init__(self, name: str, inv: model.Inventory, spec: model.Node, opts: pulumi.ResourceOptions) -> None:
+        super().__init__("fabric:index:Node", name, None, opts)
+        self.name = name
+        self.spec = spec
+        key = WireguardKey(f"{name}-wg-key", key_rotation(inv, spec), pulumi.ResourceOptions(parent=self))
+        self.public_key = key.public_key
+        self.private_key = key.private_key
+        self.concerns: dict[str, HostConcern] = {}
+
+    def attach(
+        self, plan: pulumi.Output[Plan], planned: NodePlan, keyless: Plan, ssh_private_key: pulumi.Output[str] | None
+    ) -> None:
+        """One host resource per concern with files (which concerns: from the keyless plan)."""
+        ssh = self.spec.ssh
+        previous: list[pulumi.Resource] = []
+        for concern, c in render_node(keyless, planned).concerns.items():
+            if not c.files:
+                continue
+            inputs = plan.apply(functools.partial(self._inputs, concern=concern))
+            self.concerns[concern] = HostConcern(
+                f"{self.name}-{concern}",
+                host=self.spec.name,
+                concern=concern,
+                address=str(ssh.address),
+                port=ssh.port,
+                user=ssh.user,
+                host_key=ssh.host_key,
+                private_key=ssh_private_key,
+                files=inputs.apply(lambda i: i[0]),
+                actions=inputs.apply(lambda i: i[1]),
+                root=ssh.root,
+                # Only the concern whose files hold the key's marker is given the key.
+                secrets={WIREGUARD_PRIVATE_KEY.name: self.private_key}
+                if any(PRIVATE_KEY_MARKER in f.content for f in c.files)
+                else None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+            )
+            previous = [self.concerns[concern]]
+        self.register_outputs(
+            {"public_key": self.public_key, "mesh_address": str(planned.mesh_address), "site": planned.site}
+        )
+
+    def _inputs(self, plan: Plan, concern: str) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
+        node = next(n for n in plan.nodes if n.name == self.spec.name)
+        return render_node(plan, node).concerns[concern].inputs()
