@@ -3,10 +3,18 @@
 One resource per router (``fabric:vyos`` config of every section): a whole apply is then
 one ``/configure`` batch, one confirm and one save, however many lines change.
 
-* ``config`` is ``{"<path words>": [values...]}`` (an empty list for a valueless leaf),
-  so ``pulumi preview --diff`` names each changed line on each router. Secret values
-  appear as ``<secret:NAME>`` markers, filled in from the ``secrets`` input (a Pulumi
-  secret) only in the request to the router.
+* ``config`` is ``{"<section>": "<its set lines>"}``: per config section one string, the
+  ``set`` lines as typed at the VyOS CLI, one per line (see :func:`parse_lines`). A
+  handful of values, not one per line: the Pulumi Python SDK serializes a resource's
+  inputs in time quadratic in their number of values, and a router with 200 tenants has
+  ~17,000 lines. ``pulumi preview --diff`` shows each changed section as a line diff, so
+  it still names each changed line on each router. ``owns`` is ``{"<section>": [subtree
+  paths]}``. Secret values appear as ``<secret:NAME>`` markers, filled in from the
+  ``secrets`` input (a Pulumi secret) only in the request to the router.
+* State written by earlier versions holds ``config`` as ``{"<path words>": [values]}``
+  and ``owns`` as one list; every method accepts both (:func:`desired_config`,
+  :func:`owned_roots`), and ``diff`` compares what the configs mean, so the first
+  ``up`` after an upgrade changes nothing that did not change.
 * ``diff`` works from data alone (no device access in preview); another API host (another
   router) is a replace, the old one's config deleted first; everything else (a renamed
   router included) is an in-place update.
@@ -16,8 +24,8 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   failed batch leaves the router unchanged (VyOS commits a batch atomically), and the
   error names the router, the offending path and the router's message.
 * ``read`` fetches the owned subtrees so ``pulumi refresh`` shows hand-made drift (the
-  resource is marked updated and its ``drift`` output lists the differing lines; the next
-  ``up`` puts them back);
+  resource is marked updated, its ``config`` output becomes what the router holds and
+  its ``drift`` output lists the differing lines; the next ``up`` puts them back);
   ``delete`` removes exactly the owned subtrees (less the API's own, which would cut
   the provider off), commits and saves.
 * Applies to one router never overlap: a lock per router in this process, plus retries
@@ -72,7 +80,12 @@ RETRIES = 5
 TIMEOUT_S = 30.0
 
 
+#: ``{"<path words>": [values]}`` (an empty list for a valueless leaf): the provider's working form.
 Config = dict[str, list[str]]
+#: One ``set`` line: its path key, its value (None for a valueless leaf), and its text.
+Line = tuple[str, str | None, str]
+#: Section of the lines in state written before configs were kept per section.
+ALL = "config"
 
 
 class VyosError(Exception):
@@ -98,6 +111,158 @@ def flatten(tree: Any, prefix: tuple[str, ...] = ()) -> Config:
         out[path_key(prefix)] = [str(v) for v in tree]
     else:
         out[path_key(prefix)] = [str(tree)]
+    return out
+
+
+#: A word that ``set_line`` leaves unquoted (fabric/render/vyos/command.py).
+_BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+#: A word of a ``set`` line: bare characters, ``'quoted text'`` and ``\\'`` run together.
+_WORD = re.compile(r"(?:'[^']*'|\\.|[^\s'\\])+", re.DOTALL)
+_PART = re.compile(r"'([^']*)'|\\(.)", re.DOTALL)
+#: A line whose quotes are all closed (a value may hold a newline).
+_CLOSED = re.compile(r"(?:[^'\\]|\\.|'[^']*')*", re.DOTALL)
+
+
+def _unquote(word: str) -> str:
+    if "'" not in word and "\\" not in word:
+        return word
+    return _PART.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), word)
+
+
+def _quote(word: str) -> str:
+    return word if _BARE.match(word) else "'" + word.replace("'", "'\\''") + "'"
+
+
+def line_text(path: str, value: str | None) -> str:
+    """A line as ``set_line`` renders it: path words quoted only when they must be, a value always."""
+    words = " ".join(_quote(w) for w in path.split(" "))
+    return f"set {words}" if value is None else f"set {words} '" + value.replace("'", "'\\''") + "'"
+
+
+def parse_lines(text: str) -> list[Line]:
+    """A section's ``set`` lines as (path key, value, line).
+
+    Words are as the VyOS CLI (and ``set_line``) writes them: bare, or in single quotes
+    with ``'\\''`` for a quote. ``set_line`` always quotes a value and quotes a path word
+    only when it must, so a quoted last word is the value (a path word that needs quotes
+    must not end a valueless line; fabric's never do). Blank lines are ignored.
+    """
+    out: list[Line] = []
+    pending = ""
+    for raw in text.split("\n"):
+        line = f"{pending}\n{raw}" if pending else raw
+        # Most lines are bare words and at most a plainly quoted value: split them directly.
+        quotes = -1 if "\\" in line else line.count("'")
+        if quotes == 0 or (quotes == 2 and line.endswith("'") and line[line.index("'") - 1] == " "):
+            words = line[: line.index("'")].split() if quotes else line.split()
+            value = line[line.index("'") + 1 : -1] if quotes else None
+            path = " ".join(words[1:])
+        elif _CLOSED.fullmatch(line):
+            quoted = _WORD.findall(line)
+            words = [_unquote(w) for w in quoted]
+            value = words.pop() if len(words) > 2 and quoted[-1].startswith("'") else None
+            path = " ".join(words[1:])
+        else:
+            pending = line  # a quoted value goes on on the next line
+            continue
+        pending = ""
+        if not words:
+            continue
+        if words[0] != "set" or not path:
+            raise VyosError(f"config line {line.strip()!r} is not a `set` line with a path")
+        out.append((path, value, line.strip()))
+    if pending:
+        raise VyosError(f"config line {pending.strip()!r} has an unterminated quote")
+    return out
+
+
+def pairs(config: Mapping[str, list[str]]) -> Iterator[tuple[str, str | None]]:
+    """Each line of a ``{path: [values]}`` config as (path, value or None)."""
+    for path, values in config.items():
+        if values:
+            yield from ((path, v) for v in values)
+        else:
+            yield path, None
+
+
+def config_lines(config: Mapping[str, Any]) -> dict[str, list[Line]]:
+    """A ``config`` input as its lines per section; state of earlier versions
+    (``{"<path words>": [values]}``) is one section, :data:`ALL`."""
+    if any(not isinstance(v, str) for v in config.values()):
+        return {ALL: [(p, v, line_text(p, v)) for p, v in pairs(config)]}
+    return {section: parse_lines(text) for section, text in config.items()}
+
+
+def desired_config(config: Mapping[str, Any]) -> Config:
+    """What a ``config`` input (either form) asks of the router, as ``{path: [values]}``."""
+    return lines_config(config_lines(config))
+
+
+def lines_config(sections: Mapping[str, list[Line]]) -> Config:
+    out: Config = {}
+    for lines in sections.values():
+        for path, value, _ in lines:
+            values = out.setdefault(path, [])
+            if value is not None:
+                values.append(value)
+    return out
+
+
+def owned_roots(owns: Mapping[str, list[list[str]]] | list[list[str]]) -> list[list[str]]:
+    """Every owned subtree, from ``{section: subtrees}`` or (earlier state) one list."""
+    if isinstance(owns, Mapping):
+        return [list(o) for roots in owns.values() for o in roots]
+    return [list(o) for o in owns]
+
+
+def same_config(old: Any, new: Any) -> bool:
+    """Whether two ``config`` values (either form) ask the same of the router. The order of
+    a multi-valued leaf's values does not count: the router keeps its own."""
+    if old == new:
+        return True
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return False  # unknown during preview, or missing
+    if any(not isinstance(v, (str, list)) for v in (*old.values(), *new.values())):
+        return False
+
+    def norm(config: Mapping[str, Any]) -> dict[str, list[str]]:
+        return {p: sorted(v) for p, v in desired_config(config).items()}
+
+    try:
+        return norm(old) == norm(new)
+    except VyosError:
+        return False  # not config text (an unknown value): a change
+
+
+def same_roots(old: Any, new: Any) -> bool:
+    """Whether two ``owns`` values (either form) name the same subtrees."""
+    if old == new:
+        return True
+    if not isinstance(old, (Mapping, list)) or not isinstance(new, (Mapping, list)):
+        return False
+    return sorted(map(tuple, owned_roots(old))) == sorted(map(tuple, owned_roots(new)))
+
+
+def router_text(
+    actual: Config, desired: dict[str, list[Line]], owns: Mapping[str, list[list[str]]] | list[list[str]]
+) -> dict[str, str]:
+    """What the router holds, as a ``config`` value: per section, its desired lines that are
+    on the router (in their order and text), then the router's lines under the section's
+    owned subtrees that fabric did not ask for."""
+    by_section = dict(owns) if isinstance(owns, Mapping) else {ALL: list(owns)}
+    out: dict[str, str] = {}
+    placed: set[str] = set()
+    for section in [*desired, *(s for s in by_section if s not in desired)]:
+        kept = [
+            text
+            for path, value, text in desired.get(section, [])
+            if path in actual and (value is None or value in actual[path])
+        ]
+        wanted = {(p, v) for p, v, _ in desired.get(section, [])}
+        mine = owned({p: v for p, v in actual.items() if p not in placed}, by_section.get(section, []))
+        placed.update(mine)
+        extra = [line_text(p, v) for p, v in pairs(mine) if (p, v) not in wanted]
+        out[section] = "".join(f"{t}\n" for t in kept + extra)
     return out
 
 
@@ -172,14 +337,6 @@ def mask_secrets(actual: Config, desired: Config, secrets: Mapping[str, str]) ->
                 masked.append(value)
         out[path] = masked
     return out
-
-
-def in_desired_order(actual: Config, desired: Config) -> Config:
-    """A multi-valued leaf's values in the desired order when they are the same values.
-
-    The router keeps values in the order they were added; only a different set is drift.
-    """
-    return {p: desired[p] if sorted(v) == sorted(desired.get(p, [])) else v for p, v in actual.items()}
 
 
 def drift_lines(actual: Config, desired: Config) -> list[str]:
@@ -432,8 +589,12 @@ class VyosConfigProvider(ResourceProvider):
         # then delete what it had just applied). A renamed router is an update.
         old_host = urlsplit(str(olds.get("endpoint"))).hostname
         replaces = ["endpoint"] if old_host != urlsplit(str(news.get("endpoint"))).hostname else []
-        keys = ("router", "config", "owns", "secrets", "endpoint", "api_key", "tls", "vyos_version")
-        changes = any(olds.get(k) != news.get(k) for k in keys)
+        keys = ("router", "secrets", "endpoint", "api_key", "tls", "vyos_version")
+        changes = (
+            any(olds.get(k) != news.get(k) for k in keys)
+            or not same_config(olds.get("config"), news.get("config"))
+            or not same_roots(olds.get("owns"), news.get("owns"))
+        )
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -450,38 +611,45 @@ class VyosConfigProvider(ResourceProvider):
             return UpdateResult(outs=self._apply(news, api_key=str(olds["api_key"])))
 
     def _apply(self, props: dict[str, Any], api_key: str | None = None) -> dict[str, Any]:
-        desired: Config = props["config"]
+        desired = desired_config(props["config"])
+        owns = owned_roots(props["owns"])
         confirm = _supports_commit_confirm(str(props["vyos_version"]))
         secrets = props.get("secrets") or {}
 
         def check(running: Config) -> str | None:
-            got = mask_secrets(owned(running, props["owns"]), desired, secrets)
+            got = mask_secrets(owned(running, owns), desired, secrets)
             mine = {(p, tuple(sorted(v))) for p, v in got.items()}
             differing = sorted(mine ^ {(p, tuple(sorted(v))) for p, v in desired.items()}, key=str)
             return f"{len(differing)} lines differ, first {differing[0][0]!r}" if differing else None
 
         with router_session(props, api_key) as router:
-            current = mask_secrets(owned(router.running(), props["owns"]), desired, secrets)
-            commands = fill_secrets(delta(current, desired, props["owns"]), secrets)
+            current = mask_secrets(owned(router.running(), owns), desired, secrets)
+            commands = fill_secrets(delta(current, desired, owns), secrets)
             router.apply(commands, confirm, check)
         return {**props, "writes": router.writes, "changed_lines": len(commands), "drift": []}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The router's owned config; ``config`` stays as it was unless something differs."""
+        lines = config_lines(props["config"])
+        desired = lines_config(lines)
         with router_session(props) as router:
-            actual = owned(router.running(), props["owns"])
-        masked = in_desired_order(mask_secrets(actual, props["config"], props.get("secrets") or {}), props["config"])
-        return ReadResult(id_=id_, outs={**props, "config": masked, "drift": drift_lines(masked, props["config"])})
+            actual = owned(router.running(), owned_roots(props["owns"]))
+        masked = mask_secrets(actual, desired, props.get("secrets") or {})
+        drift = drift_lines(masked, desired)
+        config = router_text(masked, lines, props["owns"]) if drift else props["config"]
+        return ReadResult(id_=id_, outs={**props, "config": config, "drift": drift})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         keep = [path_key(k) for k in props.get("keep_on_delete") or []]
+        owns = owned_roots(props["owns"])
         with router_session(props) as router:
-            current = owned(router.running(), props["owns"])
+            current = owned(router.running(), owns)
             doomed = {p: v for p, v in current.items() if not any(p == k or p.startswith(k + " ") for k in keep)}
-            roots = [o for o in props["owns"] if path_key(o) not in keep and owned(doomed, [o])]
+            roots = [o for o in owns if path_key(o) not in keep and owned(doomed, [o])]
             commands = [{"op": "delete", "path": list(o)} for o in roots]
 
             def check(running: Config) -> str | None:
-                left = set(owned(running, props["owns"])) & set(doomed)
+                left = set(owned(running, owns)) & set(doomed)
                 return f"{len(left)} owned lines remain, first {sorted(left)[0]!r}" if left else None
 
             router.apply(commands, _supports_commit_confirm(str(props["vyos_version"])), check)
@@ -501,9 +669,9 @@ class VyosConfig(Resource):
         api_key: pulumi.Input[str],
         tls: pulumi.Input[Mapping[str, Any]],
         vyos_version: str,
-        owns: list[list[str]],
+        owns: Mapping[str, list[list[str]]],
         keep_on_delete: list[list[str]],
-        config: pulumi.Input[Config],
+        config: pulumi.Input[Mapping[str, str]],
         secrets: Mapping[str, pulumi.Input[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from fabric.render.vyos import all_owned_subtrees
-from providers.vyos import flatten, owned
+from providers.vyos import desired_config, flatten, owned, owned_roots
 from tests.engine import Project
 
 
@@ -255,7 +255,9 @@ def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project
     data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1", "dc2"]})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     preview = project.run("preview", "-s", "dc1", "--diff")  # what a reviewer reads in the pull request
-    assert "dc1-r1-vyos" in preview.stdout and "vrf name hooli table" in preview.stdout
+    # Per router, the changed section as a line diff: each new line, with a little context.
+    assert "dc1-r1-vyos" in preview.stdout and "+ set vrf name hooli table '1050'" in preview.stdout
+    assert "set vrf name acme table '1010'" not in preview.stdout  # unchanged lines far from a change stay out
     # The Tenant component; both routers; both hypervisors' OVS (the new VLAN on each VM's tap).
     assert _changed(project.up("dc1")) == {"create": 1, "update": 4}
     for host in ("dc1-hv1", "dc1-hv2"):
@@ -321,3 +323,49 @@ def test_router_faults_through_the_engine(project: Project) -> None:
     for router in (r1, r2):
         assert "vrf name hooli table" in owned(flatten(router.config_tree()), [list(o) for o in all_owned_subtrees()])
         assert router.saved == router.running() and not router.confirm_pending
+
+
+def test_state_of_an_earlier_version_updates_without_a_change(project: Project) -> None:
+    """A stack applied before router configs were kept per section (``config`` as
+    ``{"<path words>": [values]}``, ``owns`` one list) previews and updates with no change
+    and no write to a router; later changes apply as usual."""
+    project.up("dc1")
+    state = json.loads(project.export("dc1"))
+    routers = [r for r in state["deployment"]["resources"] if r["urn"].endswith("-vyos")]
+    assert len(routers) == 2
+    for r in routers:
+        for part in ("inputs", "outputs"):
+            assert isinstance(r[part]["config"]["vrf"], str)
+            r[part]["config"] = desired_config(r[part]["config"])
+            r[part]["owns"] = owned_roots(r[part]["owns"])
+    earlier = project.workdir / "earlier.json"
+    earlier.write_text(json.dumps(state))
+    project.run("stack", "import", "-s", "dc1", "--file", str(earlier))
+    writes = {name: e.write_requests for name, e in project.emulators.items()}
+
+    assert project.run("preview", "-s", "dc1", "--expect-no-changes").returncode == 0
+    refresh = project.run("refresh", "-s", "dc1", "--yes", "--skip-preview")
+    assert "updated" not in refresh.stdout  # read correctly: no drift
+    assert _changed(project.up("dc1")) == {}
+    assert {name: e.write_requests for name, e in project.emulators.items()} == writes
+    # That up recorded the inputs in the new form (the outputs keep the old one until the next apply).
+    state = json.loads(project.export("dc1"))
+    assert all(
+        isinstance(r["inputs"]["config"]["vrf"], str) and isinstance(r["inputs"]["owns"], dict)
+        for r in state["deployment"]["resources"]
+        if r["urn"].endswith("-vyos")
+    )
+
+    path = project.dir / "Pulumi.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1"]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert "+ set vrf name hooli table '1050'" in project.run("preview", "-s", "dc1", "--diff").stdout
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 4}
+    for name in ("dc1-r1", "dc1-r2"):
+        assert _owned_running(project, name)["vrf name hooli table"] == ["1050"]
+    state = json.loads(project.export("dc1"))
+    for r in state["deployment"]["resources"]:
+        if r["urn"].endswith("-vyos"):
+            assert "set vrf name hooli table '1050'" in r["outputs"]["config"]["vrf"]
+    assert project.run("preview", "-s", "dc1", "--expect-no-changes").returncode == 0

@@ -15,11 +15,28 @@ from typing import Any
 import pytest
 
 from fabric import model, stackfile, topology
-from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
+from fabric.components.router import sections_text
+from fabric.render.vyos import (
+    SECTIONS,
+    RenderedRouter,
+    all_owned_subtrees,
+    keep_on_delete,
+    owned_subtrees,
+    render_routers,
+)
 from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY
 from providers import vyos
 from providers.keys import generate_keypair
-from providers.vyos import Router, VyosConfigProvider, VyosError, delta, flatten, owned
+from providers.vyos import (
+    Router,
+    VyosConfigProvider,
+    VyosError,
+    delta,
+    desired_config,
+    flatten,
+    owned,
+    owned_roots,
+)
 from tests.conftest import ROOT
 from tests.engine import bootstrap_config
 from tests.vyos_emulator import VyosEmulator
@@ -28,25 +45,43 @@ KEY = "test-api-key"
 PRIVATE, _ = generate_keypair()
 
 
-def rendered_config(stack: str = "dc1", index: int = 0, without: str | None = None) -> tuple[dict[str, list[str]], str]:
-    """A router's rendered config from an example stack, optionally without one tenant."""
+def render(stack: str = "dc1", index: int = 0, without: str | None = None) -> RenderedRouter:
+    """A router of an example stack, optionally without one tenant."""
     raw = stackfile.raw_config(ROOT, stack)
     if without:
         raw["tenants"] = [t for t in raw["tenants"] if t["name"] != without]
     inv = model.load(raw)
     plan = topology.build(inv, stackfile.placeholder_keys(inv))
-    rendered = render_routers(plan)[index]
-    return rendered.config(), rendered.vyos_version
+    return render_routers(plan)[index]
 
 
-def props(router: VyosEmulator, config: dict[str, list[str]], version: str = "1.5", **extra: Any) -> dict[str, Any]:
+def rendered_config(stack: str = "dc1", index: int = 0, without: str | None = None) -> tuple[dict[str, str], str]:
+    """A router's rendered config as the Router component passes it (per section, its ``set`` lines)."""
+    rendered = render(stack, index, without)
+    return sections_text(rendered), rendered.vyos_version
+
+
+def earlier_state(new: dict[str, Any], without: str | None = None) -> dict[str, Any]:
+    """The state an earlier version of this provider left for the same router: ``config`` as
+    ``{"<path words>": [values]}`` (what ``RenderedRouter.config()`` gives), ``owns`` one list."""
+    return {
+        **new,
+        "config": render(without=without).config(),
+        "owns": [list(o) for o in all_owned_subtrees()],
+        "writes": 3,
+        "changed_lines": 348,
+        "drift": [],
+    }
+
+
+def props(router: VyosEmulator, config: dict[str, str], version: str = "1.5", **extra: Any) -> dict[str, Any]:
     return {
         "router": "r1",
         "endpoint": router.url,
         "api_key": KEY,
         "tls": {"fingerprint": router.fingerprint_sha256},
         "vyos_version": version,
-        "owns": [list(o) for o in all_owned_subtrees()],
+        "owns": {section: [list(o) for o in owned_subtrees(section)] for section in SECTIONS},
         "keep_on_delete": [list(k) for k in keep_on_delete()],
         "config": config,
         "secrets": {WIREGUARD_PRIVATE_KEY.name: PRIVATE, API_KEY.name: KEY},
@@ -69,9 +104,11 @@ def test_first_apply_lays_down_the_config_in_three_writes(router: VyosEmulator) 
     outs = VyosConfigProvider().create(props(router, config, version)).outs
     running = owned_running(router)
     assert running["interfaces wireguard wg0 private-key"] == [PRIVATE]
+    want = desired_config(config)
+    assert len(want) > 300 and "set vrf name acme table '1010'" in config["vrf"]
     assert {
         p: v for p, v in running.items() if "private-key" not in p and p != "service https api keys id fabric key"
-    } == {p: v for p, v in config.items() if not any(x.startswith("<secret:") for x in v)}
+    } == {p: v for p, v in want.items() if not any(x.startswith("<secret:") for x in v)}
     assert outs is not None and outs["writes"] == 3 and router.write_count == 3
     assert router.saved == router.running()  # saved, so it survives a reboot
     assert not router.confirm_pending
@@ -118,7 +155,9 @@ def test_a_failed_commit_leaves_the_router_unchanged_and_names_the_problem(route
     assert router.running() == before
     assert not router.confirm_pending  # the timer VyOS armed before the failed commit is disarmed
     # An invalid line is refused with its path and the router's message, nothing applied.
-    bad = props(router, {**config, "interfaces wireguard wg0 port": ["70000"]}, version)
+    assert "set interfaces wireguard wg0 port '51820'\n" in config["wireguard"]
+    wrong_port = config["wireguard"].replace("wg0 port '51820'", "wg0 port '70000'")
+    bad = props(router, {**config, "wireguard": wrong_port}, version)
     with pytest.raises(VyosError, match=r"interfaces wireguard wg0 port.*'70000'.*1 to 65535"):
         VyosConfigProvider().update("id", applied, bad)
     assert router.running() == before
@@ -148,7 +187,8 @@ def test_a_connection_lost_after_commit_rolls_back_and_the_next_apply_converges(
     assert router.expire_confirm_now()
     assert router.running() == before and router.rollback_count == 1
     VyosConfigProvider().create(props(router, config, version))
-    assert owned_running(router)["interfaces wireguard wg0 address"] == config["interfaces wireguard wg0 address"]
+    want = desired_config(config)["interfaces wireguard wg0 address"]
+    assert owned_running(router)["interfaces wireguard wg0 address"] == want
 
 
 def test_an_apply_while_an_old_commit_awaits_confirmation_waits_for_it(router: VyosEmulator) -> None:
@@ -157,7 +197,8 @@ def test_an_apply_while_an_old_commit_awaits_confirmation_waits_for_it(router: V
     router.drop_connection_after_commit()
     with pytest.raises(VyosError):
         VyosConfigProvider().create(props(router, config, version))
-    config["system host-name"] = ["renamed"]
+    assert "set system host-name 'dc1-r1'\n" in config["system"]
+    config["system"] = config["system"].replace("host-name 'dc1-r1'", "host-name 'renamed'")
     with pytest.raises(VyosError, match=r"a commit-confirm is pending there"):
         VyosConfigProvider().create(props(router, config, version))
     assert router.confirm_pending
@@ -196,24 +237,35 @@ def test_drift_made_by_hand_is_read_and_repaired(router: VyosEmulator) -> None:
     VyosConfigProvider().create(p)
     router.set_by_hand(("interfaces", "vxlan", "vxlan10010", "description", "edited by hand"))
     router.delete_by_hand(("interfaces", "wireguard", "wg0", "peer", "dc1-r2"))
-    router.set_by_hand(("interfaces", "wireguard", "wg0", "private-key", generate_keypair()[0]))
+    hand_key = generate_keypair()[0]
+    router.set_by_hand(("interfaces", "wireguard", "wg0", "private-key", hand_key))
     read = VyosConfigProvider().read("id", p).outs
     assert read is not None
-    drift = {k: v for k, v in read["config"].items() if config.get(k) != v} | {
-        k: None for k in config if k not in read["config"]
-    }
+    # The config output is what the router holds, each line in its section; unchanged sections stay as they were.
+    was, now = desired_config(config), desired_config(read["config"])
+    drift = {k: v for k, v in now.items() if was.get(k) != v} | {k: None for k in was if k not in now}
     assert drift["interfaces vxlan vxlan10010 description"] == ["edited by hand"]
     assert drift["interfaces wireguard wg0 peer dc1-r2 public-key"] is None
-    assert drift["interfaces wireguard wg0 private-key"][0].startswith("<redacted sha256:")  # never the key itself
+    assert "interfaces wireguard wg0 private-key" in drift
+    assert now["interfaces wireguard wg0 private-key"][0].startswith("<redacted sha256:")  # never the key itself
+    assert "set interfaces vxlan vxlan10010 description 'edited by hand'\n" in read["config"]["vxlan"]
+    assert "dc1-r2" not in read["config"]["wireguard"] and hand_key not in str(read)
+    assert {s for s in config if read["config"][s] != config[s]} == {"vxlan", "wireguard"}
+    assert read["drift"][:2] == [
+        "- interfaces vxlan vxlan10010 description 'tenant acme segment' (applied, gone from the router)",
+        "+ interfaces vxlan vxlan10010 description 'edited by hand' (on the router, not in fabric's config)",
+    ]
     assert VyosConfigProvider().diff("id", read, p).changes
     VyosConfigProvider().update("id", read, p)
-    assert VyosConfigProvider().read("id", p).outs["config"] == config  # type: ignore[index]
+    repaired = VyosConfigProvider().read("id", p).outs
+    assert repaired is not None and repaired["config"] == config and repaired["drift"] == []
 
 
 def test_adding_or_removing_a_tenant_touches_only_that_tenants_lines(router: VyosEmulator) -> None:
     config, version = rendered_config()
     without, _ = rendered_config(without="initech")
-    theirs = {p for p in config if p not in without or config[p] != without[p]}
+    lines, fewer = desired_config(config), desired_config(without)
+    theirs = {p for p in lines if p not in fewer or lines[p] != fewer[p]}
     full = props(router, config, version)
     smaller = props(router, without, version)
     VyosConfigProvider().create(full)
@@ -235,8 +287,16 @@ def test_two_applies_to_one_router_never_overlap() -> None:
     """Two resources on one router (disjoint subtrees), applied at once from two threads."""
     with VyosEmulator(KEY, initial=bootstrap_config(KEY, "1.5"), commit_delay=0.2) as router:
         base = props(router, {}, "1.5")
-        first = {**base, "owns": [["system", "host-name"]], "config": {"system host-name": ["r1"]}}
-        second = {**base, "owns": [["system", "domain-name"]], "config": {"system domain-name": ["fabric.internal"]}}
+        first = {
+            **base,
+            "owns": {"system": [["system", "host-name"]]},
+            "config": {"system": "set system host-name 'r1'"},
+        }
+        second = {
+            **base,
+            "owns": {"system": [["system", "domain-name"]]},
+            "config": {"system": "set system domain-name 'fabric.internal'\n"},
+        }
         errors: list[Exception] = []
 
         def apply(p: dict[str, Any]) -> None:
@@ -259,12 +319,15 @@ def test_two_applies_to_one_router_never_overlap() -> None:
 def test_a_busy_router_is_retried_with_backoff() -> None:
     """Another process holds the config session: the router says busy, the provider waits."""
     with VyosEmulator(KEY, initial=bootstrap_config(KEY, "1.5"), commit_delay=0.5, busy_mode=True) as router:
-        p = props(router, {"system host-name": ["r1"]}, "1.5", owns=[["system", "host-name"]])
-        other = {**p, "owns": [["system", "domain-name"]], "config": {"system domain-name": ["other.example"]}}
+        p = props(router, {"system": "set system host-name 'r1'\n"}, "1.5", owns={"system": [["system", "host-name"]]})
+        other = {
+            **p,
+            "owns": {"system": [["system", "domain-name"]]},
+            "config": {"system": "set system domain-name 'o.example'"},
+        }
         # Another client (its own lock, as another process would have) commits first.
-        holder = threading.Thread(
-            target=Router(other).apply, args=(delta({}, other["config"], other["owns"]), True, lambda _: None)
-        )
+        commands = delta({}, desired_config(other["config"]), owned_roots(other["owns"]))
+        holder = threading.Thread(target=Router(other).apply, args=(commands, True, lambda _: None))
         holder.start()
         time.sleep(0.1)
         VyosConfigProvider().create(p)
@@ -301,3 +364,53 @@ def test_delete_removes_exactly_the_owned_subtrees(router: VyosEmulator) -> None
     assert not any(p.startswith(("interfaces wireguard", "vrf", "protocols", "firewall")) for p in left)
     assert ("interfaces", "ethernet", "eth0", "hw-id", "52:54:00:12:34:56") in router.running()
     assert router.saved == router.running()
+
+
+def test_state_written_by_an_earlier_version_is_read_without_a_change(router: VyosEmulator) -> None:
+    """The state refers to the provider by module path (``providers.vyos``), not by its code,
+    so this code meets earlier state (``config`` per path, ``owns`` one list) at the next
+    preview, refresh, up or destroy: nothing changes that did not change."""
+    config, version = rendered_config()
+    new = props(router, config, version)
+    old = earlier_state(new)
+    assert old["config"]["vrf name acme table"] == ["1010"] and isinstance(old["owns"], list)
+    VyosConfigProvider().create(old)  # the router as the earlier version left it (the same lines)
+    router.clear_requests()
+    assert VyosConfigProvider().diff("id", old, new).changes is False  # preview and up: nothing to do
+
+    # A refresh before the next up: no drift, the state kept as it is.
+    read = VyosConfigProvider().read("id", old).outs
+    assert read is not None and read["config"] == old["config"] and read["drift"] == []
+    assert [r for r in router.requests if r["wrote"]] == []
+
+    # Drift on such state is found, and repaired by the next up.
+    router.set_by_hand(("interfaces", "vxlan", "vxlan10010", "description", "edited by hand"))
+    drifted = VyosConfigProvider().read("id", old).outs
+    assert drifted is not None and drifted["drift"] == [
+        "- interfaces vxlan vxlan10010 description 'tenant acme segment' (applied, gone from the router)",
+        "+ interfaces vxlan vxlan10010 description 'edited by hand' (on the router, not in fabric's config)",
+    ]
+    assert "set interfaces vxlan vxlan10010 description 'edited by hand'\n" in drifted["config"]["config"]
+    assert VyosConfigProvider().diff("id", drifted, new).changes
+    outs = VyosConfigProvider().update("id", drifted, new).outs
+    assert outs is not None and outs["changed_lines"] == 2 and outs["config"] == config  # one delete, one set
+    assert owned_running(router)["interfaces vxlan vxlan10010 description"] == ["tenant acme segment"]
+
+    # A real change against earlier state: an update of exactly that change, one batch.
+    smaller, _ = rendered_config(without="initech")
+    assert VyosConfigProvider().diff("id", old, {**new, "config": smaller}).changes
+    router.clear_requests()
+    outs = VyosConfigProvider().update("id", old, {**new, "config": smaller}).outs
+    assert outs is not None and outs["writes"] == 3
+    assert "vrf name initech table" not in owned_running(router) and "vrf name acme table" in owned_running(router)
+    assert (
+        VyosConfigProvider().diff("id", earlier_state(new, without="initech"), {**new, "config": smaller}).changes
+        is False
+    )
+
+    # A destroy of such state removes exactly the owned subtrees.
+    VyosConfigProvider().delete("id", earlier_state(new, without="initech"))
+    assert not any(
+        p.startswith(("interfaces wireguard", "vrf", "protocols", "firewall")) for p in owned_running(router)
+    )
+    assert "service https api keys id fabric key" in owned_running(router)

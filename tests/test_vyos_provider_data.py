@@ -1,8 +1,32 @@
-"""The VyOS provider's data handling: device trees to lines, deltas, secrets. No device needed."""
+"""The VyOS provider's data handling: config text and device trees to lines, deltas, secrets,
+state of earlier versions. No device needed."""
 
 from __future__ import annotations
 
-from providers.vyos import delta, fill_secrets, flatten, mask_secrets, normalize_fingerprint, owned
+import pytest
+
+from fabric import model, stackfile, topology
+from fabric.components.router import sections_text
+from fabric.render.vyos import render_routers
+from fabric.render.vyos.command import Command, SecretRef, set_line
+from providers.vyos import (
+    VyosConfigProvider,
+    VyosError,
+    config_lines,
+    delta,
+    desired_config,
+    fill_secrets,
+    flatten,
+    line_text,
+    mask_secrets,
+    normalize_fingerprint,
+    owned,
+    parse_lines,
+    router_text,
+    same_config,
+    same_roots,
+)
+from tests.conftest import ROOT
 
 TREE = {
     "interfaces": {
@@ -94,15 +118,124 @@ def test_fingerprints_are_normalized() -> None:
 
 
 def test_diff_is_from_data_and_only_another_router_is_a_replace() -> None:
-    from providers.vyos import VyosConfigProvider
-
-    base = {"router": "r1", "endpoint": "https://10.0.0.1:443", "config": {"a": ["1"]}, "secrets": {}, "tls": {}}
+    base = {
+        "router": "r1",
+        "endpoint": "https://10.0.0.1:443",
+        "config": {"system": "set system host-name 'r1'\n"},
+        "owns": {"system": [["system", "host-name"]]},
+        "secrets": {},
+        "tls": {},
+    }
     diff = VyosConfigProvider().diff
     assert diff("id", base, base).changes is False
-    changed = diff("id", base, {**base, "config": {"a": ["2"]}})
+    changed = diff("id", base, {**base, "config": {"system": "set system host-name 'r2'\n"}})
     assert changed.changes and changed.replaces == []
     renamed = diff("id", base, {**base, "router": "edge"})
     assert renamed.changes and renamed.replaces == []
     moved = diff("id", base, {**base, "endpoint": "https://10.0.0.9:443"})
     assert moved.changes and moved.replaces == ["endpoint"] and moved.delete_before_replace
     assert diff("id", base, {**base, "endpoint": "https://10.0.0.1:8443"}).replaces == []  # same router, other port
+    assert diff("id", base, {**base, "owns": {"system": [["system"]]}}).changes
+    # Config not known yet (a preview before a new key exists) is a change.
+    assert diff("id", base, {**base, "config": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}).changes
+    # State of an earlier version: the same lines and subtrees in the old form are no change.
+    earlier = {**base, "config": {"system host-name": ["r1"]}, "owns": [["system", "host-name"]]}
+    assert diff("id", earlier, base).changes is False
+    assert diff("id", earlier, {**base, "config": {"system": "set system host-name 'r2'\n"}}).changes
+
+
+def test_set_lines_are_read_as_set_line_writes_them() -> None:
+    text = (
+        "set system host-name 'r1'\n"
+        "set interfaces vxlan vxlan10010 parameters nolearning\n"
+        "\n"
+        "set firewall ipv4 name E rule 30 description 'other tenants'\\''s \"cloud\"'\n"
+        "set system login banner pre-login 'two\nlines'\n"
+        "set system domain-search ''\n"
+        "set a 'tag value' leaf\n"
+        "set b 'back\\slash'"
+    )
+    assert parse_lines(text) == [
+        ("system host-name", "r1", "set system host-name 'r1'"),
+        (
+            "interfaces vxlan vxlan10010 parameters nolearning",
+            None,
+            "set interfaces vxlan vxlan10010 parameters nolearning",
+        ),
+        ("firewall ipv4 name E rule 30 description", 'other tenants\'s "cloud"', text.split("\n")[3]),
+        ("system login banner pre-login", "two\nlines", "set system login banner pre-login 'two\nlines'"),
+        ("system domain-search", "", "set system domain-search ''"),
+        ("a tag value leaf", None, "set a 'tag value' leaf"),
+        ("b", "back\\slash", "set b 'back\\slash'"),
+    ]
+    with pytest.raises(VyosError, match=r"'delete system host-name' is not a `set` line"):
+        parse_lines("delete system host-name")
+    with pytest.raises(VyosError, match=r"unterminated quote"):
+        parse_lines("set system host-name 'r1")
+
+
+def test_every_rendered_line_reads_back_as_its_command() -> None:
+    """The provider's reading of ``set_line`` agrees with the renderer, line by line, on every
+    example router and with 200 tenants; and it writes a router's own lines the same way."""
+    routers = []
+    for stack, tenants in (("dc1", None), ("dc2", None), ("dc1", 200)):
+        raw = stackfile.raw_config(ROOT, stack)
+        if tenants:
+            raw["tenants"] = [{"name": f"t{i}", "id": i} for i in range(1, tenants + 1)]
+        inv = model.load(raw)
+        routers += render_routers(topology.build(inv, stackfile.placeholder_keys(inv)))
+    for rendered in routers:
+        text = sections_text(rendered)
+        assert len(text) == 13  # one value per section, however many lines
+        assert desired_config(text) == rendered.config()
+        for c in rendered.commands():
+            value = f"<secret:{c.value.name}>" if isinstance(c.value, SecretRef) else c.value
+            assert line_text(" ".join(c.path), value) == set_line(c)
+    assert len(routers[-1].commands()) > 15_000
+    odd = [Command(("a", "b"), 'it\'s "odd"\nand long'), Command(("c",), ""), Command(("d", "e"))]
+    assert desired_config({"s": "".join(set_line(c) + "\n" for c in odd)}) == {
+        "a b": ['it\'s "odd"\nand long'],
+        "c": [""],
+        "d e": [],
+    }
+
+
+def test_configs_are_the_same_when_they_ask_the_same_of_the_router() -> None:
+    new = {
+        "system": "set system host-name 'r1'\nset system name-server '10.0.0.1'\nset system name-server '10.0.0.2'\n"
+    }
+    earlier = {"system host-name": ["r1"], "system name-server": ["10.0.0.1", "10.0.0.2"]}
+    assert same_config(new, new) and same_config(earlier, new) and same_config(new, earlier)
+    reordered = {
+        "system": "set system name-server '10.0.0.2'\nset system name-server '10.0.0.1'\nset system host-name 'r1'"
+    }
+    assert same_config(new, reordered)  # the router keeps its own order of a leaf's values
+    assert not same_config(earlier, {"system": "set system host-name 'r1'\n"})
+    assert not same_config(new, None) and not same_config(new, "04da6b54-80e4-46f7-96ec-b56ff0331ba9")
+    assert same_roots([["a", "b"], ["c"]], {"x": [["c"]], "y": [["a", "b"]]})
+    assert not same_roots([["a", "b"]], {"x": [["a"]]})
+
+
+def test_what_the_router_holds_is_written_back_per_section() -> None:
+    desired = {
+        "system": "set system host-name 'r1'\n",
+        "vxlan": "set interfaces vxlan vxlan1 vni '1'\nset interfaces vxlan vxlan1 parameters nolearning\n",
+    }
+    owns = {"system": [["system", "host-name"]], "vxlan": [["interfaces", "vxlan"]], "nat": [["nat", "source"]]}
+    actual = {
+        "system host-name": ["r1"],
+        "interfaces vxlan vxlan1 vni": ["1"],
+        "interfaces vxlan vxlan2 description": ["by hand"],
+        "nat source rule 5 outbound-interface name": ["eth0"],
+    }
+    assert router_text(actual, config_lines(desired), owns) == {
+        "system": "set system host-name 'r1'\n",
+        "vxlan": "set interfaces vxlan vxlan1 vni '1'\nset interfaces vxlan vxlan2 description 'by hand'\n",
+        "nat": "set nat source rule 5 outbound-interface name 'eth0'\n",
+    }
+    # State of an earlier version has one list of subtrees: everything is one section.
+    earlier = router_text(actual, config_lines({"system host-name": ["r1"]}), [["system"], ["interfaces"]])
+    assert earlier == {
+        "config": "set system host-name 'r1'\nset interfaces vxlan vxlan1 vni '1'\n"
+        "set interfaces vxlan vxlan2 description 'by hand'\n"
+    }

@@ -62,7 +62,12 @@ class RenderedRouter:
         return [c for section in self.sections.values() for c in section]
 
     def config(self) -> dict[str, list[str]]:
-        """``{"<path words>": [values]}`` as the VyOS provider takes it (secrets as markers)."""
+        """``{"<path words>": [values]}`` (secrets as markers): the VyOS provider's working form.
+
+        The provider's ``config`` input is the per-section ``set`` text instead (one value per
+        section, see ``fabric.components.router.sections_text``); state written before that
+        holds this form, which the provider still reads.
+        """
         out: dict[str, list[str]] = {}
         for c in self.commands():
             values = out.setdefault(" ".join(c.path), [])
