@@ -151,7 +151,7 @@ def capture(filter_expr: str = "ip") -> Iterator[list[str]]:
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
-        lines += out.splitlines()
+        lines += [line for line in out.splitlines() if line.strip()]
 
 
 def vtysh_json(state: LabState, node: str, command: str) -> Any:

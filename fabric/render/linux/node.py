@@ -191,6 +191,8 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         local.append(
             f'        iifname "{br}" ip daddr != {t.tenant.network} drop comment "tenant {name}: only its own network"'
         )
+        # Bridged frames reach this hook too where br_netfilter is loaded (e.g. next to Docker).
+        forward.append(f'        iifname "{br}" oifname "{br}" accept comment "tenant {name}: its own segment"')
         if t.cloud_subnet is not None:
             forward += [
                 f'        ip saddr {t.cloud_subnet} oifname "{br}" accept comment "tenant {name}: cloud to fabric"',
