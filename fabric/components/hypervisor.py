@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from fabric.components.hosts import ConcernInputs, concern_chain
 from fabric.render.linux import render_hypervisor
 from fabric.topology import HypervisorPlan, Plan
 from providers.host import HostConcern
@@ -24,31 +25,19 @@ class Hypervisor(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fabric:index:Hypervisor", name, None, opts)
         state = render_hypervisor(plan, hv)
-        ssh = hv.spec.ssh
         self.files: dict[str, dict[str, str]] = {
             concern: {f.path: f.content for f in c.files} for concern, c in state.concerns.items()
         }
         # Concerns apply in order (sriov, network, ovs, vms): the bonds exist before OVS
         # takes one as its uplink, and the bridge before a VM's tap joins it.
-        self.concerns: dict[str, HostConcern] = {}
-        previous: list[pulumi.Resource] = []
-        for concern, c in state.concerns.items():
-            files, actions = c.inputs()
-            self.concerns[concern] = HostConcern(
-                f"{name}-{concern}",
-                host=hv.spec.name,
-                concern=concern,
-                address=str(ssh.address),
-                port=ssh.port,
-                user=ssh.user,
-                host_key=ssh.host_key,
-                private_key=private_key,
-                files=files,
-                actions=actions,
-                root=ssh.root,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
-            )
-            previous = [self.concerns[concern]]
+        self.concerns: dict[str, HostConcern] = concern_chain(
+            self,
+            name,
+            hv.spec.name,
+            hv.spec.ssh,
+            private_key,
+            (ConcernInputs(concern, *c.inputs()) for concern, c in state.concerns.items()),
+        )
         self.backbone_address = str(hv.backbone_address)
         outputs: dict[str, Any] = {
             "backbone_address": self.backbone_address,

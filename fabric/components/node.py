@@ -13,6 +13,7 @@ import functools
 import pulumi
 
 from fabric import model
+from fabric.components.hosts import ConcernInputs, concern_chain
 from fabric.render.linux.node import PRIVATE_KEY_MARKER, render_node
 from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY
 from fabric.topology import NodePlan, Plan
@@ -43,31 +44,22 @@ class Node(pulumi.ComponentResource):
         self, plan: pulumi.Output[Plan], planned: NodePlan, keyless: Plan, ssh_private_key: pulumi.Output[str] | None
     ) -> None:
         """One host resource per concern with files (which concerns: from the keyless plan)."""
-        ssh = self.spec.ssh
-        previous: list[pulumi.Resource] = []
+        concerns = []
         for concern, c in render_node(keyless, planned).concerns.items():
             if not c.files:
                 continue
             inputs = plan.apply(functools.partial(self._inputs, concern=concern))
-            self.concerns[concern] = HostConcern(
-                f"{self.name}-{concern}",
-                host=self.spec.name,
-                concern=concern,
-                address=str(ssh.address),
-                port=ssh.port,
-                user=ssh.user,
-                host_key=ssh.host_key,
-                private_key=ssh_private_key,
-                files=inputs.apply(lambda i: i[0]),
-                actions=inputs.apply(lambda i: i[1]),
-                root=ssh.root,
-                # Only the concern whose files hold the key's marker is given the key.
-                secrets={WIREGUARD_PRIVATE_KEY.name: self.private_key}
-                if any(PRIVATE_KEY_MARKER in f.content for f in c.files)
-                else None,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+            # Only the concern whose files hold the key's marker is given the key.
+            keyed = any(PRIVATE_KEY_MARKER in f.content for f in c.files)
+            concerns.append(
+                ConcernInputs(
+                    concern,
+                    inputs.apply(lambda i: i[0]),
+                    inputs.apply(lambda i: i[1]),
+                    {WIREGUARD_PRIVATE_KEY.name: self.private_key} if keyed else None,
+                )
             )
-            previous = [self.concerns[concern]]
+        self.concerns = concern_chain(self, self.name, self.spec.name, self.spec.ssh, ssh_private_key, concerns)
         self.register_outputs(
             {"public_key": self.public_key, "mesh_address": str(planned.mesh_address), "site": planned.site}
         )
