@@ -27,19 +27,21 @@ from fabric.topology import Plan
 def _stacks(args: argparse.Namespace) -> list[str]:
     if args.stack:
         return [args.stack]
-    stacks = [s for s in stackfile.stacks_in(args.project) if _is_datacenter_stack(args.project, s)]
+    stacks = [s for s in stackfile.stacks_in(args.project) if _is_fabric_stack(args.project, s)]
     if not stacks:
-        raise ConfigError([f"{args.project}: no Pulumi.<stack>.yaml with a fabric:datacenter"])
+        raise ConfigError([f"{args.project}: no Pulumi.<stack>.yaml with a fabric:datacenter or fabric:nodes"])
     return stacks
 
 
-def _is_datacenter_stack(project: Path, stack: str) -> bool:
-    return "datacenter" in stackfile.raw_config(project, stack)
+def _is_fabric_stack(project: Path, stack: str) -> bool:
+    raw = stackfile.raw_config(project, stack)
+    return "datacenter" in raw or "nodes" in raw
 
 
 def write_render(plan: Plan, out: Path) -> list[Path]:
     """Write every device's config under ``out``: ``<router>.vyos``, ``<hypervisor>/<path>``,
-    and per cloud node ``<node>.user-data`` (cloud-init) and ``<node>/<path>`` (its files)."""
+    ``<node>/<path>`` for each frr node, and per cloud node ``<node>.user-data`` (cloud-init)
+    and ``<node>/<path>`` (its files)."""
     written = []
     out.mkdir(parents=True, exist_ok=True)
     for rendered in render_routers(plan):
@@ -54,6 +56,12 @@ def write_render(plan: Plan, out: Path) -> list[Path]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(f.content)
                 written.append(path)
+    for node in plan.nodes:
+        for f in render_node(plan, node).files():
+            path = out / node.name / f.path.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f.content)
+            written.append(path)
     for cloud in plan.clouds:
         path = out / f"{cloud.node.name}.user-data"
         path.write_text(render_user_data(plan, cloud))

@@ -37,6 +37,8 @@ from fabric.model import Cloud, Datacenter, Hypervisor, Inventory, Router, Site,
 ROLE_REFLECTOR = "route-reflector"
 ANYWHERE = IPNetwork("0.0.0.0/0")
 ROLE_GATEWAY = "gateway"
+#: A cloud extension's node: the next hop of its tenants' cloud subnets.
+ROLE_CLOUD_NODE = "cloud-node"
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,7 @@ def local_members(
                 port=inv.mesh.port,
                 public_key=keys[name],
                 mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, cloud.node_id)),
+                roles=(ROLE_CLOUD_NODE,),
             )
             for name, site, cloud in cloud_nodes(inv)
         )
@@ -412,8 +415,11 @@ def wireguard_peers(
     )
 
 
-def bgp_neighbors(me: MeshMember, everyone: Sequence[MeshMember]) -> tuple[BgpNeighbor, ...]:
-    """Route-reflector sessions (see the module docstring for the rules)."""
+def bgp_neighbors(
+    me: MeshMember, everyone: Sequence[MeshMember], no_peer: set[frozenset[str]] | None = None
+) -> tuple[BgpNeighbor, ...]:
+    """Route-reflector sessions (see the module docstring for the rules); none across a
+    ``mesh.no_peer`` pair, which has no tunnel to carry it."""
     sites_with_reflector = {m.site for m in everyone if m.is_reflector}
 
     def serves(reflector: MeshMember, client: MeshMember) -> bool:
@@ -421,7 +427,7 @@ def bgp_neighbors(me: MeshMember, everyone: Sequence[MeshMember]) -> tuple[BgpNe
 
     out = []
     for m in sorted(everyone, key=lambda m: (m.site_id, m.node_id)):
-        if m.name == me.name:
+        if m.name == me.name or frozenset((me.name, m.name)) in (no_peer or set()):
             continue
         if me.is_reflector and m.is_reflector:
             out.append(BgpNeighbor(m.name, m.mesh_address, client=False))
@@ -437,10 +443,11 @@ def cloud_routes(
 ) -> tuple[tuple[IPNetwork, IPAddress], ...]:
     """The tenant's cloud subnets whose node is in the mesh, each via that node's segment address."""
     subnets = dict(t.cloud_subnets)
+    # Only cloud nodes forward; other nodes of a cloud site are never next hops.
     return tuple(
         (subnets[m.site], ap.router_tenant_address(t.network, m.site_id, m.node_id))
         for m in sorted(everyone, key=lambda m: (m.site_id, m.node_id))
-        if m.site in subnets
+        if m.site in subnets and ROLE_CLOUD_NODE in m.roles
     )
 
 
@@ -561,7 +568,7 @@ def _datacenter_plan(
                 api_port=r.api.port,
                 admin_prefixes=admin,
                 wireguard_peers=wireguard_peers(me, everyone, no_peer),
-                bgp_neighbors=bgp_neighbors(me, everyone),
+                bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
                 tenants=carried,
                 trunk_vlans=_trunk_vlans(inv, [c.tenant for c in carried]),
                 nat_addresses=nat_addresses,
@@ -588,7 +595,7 @@ def _node_plan(
         mesh_address=IPAddress(me.mesh_address),
         route_reflector=me.is_reflector,
         wireguard_peers=wireguard_peers(me, everyone, no_peer),
-        bgp_neighbors=bgp_neighbors(me, everyone),
+        bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
         tenants=tuple(
             TenantOnNode(
                 tenant=t,
@@ -623,7 +630,7 @@ def _cloud_plan(
         mesh_address=IPAddress(me.mesh_address),
         route_reflector=False,
         wireguard_peers=peers,
-        bgp_neighbors=bgp_neighbors(me, everyone),
+        bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
         tenants=tuple(
             TenantOnNode(
                 tenant=t,

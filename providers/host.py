@@ -51,15 +51,22 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from providers.locks import device_lock
 
 RETRIES = 4
+UNIT_DIR = "/etc/systemd/system/"
 CONNECT_TIMEOUT_S = 15.0
 COMMAND_TIMEOUT_S = 600.0
 STEP = "@@fabric-step "
 SECRET_MARKER = re.compile(r"<secret:[a-z0-9-]+>")
 PENDING_MARK = "@@fabric-pending"
+OWNER_MARK = "@@fabric-owner"
 #: Where an apply notes the actions it still owes, until they have all run: a re-run
 #: after a failure (or a dropped connection) finds files already written and would
 #: otherwise never make them live.
 PENDING_DIR = "/var/lib/fabric/pending"
+#: Which resource last applied each concern on the host. When Pulumi replaces a resource
+#: create-first (a renamed node, a new root), the new one owns the same files by the
+#: time the old one is deleted: the old one's delete then finds another owner and
+#: leaves the files (and what they made) alone.
+OWNER_DIR = "/var/lib/fabric/owner"
 
 
 class HostError(Exception):
@@ -221,9 +228,12 @@ class Host:
         except (OSError, paramiko.SSHException) as exc:
             raise HostError(f"host {self.name}: the SSH session failed: {exc}") from exc
 
-    def states(self, paths: list[str], marker: str) -> tuple[dict[str, tuple[str, str, str] | None], list[str]]:
-        """Hash, mode and owner of each path (None when missing), and the actions an
-        interrupted apply left pending (``marker``), in one round trip."""
+    def states(
+        self, paths: list[str], marker: str, owner: str | None = None
+    ) -> tuple[dict[str, tuple[str, str, str] | None], list[str], str]:
+        """Hash, mode and owner of each path (None when missing), the actions an interrupted
+        apply left pending (``marker``), and the concern's recorded owner (``owner``, a
+        path), in one round trip."""
         lines = ["for f in " + " ".join(shlex.quote(self.path(p)) for p in paths) + "; do"] if paths else []
         if paths:
             lines += [
@@ -232,10 +242,13 @@ class Host:
                 "done",
             ]
         lines.append(f"echo {PENDING_MARK}; cat {shlex.quote(self.path(marker))} 2>/dev/null || true")
+        if owner is not None:
+            lines.append(f"echo; echo {OWNER_MARK}; cat {shlex.quote(self.path(owner))} 2>/dev/null || true")
         code, output = self.run("\n".join(lines) + "\n", combine=False)
         if code != 0:
             raise HostError(f"host {self.name}: reading the owned files failed ({code}): {output[-2000:]}")
-        rows, _, pending = output.partition(PENDING_MARK + "\n")
+        rows, _, rest = output.partition(PENDING_MARK + "\n")
+        pending, _, recorded = rest.partition(OWNER_MARK + "\n")
         lines = rows.splitlines()
         if len(lines) != len(paths):
             raise HostError(f"host {self.name}: unexpected answer reading the owned files: {output[-500:]}")
@@ -243,7 +256,7 @@ class Host:
         for path, row in zip(paths, lines, strict=True):
             digest, mode, owner = row.split()
             out[path] = None if digest == "-" else (digest, mode, owner)
-        return out, pending.split()
+        return out, pending.split(), recorded.strip()
 
 
 @contextmanager
@@ -301,6 +314,10 @@ def marker_path(props: Mapping[str, Any]) -> str:
     return f"{PENDING_DIR}/{props['concern']}"
 
 
+def owner_path(props: Mapping[str, Any]) -> str:
+    return f"{OWNER_DIR}/{props['concern']}"
+
+
 def apply_script(
     host: Host,
     files: Mapping[str, Mapping[str, Any]],
@@ -309,6 +326,7 @@ def apply_script(
     marker: str,
     secrets: Mapping[str, str],
     removed: Mapping[str, Mapping[str, Any]] | None = None,
+    owner: tuple[str, str] | None = None,
 ) -> str:
     """One script: note the owed actions, write each changed file atomically, remove the
     files no longer owned (then their cleanup), run the actions, forget the note; steps
@@ -329,7 +347,7 @@ def apply_script(
         target = shlex.quote(host.path(path))
         tmp = shlex.quote(host.path(path) + ".fabric-new")
         mode = format(int(spec.get("mode", 0o644)), "o")
-        owner = shlex.quote(str(spec.get("owner", "root")))
+        user = shlex.quote(str(spec.get("owner", "root")))
         payload = base64.b64encode(content_of(spec, secrets).encode()).decode()
         lines += [
             f"echo {shlex.quote(STEP + 'write ' + path)}",
@@ -339,11 +357,14 @@ def apply_script(
             *[payload[i : i + 76] for i in range(0, len(payload), 76)],
             "FABRIC_EOF",
             f"chmod {mode} {tmp}",
-            f"chown {owner} {tmp}",
+            f"chown {user} {tmp}",
             f"mv -fT {tmp} {target}",
             "tmp=",
         ]
     lines += removal_lines(host, removed or {})
+    if owner is not None:
+        path, name = shlex.quote(host.path(owner[0])), shlex.quote(owner[1])
+        lines += [f'mkdir -p "$(dirname {path})"', f"echo {name} > {path}"]
     for action in actions:
         for argv in action["commands"]:
             command = " ".join(shlex.quote(str(a)) for a in argv)
@@ -359,7 +380,10 @@ def removal_lines(host: Host, removed: Mapping[str, Mapping[str, Any]]) -> list[
     lines = []
     for path, spec in removed.items():
         lines.append(f"echo {shlex.quote(STEP + 'remove ' + path)}")
-        for argv in spec.get("cleanup") or []:
+        cleanup = spec.get("cleanup") or []
+        if not cleanup and path.startswith(UNIT_DIR) and path.endswith((".service", ".timer")):
+            cleanup = [["systemctl", "disable", "--now", path.rsplit("/", 1)[-1]]]  # a unit says how to stop it
+        for argv in cleanup:
             lines.append(" ".join(shlex.quote(str(a)) for a in argv) + " || true")
         lines.append(f"rm -f {shlex.quote(host.path(path))}")
     return lines
@@ -401,14 +425,17 @@ class HostConcernProvider(ResourceProvider):
         secrets: dict[str, str] = props.get("secrets") or {}
         removed = {p: spec for p, spec in old_files.items() if p not in files}
         marker = marker_path(props)
+        owner = (owner_path(props), str(props["owner"])) if props.get("owner") else None
         with host_session(props) as host:
-            states, pending = host.states(list(files), marker)
+            states, pending, recorded = host.states(list(files), marker, owner[0] if owner else None)
+            if owner is not None and recorded == owner[1]:
+                owner = None  # already recorded: nothing to write for it
             changed = changed_files(files, states, secrets)
             named = {a["name"] for a in actions_for(changed, files, actions)}
             named |= {a["name"] for a in actions_for(list(removed), removed, actions)} | set(pending)
             run = [a for a in actions if a["name"] in named]
-            if changed or run or removed:
-                code, output = host.run(apply_script(host, files, changed, run, marker, secrets, removed))
+            if changed or run or removed or owner:
+                code, output = host.run(apply_script(host, files, changed, run, marker, secrets, removed, owner))
                 if code != 0:
                     raise failure(host, code, output)
         return {**props, "written": changed, "removed": list(removed), "ran": [a["name"] for a in run], "drift": []}
@@ -417,7 +444,7 @@ class HostConcernProvider(ResourceProvider):
         files: dict[str, dict[str, Any]] = props.get("files") or {}
         secrets: dict[str, str] = props.get("secrets") or {}
         with host_session(props) as host:
-            states, _ = host.states(list(files), marker_path(props))
+            states, _, _ = host.states(list(files), marker_path(props))
         seen: dict[str, dict[str, Any]] = {}
         drift = []
         for path, spec in files.items():
@@ -439,9 +466,17 @@ class HostConcernProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         files: dict[str, dict[str, Any]] = props.get("files") or {}
-        units = [p for p in files if p.startswith("/etc/systemd/system/")]
+        units = [p for p in files if p.startswith(UNIT_DIR)]
         with host_session(props) as host:
-            lines = ["set -u", *removal_lines(host, files), f"rm -f {shlex.quote(host.path(marker_path(props)))}"]
+            lines = ["set -u"]
+            if props.get("owner"):
+                owner, me = shlex.quote(host.path(owner_path(props))), shlex.quote(str(props["owner"]))
+                lines.append(
+                    f'if [ -f {owner} ] && [ "$(cat {owner})" != {me} ]; then '
+                    f"echo {shlex.quote(STEP + 'skip: another resource owns these files now')}; exit 0; fi"
+                )
+                lines.append(f"rm -f {owner}")
+            lines += [*removal_lines(host, files), f"rm -f {shlex.quote(host.path(marker_path(props)))}"]
             if units:
                 lines.append(f"echo {shlex.quote(STEP + 'systemctl daemon-reload')}; systemctl daemon-reload")
             code, output = host.run("\n".join(lines) + "\n")
@@ -476,6 +511,8 @@ class HostConcern(Resource):
             {
                 "host": host,
                 "concern": concern,
+                # The resource's name: recorded on the host as the concern's owner (``OWNER_DIR``).
+                "owner": name,
                 "address": address,
                 "port": port,
                 "user": user,

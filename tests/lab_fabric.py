@@ -23,6 +23,7 @@ from lab import dataplane
 from tests.engine import Project
 
 STACK = "lab"
+ENDPOINT_EXTRA_MTU = 100
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> float:
@@ -72,7 +73,9 @@ class LabFabric:
         keys = {(e.node, e.tenant) for e in wanted}
         dataplane.detach(self.state, [e for e in self.endpoints if (e.node, e.tenant) not in keys])
         self.refresh_state()
-        dataplane.attach(self.state, wanted, mtu=self.tenant_mtu)
+        # Endpoints' own MTU is above the tenants', so that an oversize packet leaves them
+        # and it is the fabric that refuses it.
+        dataplane.attach(self.state, wanted, mtu=self.tenant_mtu + ENDPOINT_EXTRA_MTU)
         self.refresh_state()
         self.endpoints = wanted
         return summary
@@ -101,6 +104,10 @@ class LabFabric:
         data = yaml.safe_load(self.stack_file.read_text())
         change(data["config"])
         self.stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def destroy(self) -> None:
+        """``pulumi destroy``: every node's fabric files, devices and daemons go."""
+        self.project.run("destroy", "-s", STACK, "--yes", "--skip-preview")
 
     def close(self) -> None:
         try:

@@ -451,7 +451,15 @@ def test_aws_security_group_admits_wireguard_only_from_mesh_endpoints(burst: Run
 
 def test_azure_nsg_admits_wireguard_only_from_mesh_endpoints(burst: Run) -> None:
     rules = burst.by_name("azure-node-nsg").plain("securityRules")
-    assert all(r["direction"] == "Inbound" and r["access"] == "Allow" for r in rules)
+    # Everything else is denied explicitly, last: Azure's AllowVnetInBound would admit too much.
+    deny = rules.pop()
+    assert (deny["name"], deny["priority"], deny["access"], deny["sourceAddressPrefix"]) == (
+        "deny-inbound",
+        4096,
+        "Deny",
+        "*",
+    )
+    assert all(r["direction"] == "Inbound" and r["access"] == "Allow" for r in [*rules, deny][:-1])
     assert {
         (r["name"], r["protocol"], r["destinationPortRange"]): sorted(r["sourceAddressPrefixes"]) for r in rules
     } == {
@@ -1262,7 +1270,7 @@ def test_cloud_nodes_are_exported_with_what_the_peer_stacks_need(burst: Run) -> 
         assert node == {
             "name": f"{site}-n1", "site": site, "site_id": CLOUD_SITE_IDS[site], "node_id": 1, "endpoint": ip,
             "port": 51820, "public_key": placeholder_public_key(f"mock {site}-n1-wg-key"),
-            "mesh_address": f"172.27.{CLOUD_SITE_IDS[site]}.1", "roles": [],
+            "mesh_address": f"172.27.{CLOUD_SITE_IDS[site]}.1", "roles": ["cloud-node"],
         }  # fmt: skip
         # What dc2 rebuilds from the export is the member dc1 planned with.
         assert peers.member_from_export(node) in burst.plan.members

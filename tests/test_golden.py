@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-@pytest.mark.parametrize("stack", ["dc1", "dc2"])
+@pytest.mark.parametrize("stack", ["dc1", "dc2", "lab"])
 def test_rendering_matches_golden_files(stack: str, tmp_path: Path) -> None:
     write_render(stackfile.load_stack(ROOT, stack).plan, tmp_path)
     rendered = {p.relative_to(tmp_path): p.read_text() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
@@ -31,4 +31,4 @@ def test_rendering_matches_golden_files(stack: str, tmp_path: Path) -> None:
         assert text == golden[path], (
             f"{stack}/{path} changed: regenerate with `python -m fabric render --out tests/golden`"
         )
-    assert any(p.suffix == ".vyos" for p in rendered)
+    assert any(p.suffix == ".vyos" or p.name == "frr.conf" for p in rendered)

@@ -25,7 +25,7 @@ from tests.conftest import ERRORS, burst_raw, load_yaml, patch
 from tests.ovs import Switch
 from tests.sshd import Sshd, stand_ins
 
-STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
+STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl", "wg", "wg-quick")
 
 
 @pytest.fixture
@@ -344,3 +344,35 @@ def test_deleting_a_node_concern_undoes_what_its_files_made(sshd: Sshd, tmp_path
     assert "systemctl reload-or-restart frr" in calls(tmp_path)
     HostConcernProvider().delete("id", frr)
     assert not (root / "etc/frr/frr.conf").exists() and "systemctl disable --now frr" in calls(tmp_path)
+
+
+def test_a_replaced_resource_leaves_the_files_its_successor_owns(sshd: Sshd, tmp_path: Path) -> None:
+    """Pulumi replaces create-first (a renamed node): the new resource writes the same files,
+    then the old one is deleted, which must not remove them (the host records the owner)."""
+    root = tmp_path / "host"
+    segments = node_concerns()["segments"]
+    old = props(sshd, root, "segments", segments, owner="lab-a1-segments")
+    new = props(sshd, root, "segments", segments, owner="lab-edge1-segments")
+    HostConcernProvider().create(old)
+    assert (root / "var/lib/fabric/owner/segments").read_text() == "lab-a1-segments\n"
+    outs = HostConcernProvider().create(new).outs  # same files: nothing to write but the owner
+    assert outs is not None and outs["written"] == []
+    (tmp_path / "calls.log").unlink()
+    HostConcernProvider().delete("id", old)
+    assert (root / "etc/systemd/network/60-br10010.netdev").exists() and calls(tmp_path) == []
+    HostConcernProvider().delete("id", new)
+    assert not (root / "etc/systemd/network/60-br10010.netdev").exists()
+    assert "ip link delete br10010" in calls(tmp_path)
+
+
+def test_a_unit_without_cleanup_is_still_stopped_when_removed(sshd: Sshd, tmp_path: Path) -> None:
+    """Files from state written before ``cleanup`` existed: units are disabled all the same."""
+    root = tmp_path / "host"
+    vms = hypervisor_concerns(tmp_path)["vms"]
+    for spec in vms["files"].values():
+        spec.pop("cleanup", None)
+    p = props(sshd, root, "vms", vms)
+    HostConcernProvider().create(p)
+    HostConcernProvider().delete("id", p)
+    units = [path.rsplit("/", 1)[-1] for path in vms["files"]]
+    assert units and all(f"systemctl disable --now {unit}" in calls(tmp_path) for unit in units)

@@ -38,6 +38,13 @@ def fabric(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFabric]:
         f.up()
         f.wait_converged()
         yield f
+        f.destroy()
+        for node in f.node_names():  # destroy undid what up made, on every node
+            links = lab.exec_in(f.state, node, ["ip", "-br", "link"], check=True).stdout
+            assert not re.search(r"^(wg0|br1\d+|vxlan\d+) ", links, re.M), (node, links)
+            left = lab.exec_in(f.state, node, ["ls", "/etc/wireguard", "/etc/frr", "/etc/systemd/network"]).stdout
+            assert "wg0.conf" not in left and "frr.conf" not in left and "60-" not in left, (node, left)
+            assert lab.exec_in(f.state, node, ["systemctl", "is-active", "frr"]).stdout.strip() != "active"
     finally:
         f.close()
     assert not [ns for ns in _netns() if ns.startswith("fablab-")], "the lab left network namespaces"
@@ -54,7 +61,8 @@ def by_label(f: LabFabric) -> dict[str, dataplane.Endpoint]:
 
 
 def test_every_same_tenant_pair_reaches_at_the_planned_mtu(fabric: LabFabric) -> None:
-    """Full-size (1500) don't-fragment packets cross every site pair; one byte more does not fit."""
+    """Full-size (1500) don't-fragment packets cross every site pair; one byte more does not
+    fit through the fabric (the endpoints themselves would send it: their MTU is larger)."""
     assert fabric.tenant_mtu == 1500
     m = fabric.matrix()
     same = {k: v for k, v in m.items() if k[0].split("@")[0] == k[1].split("@")[0]}
@@ -84,10 +92,13 @@ def test_the_underlay_carries_only_wireguard(fabric: LabFabric) -> None:
     between node endpoints): no cleartext VXLAN, BGP or ICMP."""
     with dataplane.capture() as lines:
         fabric.matrix()
+        fabric.matrix(size=fabric.tenant_mtu - 28)  # full-size tenant packets: never fragmented
     assert len(lines) > 100
-    wireguard = re.compile(r"^\S+ IP 10\.254\.0\.\d+\.51820 > 10\.254\.0\.\d+\.51820: UDP, length \d+$")
+    wireguard = re.compile(r"^\S+ IP 10\.254\.0\.\d+\.51820 > 10\.254\.0\.\d+\.51820: UDP, length (\d+)$")
     others = [line for line in lines if not wireguard.match(line)]
     assert others == []
+    # The largest: a 1500-byte tenant packet + VXLAN (50) + WireGuard data header and tag (32).
+    assert max(int(m.group(1)) for line in lines if (m := wireguard.match(line))) == 1500 + 50 + 32
 
 
 def test_evpn_routes_are_on_every_node_for_its_tenants_only(fabric: LabFabric) -> None:

@@ -164,10 +164,10 @@ def test_forwarding_lets_each_tenants_cloud_subnet_reach_only_its_own_segment() 
     rules = [line.strip() for line in nft.splitlines() if line.strip().endswith('"') and "accept" in line]
     assert rules == [
         'iifname "br10010" oifname "br10010" accept comment "tenant acme: its own segment"',
-        'ip saddr 10.243.10.0/24 oifname "br10010" accept comment "tenant acme: cloud to fabric"',
+        'iifname != "br*" ip saddr 10.243.10.0/24 oifname "br10010" accept comment "tenant acme: cloud to fabric"',
         'iifname "br10010" ip daddr 10.243.10.0/24 accept comment "tenant acme: fabric to cloud"',
         'iifname "br10020" oifname "br10020" accept comment "tenant globex: its own segment"',
-        'ip saddr 10.243.20.0/24 oifname "br10020" accept comment "tenant globex: cloud to fabric"',
+        'iifname != "br*" ip saddr 10.243.20.0/24 oifname "br10020" accept comment "tenant globex: cloud to fabric"',
         'iifname "br10020" ip daddr 10.243.20.0/24 accept comment "tenant globex: fabric to cloud"',
     ]
 

@@ -133,3 +133,19 @@ def test_plaintext_secret_in_a_stack_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.dc1.yaml").write_text(text[:start] + "  fabric:vyos_api_key: hunter2" + text[end:])
     with pytest.raises(Exception, match=r"vyos_api_key: stored in plain text in Pulumi.dc1.yaml"):
         stackfile.raw_config(tmp_path, "dc1")
+
+
+def test_invalid_packets_are_dropped_only_after_a_tenants_own_prefixes() -> None:
+    """Cloud-subnet traffic hairpins through the gateway one way and returns on the segment:
+    the router sees half of each TCP flow (conntrack: invalid), which must still pass within
+    the tenant, while invalid traffic anywhere else is dropped."""
+    plan = stackfile.load_stack(ROOT, "dc1").plan
+    text = render_routers(plan)[0].text()
+    assert "set firewall ipv4 forward filter rule 20 " not in text  # no global drop of invalid
+    chain = [line for line in text.splitlines() if "firewall ipv4 name EGRESS-acme rule" in line and " action " in line]
+    assert chain[:3] == [
+        "set firewall ipv4 name EGRESS-acme rule 10 action 'accept'",
+        "set firewall ipv4 name EGRESS-acme rule 15 action 'drop'",
+        "set firewall ipv4 name EGRESS-acme rule 20 action 'drop'",
+    ]
+    assert "set firewall ipv4 name EGRESS-acme rule 15 state 'invalid'" in text

@@ -184,3 +184,32 @@ def test_frr_nodes_join_the_mesh_and_their_sites_reflection(base_raw: dict[str, 
     assert {p.name for p in a2.wireguard_peers} == {"r1", "r2", "dc2-r1", "dc2-r2", "a1"}
     assert [(t.tenant.name, str(t.address)) for t in a2.tenants] == [("acme", "100.65.10.50")]
     assert [m.name for m in plan.members] == ["r1", "r2", "a1", "a2"]
+
+
+def test_only_cloud_nodes_are_next_hops_and_no_peer_pairs_have_no_session(base_raw: dict[str, Any]) -> None:
+    """An SSH node in a cloud site does not forward, so routers never route a cloud subnet
+    through it; a ``no_peer`` pair has no tunnel, so it gets no BGP session either."""
+    ssh = {"host_key": "SHA256:loJWC7AWlN5Cq/s52UNfND+2mHmMRrHAIDAWupiFDLY"}
+    raw = patch(
+        base_raw,
+        {
+            "nodes": [
+                {
+                    "name": "edge1",
+                    "id": 2,
+                    "site": "aws",
+                    "endpoint": "198.51.100.32",
+                    "ssh": {"address": "198.51.100.32", **ssh},
+                }
+            ],
+            "clouds": {"aws": {"enabled": True, "region": "eu-central-1"}},
+            "tenants[0].sites": ["dc1", "aws"],
+            "mesh": {"no_peer": [["r1", "edge1"]]},
+        },
+    )
+    plan = build(raw)
+    acme = next(c for r in plan.routers for c in r.tenants if c.tenant.name == "acme")
+    assert [(str(s), str(a)) for s, a in acme.cloud_routes] == [("10.243.10.0/24", "100.65.10.49")]  # aws-n1 only
+    r1 = next(r for r in plan.routers if r.name == "r1")
+    assert "edge1" not in {n.name for n in r1.bgp_neighbors} and "aws-n1" in {n.name for n in r1.bgp_neighbors}
+    assert "r1" not in {n.name for n in plan.nodes[0].bgp_neighbors}

@@ -231,7 +231,15 @@ class AwsExtension(CloudExtension):
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(encrypted=True),
             tags={"Name": self.node_name, **tags(planned)},
             volume_tags=tags(planned),
-            opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(delete_before_replace=True)),
+            opts=pulumi.ResourceOptions.merge(
+                self._opts,
+                pulumi.ResourceOptions(
+                    delete_before_replace=True,
+                    # A newly published Debian AMI must not replace a running node; a
+                    # configured ``image`` does, when it changes.
+                    ignore_changes=[] if planned.spec.image else ["ami"],
+                ),
+            ),
         )
         for t in planned.tenants:
             routes = [

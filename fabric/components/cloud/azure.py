@@ -228,7 +228,9 @@ class AzureExtension(CloudExtension):
         )
 
     def _rules(self, wireguard_sources: list[str]) -> list[network.SecurityRuleArgs]:
-        """Inbound allows above Azure's defaults; anything else from the internet stays denied."""
+        """Inbound allows, then an explicit deny of everything else: Azure's own
+        ``AllowVnetInBound`` covers the ``VirtualNetwork`` tag, which takes in the prefixes of
+        user-defined routes, and this network routes ``0.0.0.0/0``."""
         planned = self.planned
         rules = []
 
@@ -254,6 +256,20 @@ class AzureExtension(CloudExtension):
             allow("ssh", 110, "Tcp", [str(p) for p in planned.spec.admin_prefixes], "22", "SSH from admin prefixes")
         if planned.tenants:
             allow("tenants", 120, "*", [str(t.subnet) for t in planned.tenants], "*", "forwarded tenant traffic")
+        rules.append(
+            network.SecurityRuleArgs(
+                name="deny-inbound",
+                priority=4096,
+                direction="Inbound",
+                access="Deny",
+                protocol="*",
+                source_address_prefix="*",
+                source_port_range="*",
+                destination_address_prefix="*",
+                destination_port_range="*",
+                description="nothing else: not even what Azure's defaults call the virtual network",
+            )
+        )
         return rules
 
 

@@ -76,6 +76,8 @@ class GcpExtension(CloudExtension):
             auto_create_subnetworks=False,
             delete_default_routes_on_create=True,
             routing_mode="REGIONAL",
+            # GCP's default is 1460; the plan's WireGuard packets are sized for a 1500 underlay.
+            mtu=1500,
             description=self.description,
             opts=self._opts,
         )

@@ -80,7 +80,7 @@ def wireguard(plan: Plan, node: NodePlan) -> Concern:
     unit = f"wg-quick@{MESH}"
     sync = (
         f"if systemctl is-active -q {unit}; then wg-quick strip {MESH} > /run/fabric-{MESH}.conf"
-        f" && wg syncconf {MESH} /run/fabric-{MESH}.conf; rm -f /run/fabric-{MESH}.conf;"
+        f" && wg syncconf {MESH} /run/fabric-{MESH}.conf; rc=$?; rm -f /run/fabric-{MESH}.conf; exit $rc;"
         f" else systemctl restart {unit}; fi"
     )
     return Concern(
@@ -195,7 +195,9 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         forward.append(f'        iifname "{br}" oifname "{br}" accept comment "tenant {name}: its own segment"')
         if t.cloud_subnet is not None:
             forward += [
-                f'        ip saddr {t.cloud_subnet} oifname "{br}" accept comment "tenant {name}: cloud to fabric"',
+                # Only from outside the segments: no tenant can pose as another's cloud subnet.
+                f'        iifname != "br*" ip saddr {t.cloud_subnet} oifname "{br}" accept'
+                f' comment "tenant {name}: cloud to fabric"',
                 f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {name}: fabric to cloud"',
             ]
     nft = "\n".join(

@@ -7,7 +7,11 @@
   rules match the VRF's name, not the bridge's.
 * IPv6 is not used by the fabric: only established traffic, ICMPv6 and loopback.
 * ``forward``: established traffic returns; a tenant's traffic jumps to its egress
-  chain; everything else (other tenants, the internet inbound) is dropped.
+  chain; everything else (other tenants, the internet inbound) is dropped. Invalid
+  packets are dropped in each egress chain *after* the tenant's own prefixes: traffic to
+  a cloud subnet hairpins through the gateway while replies come straight back from
+  the cloud node on the segment, so this router sees only one direction of such TCP
+  flows, which conntrack calls invalid.
 * Egress chain per tenant (the tiCrypt seed's single controlled exit): its own
   prefixes (cloud subnets included), never another tenant's (nor another tenant's
   cloud subnet), then its allow list, then drop (or accept when
@@ -102,7 +106,6 @@ def _forward(router: RouterPlan) -> list[Command]:
     out = [
         cmd(*f, "default-action", value="drop"),
         *_rule(f, 10, "accept", "established and related", state=("established", "related")),
-        *_rule(f, 20, "drop", "invalid", state=("invalid",)),
     ]
     for carried in router.tenants:
         t = carried.tenant
@@ -130,6 +133,7 @@ def _chain(plan: Plan, carried: TenantOnRouter) -> list[Command]:
         cmd(*c, "description", value=f"tenant {t.name} egress"),
         cmd(*c, "default-action", value="accept" if t.egress_allow_all else "drop"),
         *_rule(c, 10, "accept", "own prefixes", dest_group=tenant_group(t)),
+        *_rule(c, 15, "drop", "invalid", state=("invalid",)),
         *_rule(c, 20, "drop", "other tenants", dest_address=str(plan.tenant_base)),
         *_rule(c, 30, "drop", "other tenants' cloud subnets", dest_address=str(plan.cloud_networks)),
     ]
