@@ -887,6 +887,11 @@ def _check_nodes(inv: Inventory) -> list[str]:
         taken[(site, cloud)] = name
     names = {r.name for r in inv.routers} | {name for name, _, _ in _cloud_node_ids(inv)}
     max_site = ap.max_gateway_site(inv.address_plan.tenant_prefix_length)
+    if inv.nodes and not inv.routers and not inv.peer_stacks and not any(n.route_reflector for n in inv.nodes):
+        problems.append(
+            "nodes: no route reflector, so no BGP session at all; set route_reflector: true on a node "
+            "(or list peer_stacks whose reflectors serve these nodes)"
+        )
     for node in inv.nodes:
         key = f"nodes[{node.name}]"
         if node.site not in sites:

@@ -142,6 +142,9 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
                     head,
                     [
                         ("Match", [("Name", vx)]),
+                        # The MTU again here: networkd applies .network settings to a live link
+                        # on reload, never a changed .netdev to an existing device.
+                        ("Link", [("MTUBytes", plan.mtu.tenant)]),
                         (
                             "Network",
                             [("Bridge", br), ("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")],
@@ -151,7 +154,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
                 ),
                 reload=("networkd-reload",),
             ),
-            HostFile(f"{NETWORKD}/60-{br}.network", ini(head, _bridge_network(t)), reload=("networkd-reload",)),
+            HostFile(f"{NETWORKD}/60-{br}.network", ini(head, _bridge_network(plan, t)), reload=("networkd-reload",)),
         ]
     return Concern(
         files=tuple(files),
@@ -159,11 +162,12 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
     )
 
 
-def _bridge_network(t: TenantOnNode) -> list[tuple[str, list[tuple[str, object]]]]:
+def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[str, object]]]]:
     """The segment's bridge: the node's address, and the tenant's other prefixes via its home gateway."""
     tp = t.tenant
     sections: list[tuple[str, list[tuple[str, object]]]] = [
         ("Match", [("Name", bridge_name(t))]),
+        ("Link", [("MTUBytes", plan.mtu.tenant)]),
         (
             "Network",
             [
@@ -191,6 +195,8 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         local.append(
             f'        iifname "{br}" ip daddr != {t.tenant.network} drop comment "tenant {name}: only its own network"'
         )
+        # The node is the tenant's next hop, not a service: ping it, nothing else (no SSH, no BGP).
+        local.append(f'        iifname "{br}" meta l4proto != icmp drop comment "tenant {name}: only ICMP to the node"')
         # Bridged frames reach this hook too where br_netfilter is loaded (e.g. next to Docker).
         forward.append(f'        iifname "{br}" oifname "{br}" accept comment "tenant {name}: its own segment"')
         if t.cloud_subnet is not None:
