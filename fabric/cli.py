@@ -18,7 +18,7 @@ from rich.table import Table
 from fabric import diagram, stackfile
 from fabric.errors import ConfigError
 from fabric.render.cloudinit import render_user_data
-from fabric.render.linux import render_hypervisor
+from fabric.render.linux import HostState, render_hypervisor
 from fabric.render.linux.node import render_node
 from fabric.render.vyos import render_routers, schema_problems
 from fabric.topology import Plan
@@ -49,28 +49,25 @@ def write_render(plan: Plan, out: Path) -> list[Path]:
         path.write_text(rendered.text())
         written.append(path)
     for hv in plan.hypervisors:
-        state = render_hypervisor(plan, hv)
-        for files, _actions in state.concerns.values():
-            for f in files:
-                path = out / hv.spec.name / f.path.lstrip("/")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(f.content)
-                written.append(path)
+        written += _write_host(out / hv.spec.name, render_hypervisor(plan, hv))
     for node in plan.nodes:
-        for f in render_node(plan, node).files():
-            path = out / node.name / f.path.lstrip("/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f.content)
-            written.append(path)
+        written += _write_host(out / node.name, render_node(plan, node))
     for cloud in plan.clouds:
         path = out / f"{cloud.node.name}.user-data"
         path.write_text(render_user_data(plan, cloud))
         written.append(path)
-        for f in render_node(plan, cloud.node).files():
-            path = out / cloud.node.name / f.path.lstrip("/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f.content)
-            written.append(path)
+        written += _write_host(out / cloud.node.name, render_node(plan, cloud.node))
+    return written
+
+
+def _write_host(folder: Path, state: HostState) -> list[Path]:
+    """A host's files under ``folder``, at their paths on the host."""
+    written = []
+    for f in state.files():
+        path = folder / f.path.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f.content)
+        written.append(path)
     return written
 
 

@@ -438,9 +438,7 @@ def bgp_neighbors(
     return tuple(out)
 
 
-def cloud_routes(
-    inv: Inventory, t: TenantPlan, everyone: Sequence[MeshMember]
-) -> tuple[tuple[IPNetwork, IPAddress], ...]:
+def cloud_routes(t: TenantPlan, everyone: Sequence[MeshMember]) -> tuple[tuple[IPNetwork, IPAddress], ...]:
     """The tenant's cloud subnets whose node is in the mesh, each via that node's segment address."""
     subnets = dict(t.cloud_subnets)
     # Only cloud nodes forward; other nodes of a cloud site are never next hops.
@@ -469,7 +467,7 @@ def _tenant_on_router(
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
         dhcp=dhcp,
         nat_address=dc.nat_addresses.get(t.name),
-        cloud_routes=cloud_routes(inv, t, everyone),
+        cloud_routes=cloud_routes(t, everyone),
     )
 
 

@@ -15,6 +15,7 @@ import pulumi
 from fabric import model
 from fabric.components.hosts import ConcernInputs, concern_chain
 from fabric.render.linux.node import PRIVATE_KEY_MARKER, render_node
+from fabric.render.linux.state import HostState
 from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY
 from fabric.topology import NodePlan, Plan
 from providers.host import HostConcern
@@ -45,10 +46,11 @@ class Node(pulumi.ComponentResource):
     ) -> None:
         """One host resource per concern with files (which concerns: from the keyless plan)."""
         concerns = []
+        state = plan.apply(self._render)  # once per plan, shared by every concern
         for concern, c in render_node(keyless, planned).concerns.items():
             if not c.files:
                 continue
-            inputs = plan.apply(functools.partial(self._inputs, concern=concern))
+            inputs = state.apply(functools.partial(_inputs, concern=concern))
             # Only the concern whose files hold the key's marker is given the key.
             keyed = any(PRIVATE_KEY_MARKER in f.content for f in c.files)
             concerns.append(
@@ -64,6 +66,9 @@ class Node(pulumi.ComponentResource):
             {"public_key": self.public_key, "mesh_address": str(planned.mesh_address), "site": planned.site}
         )
 
-    def _inputs(self, plan: Plan, concern: str) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
-        node = next(n for n in plan.nodes if n.name == self.spec.name)
-        return render_node(plan, node).concerns[concern].inputs()
+    def _render(self, plan: Plan) -> HostState:
+        return render_node(plan, next(n for n in plan.nodes if n.name == self.spec.name))
+
+
+def _inputs(state: HostState, concern: str) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
+    return state.concerns[concern].inputs()

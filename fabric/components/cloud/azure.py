@@ -257,80 +257,71 @@ class AzureExtension(CloudExtension):
         if planned.tenants:
             allow("tenants", 120, "*", [str(t.subnet) for t in planned.tenants], "*", "forwarded tenant traffic")
         rules.append(
-            network.SecurityRuleArgs(
-                name="deny-inbound",
-                priority=4096,
-                direction="Inbound",
-                access="Deny",
-                protocol="*",
-                source_address_prefix="*",
-                source_port_range="*",
-                destination_address_prefix="*",
-                destination_port_range="*",
-                description="nothing else: not even what Azure's defaults call the virtual network",
-            )
-        )
+            _rule("deny-inbound", LAST_PRIORITY, "Inbound", "Deny", "*", "*",
+                  description="nothing else: not even what Azure's defaults call the virtual network")
+        )  # fmt: skip
         return rules
+
+
+def _rule(
+    name: str,
+    priority: int,
+    direction: str,
+    access: str,
+    protocol: str,
+    peer: str | list[str],
+    ports: list[str] | None = None,
+    description: str = "",
+) -> network.SecurityRuleArgs:
+    """``peer``: the source of an inbound rule, the destination of an outbound one (a
+    service tag or ``*`` alone, else prefixes); the subnet is the other end."""
+    single, many = (peer, None) if isinstance(peer, str) else (None, peer)
+    inbound = direction == "Inbound"
+    return network.SecurityRuleArgs(
+        name=name,
+        priority=priority,
+        direction=direction,
+        access=access,
+        protocol=protocol,
+        source_address_prefix=single if inbound else "*",
+        source_address_prefixes=many if inbound else None,
+        source_port_range="*",
+        destination_address_prefix="*" if inbound else single,
+        destination_address_prefixes=None if inbound else many,
+        destination_port_range=None if ports else "*",
+        destination_port_ranges=ports or None,
+        description=description,
+    )
 
 
 def tenant_rules(extension: CloudExtension, t: CloudTenant) -> list[network.SecurityRuleArgs]:
     """The tenant subnet's NSG rules (see the module's docstring)."""
     own, prefixes = [str(t.subnet)], [str(p) for p in t.routes]
 
-    def rule(
-        name: str,
-        priority: int,
-        direction: str,
-        access: str,
-        protocol: str,
-        peer: str | list[str],
-        ports: list[str] | None = None,
-        description: str = "",
-    ) -> network.SecurityRuleArgs:
-        """``peer``: the source of an inbound rule, the destination of an outbound one (a
-        service tag or ``*`` alone, else prefixes); the subnet is the other end."""
-        single, many = (peer, None) if isinstance(peer, str) else (None, peer)
-        inbound = direction == "Inbound"
-        return network.SecurityRuleArgs(
-            name=name,
-            priority=priority,
-            direction=direction,
-            access=access,
-            protocol=protocol,
-            source_address_prefix=single if inbound else "*",
-            source_address_prefixes=many if inbound else None,
-            source_port_range="*",
-            destination_address_prefix="*" if inbound else single,
-            destination_address_prefixes=None if inbound else many,
-            destination_port_range=None if ports else "*",
-            destination_port_ranges=ports or None,
-            description=description,
-        )
-
     def egress(i: int, r: EgressRule) -> network.SecurityRuleArgs:
         ports = [port_text(*p) for p in r.ports]
         what = "allow_all" if t.tenant.egress_allow_all else f"{r.destination} {r.protocol} {','.join(ports) or 'any'}"
-        return rule(
+        return _rule(
             f"out-{r.slug}", EGRESS_PRIORITY + i, "Outbound", "Allow", PROTOCOLS[r.protocol], [r.destination], ports,
             f"tenant {t.tenant.name} egress: {what}",
         )  # fmt: skip
 
     name = t.tenant.name
     return [
-        rule("in-own-subnet", 100, "Inbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
-        rule("in-node-icmp", 110, "Inbound", "Allow", "Icmp", [host_prefix(extension.node_address)],
+        _rule("in-own-subnet", 100, "Inbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
+        _rule("in-node-icmp", 110, "Inbound", "Allow", "Icmp", [host_prefix(extension.node_address)],
              description="ICMP from the node (path MTU)"),
-        rule("in-tenant-prefixes", 120, "Inbound", "Allow", "*", prefixes,
+        _rule("in-tenant-prefixes", 120, "Inbound", "Allow", "*", prefixes,
              description=f"tenant {name}'s prefixes, through the node"),
-        rule("in-deny-vnet", LAST_PRIORITY, "Inbound", "Deny", "*", "VirtualNetwork",
+        _rule("in-deny-vnet", LAST_PRIORITY, "Inbound", "Deny", "*", "VirtualNetwork",
              description="no other subnet: other tenants never reach this one"),
-        rule("out-own-subnet", 100, "Outbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
-        rule("out-tenant-prefixes", 110, "Outbound", "Allow", "*", prefixes,
+        _rule("out-own-subnet", 100, "Outbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
+        _rule("out-tenant-prefixes", 110, "Outbound", "Allow", "*", prefixes,
              description=f"tenant {name}'s prefixes, through the node"),
-        rule("out-deny-tenants", 120, "Outbound", "Deny", "*", list(extension.other_tenants),
+        _rule("out-deny-tenants", 120, "Outbound", "Deny", "*", list(extension.other_tenants),
              description="no cloud network, no other tenant"),
         *(egress(i, r) for i, r in enumerate(egress_rules(t))),
-        rule("out-deny-all", LAST_PRIORITY, "Outbound", "Deny", "*", "*", description="nothing off the allow list"),
+        _rule("out-deny-all", LAST_PRIORITY, "Outbound", "Deny", "*", "*", description="nothing off the allow list"),
     ]  # fmt: skip
 
 
