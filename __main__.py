@@ -1,21 +1,32 @@
 """The Pulumi program: stack config -> validated model -> components -> exports.
 
-Thin on purpose: everything it knows comes from ``fabric``. Bad config stops here, with
-every problem listed, before any resource is registered.
+Thin on purpose: everything it knows comes from ``fabric``. The config, the peer
+stacks' members and every rendered config are validated first, by the same loader as
+``python -m fabric validate`` (same refusals, same messages); bad input stops here,
+with every problem listed, before any resource is registered.
 """
+
+import sys
 
 import pulumi
 
-from fabric.components.config import read_inventory
+from fabric.components.config import read_stack
 from fabric.components.datacenter import Datacenter
-from fabric.components.peers import MEMBERS_OUTPUT, peer_members
+from fabric.components.peers import PeerStackError
+from fabric.errors import ConfigError
+from fabric.loader import MEMBERS_OUTPUT
 
-inventory = read_inventory()
+try:
+    stack = read_stack()
+except (ConfigError, PeerStackError) as exc:
+    # Printed as `validate` prints it; the engine shows the program's stderr and fails the run.
+    print(f"{pulumi.get_stack()}: {exc}", file=sys.stderr)
+    sys.exit(1)
 config = pulumi.Config("fabric")
 # Required (model check) when the stack has routers; a stack of nodes needs none.
 api_key = config.get_secret("vyos_api_key")
 ssh_private_key = config.get_secret("ssh_private_key")  # None: an SSH agent
-datacenter = Datacenter(inventory, peer_members(inventory.peer_stacks), api_key, ssh_private_key)
+datacenter = Datacenter(stack.inventory, pulumi.Output.from_input(stack.remote_members()), api_key, ssh_private_key)
 pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
 pulumi.export("mesh_peers", datacenter.mesh.peers)
 pulumi.export("plan", datacenter.summary)

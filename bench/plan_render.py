@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fabric import model, topology
+from fabric import loader, model, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.vyos import render_routers
-from fabric.stackfile import placeholder_keys, placeholder_public_key
+from fabric.topology import placeholder_keys, placeholder_public_key
 from fabric.vyos_schema import VyosSchema
 
 HYPERVISORS = 16
@@ -117,7 +117,7 @@ def cloud_members() -> list[topology.MeshMember]:
 def run_once(tenants: int, validate: bool) -> dict[str, Any]:
     """One measurement, in this process: both datacenter stacks, validate -> plan -> render."""
     start = time.perf_counter()
-    invs = {s: model.load(raw_config(s, tenants)) for s in (1, 2)}
+    invs = {s: loader.load(raw_config(s, tenants)) for s in (1, 2)}
     members = {s: topology.local_members(inv, placeholder_keys(inv)) for s, inv in invs.items()}
     lines = files = 0
     plans = []

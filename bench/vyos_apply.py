@@ -28,9 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fabric import model, stackfile, topology
+from fabric import loader, stackfile, topology
+from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
-from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY
 from providers.keys import generate_keypair
 from providers.vyos import Router, VyosConfigProvider, delta, fill_secrets
 from tests.conftest import ROOT
@@ -48,8 +48,8 @@ def router_config(tenants: int) -> dict[str, list[str]]:
         {"name": f"t{i}", "id": i, "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]}}
         for i in range(1, tenants + 1)
     ]
-    inv = model.load(raw)
-    plan = topology.build(inv, stackfile.placeholder_keys(inv))
+    inv = loader.load(raw)
+    plan = topology.build(inv, topology.placeholder_keys(inv))
     return render_routers(plan)[0].config()
 
 
@@ -64,6 +64,11 @@ def props(url: str, fingerprint: str, config: dict[str, list[str]]) -> dict[str,
         "keep_on_delete": [list(k) for k in keep_on_delete()],
         "config": config,
         "secrets": {WIREGUARD_PRIVATE_KEY.name: PRIVATE, API_KEY.name: KEY},
+        # Where the renderer put secrets: every router has the same two.
+        "secret_paths": {
+            "interfaces wireguard wg0 private-key": WIREGUARD_PRIVATE_KEY.name,
+            "service https api keys id fabric key": API_KEY.name,
+        },
     }
 
 
@@ -117,7 +122,7 @@ def client_side(lines: int, repeat: int) -> dict[str, float]:
         builds, sends = [], []
         for _ in range(repeat):
             start = time.perf_counter()
-            commands = fill_secrets(delta({}, config, p["owns"]), p["secrets"])
+            commands = fill_secrets(delta({}, config, p["owns"]), p["secrets"], p["secret_paths"])
             body = json.dumps({"key": KEY, "commands": commands, "confirm_time": 2})
             built = time.perf_counter()
             router = Router(p)

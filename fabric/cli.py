@@ -14,13 +14,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fabric import diagram, stackfile
 from fabric.errors import ConfigError
 from fabric.render.cloudinit import render_user_data
 from fabric.render.linux import HostState, render_hypervisor
 from fabric.render.linux.node import render_node
-from fabric.render.vyos import render_routers, schema_problems
+from fabric.render.vyos import render_routers
 from fabric.topology import Plan
 
 
@@ -77,7 +78,7 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
         plan = stackfile.load_stack(args.project, stack).plan
         out = args.out / stack if (args.all or not args.stack) else args.out
         written = write_render(plan, out)
-        console.print(f"[green]{stack}[/]: wrote {len(written)} files under {out}")
+        console.print(Text.assemble((stack, "green"), f": wrote {len(written)} files under {out}"))
     return 0
 
 
@@ -178,6 +179,7 @@ def cmd_diagram(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    """What ``pulumi up`` checks before registering anything: the same loader, the same messages."""
     failed = False
     for stack in _stacks(args):
         try:
@@ -186,15 +188,10 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             print(f"{stack}: {exc}", file=sys.stderr)
             failed = True
             continue
-        problems = schema_problems(plan)
-        if problems:
-            failed = True
-            print(f"{stack}: {len(problems)} rendered lines are not valid VyOS:", file=sys.stderr)
-            for p in problems:
-                print(f"  - {p}", file=sys.stderr)
-        else:
-            lines = sum(len(r.commands()) for r in render_routers(plan))
-            console.print(f"[green]{stack}[/]: config valid; {lines} VyOS lines valid for their routers' versions")
+        lines = sum(len(r.commands()) for r in render_routers(plan))
+        console.print(
+            Text.assemble((stack, "green"), f": config valid; {lines} VyOS lines valid for their routers' versions")
+        )
     return 1 if failed else 0
 
 
@@ -242,7 +239,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    console = Console(stderr=False, highlight=False)
+    # No markup: table cells hold config text, which must print as itself ("[/oops]" too);
+    # rich strips control characters from it.
+    console = Console(stderr=False, highlight=False, markup=False)
     try:
         code: int = args.func(args, console)
     except ConfigError as exc:

@@ -1,81 +1,95 @@
 """Read a stack's config straight from ``Pulumi.yaml`` and ``Pulumi.<stack>.yaml``.
 
 The CLI (``python -m fabric render|plan|validate``) and the tests use this to work
-offline, without the Pulumi engine: project-level values first, the stack's own on
-top, ``fabric:`` keys only. Secrets stay encrypted: a ``secure:`` value becomes a
-:class:`~fabric.model.Secret` marker (the core only needs to know it is set).
+offline, without the Pulumi engine. It produces exactly what the engine gives the
+program (:mod:`fabric.pulumi_yaml` parses as the CLI does; project values first, a
+stack's value replacing the project's whole), and hands it to the same loader
+(:mod:`fabric.loader`), so both refuse the same configs with the same messages.
+Secrets stay encrypted: a ``secure:`` value is only known to be a secret.
 
-Without Pulumi there are no WireGuard key resources, so offline plans use
-placeholder public keys (see :func:`placeholder_public_key`), and peer stacks'
-members are computed from their own stack files.
+Without Pulumi there are no WireGuard key resources, so offline plans use placeholder
+public keys (:func:`fabric.topology.placeholder_keys`), and peer stacks' members are
+computed from their own stack files, then exported and read back as Pulumi would.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from fabric import model, topology
+from fabric import loader, model, pulumi_yaml, topology
 from fabric.errors import ConfigError
 
-NAMESPACE = "fabric:"
-#: Keys that must be Pulumi secrets, never plain text in a stack file.
-SECRET_KEYS = ("vyos_api_key", "ssh_private_key")
+#: Project config type names and the Python types their defaults must have.
+_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "boolean": (bool,), "array": (list,)}
+#: What marks an encrypted value in a stack file.
+SECURE = "secure"
 
 
-def placeholder_public_key(name: str) -> str:
-    """A stable stand-in public key for offline renders (not a real key; no private half exists)."""
-    return base64.b64encode(hashlib.sha256(f"fabric placeholder key {name}".encode()).digest()).decode()
+def _project_values(project: dict[str, Any], name: str) -> tuple[dict[str, Any], set[str], list[str]]:
+    """Pulumi.yaml's config: values, keys declared without a value, and problems (as the CLI refuses them)."""
+    values: dict[str, Any] = {}
+    declared: set[str] = set()
+    problems: list[str] = []
+    for key, spec in (project.get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        if not isinstance(spec, dict):
+            values[full] = spec
+            continue
+        if set(spec) - {"type", "description", "default", "value", "secret", "items"}:
+            problems.append(f"Pulumi.yaml: config {key}: a mapping must be written as {{value: …}}")
+        elif "value" in spec and "default" in spec:
+            problems.append(f"Pulumi.yaml: config {key} cannot have both a 'default' and 'value' attribute")
+        elif "value" in spec or "default" in spec:
+            value = spec["value"] if "value" in spec else spec["default"]
+            want = _TYPES.get(str(spec.get("type")))
+            if "default" in spec and want and not _of_type(value, want):
+                problems.append(
+                    f"Pulumi.yaml: the default value of config {key} is not of the expected type {spec['type']!r}"
+                )
+            values[full] = value
+        else:
+            declared.add(full)
+    return values, declared, problems
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError([f"{path.name}: no such file (is this the project directory?)"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path.name}: not valid YAML: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path.name}: expected a mapping at the top level"])
-    return data
+def _of_type(value: Any, want: tuple[type, ...]) -> bool:
+    """``isinstance``, except that a boolean is no integer (as in Pulumi's schema)."""
+    return isinstance(value, want) and (isinstance(value, bool) == (want == (bool,)))
+
+
+def _secret(value: Any) -> bool:
+    """A value that is, or holds, a ``secure:`` value (an object holding one is secret as a whole)."""
+    if isinstance(value, dict):
+        return set(value) == {SECURE} or any(_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_secret(v) for v in value)
+    return False
+
+
+def config_values(project_dir: Path, stack: str) -> tuple[dict[str, str], set[str]]:
+    """Every config value of the stack as the engine gives it to the program, and the secret keys.
+
+    Secret values are not decrypted: their text is a stand-in (the core never reads it).
+    """
+    project = pulumi_yaml.read(project_dir / "Pulumi.yaml")
+    name = str(project.get("name", ""))
+    stack_data = pulumi_yaml.read(project_dir / f"Pulumi.{stack}.yaml")
+    merged, declared, problems = _project_values(project, name)
+    for key, value in (stack_data.get("config") or {}).items():
+        merged[key if ":" in key else f"{name}:{key}"] = value
+    problems += [f"Pulumi.{stack}.yaml: missing configuration value {key!r}" for key in sorted(declared - set(merged))]
+    if problems:
+        raise ConfigError(problems)
+    secret = {key for key, value in merged.items() if _secret(value)}
+    values = {key: "[secret]" if key in secret else pulumi_yaml.config_text(value) for key, value in merged.items()}
+    return values, secret
 
 
 def raw_config(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The stack's ``fabric:`` config, project values overlaid by the stack's, prefix removed."""
-    project = _read_yaml(project_dir / "Pulumi.yaml")
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    stack_data = _read_yaml(stack_file)
-    merged: dict[str, Any] = {}
-    for key, spec in (project.get("config") or {}).items():
-        if isinstance(spec, dict) and "value" in spec:
-            merged[key] = spec["value"]
-        elif isinstance(spec, dict) and "default" in spec:
-            merged[key] = spec["default"]
-    merged.update(stack_data.get("config") or {})
-    raw: dict[str, Any] = {}
-    problems = []
-    for key, value in merged.items():
-        if not key.startswith(NAMESPACE):
-            continue
-        name = key.removeprefix(NAMESPACE)
-        if name in SECRET_KEYS:
-            if isinstance(value, dict) and set(value) == {"secure"}:
-                value = model.Secret(key)
-            else:
-                problems.append(
-                    f"{name}: stored in plain text in {stack_file.name}; "
-                    f"store it with `pulumi config set --secret {key} <value>`"
-                )
-                continue
-        raw[name] = value
-    if problems:
-        raise ConfigError(problems)
-    return raw
+    """The stack's ``fabric:`` config as model input (prefix removed), checked for unknown keys and plain secrets."""
+    return loader.raw_from_config(*config_values(project_dir, stack))
 
 
 @dataclass(frozen=True)
@@ -88,31 +102,33 @@ class OfflineStack:
 
 
 def load_inventory(project_dir: Path, stack: str) -> model.Inventory:
-    return model.load(raw_config(project_dir, stack))
+    return loader.load(raw_config(project_dir, stack))
 
 
-def placeholder_keys(inv: model.Inventory) -> dict[str, str]:
-    """Stand-in public keys of the stack's routers, nodes and cloud nodes."""
-    names = [r.name for r in inv.routers] + [n.name for n in inv.nodes]
-    names += [name for name, _, _ in topology.cloud_nodes(inv)]
-    return {name: placeholder_public_key(name) for name in names}
-
-
-def load_stack(project_dir: Path, stack: str) -> OfflineStack:
-    """Validate the stack and its peer stacks, then build its plan."""
-    inv = load_inventory(project_dir, stack)
-    remote: list[topology.MeshMember] = []
+def peer_exports(project_dir: Path, inv: model.Inventory) -> dict[str, object]:
+    """What each peer stack would export, computed from its own stack file (stand-in keys)."""
+    exports: dict[str, object] = {}
     problems: list[str] = []
     for peer in inv.peer_stacks:
+        if not (project_dir / f"Pulumi.{peer}.yaml").exists():
+            continue  # not created yet: as in Pulumi, the mesh is built without it
         try:
             peer_inv = load_inventory(project_dir, peer)
         except ConfigError as exc:
             problems += [f"peer_stacks[{peer}]: {p}" for p in exc.problems]
             continue
-        remote += topology.local_members(peer_inv, placeholder_keys(peer_inv))
+        members = topology.local_members(peer_inv, topology.placeholder_keys(peer_inv))
+        exports[peer] = [loader.member_export(m) for m in members]
     if problems:
         raise ConfigError(problems)
-    return OfflineStack(stack, inv, topology.build(inv, placeholder_keys(inv), remote))
+    return exports
+
+
+def load_stack(project_dir: Path, stack: str) -> OfflineStack:
+    """Validate the stack and its peer stacks, then build its plan (as the program does before registering anything)."""
+    inv = load_inventory(project_dir, stack)
+    validated = loader.validate(inv, peer_exports(project_dir, inv))
+    return OfflineStack(stack, inv, validated.plan)
 
 
 def stacks_in(project_dir: Path) -> list[str]:

@@ -26,6 +26,8 @@ Rules (DESIGN sections 4-5):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -715,3 +717,15 @@ def _trunk_vlans(inv: Inventory, tenants: Sequence[TenantPlan]) -> tuple[int, ..
 def router_image(router: Router) -> str:
     """Where the router's disk image lives on its hypervisor."""
     return router.vm.image or f"/var/lib/machines/{router.name}.raw"
+
+
+def placeholder_public_key(name: str) -> str:
+    """A stable stand-in public key for offline renders (not a real key; no private half exists)."""
+    return base64.b64encode(hashlib.sha256(f"fabric placeholder key {name}".encode()).digest()).decode()
+
+
+def placeholder_keys(inv: Inventory) -> dict[str, str]:
+    """Stand-in public keys of the stack's routers, nodes and cloud nodes."""
+    names = [r.name for r in inv.routers] + [n.name for n in inv.nodes]
+    names += [name for name, _, _ in cloud_nodes(inv)]
+    return {name: placeholder_public_key(name) for name in names}

@@ -15,9 +15,11 @@ those files name are run, in the concern's order.
   ``cleanup`` commands, e.g. deleting the device a ``.netdev`` made), and runs the
   actions named by changed and removed files. A failure names the file or command and
   its output; writes are idempotent, so a re-run converges.
-* Secrets: a file's content may hold ``<secret:NAME>`` markers (a WireGuard private
-  key); the provider fills them in from its ``secrets`` input (a Pulumi secret) only
-  in what it sends to the host. State, diffs and drift show the markers, never the text.
+* Secrets: a file's spec lists its secret slots (``secrets``: offsets of the
+  ``<secret:NAME>`` markers the renderer placed, e.g. a WireGuard private key); the
+  provider fills those in from its ``secrets`` input (a Pulumi secret) only in what it
+  sends to the host, and refuses a file with marker text anywhere else (user text that
+  spells a marker gets nothing). State, diffs and drift show the markers, never the text.
 * ``read`` compares the files on the host (hashes, one round trip): ``pulumi refresh``
   marks changed or missing files, and the next ``up`` puts them back.
 * ``delete`` runs every file's cleanup (a VM unit's stops and disables it), removes the
@@ -37,7 +39,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import re
 import shlex
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,6 +49,7 @@ import paramiko
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from fabric.render.secrets import fill
 from providers.locks import device_lock
 
 RETRIES = 4
@@ -55,7 +57,6 @@ UNIT_DIR = "/etc/systemd/system/"
 CONNECT_TIMEOUT_S = 15.0
 COMMAND_TIMEOUT_S = 600.0
 STEP = "@@fabric-step "
-SECRET_MARKER = re.compile(r"<secret:[a-z0-9-]+>")
 PENDING_MARK = "@@fabric-pending"
 OWNER_MARK = "@@fabric-owner"
 #: Where an apply notes the actions it still owes, until they have all run: a re-run
@@ -278,14 +279,14 @@ def digest(content: str) -> str:
 
 
 def content_of(spec: Mapping[str, Any], secrets: Mapping[str, str]) -> str:
-    """The text the host gets: ``<secret:NAME>`` markers filled in (an unknown one is an error)."""
-    text = str(spec["content"])
-    for marker in set(SECRET_MARKER.findall(text)):
-        name = marker[len("<secret:") : -1]
-        if name not in secrets:
-            raise HostError(f"a file refers to the secret {name!r}, which the resource was not given")
-        text = text.replace(marker, secrets[name])
-    return text
+    """The text the host gets: the secrets filled into the file's slots (``secrets`` of the
+    spec: offsets the renderer made), and nowhere else: marker text outside a slot, or a
+    slot without its secret, is an error and nothing is written."""
+    slots = tuple((int(offset), str(name)) for offset, name in spec.get("secrets") or ())
+    try:
+        return fill(str(spec["content"]), slots, secrets)
+    except ValueError as exc:
+        raise HostError(f"refusing to write the file: {exc}") from None
 
 
 def wanted(spec: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[str, str, str]:

@@ -10,7 +10,9 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   ~17,000 lines. ``pulumi preview --diff`` shows each changed section as a line diff, so
   it still names each changed line on each router. ``owns`` is ``{"<section>": [subtree
   paths]}``. Secret values appear as ``<secret:NAME>`` markers, filled in from the
-  ``secrets`` input (a Pulumi secret) only in the request to the router.
+  ``secrets`` input (a Pulumi secret) only in the request to the router, and only at
+  the paths ``secret_paths`` names (``{"<path words>": NAME}``, made by the renderer from
+  its secret structure); marker text anywhere else refuses the whole apply.
 * State written by earlier versions holds ``config`` as ``{"<path words>": [values]}``
   and ``owns`` as one list; every method accepts both (:func:`desired_config`,
   :func:`owned_roots`), and ``diff`` compares what the configs mean, so the first
@@ -62,6 +64,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from providers.locks import device_lock
 
 SECRET_MARKER = re.compile(r"^<secret:([a-z0-9-]+)>$")
+#: What every secret marker starts with (fabric.render.secrets.MARKER_START).
+MARKER_START = "<secret:"
 #: Leaves whose values are secrets even when fabric did not write them (drift is redacted).
 SECRET_LEAVES = frozenset({"private-key", "preshared-key", "key", "password", "secret", "shared-secret-key"})
 #: What VyOS says when another commit holds the configuration lock.
@@ -307,16 +311,25 @@ def delta(current: Config, desired: Config, owns: list[list[str]]) -> list[dict[
     return deletes + sets
 
 
-def fill_secrets(commands: list[dict[str, Any]], secrets: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Markers replaced by the secret values (only for the request; never stored)."""
+def fill_secrets(
+    commands: list[dict[str, Any]], secrets: Mapping[str, str], secret_paths: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Secrets filled in (only for the request; never stored), exactly where the renderer put
+    them: a ``set`` of a path in ``secret_paths`` whose value is that secret's marker. Marker
+    text anywhere else (a description a user wrote, say) is refused before anything is sent."""
     out = []
     for c in commands:
         path = list(c["path"])
-        match = SECRET_MARKER.match(path[-1]) if path else None
-        if match:
-            if match.group(1) not in secrets:
-                raise VyosError(f"config uses secret {match.group(1)!r}, which the resource was not given")
-            path[-1] = secrets[match.group(1)]
+        name = secret_paths.get(path_key(path[:-1])) if c["op"] == "set" and path else None
+        if name is not None and path[-1] == f"<secret:{name}>":
+            if name not in secrets:
+                raise VyosError(f"config uses secret {name!r}, which the resource was not given")
+            path[-1] = secrets[name]
+        elif any(MARKER_START in word for word in path):
+            raise VyosError(
+                f"refusing to apply: {path_key(path)[:120]!r} holds secret marker text where fabric "
+                "placed no secret; nothing was sent"
+            )
         out.append({**c, "path": path})
     return out
 
@@ -615,6 +628,7 @@ class VyosConfigProvider(ResourceProvider):
         owns = owned_roots(props["owns"])
         confirm = _supports_commit_confirm(str(props["vyos_version"]))
         secrets = props.get("secrets") or {}
+        secret_paths = props.get("secret_paths") or {}
 
         def check(running: Config) -> str | None:
             got = mask_secrets(owned(running, owns), desired, secrets)
@@ -624,7 +638,7 @@ class VyosConfigProvider(ResourceProvider):
 
         with router_session(props, api_key) as router:
             current = mask_secrets(owned(router.running(), owns), desired, secrets)
-            commands = fill_secrets(delta(current, desired, owns), secrets)
+            commands = fill_secrets(delta(current, desired, owns), secrets, secret_paths)
             router.apply(commands, confirm, check)
         return {**props, "writes": router.writes, "changed_lines": len(commands), "drift": []}
 
@@ -673,6 +687,7 @@ class VyosConfig(Resource):
         keep_on_delete: list[list[str]],
         config: pulumi.Input[Mapping[str, str]],
         secrets: Mapping[str, pulumi.Input[str]],
+        secret_paths: pulumi.Input[Mapping[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if vyos_version == "1.4":
@@ -694,6 +709,7 @@ class VyosConfig(Resource):
                 "keep_on_delete": keep_on_delete,
                 "config": config,
                 "secrets": pulumi.Output.secret(secrets),
+                "secret_paths": secret_paths,
                 "writes": None,
                 "changed_lines": None,
                 "drift": None,

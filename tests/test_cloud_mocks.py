@@ -37,9 +37,9 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 
 from fabric.components import peers
+from fabric.loader import MEMBERS_OUTPUT, members_from_export
 from fabric.render.vyos import render_router
-from fabric.stackfile import placeholder_public_key
-from fabric.topology import Plan
+from fabric.topology import Plan, placeholder_public_key
 from tests.conftest import ALL_CLOUDS, ROOT, burst_raw
 
 PUBLIC_IPS = {"aws": "203.0.113.10", "azure": "203.0.113.20", "gcp": "203.0.113.30"}
@@ -147,7 +147,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         if typ == "pulumi-python:dynamic:Resource":
             outputs.update(public_key=placeholder_public_key(f"mock {name}"), private_key=f"mock-private-{name}")
         elif typ == "pulumi:pulumi:StackReference":
-            outputs = {"name": name, "outputs": {peers.MEMBERS_OUTPUT: DC2_MEMBERS}}
+            outputs = {"name": name, "outputs": {MEMBERS_OUTPUT: DC2_MEMBERS}}
         elif typ == "aws:ec2/eip:Eip":
             rid = _id("eipalloc-", name)
             outputs.update(publicIp=PUBLIC_IPS[site], allocationId=rid)
@@ -250,7 +250,11 @@ def run_program(monkeypatch: pytest.MonkeyPatch, config: dict[str, str]) -> Run:
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
-    monkeypatch.setattr(peers, "backend_stacks", lambda org, project: {f"{org}/{project}/dc1", f"{org}/{project}/dc2"})
+    # The backend's answers: dc1 and dc2 exist, dc2 exports DC2_MEMBERS (read as the CLI prints them).
+    monkeypatch.setattr(
+        peers, "backend_stacks", lambda project: [f"{pulumi.get_organization()}/{project}/dc{i}" for i in (1, 2)]
+    )
+    monkeypatch.setattr(peers, "stack_members", lambda stack: json.loads(json.dumps(DC2_MEMBERS)))
     exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     result: dict[str, Any] = {}
@@ -1263,7 +1267,7 @@ def test_names_and_tags(burst: Run) -> None:
 
 
 def test_cloud_nodes_are_exported_with_what_the_peer_stacks_need(burst: Run) -> None:
-    members = {m["name"]: m for m in burst.exports[peers.MEMBERS_OUTPUT]}
+    members = {m["name"]: m for m in burst.exports[MEMBERS_OUTPUT]}
     assert list(members) == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1", "gcp-n1"]
     for site, ip in PUBLIC_IPS.items():
         node = members[f"{site}-n1"]
@@ -1273,7 +1277,7 @@ def test_cloud_nodes_are_exported_with_what_the_peer_stacks_need(burst: Run) -> 
             "mesh_address": f"172.27.{CLOUD_SITE_IDS[site]}.1", "roles": ["cloud-node"],
         }  # fmt: skip
         # What dc2 rebuilds from the export is the member dc1 planned with.
-        assert peers.member_from_export(node) in burst.plan.members
+        assert members_from_export("dc1", [node])[0] in burst.plan.members
     # Every router peers with every cloud node at its static IP.
     for router in burst.plan.routers:
         peers_by_name = {p.name: p for p in router.wireguard_peers}
@@ -1332,7 +1336,7 @@ def test_turning_a_burst_off_removes_exactly_its_resources(monkeypatch: pytest.M
             render_router(off.plan, off_router).config()
         )
         assert "203.0.113.30" not in str(render_router(off.plan, off_router).config())
-    assert [m["name"] for m in off.exports[peers.MEMBERS_OUTPUT]] == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1"]
+    assert [m["name"] for m in off.exports[MEMBERS_OUTPUT]] == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1"]
     assert set(off.exports["clouds"]) == {"aws", "azure"}
     assert {s: off.exports["clouds"][s] for s in ("aws", "azure")} == {
         s: burst.exports["clouds"][s] for s in ("aws", "azure")

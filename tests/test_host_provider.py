@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from fabric import model, topology
+from fabric import loader, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.linux.node import render_node
-from fabric.stackfile import placeholder_keys
+from fabric.topology import placeholder_keys
 from providers.host import HostConcernProvider, HostError, HostKeyError
 from tests.conftest import ERRORS, burst_raw, load_yaml, patch
 from tests.ovs import Switch
@@ -50,7 +50,7 @@ def hypervisor_concerns(tmp_path: Path, bond_rate: str = "fast", datapath: str =
             "datacenter.hypervisors[0].ovs": {"datapath": datapath},
         },
     )
-    inv = model.load(raw)
+    inv = loader.load(raw)
     plan = topology.build(inv, placeholder_keys(inv))
     state = render_hypervisor(plan, plan.hypervisors[0])
     return {name: dict(zip(("files", "actions"), c.inputs(), strict=True)) for name, c in state.concerns.items()}
@@ -291,7 +291,7 @@ def node_concerns(tenants: list[str] | None = None) -> dict[str, dict[str, Any]]
     if tenants is not None:
         for t in raw["tenants"]:
             t["sites"] = [s for s in t["sites"] if s != "gcp" or t["name"] in tenants]
-    inv = model.load(raw)
+    inv = loader.load(raw)
     plan = topology.build(inv, placeholder_keys(inv), [], {"aws-n1": "203.0.113.10"})
     gcp = next(c for c in plan.clouds if c.site == "gcp")
     state = render_node(plan, gcp.node)

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from netaddr import IPNetwork
 
 from fabric import addressing as ap
-from fabric import model, topology
+from fabric import loader, model, topology
 from fabric.render.vyos import render_router
-from fabric.stackfile import placeholder_keys, placeholder_public_key
+from fabric.topology import placeholder_keys, placeholder_public_key
 from tests.conftest import ERRORS, load_yaml, patch
 
 BASE: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
@@ -45,7 +45,7 @@ def _inventory(ids: set[int], routers: int = 2, sites: int = 3, prefix_length: i
             ],
         },
     )
-    return model.load(raw)
+    return loader.load(raw)
 
 
 def _remote(site_ids: list[int]) -> list[topology.MeshMember]:

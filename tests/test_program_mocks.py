@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from fabric.components import peers
-from fabric.errors import ConfigError
-from fabric.stackfile import placeholder_public_key
+from fabric.loader import MEMBERS_OUTPUT
+from fabric.topology import placeholder_public_key
 from tests.conftest import ROOT
 
 DC2_MEMBERS = [
@@ -40,7 +40,7 @@ class Mocks(pulumi.runtime.Mocks):
         if args.typ == "pulumi-python:dynamic:Resource":
             outputs.update(public_key=placeholder_public_key(f"mock {args.name}"), private_key="mock-private")
         if args.typ == "pulumi:pulumi:StackReference":
-            outputs = {"name": args.name, "outputs": {peers.MEMBERS_OUTPUT: DC2_MEMBERS}}
+            outputs = {"name": args.name, "outputs": {MEMBERS_OUTPUT: DC2_MEMBERS}}
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -58,7 +58,11 @@ def _config(stack: str) -> dict[str, str]:
 def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) -> dict[str, Any]:
     pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False)
     pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
-    monkeypatch.setattr(peers, "backend_stacks", lambda org, project: {f"{org}/{project}/dc1", f"{org}/{project}/dc2"})
+    # The backend's answers: dc1 and dc2 exist, dc2 exports DC2_MEMBERS (read as the CLI prints them).
+    monkeypatch.setattr(
+        peers, "backend_stacks", lambda project: [f"{pulumi.get_organization()}/{project}/dc{i}" for i in (1, 2)]
+    )
+    monkeypatch.setattr(peers, "stack_members", lambda stack: json.loads(json.dumps(DC2_MEMBERS)))
     exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     program = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
@@ -96,18 +100,21 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
 
     return pulumi.Output.all(
         exported["plan"],
-        exported[peers.MEMBERS_OUTPUT],
+        exported[MEMBERS_OUTPUT],
         exported["mesh_peers"],
         pulumi.Output.all(*exported["_applied"]),
     ).apply(lambda args: check(args[:3]))
 
 
-def test_program_stops_on_bad_config_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_program_stops_on_bad_config_before_any_resource(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config("dc1")
     del config["fabric:vyos_api_key"]
     mocks = Mocks()
-    with pytest.raises(ConfigError, match=r"vyos_api_key: missing secret"):
+    with pytest.raises(SystemExit):
         _run(monkeypatch, config, mocks)
+    assert "vyos_api_key: missing secret" in capsys.readouterr().err
     assert mocks.resources == []
 
 
@@ -126,9 +133,8 @@ def test_stack_lists_are_read_short_or_qualified() -> None:
     }
 
 
-def test_an_unlistable_backend_is_a_warning_not_a_silent_guess(monkeypatch: pytest.MonkeyPatch) -> None:
-    warnings: list[str] = []
-    monkeypatch.setattr(pulumi, "warn", warnings.append)
+def test_an_unlistable_backend_stops_the_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building without the peers' members would remove them from every router: never guess."""
     monkeypatch.setenv("PATH", "/nonexistent")  # no pulumi CLI to ask
-    assert peers.backend_stacks("organization", "fabric") is None
-    assert warnings and "could not list the backend's stacks" in warnings[0]
+    with pytest.raises(peers.PeerStackError, match="cannot list the backend's stacks"):
+        peers.backend_stacks("fabric")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from fabric import model, stackfile, topology
+from fabric import loader, model, stackfile, topology
 from fabric.render.linux import (
     CONCERNS,
     MANAGED,
@@ -100,7 +100,7 @@ def raw_config() -> dict[str, Any]:
 
 
 def build(raw: dict[str, Any]) -> topology.Plan:
-    inv = model.load(raw)
+    inv = loader.load(raw)
     keys = {r.name: base64.b64encode(bytes([r.id]) * 32).decode() for r in inv.dc.routers}
     return topology.build(inv, keys)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,19 +18,20 @@ import pytest
 import yaml
 from netaddr import IPNetwork
 
-from fabric import model, topology
+from fabric import loader, topology
 from fabric.errors import ConfigError
-from fabric.render.cloudinit import USER_DATA_LIMITS, packed_user_data, render_user_data
+from fabric.render.cloudinit import USER_DATA_LIMITS, packed_user_data, render_user_data, user_data_problems
 from fabric.render.linux.node import (
     FRR_CONF,
     NFTABLES,
-    PRIVATE_KEY_MARKER,
     WG_CONF,
     frr_config,
     render_node,
 )
+from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import render_routers, schema_problems
-from fabric.stackfile import load_inventory, placeholder_keys, raw_config
+from fabric.stackfile import load_inventory, raw_config
+from fabric.topology import placeholder_keys
 from tests.conftest import ROOT, burst_raw
 
 DC2 = load_inventory(ROOT, "dc2")
@@ -38,7 +40,7 @@ ENDPOINTS = {"aws-n1": "203.0.113.10", "azure-n1": "203.0.113.20", "gcp-n1": "20
 
 
 def burst_plan() -> topology.Plan:
-    inv = model.load(burst_raw())
+    inv = loader.load(burst_raw())
     return topology.build(inv, placeholder_keys(inv), REMOTE, ENDPOINTS)
 
 
@@ -109,7 +111,7 @@ def test_user_data_writes_the_nodes_files_after_its_packages_and_runs_its_action
     wanted = [argv for concern in state.concerns.values() for a in concern.actions for argv in a.commands]
     assert commands[1:] == wanted
     # The private key is a marker the component replaces inside a secret; no key text here.
-    assert render_user_data(plan, cloud).count(PRIVATE_KEY_MARKER) == 1
+    assert render_user_data(plan, cloud).count(WIREGUARD_PRIVATE_KEY.marker) == 1
     assert "users" not in doc  # aws has no ssh_public_key in this config
     azure = yaml.safe_load(render_user_data(plan, next(c for c in plan.clouds if c.provider == "azure")))
     assert azure["users"][1]["ssh_authorized_keys"][0].startswith("ssh-ed25519 ")
@@ -190,7 +192,7 @@ def test_a_burst_adds_exactly_its_node_to_every_router(provider: str) -> None:
     static routes for its tenants' subnets; disabling it takes exactly that away."""
     clouds = burst_raw()["clouds"]
     without = dict(clouds, **{provider: dict(clouds[provider], enabled=False)})
-    inv_on, inv_off = model.load(burst_raw()), model.load(burst_raw(without))
+    inv_on, inv_off = loader.load(burst_raw()), loader.load(burst_raw(without))
     on = topology.build(inv_on, placeholder_keys(inv_on), REMOTE, ENDPOINTS)
     off = topology.build(inv_off, placeholder_keys(inv_off), REMOTE, ENDPOINTS)
     node = f"{provider}-n1"
@@ -216,10 +218,10 @@ def test_a_burst_adds_exactly_its_node_to_every_router(provider: str) -> None:
 
 def test_the_peer_stack_learns_a_cloud_node_from_the_exports() -> None:
     """dc2's routers peer with dc1's cloud nodes and route their tenants' subnets through them."""
-    inv = model.load(burst_raw())
+    inv = loader.load(burst_raw())
     dc1_members = topology.local_members(inv, placeholder_keys(inv), ENDPOINTS)
     # Tenants are fabric-wide (Pulumi.yaml): dc2 sees the same spans.
-    dc2_inv = model.load({**raw_config(ROOT, "dc2"), "tenants": burst_raw()["tenants"]})
+    dc2_inv = loader.load({**raw_config(ROOT, "dc2"), "tenants": burst_raw()["tenants"]})
     dc2 = topology.build(dc2_inv, placeholder_keys(dc2_inv), dc1_members)
     r1 = next(r for r in dc2.routers if r.name == "dc2-r1")
     aws = next(p for p in r1.wireguard_peers if p.name == "aws-n1")
@@ -234,7 +236,7 @@ def test_the_peer_stack_learns_a_cloud_node_from_the_exports() -> None:
 
 def test_an_unknown_endpoint_leaves_the_peer_without_one() -> None:
     """Offline (no cloud IP yet), routers list the node without an endpoint; the node initiates."""
-    inv = model.load(burst_raw())
+    inv = loader.load(burst_raw())
     plan = topology.build(inv, placeholder_keys(inv), REMOTE)
     peer = next(p for p in plan.routers[0].wireguard_peers if p.name == "aws-n1")
     assert peer.endpoint == ""
@@ -243,7 +245,7 @@ def test_an_unknown_endpoint_leaves_the_peer_without_one() -> None:
 
 def test_routers_with_bursts_render_valid_vyos() -> None:
     """The lines bursts add on routers (peers without endpoints, VRF static routes) are valid VyOS."""
-    inv = model.load(burst_raw())
+    inv = loader.load(burst_raw())
     for plan in (burst_plan(), topology.build(inv, placeholder_keys(inv), REMOTE)):
         assert schema_problems(plan) == []
         text = "\n".join(r.text() for r in render_routers(plan))
@@ -257,8 +259,9 @@ def test_packed_user_data_is_what_cloud_init_unpacks(tmp_path: Path) -> None:
     code (Debian's python3 module) turns the decoded bytes back into the cloud-config."""
     plan = many_tenants_plan(30)
     cloud = next(c for c in plan.clouds if c.provider == "aws")
-    packed = packed_user_data(plan, cloud)
-    assert packed == packed_user_data(plan, cloud)  # reproducible: no timestamp in the gzip header
+    key = WIREGUARD_PRIVATE_KEY.sample
+    packed = packed_user_data(plan, cloud, key)
+    assert packed == packed_user_data(plan, cloud, key)  # reproducible: no timestamp in the gzip header
     (tmp_path / "blob").write_bytes(base64.b64decode(packed))
     unpack = (
         "import sys; from cloudinit import user_data; "
@@ -267,7 +270,8 @@ def test_packed_user_data_is_what_cloud_init_unpacks(tmp_path: Path) -> None:
     )
     out = subprocess.run(["/usr/bin/python3", "-c", unpack, str(tmp_path / "blob")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == render_user_data(plan, cloud)
+    assert out.stdout == render_user_data(plan, cloud, {WIREGUARD_PRIVATE_KEY.name: key})
+    assert f"PrivateKey = {key}" in out.stdout
     assert len(render_user_data(plan, cloud)) > USER_DATA_LIMITS["aws"] > len(base64.b64decode(packed))
 
 
@@ -275,27 +279,27 @@ def many_tenants_plan(tenants: int) -> topology.Plan:
     raw = burst_raw()
     raw["tenants"] = [{"name": f"t{t}", "id": t, "sites": ["dc1", "aws"]} for t in range(1, tenants + 1)]
     raw["datacenter"]["nat_addresses"] = {}
-    inv = model.load(raw)
+    inv = loader.load(raw)
     return topology.build(inv, placeholder_keys(inv), REMOTE, ENDPOINTS)
 
 
 def test_user_data_over_the_clouds_limit_is_a_config_error() -> None:
     plan = many_tenants_plan(255)
     aws = next(c for c in plan.clouds if c.provider == "aws")
-    with pytest.raises(
-        ConfigError,
-        match=r"clouds.aws: the node's user-data is [0-9.]+ KiB packed, over aws's 16 KiB limit; 255 tenants span aws",
-    ):
-        packed_user_data(plan, aws)
+    message = r"clouds.aws: the node's user-data is [0-9.]+ KiB packed, over aws's 16 KiB limit; 255 tenants span aws"
+    with pytest.raises(ConfigError, match=message):
+        packed_user_data(plan, aws, WIREGUARD_PRIVATE_KEY.sample)
+    # The same problem is found before anything is created, with the config.
+    assert any(re.match(message, p) for p in user_data_problems(plan))
 
 
 def test_every_nftables_file_passes_nfts_own_check(tmp_path: Path) -> None:
     """``nft -c`` (Debian's nftables, checked by the kernel without committing) accepts each
     node's filter, cloud nodes' (forwarding, MSS clamp) and SSH nodes' alike; a broken one fails."""
     plan = burst_plan()
-    inv = model.load(burst_raw())
+    inv = loader.load(burst_raw())
     ssh_node = topology.build(
-        model.load(
+        loader.load(
             {
                 **burst_raw(),
                 "nodes": [

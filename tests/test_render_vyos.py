@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from fabric import model, stackfile, topology
+from fabric import loader, stackfile, topology
+from fabric.render.secrets import SecretRef
 from fabric.render.vyos import SECTIONS, owned_subtrees, render_router, render_routers, schema_problems
-from fabric.render.vyos.command import Command, SecretRef, set_line
-from fabric.stackfile import placeholder_keys
+from fabric.render.vyos.command import Command, set_line
+from fabric.topology import placeholder_keys
 from fabric.vyos_schema import VyosSchema
 from tests.conftest import ROOT, patch
 
@@ -32,7 +33,7 @@ def test_every_example_line_is_valid_vyos(example_plan: topology.Plan) -> None:
 
 
 def test_a_vyos_14_router_renders_valid_14_config(base_raw: dict[str, Any]) -> None:
-    inv = model.load(patch(base_raw, {"datacenter.routers[1].vyos_version": "1.4"}))
+    inv = loader.load(patch(base_raw, {"datacenter.routers[1].vyos_version": "1.4"}))
     plan = topology.build(inv, placeholder_keys(inv))
     r14 = render_router(plan, plan.routers[1])
     lines = r14.text()

@@ -7,8 +7,8 @@ from typing import Any
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric import model, topology
-from fabric.stackfile import placeholder_keys, placeholder_public_key
+from fabric import loader, topology
+from fabric.topology import placeholder_keys, placeholder_public_key
 from tests.conftest import patch
 
 
@@ -27,7 +27,7 @@ def member(name: str, site: str, site_id: int, node: int, reflector: bool = Fals
 
 
 def build(raw: dict[str, Any], remote: list[topology.MeshMember] | None = None) -> topology.Plan:
-    inv = model.load(raw)
+    inv = loader.load(raw)
     return topology.build(inv, placeholder_keys(inv), remote or [])
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from fabric import model, stackfile, topology
+from fabric import loader, stackfile, topology
 from fabric.components.router import sections_text
+from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import (
     SECTIONS,
     RenderedRouter,
@@ -24,7 +25,7 @@ from fabric.render.vyos import (
     owned_subtrees,
     render_routers,
 )
-from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY
+from fabric.render.vyos.command import secret_paths
 from providers import vyos
 from providers.keys import generate_keypair
 from providers.vyos import (
@@ -50,8 +51,8 @@ def render(stack: str = "dc1", index: int = 0, without: str | None = None) -> Re
     raw = stackfile.raw_config(ROOT, stack)
     if without:
         raw["tenants"] = [t for t in raw["tenants"] if t["name"] != without]
-    inv = model.load(raw)
-    plan = topology.build(inv, stackfile.placeholder_keys(inv))
+    inv = loader.load(raw)
+    plan = topology.build(inv, topology.placeholder_keys(inv))
     return render_routers(plan)[index]
 
 
@@ -85,6 +86,7 @@ def props(router: VyosEmulator, config: dict[str, str], version: str = "1.5", **
         "keep_on_delete": [list(k) for k in keep_on_delete()],
         "config": config,
         "secrets": {WIREGUARD_PRIVATE_KEY.name: PRIVATE, API_KEY.name: KEY},
+        "secret_paths": secret_paths(render().commands()),
         **extra,
     }
 

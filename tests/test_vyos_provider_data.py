@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from fabric import model, stackfile, topology
+from fabric import loader, stackfile, topology
 from fabric.components.router import sections_text
+from fabric.render.secrets import SecretRef
 from fabric.render.vyos import render_routers
-from fabric.render.vyos.command import Command, SecretRef, set_line
+from fabric.render.vyos.command import Command, set_line
 from providers.vyos import (
     VyosConfigProvider,
     VyosError,
@@ -97,10 +98,27 @@ def test_a_removed_subtree_goes_whole_but_never_above_its_owned_root() -> None:
     ]
 
 
+def test_a_marker_where_the_renderer_put_no_secret_is_refused() -> None:
+    """User text that spells a marker (the model refuses it; this is the provider's own guard)
+    never receives a secret: the whole apply is refused before anything is sent."""
+    secrets = {"vyos-api-key": "THE-API-KEY", "wireguard-private-key": "SECRETKEY="}
+    paths = {"interfaces wireguard wg0 private-key": "wireguard-private-key"}
+    hostile = [
+        {"op": "set", "path": ["firewall", "ipv4", "name", "t", "rule", "10", "description", "<secret:vyos-api-key>"]},
+        {"op": "set", "path": ["interfaces", "wireguard", "wg0", "description", "x <secret:wireguard-private-key>"]},
+        # The right marker at a path the renderer did not mark.
+        {"op": "set", "path": ["interfaces", "wireguard", "wg0", "description", "<secret:wireguard-private-key>"]},
+    ]
+    for command in hostile:
+        with pytest.raises(VyosError, match="holds secret marker text where fabric placed no secret"):
+            fill_secrets([command], secrets, paths)
+
+
 def test_secrets_are_filled_only_in_the_request_and_masked_on_read() -> None:
     secrets = {"wireguard-private-key": "SECRETKEY="}
     desired = {"interfaces wireguard wg0 private-key": ["<secret:wireguard-private-key>"]}
-    commands = fill_secrets(delta({}, desired, [["interfaces"]]), secrets)
+    paths = {"interfaces wireguard wg0 private-key": "wireguard-private-key"}
+    commands = fill_secrets(delta({}, desired, [["interfaces"]]), secrets, paths)
     assert commands == [{"op": "set", "path": ["interfaces", "wireguard", "wg0", "private-key", "SECRETKEY="]}]
     actual = flatten(TREE)
     masked = mask_secrets(actual, desired, secrets)
@@ -182,8 +200,8 @@ def test_every_rendered_line_reads_back_as_its_command() -> None:
         raw = stackfile.raw_config(ROOT, stack)
         if tenants:
             raw["tenants"] = [{"name": f"t{i}", "id": i} for i in range(1, tenants + 1)]
-        inv = model.load(raw)
-        routers += render_routers(topology.build(inv, stackfile.placeholder_keys(inv)))
+        inv = loader.load(raw)
+        routers += render_routers(topology.build(inv, topology.placeholder_keys(inv)))
     for rendered in routers:
         text = sections_text(rendered)
         assert len(text) == 13  # one value per section, however many lines

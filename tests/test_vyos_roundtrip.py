@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from fabric import stackfile
+from fabric.render.secrets import SecretRef
 from fabric.render.vyos import render_routers
-from fabric.render.vyos.command import SecretRef
 from providers.vyos import flatten
 from tests.conftest import ROOT
 from tests.vyos_emulator import VyosEmulator

@@ -1,39 +1,31 @@
-"""Read the stack's ``fabric:`` config through Pulumi into a validated Inventory.
+"""Read the stack's config and peers through Pulumi, and validate them with the one loader.
 
-Pulumi has already merged project-level and stack values and decrypted secrets;
-the core only learns *that* a secret is set (a :class:`~fabric.model.Secret`), never
-its text, which stays inside Pulumi outputs.
+Pulumi has already merged project-level and stack values and decrypted secrets; the
+program hands every ``fabric:`` key it was given (not only the known ones: an unknown
+key is an error, as in ``python -m fabric validate``) and which of them are secrets to
+:func:`fabric.loader.validate`, which refuses exactly what ``validate`` refuses, before
+any resource is registered. The core only learns *that* a secret is set, never its text.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from pulumi.runtime import config as runtime_config
 
-import pulumi
-
-from fabric import model
-from fabric.stackfile import NAMESPACE, SECRET_KEYS
+from fabric import loader
+from fabric.components.peers import peer_exports
 
 
-def read_inventory(config: pulumi.Config | None = None) -> model.Inventory:
-    """Validate the stack config; raises :class:`~fabric.errors.ConfigError` before any resource exists."""
-    config = config or pulumi.Config(NAMESPACE.rstrip(":"))
-    raw: dict[str, Any] = {}
-    for key in model.CONFIG_KEYS:
-        if key in SECRET_KEYS:
-            if config.get(key) is not None:
-                raw[key] = model.Secret(NAMESPACE + key)
-            continue
-        text = config.get(key)
-        if text is not None:
-            raw[key] = _decode(text)
-    return model.load(raw)
+def program_config() -> tuple[dict[str, object], set[str]]:
+    """Every config value the engine gave this program, and the keys that are secrets."""
+    values: dict[str, object] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret = {k for k in values if runtime_config.is_config_secret(k)}
+    secret |= set(runtime_config.get_config_secret_keys_env())
+    return values, secret
 
 
-def _decode(text: str) -> Any:
-    """Pulumi hands structured values over as JSON and plain strings as they are."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def read_stack() -> loader.Validated:
+    """The stack's validated config, its peers' validated members and its keyless plan;
+    raises :class:`~fabric.errors.ConfigError` before any resource exists."""
+    values, secret = program_config()
+    inventory = loader.load(loader.raw_from_config(values, secret))
+    return loader.validate(inventory, peer_exports(inventory.peer_stacks))

@@ -28,7 +28,7 @@ from fabric.components.node import Node
 from fabric.components.router import Router
 from fabric.components.tenant import Tenant
 from fabric.export import plan_summary
-from fabric.stackfile import placeholder_keys
+from fabric.topology import placeholder_keys
 
 
 class Datacenter(pulumi.ComponentResource):

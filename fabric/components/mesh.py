@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 
-from fabric.components.peers import member_export
+from fabric.loader import member_export
 from fabric.topology import Plan
 
 

@@ -14,9 +14,9 @@ import pulumi
 
 from fabric import model
 from fabric.components.hosts import ConcernInputs, concern_chain
-from fabric.render.linux.node import PRIVATE_KEY_MARKER, render_node
+from fabric.render.linux.node import render_node
 from fabric.render.linux.state import HostState
-from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY
+from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
 from fabric.topology import NodePlan, Plan
 from providers.host import HostConcern
 from providers.keys import WireguardKey
@@ -51,8 +51,8 @@ class Node(pulumi.ComponentResource):
             if not c.files:
                 continue
             inputs = state.apply(functools.partial(_inputs, concern=concern))
-            # Only the concern whose files hold the key's marker is given the key.
-            keyed = any(PRIVATE_KEY_MARKER in f.content for f in c.files)
+            # Only the concern whose files have a secret slot is given the key.
+            keyed = any(f.secrets for f in c.files)
             concerns.append(
                 ConcernInputs(
                     concern,

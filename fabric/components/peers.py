@@ -1,29 +1,31 @@
-"""Mesh members of the other datacenter stacks, through StackReferences.
+"""Mesh members of the peer stacks, read before any resource is registered.
 
-A StackReference to a stack that does not exist fails the whole update, and Pulumi
-offers no way to catch that. So each peer stack named in ``peer_stacks`` is first
-looked up in the backend; a missing one is a warning, and the mesh is built without
-it: the first stack up builds its half, the second completes the mesh, and a second
-``up`` of the first converges.
+Each stack exports ``mesh_members``; this stack reads every stack in ``peer_stacks``
+with the Pulumi CLI that runs the program (``pulumi stack output --json``), so the
+members are plain data when the program starts: the loader checks every field of
+them (``fabric.loader``) and the config against them before anything exists, and the
+plan is built from them once. A peer stack that does not exist yet, or has not
+exported its members yet, is a warning: the mesh is built without it (the first
+stack up builds its half, the second completes the mesh, and a second ``up`` of the
+first converges). A peer stack that exists but cannot be read stops the update: building
+without its members would remove them from every router.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
-from typing import Any
 
 import pulumi
 
-from fabric.topology import MeshMember
+from fabric.loader import MEMBERS_OUTPUT
 
-#: The export every datacenter stack publishes and its peers read.
-MEMBERS_OUTPUT = "mesh_members"
+#: How long the backend may take to answer one CLI call.
+CLI_TIMEOUT_S = 60
 
 
-#: How long the backend may take to list its stacks before the lookup gives up.
-LIST_TIMEOUT_S = 30
+class PeerStackError(RuntimeError):
+    """A peer stack exists but its members could not be read; the message says why."""
 
 
 def qualified(name: str, organization: str, project: str) -> str:
@@ -41,77 +43,55 @@ def parse_stack_list(text: str, organization: str, project: str) -> set[str]:
     return {qualified(str(entry["name"]), organization, project) for entry in json.loads(text)}
 
 
-def backend_stacks(organization: str, project: str) -> set[str] | None:
-    """The project's stacks in the current backend (qualified names), or None when unknown.
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI that runs this program (on PATH under ``pulumi``; ``--project``-free calls only)."""
+    return subprocess.run(["pulumi", *args], capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
 
-    Runs the CLI that runs this program (it is on PATH when the user runs ``pulumi``);
-    ``--project`` makes it work from any directory, e.g. under the Automation API.
-    """
+
+def backend_stacks(project: str) -> list[str]:
+    """The qualified names of the project's stacks in the current backend."""
     try:
-        result = subprocess.run(
-            ["pulumi", "stack", "ls", "--all", "--json", "--project", project],
-            capture_output=True,
-            text=True,
-            timeout=LIST_TIMEOUT_S,
-            check=True,
-        )
-        return parse_stack_list(result.stdout, organization, project)
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError) as exc:
-        pulumi.warn(
-            f"could not list the backend's stacks ({type(exc).__name__}); peer stacks are read without "
-            "checking that they exist, so a missing one fails this update"
-        )
-        return None
+        result = _cli("stack", "ls", "--all", "--json", f"--project={project}")
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise PeerStackError(f"peer_stacks: cannot list the backend's stacks: {exc}") from None
+    if result.returncode != 0:
+        raise PeerStackError(f"peer_stacks: cannot list the backend's stacks: {result.stderr.strip()[:300]}")
+    return sorted(parse_stack_list(result.stdout, pulumi.get_organization(), project))
 
 
-def member_from_export(record: dict[str, Any]) -> MeshMember:
-    return MeshMember(
-        name=record["name"],
-        site=record["site"],
-        site_id=int(record["site_id"]),
-        node_id=int(record["node_id"]),
-        endpoint=record["endpoint"],
-        port=int(record["port"]),
-        public_key=record["public_key"],
-        mesh_address=record["mesh_address"],
-        roles=tuple(record.get("roles") or ()),
-    )
+def stack_members(stack: str) -> object | None:
+    """The stack's ``mesh_members`` export as JSON data (None: not exported yet), unchecked."""
+    try:
+        result = _cli("stack", "output", MEMBERS_OUTPUT, "--json", f"--stack={stack}")
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise PeerStackError(f"peer_stacks: cannot read {stack}: {exc}") from None
+    if result.returncode != 0:
+        if "does not have output property" in result.stderr:
+            return None
+        raise PeerStackError(f"peer_stacks: cannot read {stack}: {result.stderr.strip()[:300]}")
+    try:
+        data: object = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise PeerStackError(f"peer_stacks: {stack} answered with something that is not JSON") from None
+    return data
 
 
-def member_export(m: MeshMember) -> dict[str, Any]:
-    return {
-        "name": m.name,
-        "site": m.site,
-        "site_id": m.site_id,
-        "node_id": m.node_id,
-        "endpoint": m.endpoint,
-        "port": m.port,
-        "public_key": m.public_key,
-        "mesh_address": m.mesh_address,
-        "roles": list(m.roles),
-    }
-
-
-def peer_members(
-    peer_stacks: list[str], known: Callable[[str, str], set[str] | None] | None = None
-) -> pulumi.Output[list[MeshMember]]:
-    """Every peer stack's exported members (none yet for a peer that was never up).
-
-    ``known`` lists the backend's stacks; default :func:`backend_stacks`, looked up at call time.
-    """
+def peer_exports(peer_stacks: list[str]) -> dict[str, object]:
+    """Each peer stack's exported members, by its name as ``peer_stacks`` lists it; stacks
+    that do not exist yet, or have not exported yet, are left out with a warning."""
+    if not peer_stacks:
+        return {}
     organization, project = pulumi.get_organization(), pulumi.get_project()
-    stacks = (known or backend_stacks)(organization, project) if peer_stacks else set()
-    outputs: list[pulumi.Output[Any]] = []
+    existing = set(backend_stacks(project))
+    out: dict[str, object] = {}
     for peer in peer_stacks:
         name = qualified(peer, organization, project)
-        if stacks is not None and name not in stacks:
+        records = stack_members(name) if name in existing else None
+        if records is None:
             pulumi.warn(
-                f"peer stack {peer!r} does not exist yet: the mesh is built without its members; "
+                f"peer stack {peer!r} has no mesh members yet: the mesh is built without them; "
                 f"run `pulumi up` here again once {peer} is up"
             )
             continue
-        ref = pulumi.StackReference(name)
-        outputs.append(ref.get_output(MEMBERS_OUTPUT))
-    return pulumi.Output.all(*outputs).apply(
-        lambda exported: [member_from_export(r) for records in exported if records for r in records]
-    )
+        out[peer] = records
+    return out

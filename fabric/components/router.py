@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pulumi
 
 from fabric import model
-from fabric.errors import ConfigError
+from fabric.loader import ca_bundle
+from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import SECTIONS, RenderedRouter, keep_on_delete, owned_subtrees, render_router
-from fabric.render.vyos.command import API_KEY, WIREGUARD_PRIVATE_KEY, set_line
+from fabric.render.vyos.command import secret_paths, set_line
 from fabric.topology import Plan, RouterPlan
 from providers.keys import WireguardKey
 from providers.vyos import VyosConfig
@@ -21,18 +20,14 @@ def key_rotation(inv: model.Inventory, router: model.Router) -> str:
 
 
 def api_tls(router: model.Router) -> dict[str, object]:
-    """How the provider verifies the router's certificate (a CA file is read here, once)."""
+    """How the provider verifies the router's certificate: a pinned fingerprint, or only the
+    certificates of the CA file (checked by the loader before anything was registered)."""
     api = router.api
     tls: dict[str, object] = {"insecure": api.insecure}
     if api.fingerprint:
         tls["fingerprint"] = api.fingerprint
     if api.ca_file:
-        try:
-            tls["ca_pem"] = Path(api.ca_file).expanduser().read_text()
-        except OSError as exc:
-            raise ConfigError(
-                [f"datacenter.routers[{router.name}].api.ca_file: cannot read {api.ca_file}: {exc}"]
-            ) from None
+        tls["ca_pem"] = ca_bundle(api.ca_file)
     if api.insecure:
         pulumi.warn(f"router {router.name}: TLS verification is off (api.insecure); the API key could be intercepted")
     return tls
@@ -60,7 +55,8 @@ class Router(pulumi.ComponentResource):
 
     def attach(self, plan: pulumi.Output[Plan], api_key: pulumi.Output[str]) -> None:
         """Render this router from the full plan, apply it through the API, register outputs."""
-        self.config = plan.apply(self._rendered).apply(sections_text)
+        rendered = plan.apply(self._rendered)
+        self.config = rendered.apply(sections_text)
         self.applied = VyosConfig(
             f"{self.name}-vyos",
             router=self.spec.name,
@@ -72,6 +68,7 @@ class Router(pulumi.ComponentResource):
             keep_on_delete=[list(k) for k in keep_on_delete()],
             config=self.config,
             secrets={WIREGUARD_PRIVATE_KEY.name: self.private_key, API_KEY.name: api_key},
+            secret_paths=rendered.apply(lambda r: secret_paths(r.commands())),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs(

@@ -6,9 +6,10 @@ packages are installed first, the files are written after them (``defer``, so th
 packages' own defaults do not overwrite ours and ``frr`` owns its files), then every
 action runs once, in concern order: WireGuard up, segments, forwarding, FRR.
 
-The WireGuard private key appears as a marker (``<secret:wireguard-private-key>``); the
-cloud component substitutes the key inside a Pulumi secret output, so user-data is a
-secret in state and never shown in previews.
+The WireGuard private key appears as a marker (``<secret:wireguard-private-key>``) in the
+file's secret slot (:mod:`fabric.render.secrets`); the cloud component fills the key into
+that slot inside a Pulumi secret output, so user-data is a secret in state and never
+shown in previews, and no other text of the user-data can take the key.
 
 User-data grows with the tenants a node carries (about 2 KiB each), past AWS's 16 KiB
 limit at ten tenants, so it travels gzip-compressed and base64-encoded
@@ -24,11 +25,13 @@ from __future__ import annotations
 
 import base64
 import gzip
+from collections.abc import Mapping
 
 import yaml
 
 from fabric.errors import ConfigError
-from fabric.render.linux.node import PRIVATE_KEY_MARKER, render_node
+from fabric.render.linux.node import render_node
+from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
 from fabric.topology import CloudPlan, Plan
 
 #: The clouds' user-data limits, in bytes of what the API takes: AWS 16 KiB before its
@@ -57,13 +60,14 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(_Literal, _literal)
 
 
-def render_user_data(plan: Plan, cloud: CloudPlan) -> str:
-    """The ``#cloud-config`` document for the cloud's node."""
+def render_user_data(plan: Plan, cloud: CloudPlan, secrets: Mapping[str, str] | None = None) -> str:
+    """The ``#cloud-config`` document for the cloud's node: with ``secrets``, each file's
+    secret slots filled in from them, else markers where secrets go."""
     state = render_node(plan, cloud.node)
     files = [
         {
             "path": f.path,
-            "content": _Literal(f.content),
+            "content": _Literal(f.filled(secrets) if secrets is not None else f.content),
             "permissions": f"0{f.mode:o}",
             "owner": f"{f.owner}:{f.owner}",
             "defer": True,
@@ -101,22 +105,39 @@ def pack(text: str) -> str:
     return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
 
 
-def packed_user_data(plan: Plan, cloud: CloudPlan, private_key: str | None = None) -> str:
-    """The node's user-data (with its private key in, when given), packed; a ConfigError
-    when it exceeds its cloud's limit."""
-    text = render_user_data(plan, cloud)
-    if private_key is not None:
-        text = text.replace(PRIVATE_KEY_MARKER, private_key)
-    packed = pack(text)
+def packed_user_data(plan: Plan, cloud: CloudPlan, private_key: str) -> str:
+    """The node's user-data with its private key in, packed; a ConfigError past its cloud's limit."""
+    packed = pack(render_user_data(plan, cloud, {WIREGUARD_PRIVATE_KEY.name: private_key}))
+    problem = _size_problem(cloud, packed)
+    if problem:
+        raise ConfigError([problem])
+    return packed
+
+
+def user_data_problems(plan: Plan) -> list[str]:
+    """Every cloud node whose user-data, packed with a stand-in key of the real key's length,
+    is over its cloud's limit: checked with the config, before anything is created."""
+    out = []
+    for cloud in plan.clouds:
+        problem = _size_problem(cloud, packed_sample(plan, cloud))
+        if problem:
+            out.append(problem)
+    return out
+
+
+def packed_sample(plan: Plan, cloud: CloudPlan) -> str:
+    """The packed user-data with the stand-in private key (what :func:`user_data_problems` measures)."""
+    return pack(render_user_data(plan, cloud, {WIREGUARD_PRIVATE_KEY.name: WIREGUARD_PRIVATE_KEY.sample}))
+
+
+def _size_problem(cloud: CloudPlan, packed: str) -> str | None:
     # AWS counts the bytes after decoding our base64; the others the text they receive.
     size = len(base64.b64decode(packed)) if cloud.provider == "aws" else len(packed)
     limit = USER_DATA_LIMITS[cloud.provider]
-    if size > limit:
-        raise ConfigError(
-            [
-                f"clouds.{cloud.provider}: the node's user-data is {size / 1024:.1f} KiB packed, over "
-                f"{cloud.provider}'s {limit // 1024} KiB limit; {len(cloud.tenants)} tenants span {cloud.site}: "
-                "let fewer tenants extend into it"
-            ]
-        )
-    return packed
+    if size <= limit:
+        return None
+    return (
+        f"clouds.{cloud.provider}: the node's user-data is {size / 1024:.1f} KiB packed, over "
+        f"{cloud.provider}'s {limit // 1024} KiB limit; {len(cloud.tenants)} tenants span {cloud.site}: "
+        "let fewer tenants extend into it"
+    )

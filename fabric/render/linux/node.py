@@ -30,8 +30,8 @@ from collections.abc import Callable
 
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import header, ini
+from fabric.render.secrets import WIREGUARD_PRIVATE_KEY, compose
 from fabric.render.vyos.bgp import HOLDTIME, KEEPALIVE
-from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY
 from fabric.topology import NodePlan, Plan, TenantOnNode
 
 MESH = "wg0"
@@ -43,8 +43,6 @@ FRR_CONF = "/etc/frr/frr.conf"
 FRR_DAEMONS = "/etc/frr/daemons"
 #: The standard VXLAN port (IANA 4789); it only ever appears inside WireGuard.
 VXLAN_PORT = 4789
-#: Where the private key goes in ``wg0.conf``: the component (or provider) fills in the secret.
-PRIVATE_KEY_MARKER = f"<secret:{WIREGUARD_PRIVATE_KEY.name}>"
 
 
 def vxlan_name(t: TenantOnNode) -> str:
@@ -60,7 +58,7 @@ def _head(node: NodePlan, comment: str = "#") -> str:
 
 
 def wireguard(plan: Plan, node: NodePlan) -> Concern:
-    lines = [
+    interface = [
         _head(node),
         "",
         "[Interface]",
@@ -68,8 +66,8 @@ def wireguard(plan: Plan, node: NodePlan) -> Concern:
         f"ListenPort = {plan.mesh_port}",
         f"MTU = {plan.mtu.wireguard}",
         "Table = off",
-        f"PrivateKey = {PRIVATE_KEY_MARKER}",
     ]
+    lines: list[str] = []
     for peer in node.wireguard_peers:
         lines += ["", "[Peer]", f"# {peer.name}", f"PublicKey = {peer.public_key}"]
         lines.append(f"AllowedIPs = {', '.join(peer.allowed_ips)}")
@@ -83,11 +81,16 @@ def wireguard(plan: Plan, node: NodePlan) -> Concern:
         f" && wg syncconf {MESH} /run/fabric-{MESH}.conf; rc=$?; rm -f /run/fabric-{MESH}.conf; exit $rc;"
         f" else systemctl restart {unit}; fi"
     )
+    # The private key is a slot the provider fills in, never text.
+    content, slots = compose(
+        ["\n".join(interface), "\nPrivateKey = ", WIREGUARD_PRIVATE_KEY, "\n", "".join(f"{line}\n" for line in lines)]
+    )
     return Concern(
         files=(
             HostFile(
                 WG_CONF,
-                "\n".join(lines) + "\n",
+                content,
+                secrets=slots,
                 mode=0o600,
                 reload=("wg-sync",),
                 cleanup=(("systemctl", "disable", "--now", unit),),

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from fabric.render.secrets import Slots, check_slots, fill
+
 
 @dataclass(frozen=True)
 class HostFile:
@@ -28,12 +30,20 @@ class HostFile:
     #: Commands that undo what the file made once it is removed (e.g. delete the device a
     #: ``.netdev`` created: networkd never removes one). Best effort: the thing may be gone.
     cleanup: tuple[tuple[str, ...], ...] = ()
+    #: Where secrets go in ``content`` (see :mod:`fabric.render.secrets`); the provider fills
+    #: in exactly these and refuses marker text anywhere else.
+    secrets: Slots = ()
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f"{self.path!r}: host paths must be absolute")
         if not self.content.endswith("\n"):
             raise ValueError(f"{self.path}: content must end with a newline")
+        check_slots(self.content, self.secrets)
+
+    def filled(self, values: Mapping[str, str]) -> str:
+        """The content with its secrets in (for a host that is not given markers, e.g. cloud-init)."""
+        return fill(self.content, self.secrets, values)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Concern(NamedTuple):
                 "owner": f.owner,
                 "reload": list(f.reload),
                 **({"cleanup": [list(argv) for argv in f.cleanup]} if f.cleanup else {}),
+                **({"secrets": [list(slot) for slot in f.secrets]} if f.secrets else {}),
             }
             for f in self.files
         }

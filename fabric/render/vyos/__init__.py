@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from fabric.render import gc_paused
+from fabric.render.secrets import SecretRef
 from fabric.render.vyos import (
     bgp,
     bridge,
@@ -28,7 +29,7 @@ from fabric.render.vyos import (
     vxlan,
     wireguard,
 )
-from fabric.render.vyos.command import Command, SecretRef, set_line
+from fabric.render.vyos.command import Command, set_line
 from fabric.topology import Plan, RouterPlan
 from fabric.vyos_schema import VyosSchema
 
@@ -72,7 +73,7 @@ class RenderedRouter:
         for c in self.commands():
             values = out.setdefault(" ".join(c.path), [])
             if c.value is not None:
-                values.append(f"<secret:{c.value.name}>" if isinstance(c.value, SecretRef) else c.value)
+                values.append(c.value.marker if isinstance(c.value, SecretRef) else c.value)
         return out
 
     def text(self) -> str:

@@ -1,29 +1,18 @@
 """A VyOS configuration command as data, and its text form.
 
 A :class:`Command` is one ``set`` line: the path (nodes and tag values) and, for
-leaves that take one, a value. Secret values are :class:`SecretRef` markers, never
-text: the renderer does not know them, and the provider substitutes the Pulumi secret
-when it applies the config, so rendered paths can be diffed and printed safely.
+leaves that take one, a value. Secret values are :class:`~fabric.render.secrets.SecretRef`
+structure, never text: the renderer does not know them, and the provider substitutes the
+Pulumi secret at exactly the paths :func:`secret_paths` lists when it applies the config,
+so rendered paths can be diffed and printed safely.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A secret value the provider fills in at apply time."""
-
-    name: str
-    #: A syntactically valid stand-in, used only to check the path against the schema.
-    sample: str
-
-
-WIREGUARD_PRIVATE_KEY = SecretRef("wireguard-private-key", "YE2Nx3tQSEBhOLHKTx1XS6fQGfHU16W5zDdHVo3fR3I=")
-API_KEY = SecretRef("vyos-api-key", "fabric-api-key-sample")
+from fabric.render.secrets import SecretRef
 
 
 class Command(NamedTuple):
@@ -60,5 +49,11 @@ def set_line(command: Command) -> str:
     if command.value is None:
         return f"set {words}"
     if isinstance(command.value, SecretRef):
-        return f"set {words} '<secret:{command.value.name}>'"
+        return f"set {words} '{command.value.marker}'"
     return f"set {words} '" + command.value.replace("'", "'\\''") + "'"
+
+
+def secret_paths(commands: list[Command]) -> dict[str, str]:
+    """``{"<path words>": secret name}`` of every command whose value is a secret: the only
+    places the VyOS provider fills a secret in."""
+    return {" ".join(c.path): c.value.name for c in commands if isinstance(c.value, SecretRef)}

@@ -5,7 +5,8 @@ The API key is a secret reference; the API answers only the admin prefixes.
 
 from __future__ import annotations
 
-from fabric.render.vyos.command import API_KEY, Command, cmd
+from fabric.render.secrets import API_KEY
+from fabric.render.vyos.command import Command, cmd
 from fabric.topology import Plan, RouterPlan
 
 # Only what fabric writes: other API keys, certificates and listen addresses under

@@ -8,7 +8,8 @@ listed without one: it initiates, and WireGuard learns its endpoint from the han
 
 from __future__ import annotations
 
-from fabric.render.vyos.command import WIREGUARD_PRIVATE_KEY, Command, cmd
+from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
+from fabric.render.vyos.command import Command, cmd
 from fabric.render.vyos.names import MESH
 from fabric.topology import Plan, RouterPlan
 

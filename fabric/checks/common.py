@@ -1,0 +1,61 @@
+"""What several rules share: naming repeated items, overlapping prefixes, the peer members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from netaddr import IPAddress, IPNetwork
+
+from fabric.topology import MeshMember
+
+#: The peer stacks' members, validated, by the stack name as ``peer_stacks`` lists it.
+Remote = Mapping[str, tuple[MeshMember, ...]]
+
+
+def duplicates(items: list[Any], attr: str, key: str) -> Iterator[str]:
+    """One message per item whose ``attr`` repeats an earlier item's.
+
+    Items are named by their ``name``, except when the name itself repeats: then by position.
+    """
+    seen: dict[Any, tuple[int, Any]] = {}
+    for index, item in enumerate(items):
+        value = getattr(item, attr)
+        if value in seen:
+            first_index, first = seen[value]
+            if attr == "name":
+                yield f"{key}[{index}].name: {value!r} is also the name of {key}[{first_index}]"
+            else:
+                yield f"{key}[{item.name}].{attr}: {value} is also used by {key}[{first.name}]"
+        else:
+            seen[value] = (index, item)
+
+
+def overlap(a: IPNetwork, b: IPNetwork) -> bool:
+    return bool(a.first <= b.last and b.first <= a.last)
+
+
+def overlaps(named: list[tuple[str, IPNetwork]]) -> Iterator[str]:
+    """One message per pair of overlapping prefixes, blamed on the later one."""
+    for i, (key_a, a) in enumerate(named):
+        for key_b, b in named[i + 1 :]:
+            if overlap(a, b):
+                yield f"{key_b}: {b} overlaps {key_a} {a}"
+
+
+def unusable(addr: IPAddress, prefixes: list[IPNetwork]) -> bool:
+    """Network or broadcast address of the prefix holding ``addr`` (prefixes longer than /31 have both)."""
+    net = next(p for p in prefixes if addr in p)
+    return bool(net.prefixlen < 31 and addr in (net.network, net.broadcast))
+
+
+def remote_members(remote: Remote) -> Iterator[tuple[str, MeshMember]]:
+    """(stack, member) of every peer member, in ``peer_stacks`` order."""
+    for stack, members in remote.items():
+        for m in members:
+            yield stack, m
+
+
+def member_key(stack: str, name: str) -> str:
+    """How messages name a peer stack's member."""
+    return f"peer_stacks[{stack}].mesh_members[{name}]"

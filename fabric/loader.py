@@ -1,0 +1,279 @@
+"""The one way config becomes an Inventory, for ``python -m fabric`` and the Pulumi program alike.
+
+Both paths hand over what Pulumi hands a program: ``fabric:`` keys with text values
+(structured ones as JSON) and the set of keys that are secrets. The offline reader
+(:mod:`fabric.stackfile`) produces exactly that from the stack files, parsing them as
+Pulumi does; the program reads it from the engine. From there one function decides:
+unknown keys, secrets in plain text, shapes and types (:mod:`fabric.model`), the config
+rules (:mod:`fabric.checks`), the peer stacks' exported members checked field by field
+and against this stack, and the rendered configs (every VyOS line against VyOS's
+schema, every cloud node's user-data against its cloud's size limit). So a config the
+program refuses is exactly one ``validate`` refuses, with the same messages, and both
+refuse before anything is registered or touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pydantic import ValidationError
+
+from fabric import checks, model, topology
+from fabric.checks.common import Remote, member_key
+from fabric.errors import ConfigError
+from fabric.fields import shown
+from fabric.render.cloudinit import user_data_problems
+from fabric.render.vyos import schema_problems
+
+NAMESPACE = "fabric:"
+#: Keys that must be Pulumi secrets, never plain text in a stack file.
+SECRET_KEYS = ("vyos_api_key", "ssh_private_key")
+#: The export every stack publishes and its peers read.
+MEMBERS_OUTPUT = "mesh_members"
+
+
+def raw_from_config(values: Mapping[str, object], secret_keys: Collection[str]) -> dict[str, Any]:
+    """The ``fabric:`` keys as model input (prefix removed, JSON decoded, secrets as markers).
+
+    ``values`` are as Pulumi gives them to a program: text, structured values as JSON.
+    Other namespaces (``aws:region``) are not fabric's and pass untouched.
+    """
+    raw: dict[str, Any] = {}
+    problems = []
+    known = set(model.CONFIG_KEYS)
+    for key, value in values.items():
+        if not key.startswith(NAMESPACE):
+            continue
+        name = key.removeprefix(NAMESPACE)
+        if name not in known:
+            problems.append(
+                f"{shown(name)[1:-1]}: unknown key {key!r} (check the spelling; known keys: {', '.join(sorted(known))})"
+            )
+        elif name in SECRET_KEYS:
+            if key in secret_keys:
+                raw[name] = model.Secret(key)
+            else:
+                problems.append(
+                    f"{name}: stored in plain text; store it with `pulumi config set --secret {key} <value>`"
+                )
+        elif key in secret_keys:
+            problems.append(f"{name}: is a secret, but fabric config is plain; set it without --secret")
+        else:
+            raw[name] = _decode(value)
+    if problems:
+        raise ConfigError(problems)
+    return raw
+
+
+def _decode(value: object) -> Any:
+    """Pulumi hands structured values over as JSON and plain strings as they are."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def load(raw: Mapping[str, Any]) -> model.Inventory:
+    """Validate a stack's config (keys without the ``fabric:`` prefix) into an Inventory."""
+    try:
+        inventory = model.Inventory.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError([describe(err, raw) for err in exc.errors()]) from None
+    problems = checks.problems(inventory)
+    if problems:
+        raise ConfigError(problems)
+    return inventory
+
+
+def describe(err: Any, raw: Any, prefix: str = "") -> str:
+    """Turn a pydantic error into ``key.path: message``, naming list items by their name."""
+    parts: list[str] = [prefix] if prefix else []
+    node: Any = raw
+    for loc in err["loc"]:
+        if isinstance(loc, int):
+            label = str(loc)
+            if isinstance(node, list) and loc < len(node):
+                item = node[loc]
+                if isinstance(item, dict) and isinstance(item.get("name"), str) and _plain(item["name"]):
+                    label = item["name"]
+                node = item
+            else:
+                node = None
+            if parts:
+                parts[-1] += f"[{label}]"
+            else:
+                parts.append(f"[{label}]")
+        elif loc.startswith("function-") or loc in ("tagged-union", "json-or-python"):
+            continue
+        else:
+            parts.append(loc if _plain(loc) else shown(loc))
+            node = node.get(loc) if isinstance(node, dict) else None
+    key = ".".join(parts) or "(top level)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "missing (required)"
+    elif err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see the README's config reference)"
+    elif (
+        err["type"] in ("int_type", "bool_type", "string_type", "float_type", "list_type", "dict_type", "model_type")
+        or err["type"] == "literal_error"
+    ):
+        msg = f"{msg}, got {shown(err['input'])}"
+    return f"{key}: {msg}"
+
+
+def _plain(word: str) -> bool:
+    """A key or name safe to print as it is (else it is quoted short)."""
+    return len(word) <= 64 and word.replace("_", "").replace("-", "").isalnum() and word.isascii()
+
+
+def members_from_export(stack: str, records: object) -> tuple[topology.MeshMember, ...]:
+    """A peer stack's ``mesh_members`` export, every field checked as local config is."""
+    if not isinstance(records, list):
+        raise ConfigError([f"peer_stacks[{stack}].{MEMBERS_OUTPUT}: {shown(records)} is not a list of members"])
+    members = []
+    problems = []
+    for index, record in enumerate(records):
+        name = record.get("name") if isinstance(record, dict) else None
+        label = name if isinstance(name, str) and _plain(name) else str(index)
+        try:
+            m = model.ExportedMember.model_validate(record)
+        except ValidationError as exc:
+            problems += [describe(err, record, member_key(stack, label)) for err in exc.errors()]
+            continue
+        members.append(
+            topology.MeshMember(
+                name=m.name,
+                site=m.site,
+                site_id=m.site_id,
+                node_id=m.node_id,
+                endpoint=str(m.endpoint),
+                port=m.port,
+                public_key=m.public_key,
+                mesh_address=str(m.mesh_address),
+                roles=tuple(m.roles),
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+    return tuple(members)
+
+
+def member_export(m: topology.MeshMember) -> dict[str, Any]:
+    """A member as its stack exports it (what :func:`members_from_export` reads back)."""
+    return {
+        "name": m.name,
+        "site": m.site,
+        "site_id": m.site_id,
+        "node_id": m.node_id,
+        "endpoint": m.endpoint,
+        "port": m.port,
+        "public_key": m.public_key,
+        "mesh_address": m.mesh_address,
+        "roles": list(m.roles),
+    }
+
+
+def members_of(exports: Mapping[str, object], peer_stacks: list[str]) -> tuple[Remote, list[str]]:
+    """Each listed peer stack's export checked (a stack without one is not up yet), and the problems."""
+    remote: dict[str, tuple[topology.MeshMember, ...]] = {}
+    problems: list[str] = []
+    for stack in peer_stacks:
+        records = exports.get(stack)
+        if records is None:
+            continue
+        try:
+            remote[stack] = members_from_export(stack, records)
+        except ConfigError as exc:
+            problems += exc.problems
+    return remote, problems
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A stack ready to build: its config, its peers' members (by stack) and its keyless plan
+    (stand-in keys; every address, number and rendered line is final)."""
+
+    inventory: model.Inventory
+    remote: Remote
+    plan: topology.Plan
+
+    def remote_members(self) -> list[topology.MeshMember]:
+        return [m for members in self.remote.values() for m in members]
+
+
+def validate(inv: model.Inventory, exports: Mapping[str, object]) -> Validated:
+    """Everything after :func:`load`: the peers' exports field by field, the rules over the
+    config and the peers, the CA files, then every rendered config (VyOS lines against the
+    schema, user-data against the cloud's limit). Raises one ConfigError with every problem."""
+    remote, problems = members_of(exports, inv.peer_stacks)
+    problems += checks.peer_problems(inv, remote)
+    problems += ca_file_problems(inv)
+    if problems:
+        raise ConfigError(problems)
+    plan = topology.build(inv, topology.placeholder_keys(inv), [m for ms in remote.values() for m in ms])
+    problems = rendered_problems(plan)
+    if problems:
+        raise ConfigError(problems)
+    return Validated(inv, remote, plan)
+
+
+def rendered_problems(plan: topology.Plan) -> list[str]:
+    """What the devices would refuse: VyOS lines outside their version's schema, user-data too big."""
+    return schema_problems(plan) + user_data_problems(plan)
+
+
+def ca_file_problems(inv: model.Inventory) -> list[str]:
+    """Each router's ``api.ca_file`` holds CA certificates and nothing else."""
+    problems = []
+    for router in inv.routers:
+        if router.api.ca_file is not None:
+            try:
+                ca_bundle(router.api.ca_file)
+            except ValueError as exc:
+                problems.append(f"datacenter.routers[{router.name}].api.ca_file: {exc}")
+    return problems
+
+
+#: A PEM block: its label and base64 body.
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+#: Largest CA file read (a bundle of every public CA is about 250 KiB).
+CA_FILE_MAX_BYTES = 1024 * 1024
+
+
+def ca_bundle(path: str) -> str:
+    """The CA certificates of a PEM file, re-encoded: only certificates leave the file, so
+    comments or other text in it never reach the provider's inputs, state or preview, and a
+    file with a key in it (the wrong file) is refused.
+    ValueError when the file cannot be read, holds anything but certificates, or none."""
+    file = Path(path).expanduser()
+    try:
+        with file.open("rb") as f:
+            data = f.read(CA_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+    if len(data) > CA_FILE_MAX_BYTES:
+        raise ValueError(f"{shown(path)} is over {CA_FILE_MAX_BYTES // 1024} KiB; a CA bundle is smaller")
+    text = data.decode("ascii", errors="replace")
+    labels = [m.group(1) for m in _PEM_BLOCK.finditer(text)]
+    others = sorted({label for label in labels if label != "CERTIFICATE"})
+    if others:
+        raise ValueError(
+            f"{shown(path)} holds {', '.join(others)} blocks; only CA certificates are read (nothing was carried over)"
+        )
+    if not labels:
+        raise ValueError(f"{shown(path)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ValueError(f"{shown(path)} holds a certificate that does not parse") from None
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates)
