@@ -39,6 +39,28 @@ def shown(value: object) -> str:
     return f"{text[:SHOWN_CHARS]}… ({size} characters)"
 
 
+def written(value: object) -> str:
+    """A value as the user wrote it in YAML: ``true``, ``null``, ``7``, ``'text'`` (quoted short)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else shown(value)
+
+
+def kind_of(value: object) -> str:
+    """What a non-text value is, in YAML's words (``a number``, ``true/false``, ``a list``)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, str):
+        return "text"
+    return "empty" if value is None else f"a {type(value).__name__}"
+
+
 def _control(text: str) -> str | None:
     """The first control or invisible formatting character, named (``'\\n' (newline)``)."""
     for ch in text:
@@ -58,7 +80,7 @@ def checked(
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
-            raise ValueError(f"{shown(value)} is a {type(value).__name__}, not text ({what})")
+            raise ValueError(f"{written(value)} is {kind_of(value)}, not text ({what})")
         bad = _control(value)
         if bad is not None:
             raise ValueError(f"{shown(value)} holds the control character {bad}; {what}")

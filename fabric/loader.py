@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from fabric import checks, model, topology
 from fabric.checks.common import Remote, member_key
 from fabric.errors import ConfigError
-from fabric.fields import shown
+from fabric.fields import kind_of, shown, written
 from fabric.render.cloudinit import user_data_problems
 from fabric.render.vyos import schema_problems
 
@@ -53,16 +53,15 @@ def raw_from_config(values: Mapping[str, object], secret_keys: Collection[str]) 
             continue
         name = key.removeprefix(NAMESPACE)
         if name not in known:
+            label = name if _plain(name) else shown(name)
             problems.append(
-                f"{shown(name)[1:-1]}: unknown key {key!r} (check the spelling; known keys: {', '.join(sorted(known))})"
+                f"{label}: unknown key {shown(key)} (check the spelling; known keys: {', '.join(sorted(known))})"
             )
         elif name in SECRET_KEYS:
             if key in secret_keys:
                 raw[name] = model.Secret(key)
             else:
-                problems.append(
-                    f"{name}: stored in plain text; store it with `pulumi config set --secret {key} <value>`"
-                )
+                problems.append(f"{name}: {plain_secret(name)}")
         elif key in secret_keys:
             problems.append(f"{name}: is a secret, but fabric config is plain; set it without --secret")
         else:
@@ -70,6 +69,11 @@ def raw_from_config(values: Mapping[str, object], secret_keys: Collection[str]) 
     if problems:
         raise ConfigError(problems)
     return raw
+
+
+def plain_secret(name: str) -> str:
+    """The problem of a secret key written in plain text, and how to store it."""
+    return f"stored in plain text; store it with `pulumi config set --secret {NAMESPACE}{name} <value>`"
 
 
 def _decode(value: object) -> Any:
@@ -114,21 +118,51 @@ def describe(err: Any, raw: Any, prefix: str = "") -> str:
                 parts.append(f"[{label}]")
         elif loc.startswith("function-") or loc in ("tagged-union", "json-or-python"):
             continue
+        elif loc == "[key]":
+            parts.pop()  # the key itself, already quoted in the message
+            return f"{'.'.join(parts)}: key {_message(err)}"
         else:
             parts.append(loc if _plain(loc) else shown(loc))
             node = node.get(loc) if isinstance(node, dict) else None
     key = ".".join(parts) or "(top level)"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "missing":
-        msg = "missing (required)"
-    elif err["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; see the README's config reference)"
-    elif (
-        err["type"] in ("int_type", "bool_type", "string_type", "float_type", "list_type", "dict_type", "model_type")
-        or err["type"] == "literal_error"
-    ):
-        msg = f"{msg}, got {shown(err['input'])}"
-    return f"{key}: {msg}"
+    return f"{key}: {_message(err)}"
+
+
+#: Pydantic's error types and what fabric says instead, in the user's (YAML's) words.
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "float_type": "a number",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping of keys",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+}
+
+
+def _message(err: Any) -> str:
+    """One pydantic error as a sentence about the value the user wrote."""
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see the README's config reference)"
+    if kind in _EXPECTED:
+        hint = " (write it without quotes)" if isinstance(value, str) else ""
+        return f"{written(value)} is {kind_of(value)}, not {_EXPECTED[kind]}{hint}"
+    if kind == "literal_error":
+        return f"{written(value)} is not one of {ctx['expected']}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound, side = (ctx["ge"], "smallest") if kind == "greater_than_equal" else (ctx["le"], "largest")
+        return f"{written(value)} is out of range: the {side} allowed is {bound}"
+    if kind in ("too_long", "too_short"):
+        limit = f"at most {ctx['max_length']}" if kind == "too_long" else f"at least {ctx['min_length']}"
+        return f"holds {ctx['actual_length']} items; {limit} allowed"
+    if kind == "dataclass_exact_type" and ctx.get("class_name") == model.Secret.__name__:
+        return plain_secret(str(err["loc"][-1]))
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _plain(word: str) -> bool:

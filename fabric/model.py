@@ -11,6 +11,7 @@ Defaults are the seeds' address plan (see ``AddressPlan``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -46,16 +47,23 @@ from fabric.fields import (
     UserName,
     WireguardKey,
     shown,
+    written,
 )
 
 # ----------------------------------------------------------------------------- types
 
 
+#: Dotted-quad text, as written (netaddr alone would also take ``10/8``, spaces or hex).
+_DOTTED = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+
+
 def _prefix(value: Any) -> IPNetwork:
     if isinstance(value, IPNetwork):
         return value
-    if not isinstance(value, str) or "/" not in value:
-        raise ValueError(f"{shown(value)} is not an IPv4 prefix like 10.0.0.0/24")
+    if not isinstance(value, str) or not re.fullmatch(rf"{_DOTTED}/[0-9]{{1,2}}", value):
+        if isinstance(value, str) and ":" in value:
+            raise ValueError(f"{shown(value)} is not an IPv4 prefix")
+        raise ValueError(f"{written(value)} is not an IPv4 prefix like 10.0.0.0/24")
     try:
         net = IPNetwork(value)
     except (AddrFormatError, ValueError, TypeError):
@@ -70,6 +78,10 @@ def _prefix(value: Any) -> IPNetwork:
 def _address(value: Any) -> IPAddress:
     if isinstance(value, IPAddress):
         return value
+    if not isinstance(value, str) or not re.fullmatch(_DOTTED, value):
+        if isinstance(value, str) and ":" in value:
+            raise ValueError(f"{shown(value)} is not a plain IPv4 address")
+        raise ValueError(f"{written(value)} is not an IPv4 address like 192.0.2.1")
     try:
         addr = IPAddress(str(value))
     except (AddrFormatError, ValueError, TypeError):
@@ -77,6 +89,11 @@ def _address(value: Any) -> IPAddress:
     if addr.version != 4 or "/" in str(value):
         raise ValueError(f"{shown(value)} is not a plain IPv4 address")
     return addr
+
+
+def _endpoint(value: Any) -> str:
+    """A peer's WireGuard endpoint: an IPv4 address, or empty while a cloud has not allocated it."""
+    return "" if value == "" else str(_address(value))
 
 
 Prefix = Annotated[
@@ -462,7 +479,7 @@ class ExportedMember(_Model):
     site_id: Id
     node_id: Annotated[int, Field(ge=1, le=127)]
     #: Empty while a cloud node's public address is not allocated yet.
-    endpoint: Address | Literal[""]
+    endpoint: Annotated[str, BeforeValidator(_endpoint)]
     port: Annotated[int, Field(ge=1, le=65535)]
     public_key: WireguardKey
     mesh_address: Address

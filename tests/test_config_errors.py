@@ -3,8 +3,8 @@
 Each ``tests/errors/*.yaml`` case patches ``_base.yaml`` (``set``/``delete`` by dotted
 path), may give peer stacks' exports (``peers: {stack: [members]}``, as
 ``pulumi stack output mesh_members`` would print them), names the rules it exercises
-(``rules``: ``module.function`` of :mod:`fabric.checks`, or ``fields`` for a value no
-field type accepts), and lists the exact messages expected; nothing else may be
+(``rules``: ``module.function`` of :mod:`fabric.checks`, ``fields`` for a value no
+field type accepts, ``peer_fields`` for a peer export no member field accepts), and lists the exact messages expected; nothing else may be
 reported. The loader runs as ``validate`` and the Pulumi program run it: config,
 peers, then the rendered configs.
 """
@@ -23,6 +23,8 @@ from tests.conftest import ERRORS, load_yaml, patch
 CASES = sorted(p for p in ERRORS.glob("*.yaml") if not p.name.startswith("_"))
 #: What a case names when no cross-field rule, but a field's own type, refuses the value.
 FIELDS = "fields"
+#: The same for a field of a peer stack's exported member.
+PEER_FIELDS = "peer_fields"
 
 
 def validate(raw: dict[str, Any], peers: dict[str, Any] | None = None) -> loader.Validated:
@@ -40,7 +42,7 @@ def test_base_is_valid(base_raw: dict[str, Any]) -> None:
 def test_every_rule_has_a_case() -> None:
     named = {rule for case in CASES for rule in load_yaml(case).get("rules", [])}
     assert set(checks.rule_names()) - named == set()
-    assert named - {*checks.rule_names(), FIELDS} == set()
+    assert named - {*checks.rule_names(), FIELDS, PEER_FIELDS} == set()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[p.stem for p in CASES])
@@ -66,6 +68,10 @@ def test_the_named_rules_find_it(case: Path, base_raw: dict[str, Any]) -> None:
                 loader.load(raw)
             continue
         inv = model.Inventory.model_validate(raw)
+        if name == PEER_FIELDS:
+            _, problems = loader.members_of(spec["peers"], inv.peer_stacks)
+            assert problems, f"no peer field refused on {case.name}"
+            continue
         local = {_name(r): r for r in checks.RULES}
         if name in local:
             found = list(local[name](inv))

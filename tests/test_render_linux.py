@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fabric import loader, model, stackfile, topology
+from fabric.errors import ConfigError
 from fabric.render.linux import (
     CONCERNS,
     MANAGED,
@@ -499,11 +500,19 @@ def test_the_ovs_port_is_the_tap_vmspawn_creates(plan: topology.Plan, states: di
         assert all(len(p) <= 15 for p in ports)
 
 
-def test_an_odd_image_path_reaches_vmspawn_unchanged() -> None:
+def test_an_image_path_reaches_vmspawn_unchanged() -> None:
+    raw = raw_config()
+    raw["datacenter"]["routers"][0]["vm"]["image"] = "/srv/vm-images/r1+v1.5_rc.raw"
+    unit = parse_ini(render(raw, "dc1-hv1").file("/etc/systemd/system/fabric-vm-dc1-r1.service").content)
+    assert "--image=/srv/vm-images/r1+v1.5_rc.raw" in _exec_start_argv(unit)
+
+
+def test_an_image_path_systemd_would_expand_is_refused() -> None:
+    """Spaces, '%' and '$' would be split or expanded by systemd: the model refuses them."""
     raw = raw_config()
     raw["datacenter"]["routers"][0]["vm"]["image"] = "/srv/vm images/r1 100%$HOME.raw"
-    unit = parse_ini(render(raw, "dc1-hv1").file("/etc/systemd/system/fabric-vm-dc1-r1.service").content)
-    assert "--image=/srv/vm images/r1 100%$HOME.raw" in _exec_start_argv(unit)
+    with pytest.raises(ConfigError, match=r"datacenter\.routers\[dc1-r1\]\.vm\.image: .* absolute path"):
+        render(raw, "dc1-hv1")
 
 
 # ----------------------------------------------------------------------------- every file

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fabric import loader, stackfile, topology
+from fabric.errors import ConfigError
 from fabric.render.secrets import SecretRef
 from fabric.render.vyos import SECTIONS, owned_subtrees, render_router, render_routers, schema_problems
 from fabric.render.vyos.command import Command, set_line
@@ -132,8 +133,11 @@ def test_plaintext_secret_in_a_stack_file_is_refused(tmp_path: Path) -> None:
     start = text.index("  fabric:vyos_api_key:")
     end = text.index("\n", text.index("secure:", start))
     (tmp_path / "Pulumi.dc1.yaml").write_text(text[:start] + "  fabric:vyos_api_key: hunter2" + text[end:])
-    with pytest.raises(Exception, match=r"vyos_api_key: stored in plain text in Pulumi.dc1.yaml"):
+    with pytest.raises(
+        ConfigError, match=r"vyos_api_key: stored in plain text; store it with `pulumi config set --secret"
+    ) as caught:
         stackfile.raw_config(tmp_path, "dc1")
+    assert "hunter2" not in str(caught.value)
 
 
 def test_invalid_packets_are_dropped_only_after_a_tenants_own_prefixes() -> None:

@@ -176,7 +176,11 @@ def bond_timers_sound(inv: Inventory) -> Iterator[str]:
                 value = getattr(bond, field)
                 if value > BOND_TIMER_MAX_MS:
                     yield f"{key}.{field}: {value} is past the kernel's limit of {BOND_TIMER_MAX_MS} ms"
-                elif field != "mii_monitor_ms" and bond.mii_monitor_ms and value % bond.mii_monitor_ms:
+                elif (
+                    field != "mii_monitor_ms"
+                    and 0 < bond.mii_monitor_ms <= BOND_TIMER_MAX_MS
+                    and value % bond.mii_monitor_ms
+                ):
                     yield (
                         f"{key}.{field}: {value} is not a multiple of mii_monitor_ms {bond.mii_monitor_ms}; "
                         "the kernel would round it down"

@@ -88,8 +88,9 @@ def peer_exports(peer_stacks: list[str]) -> dict[str, object]:
         name = qualified(peer, organization, project)
         records = stack_members(name) if name in existing else None
         if records is None:
+            state = "has not exported its mesh members" if name in existing else "does not exist"
             pulumi.warn(
-                f"peer stack {peer!r} has no mesh members yet: the mesh is built without them; "
+                f"peer stack {peer!r} {state} yet: the mesh is built without it; "
                 f"run `pulumi up` here again once {peer} is up"
             )
             continue
