@@ -20,6 +20,7 @@ import binascii
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
@@ -62,17 +63,25 @@ def kind_of(value: object) -> str:
 
 
 def _control(text: str) -> str | None:
-    """The first control or invisible formatting character, named (``'\\n' (newline)``)."""
+    """The first control, invisible formatting or unassigned character, named (``'\\n' (newline)``)."""
     for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") or ch == "\x7f":
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             name = {"\n": "newline", "\r": "carriage return", "\x00": "NUL", "\t": "tab"}.get(ch)
-            return f"{ch!r} ({name or unicodedata.name(ch, 'control character')})"
+            fallback = "unassigned character" if category == "Cn" else "control character"
+            return f"{ch!r} ({name or unicodedata.name(ch, fallback)})"
     return None
 
 
-def checked(
-    what: str, pattern: str, max_length: int, extra: Callable[[str], str | None] | None = None
-) -> BeforeValidator:
+@dataclass(frozen=True)
+class Checked(BeforeValidator):
+    """A string type's validator, carrying what it admits (property tests generate from ``pattern``)."""
+
+    pattern: str = ""
+    max_length: int = 0
+
+
+def checked(what: str, pattern: str, max_length: int, extra: Callable[[str], str | None] | None = None) -> Checked:
     """The validator of a string type: a str, no control character, no secret marker, at most ``max_length``
     characters, matching ``pattern`` (described to the user as ``what``); ``extra`` may add
     a check of its own (returns a problem or None)."""
@@ -98,7 +107,7 @@ def checked(
             raise ValueError(f"{shown(value)} {problem}")
         return value
 
-    return BeforeValidator(check)
+    return Checked(check, pattern=pattern, max_length=max_length)
 
 
 def _dns_labels(value: str) -> str | None:

@@ -14,6 +14,7 @@ refuse before anything is registered or touched.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -184,19 +185,7 @@ def members_from_export(stack: str, records: object) -> tuple[topology.MeshMembe
         except ValidationError as exc:
             problems += [describe(err, record, member_key(stack, label)) for err in exc.errors()]
             continue
-        members.append(
-            topology.MeshMember(
-                name=m.name,
-                site=m.site,
-                site_id=m.site_id,
-                node_id=m.node_id,
-                endpoint=str(m.endpoint),
-                port=m.port,
-                public_key=m.public_key,
-                mesh_address=str(m.mesh_address),
-                roles=tuple(m.roles),
-            )
-        )
+        members.append(topology.MeshMember(**{**m.model_dump(), "roles": tuple(m.roles)}))
     if problems:
         raise ConfigError(problems)
     return tuple(members)
@@ -204,17 +193,7 @@ def members_from_export(stack: str, records: object) -> tuple[topology.MeshMembe
 
 def member_export(m: topology.MeshMember) -> dict[str, Any]:
     """A member as its stack exports it (what :func:`members_from_export` reads back)."""
-    return {
-        "name": m.name,
-        "site": m.site,
-        "site_id": m.site_id,
-        "node_id": m.node_id,
-        "endpoint": m.endpoint,
-        "port": m.port,
-        "public_key": m.public_key,
-        "mesh_address": m.mesh_address,
-        "roles": list(m.roles),
-    }
+    return {**dataclasses.asdict(m), "roles": list(m.roles)}
 
 
 def members_of(exports: Mapping[str, object], peer_stacks: list[str]) -> tuple[Remote, list[str]]:

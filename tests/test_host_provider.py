@@ -321,6 +321,18 @@ def test_secrets_reach_the_host_file_but_never_the_state(sshd: Sshd, tmp_path: P
         HostConcernProvider().update("id", other, {**p, "secrets": {}})
 
 
+def test_marker_text_outside_the_renderers_slots_is_refused(sshd: Sshd, tmp_path: Path) -> None:
+    """The provider's own guard (the model refuses such text already): a marker the renderer did
+    not put in a slot, say in a comment, never gets the private key, and nothing is written."""
+    root = tmp_path / "host"
+    p = props(sshd, root, "wireguard", node_concerns()["wireguard"], secrets={"wireguard-private-key": KEY})
+    spec = p["files"]["/etc/wireguard/wg0.conf"]
+    forged = {**spec, "content": spec["content"] + "# <secret:wireguard-private-key>\n"}
+    with pytest.raises(HostError, match="marker text outside the renderer's secret slots"):
+        HostConcernProvider().create({**p, "files": {**p["files"], "/etc/wireguard/wg0.conf": forged}})
+    assert not (root / "etc/wireguard/wg0.conf").exists()
+
+
 def test_an_update_removes_the_files_it_no_longer_owns_and_undoes_them(sshd: Sshd, tmp_path: Path) -> None:
     """A tenant leaving a node: its networkd files go, its devices are deleted, networkd reloads."""
     root = tmp_path / "host"
