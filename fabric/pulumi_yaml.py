@@ -191,8 +191,8 @@ def config_text(value: Any) -> str:
     return go_text(value)
 
 
-def read(path: Path) -> dict[str, Any]:
-    """A Pulumi YAML file's first document, as yaml.v3 decodes it (a mapping)."""
+def _document(path: Path) -> yaml.Node | None:
+    """The first document's node tree, or None for an empty file."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -200,14 +200,55 @@ def read(path: Path) -> dict[str, Any]:
     try:
         loader = _Loader(text)
         try:
-            node = loader.get_node() if loader.check_node() else None
+            return loader.get_node() if loader.check_node() else None
         finally:
             loader.dispose()
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path.name}: not valid YAML: {exc}"]) from None
+
+
+def read(path: Path) -> dict[str, Any]:
+    """A Pulumi YAML file's first document, as yaml.v3 decodes it (a mapping)."""
+    node = _document(path)
+    try:
         data = _value(node) if node is not None else {}
-    except (yaml.YAMLError, YamlError) as exc:
+    except YamlError as exc:
         raise ConfigError([f"{path.name}: not valid YAML: {exc}"]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([f"{path.name}: expected a mapping at the top level"])
     return data
+
+
+def octal_lookalikes(path: Path) -> list[str]:
+    """Plain numbers written with a leading zero that Pulumi reads as octal (``0100`` is 64).
+
+    The CLI accepts them silently; a network engineer writing ``vlan: 0100`` means 100, so
+    fabric refuses them, naming the line, wherever the file is read (``validate`` and the
+    program alike)."""
+    node = _document(path) if path.exists() else None
+    problems = []
+    for scalar in _scalars(node):
+        digits = scalar.value.replace("_", "").lstrip("+-")
+        value = _go_int(scalar.value)
+        if value is not None and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+            decimal = int(digits)
+            if abs(value) != decimal:
+                problems.append(
+                    f"{path.name} line {scalar.start_mark.line + 1}: {scalar.value} has a leading zero, so Pulumi "
+                    f"reads it as octal {value}; write {decimal if value >= 0 else -decimal} (or 0o{abs(value):o} "
+                    "to mean octal)"
+                )
+    return problems
+
+
+def _scalars(node: yaml.Node | None) -> list[yaml.ScalarNode]:
+    """Every plain, untagged scalar under ``node`` (what yaml.v3 resolves by its text)."""
+    if isinstance(node, yaml.ScalarNode):
+        return [node] if node.tag == _PLAIN and node.style is None else []
+    if isinstance(node, yaml.SequenceNode):
+        return [s for item in node.value for s in _scalars(item)]
+    if isinstance(node, yaml.MappingNode):
+        return [s for key, value in node.value for s in (*_scalars(key), *_scalars(value))]
+    return []

@@ -14,6 +14,7 @@ computed from their own stack files, then exported and read back as Pulumi would
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,30 @@ def config_values(project_dir: Path, stack: str) -> tuple[dict[str, str], set[st
     return values, secret
 
 
+def octal_lookalikes(project_dir: Path, stack: str) -> list[str]:
+    """Numbers with a leading zero in the project and stack files (Pulumi reads them as octal).
+    The program runs this too: the engine hands it the number, no longer its text."""
+    files = (project_dir / "Pulumi.yaml", project_dir / f"Pulumi.{stack}.yaml")
+    return [problem for path in files for problem in pulumi_yaml.octal_lookalikes(path)]
+
+
+def raw_from(values: Mapping[str, object], secret: Collection[str], project_dir: Path, stack: str) -> dict[str, Any]:
+    """:func:`fabric.loader.raw_from_config`, with the stack files' octal look-alikes refused
+    alongside: what ``validate`` and the program both run on the values they were given."""
+    problems = octal_lookalikes(project_dir, stack)
+    try:
+        raw = loader.raw_from_config(values, secret)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return raw
+
+
 def raw_config(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The stack's ``fabric:`` config as model input (prefix removed), checked for unknown keys and plain secrets."""
-    return loader.raw_from_config(*config_values(project_dir, stack))
+    """The stack's ``fabric:`` config as model input (prefix removed), checked for unknown keys,
+    plain secrets and octal look-alikes."""
+    return raw_from(*config_values(project_dir, stack), project_dir, stack)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def _validate_messages(project: Project, stack: str) -> list[str]:
     return info.value.problems
 
 
-def test_plaintext_secret_and_unknown_keys_are_refused_like_validate(
+def test_plaintext_secret_unknown_keys_and_octal_are_refused_like_validate(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = _stack_file(project, "dc1")
@@ -74,9 +74,17 @@ def test_plaintext_secret_and_unknown_keys_are_refused_like_validate(
     data["config"]["fabric:tenantz"] = [{"name": "x", "id": 1}]
     data["config"]["fabric:datacentre"] = "dc1"
     _write_stack_file(project, "dc1", data)
+    # A number Pulumi reads as octal: the program sees only 27136, so it reads the file as validate does.
+    assert "fabric:asn" not in data["config"]
+    path = project.dir / "Pulumi.dc1.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("config:\n", "config:\n  fabric:asn: 065000\n", 1))
+    line = path.read_text().splitlines().index("  fabric:asn: 065000") + 1
     expected = _validate_messages(project, "dc1")
     known = ", ".join(sorted(model.CONFIG_KEYS))
     assert set(expected) == {
+        f"Pulumi.dc1.yaml line {line}: 065000 has a leading zero, so Pulumi reads it as octal 27136; write 65000 "
+        "(or 0o65000 to mean octal)",
         f"datacentre: unknown key 'fabric:datacentre' (check the spelling; known keys: {known})",
         f"tenantz: unknown key 'fabric:tenantz' (check the spelling; known keys: {known})",
         "vyos_api_key: stored in plain text; store it with `pulumi config set --secret fabric:vyos_api_key <value>`",

@@ -149,3 +149,17 @@ def test_a_project_mapping_without_value_is_refused_like_the_cli(tmp_path: Path)
     (tmp_path / "Pulumi.s.yaml").write_text("config: {}\n")
     with pytest.raises(ConfigError, match="cannot have both a 'default' and 'value' attribute"):
         stackfile.config_values(tmp_path, "s")
+
+
+def test_numbers_pulumi_reads_as_octal_are_refused(tmp_path: Path) -> None:
+    """The CLI reads ``0100`` as 64 without a word; fabric refuses it where it reads the files."""
+    (tmp_path / "Pulumi.yaml").write_text("name: fabric\nruntime: python\n")
+    (tmp_path / "Pulumi.s.yaml").write_text("config:\n  fabric:tenants: [{vlan: 0100, vni: 07, id: 0o17, b: -010}]\n")
+    offline, _ = stackfile.config_values(tmp_path, "s")
+    assert offline["fabric:tenants"] == '[{"b":-8,"id":15,"vlan":64,"vni":7}]'  # what the CLI hands over
+    with pytest.raises(ConfigError) as info:
+        stackfile.raw_config(tmp_path, "s")
+    assert info.value.problems == [
+        "Pulumi.s.yaml line 2: 0100 has a leading zero, so Pulumi reads it as octal 64; write 100 (or 0o100 to mean octal)",
+        "Pulumi.s.yaml line 2: -010 has a leading zero, so Pulumi reads it as octal -8; write -10 (or 0o10 to mean octal)",
+    ]
