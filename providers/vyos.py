@@ -47,6 +47,7 @@ open inside each method.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import socket
@@ -54,7 +55,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -80,6 +81,18 @@ CONFIRM_PENDING = "Another confirm is pending"
 BACKGROUND = "commit will be called in the background"
 #: How long a background commit may take to show up in the running config.
 BACKGROUND_WAIT_S = 120.0
+#: What a router answers when it armed a commit-confirm timer (vyos-1x config_mgmt.py).
+TIMER_STARTED = "Initialized commit-confirm"
+#: nginx's answers while the API behind it restarts (502) or is slower than its timeout (504).
+GATEWAY_ERRORS = (502, 503, 504)
+#: Where the provider's lock barrier saves: a scratch file, never the boot config.
+BARRIER_FILE = "/config/fabric-barrier.boot"
+#: How often putting a router back re-reads and re-sends before it gives up, and the pause
+#: that grows between rounds (a background commit needs no lock, so only time shows it).
+RESTORE_ROUNDS = 4
+RESTORE_PAUSE_S = 0.5
+#: Client timeout of a batch per minute of its commit-confirm time (a large batch runs long).
+CONFIGURE_TIMEOUT_PER_MINUTE_S = 30.0
 RETRIES = 5
 TIMEOUT_S = 30.0
 
@@ -276,6 +289,14 @@ def owned(config: Config, owns: list[list[str]]) -> Config:
     return {p: v for p, v in config.items() if any(p == r or p.startswith(r + " ") for r in roots)}
 
 
+def undo_scope(config: Config, owns: list[list[str]]) -> Config:
+    """What an apply can change: the owned subtrees, and the empty nodes above them that a
+    first ``set`` under an owned subtree creates (VyOS keeps them once their last child is
+    deleted, so undoing an apply deletes them too)."""
+    ancestors = {path_key(o[:k]) for o in owns for k in range(1, len(o))}
+    return {**owned(config, owns), **{p: v for p, v in config.items() if p in ancestors}}
+
+
 def delta(current: Config, desired: Config, owns: list[list[str]]) -> list[dict[str, Any]]:
     """The ``/configure`` commands that turn ``current`` into ``desired``: deletes, then sets.
 
@@ -441,6 +462,8 @@ class Router:
         verify = tls_verify(self.endpoint, props.get("tls") or {}, self.name)
         self.client = httpx.Client(verify=verify, timeout=TIMEOUT_S)
         self.writes = 0
+        #: Whether the last batch ran under a commit-confirm timer (the router's answer says).
+        self.timer = False
 
     def close(self) -> None:
         self.client.close()
@@ -467,14 +490,15 @@ class Router:
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if write and not idempotent:
                     raise ConnectionLost(
-                        f"router {self.name}: lost the connection during {endpoint} ({type(exc).__name__}); "
-                        "the change may or may not be committed; an unconfirmed commit is reverted by the "
-                        "router when its commit-confirm time runs out"
+                        f"router {self.name}: lost the connection during {endpoint} ({type(exc).__name__}), "
+                        "so the change may or may not have been committed"
                     ) from exc
                 error = exc
             else:
-                if attempt < RETRIES - 1 and _busy(response):
-                    error = VyosError(self.scrub(response.text))
+                # the API restarting: harmless to ask again unless the request was a change
+                transient = (idempotent or not write) and response.status_code in GATEWAY_ERRORS
+                if attempt < RETRIES - 1 and (_busy(response) or transient):
+                    error = VyosError(self.scrub(html.unescape(response.text)))
                 else:
                     return self._reply(endpoint, response, write)
             time.sleep(delay)
@@ -489,7 +513,8 @@ class Router:
         if response.status_code == 401:
             raise VyosError(f"router {self.name}: the API refused the key (HTTP 401: {reply.get('error')})")
         if response.status_code >= 400 or not reply.get("success"):
-            error = self.scrub(str(reply.get("error")))
+            # The router HTML-escapes its error text (vyos-1x rest/models.py error()).
+            error = self.scrub(html.unescape(str(reply.get("error"))).strip())
             raise VyosError(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
         if write:
             self.writes += 1
@@ -504,52 +529,101 @@ class Router:
             raise
         return flatten(tree or {})
 
-    def apply(self, commands: list[dict[str, Any]], commit_confirm: bool, check: Any) -> None:
-        """One batch; read back; confirmed only when the read-back passes ``check``; saved.
+    def apply(self, commands: list[dict[str, Any]], owns: list[list[str]], before: Config, check: Any) -> None:
+        """One batch under commit-confirm; read back; confirmed only when the read-back passes
+        ``check``; saved. On any failure or doubt the router is put back to ``before`` (its
+        :func:`undo_scope` as read at the start), its saved config untouched; see :meth:`_undo`.
 
         ``check(running_config)`` returns a problem or None. With nothing to change only
         the save is sent: an earlier apply may have committed without saving.
         """
         if not commands:
-            self.call("config-file", {"op": "save"}, write=True, idempotent=True)
+            self.save()
             return
         minutes = confirm_minutes(len(commands))
-        body: dict[str, Any] = {"commands": commands}
-        if commit_confirm:
-            body["confirm_time"] = minutes
+        body: dict[str, Any] = {"commands": commands, "confirm_time": minutes}
         try:
-            reply = self.call("configure", body, write=True, timeout=minutes * 30.0)
-        except ConnectionLost:
-            raise
+            reply = self.call("configure", body, write=True, timeout=minutes * CONFIGURE_TIMEOUT_PER_MINUTE_S)
         except VyosError as exc:
-            if commit_confirm and CONFIRM_PENDING in str(exc):
-                raise VyosError(
-                    f"router {self.name}: a commit-confirm is pending there (an apply that lost its connection, "
-                    "or an operator's commit-confirm); when it runs out the router reverts it, after which "
-                    "`pulumi up` applies again; or confirm it on the router if that change is wanted"
-                ) from exc
-            if commit_confirm:
-                # VyOS arms the confirm timer before it commits, so a failed commit leaves
-                # one running, which would revert the router later: disarm it (nothing changed).
-                self._confirm_quietly()
-            raise
-        background = isinstance(reply, str) and BACKGROUND in reply
-        problem = self._read_back(check, BACKGROUND_WAIT_S if background else 0.0)
+            # A timer is ours unless the router said another one runs (an operator's, or a
+            # lost apply's): that one is never confirmed here.
+            self._undo(owns, before, armed=CONFIRM_PENDING not in str(exc), cause=str(exc))
+        text = reply if isinstance(reply, str) else ""
+        # Builds whose API has no commit-confirm ignore confirm_time silently: the answer
+        # says whether a timer runs (config_mgmt's "Initialized commit-confirm ...").
+        self.timer = TIMER_STARTED in text
+        problem = self._read_back(check, background=BACKGROUND in text)
         if problem:
-            raise VyosError(
-                f"router {self.name}: the change was accepted but is not in the running config ({problem}); "
-                + ("it was not confirmed, so the router reverts it" if commit_confirm else "check the router")
+            self._undo(
+                owns,
+                before,
+                armed=self.timer,
+                cause=f"router {self.name}: the change was accepted but is not in the running config ({problem})",
             )
-        if commit_confirm:
+        if self.timer:
             reply = self.call("configure", {"op": "confirm"}, write=True, idempotent=True)
             if isinstance(reply, str) and NO_CONFIRM_PENDING in reply:
-                raise VyosError(f"router {self.name}: the commit was reverted before it could be confirmed")
+                raise VyosError(
+                    f"router {self.name}: the commit-confirm timer ran out before the confirm, so the router "
+                    "went back to its saved config; run `pulumi up` again"
+                )
+        self.save()
+
+    def save(self) -> None:
         self.call("config-file", {"op": "save"}, write=True, idempotent=True)
 
-    def _read_back(self, check: Any, wait: float) -> str | None:
-        """The check's verdict on the running config; for a commit VyOS runs in the background
-        (changes under ``service https``, which restart the API), keep asking for ``wait`` s."""
-        deadline = time.monotonic() + wait
+    def _undo(self, owns: list[list[str]], before: Config, armed: bool, cause: str) -> NoReturn:
+        """After a failed or uncertain write: put the owned config back to ``before`` and say so.
+
+        A VyOS commit is partial (a unit that fails leaves the others committed), a 504 or a
+        timeout may come while the commit still runs, and a timer may be armed. So: wait
+        for the API's lock (a save to a scratch file queues behind any running commit),
+        read what is committed, send the inverse of what landed, and read again, until the
+        owned config is ``before``; only then stop a timer this apply armed (the running
+        config is then what it was, so confirming loses nothing). Nothing is saved: the
+        saved config stays as it was. If the router cannot be put back, an armed timer
+        reverts it to its saved config."""
+        try:
+            self._restore(owns, before)
+        except VyosError as exc:
+            fallback = (
+                "its commit-confirm timer reverts it to its saved config"
+                if armed
+                else "it may hold part of this apply (`pulumi refresh` shows what); the next `pulumi up` repairs it"
+            )
+            raise VyosError(f"{cause}; putting the router back failed ({exc}): {fallback}") from None
+        if armed:
+            with suppress(VyosError):  # a build without commit-confirm refuses the op: nothing runs
+                self.call("configure", {"op": "confirm"}, write=True, idempotent=True)
+        raise VyosError(f"{cause}; the router is back at its config from before this apply, saved config untouched")
+
+    def _restore(self, owns: list[list[str]], before: Config) -> None:
+        """Rounds of barrier, read, inverse; a pause grows between rounds, as a commit the
+        router runs in the background (``service https``) takes no lock to wait for, and
+        restarts the API afterwards."""
+        problem = "no round ran"
+        for round_ in range(RESTORE_ROUNDS):
+            time.sleep(RESTORE_PAUSE_S * round_)
+            try:
+                self.call("config-file", {"op": "save", "file": BARRIER_FILE}, write=True, idempotent=True)
+                now = undo_scope(self.running(), owns)
+                if same_lines(now, before):
+                    return
+                problem = f"{len(set(now) ^ set(before))} paths still differ"
+                self.call("configure", {"commands": delta(now, before, owns)}, write=True)
+            except VyosError as exc:
+                problem = str(exc)
+        raise VyosError(f"after {RESTORE_ROUNDS} rounds: {problem}")
+
+    def _read_back(self, check: Any, background: bool) -> str | None:
+        """The check's verdict on the running config. A change under ``service https`` is
+        committed after the answer, in the background, and then restarts the API; until
+        then reads show the API's uncommitted session. So first wait for the restart (or
+        ``BACKGROUND_WAIT_S``), then keep reading until the check passes or time is up."""
+        deadline = time.monotonic() + (BACKGROUND_WAIT_S if background else 0.0)
+        if background:
+            while time.monotonic() < deadline and not self._restarting():
+                time.sleep(0.1)
         while True:
             try:
                 problem: str | None = check(self.running())
@@ -559,20 +633,32 @@ class Router:
                 return problem
             time.sleep(0.5)
 
-    def _confirm_quietly(self) -> None:
-        with suppress(VyosError):
-            self.call("configure", {"op": "confirm"}, write=False, idempotent=True)
+    def _restarting(self) -> bool:
+        """Whether the API is away right now (nginx's 502, or no connection)."""
+        try:
+            response = self.client.post(
+                f"{self.endpoint}/retrieve", json={"key": self.key, "op": "exists", "path": []}, timeout=5.0
+            )
+        except httpx.TransportError:
+            return True
+        return response.status_code in GATEWAY_ERRORS
 
 
 def _busy(response: httpx.Response) -> bool:
-    """The router's config session is held by another commit (worth waiting for)."""
+    """The router's config session is held by another commit (worth waiting for): VyOS
+    answers 400 with vyatta-cfg's lock message (a CLI commit holds the commit lock)."""
     if response.status_code == 503:
         return True
     try:
-        error = str(response.json().get("error") or "")
+        error = html.unescape(str(response.json().get("error") or ""))
     except (json.JSONDecodeError, AttributeError):
         return False
     return response.status_code == 400 and bool(BUSY.search(error))
+
+
+def same_lines(a: Config, b: Config) -> bool:
+    """Two configs hold the same lines (values in any order)."""
+    return {p: sorted(v) for p, v in a.items()} == {p: sorted(v) for p, v in b.items()}
 
 
 @contextmanager
@@ -587,10 +673,6 @@ def router_session(props: Mapping[str, Any], api_key: str | None = None) -> Iter
 
 
 # ----------------------------------------------------------------------------- provider
-
-
-def _supports_commit_confirm(version: str) -> bool:
-    return version != "1.4"
 
 
 class VyosConfigProvider(ResourceProvider):
@@ -626,7 +708,6 @@ class VyosConfigProvider(ResourceProvider):
     def _apply(self, props: dict[str, Any], api_key: str | None = None) -> dict[str, Any]:
         desired = desired_config(props["config"])
         owns = owned_roots(props["owns"])
-        confirm = _supports_commit_confirm(str(props["vyos_version"]))
         secrets = props.get("secrets") or {}
         secret_paths = props.get("secret_paths") or {}
 
@@ -637,10 +718,17 @@ class VyosConfigProvider(ResourceProvider):
             return f"{len(differing)} lines differ, first {differing[0][0]!r}" if differing else None
 
         with router_session(props, api_key) as router:
-            current = mask_secrets(owned(router.running(), owns), desired, secrets)
+            before = undo_scope(router.running(), owns)
+            current = mask_secrets(owned(before, owns), desired, secrets)
             commands = fill_secrets(delta(current, desired, owns), secrets, secret_paths)
-            router.apply(commands, confirm, check)
-        return {**props, "writes": router.writes, "changed_lines": len(commands), "drift": []}
+            router.apply(commands, owns, before, check)
+        return {
+            **props,
+            "writes": router.writes,
+            "changed_lines": len(commands),
+            "drift": [],
+            "commit_confirm": router.timer if commands else props.get("commit_confirm"),
+        }
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The router's owned config; ``config`` stays as it was unless something differs."""
@@ -657,7 +745,8 @@ class VyosConfigProvider(ResourceProvider):
         keep = [path_key(k) for k in props.get("keep_on_delete") or []]
         owns = owned_roots(props["owns"])
         with router_session(props) as router:
-            current = owned(router.running(), owns)
+            running = router.running()
+            current = owned(running, owns)
             doomed = {p: v for p, v in current.items() if not any(p == k or p.startswith(k + " ") for k in keep)}
             roots = [o for o in owns if path_key(o) not in keep and owned(doomed, [o])]
             commands = [{"op": "delete", "path": list(o)} for o in roots]
@@ -666,7 +755,7 @@ class VyosConfigProvider(ResourceProvider):
                 left = set(owned(running, owns)) & set(doomed)
                 return f"{len(left)} owned lines remain, first {sorted(left)[0]!r}" if left else None
 
-            router.apply(commands, _supports_commit_confirm(str(props["vyos_version"])), check)
+            router.apply(commands, owns, undo_scope(running, owns), check)
 
 
 class VyosConfig(Resource):
@@ -690,11 +779,6 @@ class VyosConfig(Resource):
         secret_paths: pulumi.Input[Mapping[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        if vyos_version == "1.4":
-            pulumi.warn(
-                f"router {router} runs VyOS 1.4, which has no commit-confirm: a change that cuts the "
-                "provider off will not roll back by itself"
-            )
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secrets", "api_key"])
         super().__init__(
             VyosConfigProvider(),
@@ -713,6 +797,7 @@ class VyosConfig(Resource):
                 "writes": None,
                 "changed_lines": None,
                 "drift": None,
+                "commit_confirm": None,
             },
             pulumi.ResourceOptions.merge(opts, secret_opts),
         )

@@ -344,7 +344,8 @@ def test_changes_to_the_api_service_commit_in_the_background(emu: VyosEmulator, 
     assert api.ok("/configure", op="set", path=key_path) == SELF_REF_MSG
     assert tuple(key_path) not in emu.running()  # answered first, committed after
     assert wait_until(lambda: tuple(key_path) in emu.running())
-    # The router answers before its background commit fails, so the failure is silent.
+    # The router answers before its background commit, so a failing unit is silent; the
+    # other units of the same commit go through (a commit is partial, not atomic).
     quiet = api.ok(
         "/configure",
         commands=[
@@ -353,8 +354,23 @@ def test_changes_to_the_api_service_commit_in_the_background(emu: VyosEmulator, 
         ],
     )
     assert quiet == SELF_REF_MSG
-    assert ("service", "https", "api", "rest") not in emu.running()
-    assert emu.requests[-1]["wrote"] is False
+    assert ("service", "https", "api", "rest") not in emu.running()  # not yet
+    # until the background commit, reads show the API's session: the candidate
+    assert api.ok("/retrieve", op="exists", path=["interfaces", "dummy", "dum1", "vrf"]) is True
+    assert wait_until(lambda: ("service", "https", "api", "rest") in emu.running())
+    assert ("interfaces", "dummy", "dum1", "vrf", "BLUE") not in emu.running()
+    assert api.ok("/retrieve", op="exists", path=["interfaces", "dummy", "dum1", "vrf"]) is False
+
+
+def test_the_api_restarts_after_a_background_commit() -> None:
+    """service_https.py restarts vyos-http-api after the commit: nginx answers 502 meanwhile."""
+    with VyosEmulator(KEY, initial=BASE, background_delay=0.05, restart_seconds=0.5) as emulator:
+        api = Api(emulator)
+        api.ok("/configure", op="set", path=["service", "https", "api", "rest"])
+        assert wait_until(lambda: api.post("/retrieve", op="exists", path=["system"]).status_code == 502)
+        gone = api.post("/retrieve", op="exists", path=["system"])
+        assert "502 Bad Gateway" in gone.text and gone.headers["content-type"].startswith("text/html")
+        assert wait_until(lambda: api.post("/retrieve", op="exists", path=["system"]).status_code == 200)
 
 
 # ------------------------------------------------------------------------------- commit-confirm
@@ -449,20 +465,44 @@ def test_global_lock_serialises_concurrent_writes() -> None:
         assert {("interfaces", "dummy", f"dum{n}", "description", "x") for n in (1, 2, 3)} <= set(emulator.running())
 
 
-def test_busy_mode_answers_503_instead_of_waiting() -> None:
+def test_busy_mode_answers_the_lock_message_instead_of_waiting() -> None:
+    """A CLI commit holding the lock: vyatta-cfg's doCommit message, a 400 like any failed commit."""
     with VyosEmulator(KEY, initial=BASE, commit_delay=0.4, busy_mode=True) as emulator:
         first: list[int] = []
         writer = threading.Thread(target=lambda: first.append(Api(emulator).post("/configure", **SET_NTP).status_code))
         writer.start()
         assert wait_until(lambda: emulator.commit_in_progress)
-        error = Api(emulator).fails("/configure", 503, op="set", path=["system", "host-name", "r9"])
-        assert "busy" in error and "another commit in progress" in error
-        # reads do not take the lock
-        assert Api(emulator).ok("/retrieve", op="returnValue", path=["system", "host-name"]) == "r1"
+        error = Api(emulator).fails("/configure", 400, op="set", path=["system", "host-name", "r9"])
+        assert error == "Configuration system temporarily locked due to another commit in progress\n"
         writer.join()
         assert first == [200]
         assert emulator.max_concurrent_commits == 1
         assert ("system", "host-name", "r1") in emulator.running()
+        emulator.busy_next(2)
+        for _ in range(2):
+            assert "temporarily locked" in Api(emulator).fails(
+                "/configure", op="set", path=["system", "host-name", "r9"]
+            )
+        Api(emulator).ok("/configure", op="set", path=["system", "host-name", "r9"])
+
+
+def test_reads_during_a_commit_show_the_session() -> None:
+    """showConfig reads the API's session: while a commit runs, the candidate (routers.py retrieve_op)."""
+    with VyosEmulator(KEY, initial=BASE, commit_delay=0.4) as emulator:
+        writer = threading.Thread(target=lambda: Api(emulator).post("/configure", **SET_NTP))
+        writer.start()
+        assert wait_until(lambda: emulator.commit_in_progress)
+        assert Api(emulator).ok("/retrieve", op="exists", path=SET_NTP["path"]) is True
+        assert ("service", "ntp", "server", "time.example.net") not in emulator.running()
+        writer.join()
+
+
+def test_nginx_answers_504_while_a_slow_commit_goes_on() -> None:
+    with VyosEmulator(KEY, initial=BASE, commit_delay=0.6, gateway_timeout=0.2) as emulator:
+        reply = Api(emulator).post("/configure", **SET_NTP)
+        assert reply.status_code == 504 and "504 Gateway Time-out" in reply.text
+        assert ("service", "ntp", "server", "time.example.net") not in emulator.running()
+        assert wait_until(lambda: ("service", "ntp", "server", "time.example.net") in emulator.running())
 
 
 def test_dropped_connection_after_commit_then_rollback(emu: VyosEmulator, api: Api) -> None:
@@ -488,11 +528,69 @@ def test_dropped_connection_without_confirm_keeps_the_change(emu: VyosEmulator, 
 
 def test_fail_next_commit(emu: VyosEmulator, api: Api) -> None:
     before = emu.running()
-    emu.fail_next_commit("[[protocols bgp]] failed\nCommit failed")
-    assert api.fails("/configure", commands=[SET_NTP]) == "[[protocols bgp]] failed\nCommit failed"
+    emu.fail_next_commit("ntp: <server> unreachable")
+    assert api.fails("/configure", commands=[SET_NTP]) == (
+        "ntp: &lt;server&gt; unreachable\n[[service ntp]] failed\nCommit failed\n"  # HTML-escaped, as models.py error()
+    )
     assert emu.running() == before
     api.ok("/configure", commands=[SET_NTP])
     assert ("service", "ntp", "server", "time.example.net") in emu.running()
+
+
+def test_a_commit_is_partial_unit_by_unit(emu: VyosEmulator, api: Api) -> None:
+    """vyatta-cfg commit-algorithm.cpp: a failing priority subtree leaves the others committed."""
+    emu.fail_next_commit("bgp refused", path=["protocols", "bgp"])
+    error = api.fails(
+        "/configure",
+        commands=[SET_NTP, {"op": "set", "path": ["protocols", "bgp", "system-as", "65003"]}],
+    )
+    assert error == "bgp refused\n[[protocols bgp]] failed\nCommit failed\n"
+    running = emu.running()
+    assert ("service", "ntp", "server", "time.example.net") in running
+    assert ("protocols", "bgp", "system-as", "65003") not in running and (
+        "protocols",
+        "bgp",
+        "system-as",
+        "65001",
+    ) in running
+
+
+def test_commit_first_order_arms_no_timer_for_a_failed_commit_and_commits_despite_a_pending_one() -> None:
+    with VyosEmulator(KEY, initial=BASE, time_scale=60, confirm_order="commit-first") as emulator:
+        api = Api(emulator)
+        api.fails("/configure", op="set", path=["interfaces", "dummy", "dum1", "vrf", "BLUE"], confirm_time=10)
+        assert not emulator.confirm_pending
+        api.ok("/configure", commands=[SET_NTP], confirm_time=10)
+        assert emulator.confirm_pending
+        refused = api.fails("/configure", op="set", path=["system", "host-name", "r9"], confirm_time=10)
+        assert refused == "Another confirm is pending\n"
+        assert ("system", "host-name", "r9") in emulator.running()  # committed all the same
+
+
+def test_expiry_reboots_into_the_saved_config() -> None:
+    """config_mgmt.py revert: a reboot; the router boots its saved config, unreachable meanwhile."""
+    with VyosEmulator(KEY, initial=BASE, time_scale=60, reboot_seconds=0.5) as emulator:
+        api = Api(emulator)
+        api.ok("/configure", op="set", path=["system", "host-name", "r2"])
+        api.ok("/config-file", op="save")
+        api.ok("/configure", commands=[SET_NTP], confirm_time=10)
+        assert emulator.expire_confirm_now()
+        with pytest.raises(httpx.TransportError):
+            api.post("/retrieve", op="exists", path=["system"])
+        assert wait_until(lambda: not emulator.is_down)
+        running = emulator.running()
+        assert ("system", "host-name", "r2") in running
+        assert ("service", "ntp", "server", "time.example.net") not in running
+
+
+def test_unreachable_after_commit() -> None:
+    with VyosEmulator(KEY, initial=BASE, time_scale=60) as emulator:
+        emulator.unreachable_after_commit(0.5)
+        with pytest.raises(httpx.TransportError):
+            Api(emulator).post("/configure", commands=[SET_NTP], confirm_time=10)
+        assert emulator.is_down and emulator.confirm_pending
+        assert wait_until(lambda: not emulator.is_down)
+        assert ("service", "ntp", "server", "time.example.net") in emulator.running()
 
 
 def test_hand_made_drift(emu: VyosEmulator, api: Api) -> None:

@@ -1,7 +1,8 @@
 """The VyOS provider against the VyOS API emulator (no VyOS router runs here).
 
-The emulator (``tests/vyos_emulator.py``) follows vyos-http-api-server: atomic batches,
-commit-confirm with rollback, a global write lock, schema checks. These tests call the
+The emulator (``tests/vyos_emulator.py``) follows vyos-http-api-server: partial commits,
+commit-confirm, a global write lock, schema checks; the fault matrix is in
+``tests/test_vyos_faults.py``. These tests call the
 provider's methods as the Pulumi engine would and look at the router from the outside.
 """
 
@@ -165,48 +166,46 @@ def test_a_failed_commit_leaves_the_router_unchanged_and_names_the_problem(route
     assert router.running() == before
 
 
-def test_a_commit_the_router_accepts_but_does_not_apply_is_not_confirmed(
+def test_a_commit_the_router_accepts_but_does_not_apply_is_undone(
     router: VyosEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """VyOS answers changes under ``service https`` before committing them in the background:
-    the read-back finds the change missing, so it is neither confirmed nor saved."""
+    the read-back finds the change missing, so it is put back, neither confirmed nor saved."""
     monkeypatch.setattr(vyos, "BACKGROUND_WAIT_S", 2.0)
     config, version = rendered_config()
     before = router.running()
     router.fail_next_commit("Commit failed in the background")
-    with pytest.raises(VyosError, match=r"not in the running config .* not confirmed, so the router reverts it"):
+    with pytest.raises(VyosError, match=r"not in the running config .*; the router is back at its config from before"):
         VyosConfigProvider().create(props(router, config, version))
-    assert router.running() == before and router.saved == before
+    assert router.running() == before and router.saved == before and not router.confirm_pending
 
 
-def test_a_connection_lost_after_commit_rolls_back_and_the_next_apply_converges(router: VyosEmulator) -> None:
+def test_a_connection_lost_after_commit_is_undone_and_the_next_apply_converges(router: VyosEmulator) -> None:
     config, version = rendered_config()
     before = router.running()
     router.drop_connection_after_commit()
-    with pytest.raises(VyosError, match=r"lost the connection during configure"):
+    with pytest.raises(VyosError, match=r"lost the connection during configure.*back at its config from before"):
         VyosConfigProvider().create(props(router, config, version))
-    assert router.confirm_pending  # committed, never confirmed
-    assert router.expire_confirm_now()
-    assert router.running() == before and router.rollback_count == 1
+    assert router.running() == before and router.saved == before
+    assert not router.confirm_pending  # its own timer stopped once the router was back as it was
     VyosConfigProvider().create(props(router, config, version))
     want = desired_config(config)["interfaces wireguard wg0 address"]
     assert owned_running(router)["interfaces wireguard wg0 address"] == want
 
 
-def test_an_apply_while_an_old_commit_awaits_confirmation_waits_for_it(router: VyosEmulator) -> None:
+def test_an_operators_pending_commit_confirm_is_never_confirmed(router: VyosEmulator) -> None:
     """A pending commit-confirm may be an operator's safety net: never confirmed for them."""
     config, version = rendered_config()
-    router.drop_connection_after_commit()
-    with pytest.raises(VyosError):
+    router.set_by_hand(("system", "domain-name", "operator.example"))  # hand-made, then under a timer:
+    api = Router(props(router, config, version))
+    api.call("configure", {"op": "set", "path": ["system", "time-zone", "UTC"], "confirm_time": 10}, write=True)
+    pending = router.running()
+    with pytest.raises(VyosError, match=r"Another confirm is pending.*back at its config from before"):
         VyosConfigProvider().create(props(router, config, version))
-    assert "set system host-name 'dc1-r1'\n" in config["system"]
-    config["system"] = config["system"].replace("host-name 'dc1-r1'", "host-name 'renamed'")
-    with pytest.raises(VyosError, match=r"a commit-confirm is pending there"):
-        VyosConfigProvider().create(props(router, config, version))
-    assert router.confirm_pending
-    assert router.expire_confirm_now()  # the router reverts the unconfirmed commit
+    assert router.running() == pending and router.confirm_pending
+    assert router.expire_confirm_now()  # the router reverts the operator's unconfirmed commit
     VyosConfigProvider().create(props(router, config, version))
-    assert owned_running(router)["system host-name"] == ["renamed"] and not router.confirm_pending
+    assert owned_running(router)["system host-name"] == ["dc1-r1"] and not router.confirm_pending
 
 
 def test_a_wrong_api_key_is_refused_clearly(router: VyosEmulator) -> None:
@@ -329,13 +328,15 @@ def test_a_busy_router_is_retried_with_backoff() -> None:
         }
         # Another client (its own lock, as another process would have) commits first.
         commands = delta({}, desired_config(other["config"]), owned_roots(other["owns"]))
-        holder = threading.Thread(target=Router(other).apply, args=(commands, True, lambda _: None))
+        holder = threading.Thread(
+            target=Router(other).apply, args=(commands, owned_roots(other["owns"]), {}, lambda _: None)
+        )
         holder.start()
         time.sleep(0.1)
         VyosConfigProvider().create(p)
         holder.join()
         statuses = [r["status"] for r in router.requests if r["endpoint"] == "/configure"]
-        assert 503 in statuses and statuses[-1] == 200
+        assert 400 in statuses and statuses[-1] == 200
         assert ("system", "host-name", "r1") in router.running()
 
 

@@ -123,6 +123,7 @@ import email.policy
 import functools
 import gzip
 import hashlib
+import html
 import ipaddress
 import json
 import re
@@ -172,6 +173,62 @@ INVALID_PATH_ERROR: Final = "Specified configuration path is not valid\n"
 SELF_REF_MSG: Final = "Requested HTTP API server configuration change; commit will be called in the background"
 LOCKED_ERROR: Final = "Configuration system temporarily locked due to another commit in progress"
 DEFAULT_SAVE_FILE: Final = "/config/config.boot"
+
+CONFIRM_PENDING_ERROR: Final = "Another confirm is pending"
+#: nginx's own pages when the API behind it is down (502) or slower than proxy_read_timeout (504).
+NGINX_PAGE: Final = "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+NGINX_TITLES: Final = {502: "Bad Gateway", 504: "Gateway Time-out"}
+
+#: Commit units. VyOS commits a change as "priority subtrees": every node whose definition
+#: has a ``<priority>`` (for a tag node: each of its values) with what lies under it, the
+#: deleted units first, then the others by ascending priority; a unit that fails prints
+#: ``[[path]] failed`` and the others stay committed, so a commit is PARTIAL, not atomic
+#: (vyatta-cfg ``src/commit/commit-algorithm.cpp``: ``_get_commit_prio_subtrees``,
+#: ``doCommit``, status PARTIAL). The numbers are the ``<priority>`` of vyos-1x
+#: ``interface-definitions/<file>.xml.in`` for the nodes fabric renders (file named in each
+#: comment; assumed equal on 1.4); a node not listed belongs to its parent's unit, a
+#: top-level one to the root unit (priority 0).
+COMMIT_PRIORITIES: Final[dict[Tokens, int]] = {
+    ("system", "host-name"): 5,  # system_host-name
+    ("system", "domain-name"): 6,  # system_domain-name
+    ("vrf",): 11,  # vrf
+    ("policy",): 200,  # policy
+    ("system", "conntrack"): 218,  # system_conntrack
+    ("nat",): 220,  # nat
+    ("system", "ip"): 290,  # system_ip
+    ("interfaces", "dummy", "*"): 300,  # interfaces_dummy
+    ("interfaces", "loopback", "*"): 300,  # interfaces_loopback
+    ("interfaces", "bridge", "*"): 310,  # interfaces_bridge
+    ("interfaces", "ethernet", "*"): 318,  # interfaces_ethernet
+    ("system", "sysctl"): 318,  # system_sysctl
+    ("interfaces", "wireguard", "*"): 379,  # interfaces_wireguard
+    ("system", "config-management"): 400,  # system_config-management
+    ("system", "login"): 400,  # system_login
+    ("system", "syslog"): 400,  # system_syslog
+    ("interfaces", "vxlan", "*"): 460,  # interfaces_vxlan
+    ("protocols", "static"): 480,  # protocols_static
+    ("firewall",): 489,  # firewall
+    ("protocols", "ospf"): 620,  # protocols_ospf
+    ("high-availability",): 800,  # high-availability
+    ("protocols", "bgp"): 820,  # protocols_bgp
+    ("vrf", "name", "*", "protocols", "bgp"): 821,  # vrf
+    ("service", "ntp"): 900,  # service_ntp
+    ("service", "dhcp-server"): 911,  # service_dhcp-server
+    ("service", "dns", "forwarding"): 918,  # service_dns_forwarding
+    ("service", "https"): 1001,  # service_https
+}
+
+
+def commit_unit(tokens: Sequence[str]) -> tuple[Tokens, int]:
+    """The priority subtree a config line belongs to: its path and priority (``()``, 0: the root)."""
+    best: tuple[Tokens, int] = ((), 0)
+    for pattern, priority in COMMIT_PRIORITIES.items():
+        size = len(pattern)
+        if len(best[0]) < size <= len(tokens) and all(p in ("*", t) for p, t in zip(pattern, tokens, strict=False)):
+            best = (tuple(tokens[:size]), priority)
+    return best
+
 
 _ENDPOINTS: Final = ("/configure", "/retrieve", "/config-file", "/show")
 _WRITE_ENDPOINTS: Final = ("/configure", "/config-file")
@@ -589,6 +646,7 @@ class _Reply:
     wrote: bool = False
     drop: bool = False
     api: bool = True  # a {"success", ...} reply (HTMLResponse), else a FastAPI JSON error
+    page: str | None = None  # an nginx HTML page instead of JSON
 
 
 def _ok(data: Json, wrote: bool = False) -> _Reply:
@@ -596,7 +654,14 @@ def _ok(data: Json, wrote: bool = False) -> _Reply:
 
 
 def _err(status: int, message: str) -> _Reply:
-    return _Reply(status, {"success": False, "error": message, "data": None})
+    """An API error: the router HTML-escapes its text (``error()`` in vyos-1x
+    ``src/services/api/rest/models.py``: ``escape(msg, quote=False)``)."""
+    return _Reply(status, {"success": False, "error": html.escape(message, quote=False), "data": None})
+
+
+def _nginx(status: int) -> _Reply:
+    """nginx's page for a dead (502) or too slow (504, ``proxy_read_timeout``) API behind it."""
+    return _Reply(status, {}, api=False, page=NGINX_PAGE.format(f"{status} {NGINX_TITLES[status]}"))
 
 
 class _Fields:
@@ -719,6 +784,10 @@ class _Server(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         raw: socket.socket = request
+        if self.emulator.is_down:
+            with contextlib.suppress(OSError):
+                raw.close()  # rebooting: the connection dies before TLS (the client cannot connect)
+            return
         raw.settimeout(10)
         # Headers and body leave in separate segments; without NODELAY, Nagle and the
         # client's delayed ACK add ~40 ms to every request.
@@ -780,7 +849,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         endpoint = urllib.parse.urlsplit(self.path).path.rstrip("/") or "/"
         body = self._body()
-        reply = self.server.emulator._handle(endpoint, self.headers.get("Content-Type", ""), body)
+        emulator = self.server.emulator
+        ctype = self.headers.get("Content-Type", "")
+        if emulator.gateway_timeout is None:
+            reply = emulator._handle(endpoint, ctype, body)
+        else:
+            # nginx gives up after proxy_read_timeout (504); the API goes on with the request.
+            box: list[_Reply] = []
+            worker = threading.Thread(target=lambda: box.append(emulator._handle(endpoint, ctype, body)), daemon=True)
+            worker.start()
+            worker.join(emulator.gateway_timeout)
+            reply = box[0] if box else _nginx(504)
         if reply.drop:
             # The router committed and then vanished from the management network.
             self.close_connection = True
@@ -790,8 +869,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _send(self, reply: _Reply) -> None:
-        data = json.dumps(reply.payload).encode()
-        ctype = "text/html; charset=utf-8" if reply.api else "application/json"
+        data = reply.page.encode() if reply.page is not None else json.dumps(reply.payload).encode()
+        ctype = "text/html; charset=utf-8" if reply.api or reply.page is not None else "application/json"
         head = (
             f"{self.protocol_version} {reply.status} {HTTPStatus(reply.status).phrase}\r\n"
             f"Server: nginx\r\nDate: {self.date_time_string()}\r\n"
@@ -817,10 +896,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class _Pending:
-    """A commit-confirm timer: the config to return to, and when."""
+    """A commit-confirm timer."""
 
     token: int
-    before: ConfigStore
     timer: threading.Timer | None
 
 
@@ -837,11 +915,15 @@ class VyosEmulator:
         time_scale: float = 60.0,
         commit_delay: float = 0.0,
         busy_mode: bool = False,
-        busy_status: int = 503,
+        busy_status: int = 400,
         strict: bool = True,
         strict_confirm: bool = False,
         hostname: str = "vyos",
         background_delay: float = 0.3,
+        confirm_order: str = "arm-first",
+        gateway_timeout: float | None = None,
+        restart_seconds: float = 0.3,
+        reboot_seconds: float = 0.0,
     ) -> None:
         """``initial``: ``set`` commands (tokens) already in the running config, which is
         also the saved one (the router booted from it); they must pass the schema.
@@ -852,7 +934,14 @@ class VyosEmulator:
         ``strict_confirm``: ``{"op": "confirm"}`` with nothing pending is a 400 (the router
         answers 200 ``No confirm pending``).
         ``background_delay``: seconds after its reply that a change under ``service https``
-        shows up in the running config (the router commits it in a background task)."""
+        shows up in the running config (the router commits it in a background task).
+        ``confirm_order``: ``arm-first`` (the API server of 2024: timer, then commit) or
+        ``commit-first`` (since 2025: commit, then timer).
+        ``gateway_timeout``: nginx's ``proxy_read_timeout`` in seconds (None: never).
+        ``restart_seconds``: how long the API is down (nginx answers 502) after a
+        background commit of ``service https`` restarts it.
+        ``reboot_seconds``: how long the router is unreachable after a commit-confirm
+        timer reboots it."""
         if version not in _DATA_FILES:
             raise ValueError(f"unknown VyOS version {version!r}; known: {', '.join(_DATA_FILES)}")
         self.api_key = api_key
@@ -866,6 +955,12 @@ class VyosEmulator:
         self.strict_confirm = strict_confirm
         self.hostname = hostname
         self.background_delay = background_delay
+        if confirm_order not in ("arm-first", "commit-first"):
+            raise ValueError(f"confirm_order is arm-first or commit-first, not {confirm_order!r}")
+        self.confirm_order = confirm_order
+        self.gateway_timeout = gateway_timeout
+        self.restart_seconds = restart_seconds
+        self.reboot_seconds = reboot_seconds
         self.schema = VyosSchema.load(version)
         self.roots = load_schema_tree(version)
 
@@ -881,8 +976,15 @@ class VyosEmulator:
         self._saved: dict[str, ConfigStore] = {DEFAULT_SAVE_FILE: self._running.copy()}
         self._pending: _Pending | None = None
         self._token = 0
-        self._fail_next: str | None = None
+        self._fail_next: tuple[str, Tokens | None] | None = None
         self._drop_next = False
+        self._unreachable_next = 0.0
+        self._busy_next = 0
+        #: The API's config session while a commit runs: what ``showConfig`` reads then.
+        self._session: ConfigStore | None = None
+        #: Until when (monotonic) the router is down (no answer) or its API restarting (502).
+        self._down_until = 0.0
+        self._restart_until = 0.0
         self._inside = 0
         self.requests: list[dict[str, Json]] = []
         self.write_count = 0
@@ -979,6 +1081,12 @@ class VyosEmulator:
             return self._pending is not None
 
     @property
+    def is_down(self) -> bool:
+        """Whether the router is rebooting or cut off (no connection gets an answer)."""
+        with self._state:
+            return time.monotonic() < self._down_until
+
+    @property
     def commit_in_progress(self) -> bool:
         """Whether a write holds the global lock right now (lets tests overlap on purpose)."""
         return self._commit_lock.locked()
@@ -992,11 +1100,23 @@ class VyosEmulator:
 
     # ---- faults and hand edits ---------------------------------------------------------------
 
-    def fail_next_commit(self, message: str) -> None:
-        """The next ``/configure`` that reaches its commit (its commands all valid) fails
-        with 400 and ``message``; the running config stays as it was."""
+    def fail_next_commit(self, message: str, path: Sequence[str] | None = None) -> None:
+        """The next ``/configure`` that reaches its commit (its commands all valid) fails with
+        400 and ``message``: every changed commit unit (``path`` None), or only the units
+        holding a changed line under ``path``, whose failure leaves the rest committed."""
         with self._state:
-            self._fail_next = message
+            self._fail_next = (message, tuple(path) if path is not None else None)
+
+    def busy_next(self, count: int) -> None:
+        """The next ``count`` writes answer the lock message (a CLI commit holds the lock)."""
+        with self._state:
+            self._busy_next = count
+
+    def unreachable_after_commit(self, seconds: float) -> None:
+        """The next ``/configure`` that commits gets no answer, and the router stays
+        unreachable for ``seconds`` (its management path went with the change)."""
+        with self._state:
+            self._unreachable_next = seconds
 
     def drop_connection_after_commit(self) -> None:
         """The next ``/configure`` that commits closes the socket instead of replying, like
@@ -1020,9 +1140,9 @@ class VyosEmulator:
             with self._state:
                 candidate = self._running.copy()
             self._apply_by_hand(candidate, tokens, delete)
-            problem = self._commit_problem(candidate)
-            if problem:
-                raise ValueError(problem)
+            problems = self._new_violations(candidate)
+            if problems:
+                raise ValueError("".join(f"[ {' '.join(c)} ]\n{m}\n" for c, m in problems) + "Commit failed\n")
             with self._state:
                 self._publish(candidate)
 
@@ -1041,14 +1161,14 @@ class VyosEmulator:
         store.set(locate(self.roots, tokens))
 
     def expire_confirm_now(self) -> bool:
-        """Let a pending commit-confirm timer run out now; True if it rolled back."""
+        """Let a pending commit-confirm timer run out now; True if it reverted the router."""
         with self._state:
             pending = self._pending
             if pending is None:
                 return False
             if pending.timer is not None:
                 pending.timer.cancel()
-        return self._rollback(pending.token)
+        return self._expire(pending.token)
 
     # ---- commit machinery --------------------------------------------------------------
 
@@ -1060,24 +1180,82 @@ class VyosEmulator:
     def _violations(self, store: ConfigStore) -> set[tuple[Tokens, str]]:
         return {(v.command, v.message) for v in self.schema.check_all(store.commands())}
 
-    def _commit_problem(self, candidate: ConfigStore) -> str | None:
-        """Why the commit of ``candidate`` fails (new reference problems), or None."""
+    def _new_violations(self, store: ConfigStore) -> list[tuple[Tokens, str]]:
+        """Reference problems ``store`` has that the running config did not (a router only
+        re-checks what changed)."""
         with self._state:
             if self._known_violations is None:
                 self._known_violations = self._violations(self._running)
             known = self._known_violations
-        new = sorted(self._violations(candidate) - known)
-        if not new:
-            return None
-        parts = [f"[ {' '.join(cmd)} ]\n{message}\n" for cmd, message in new[:10]]
-        if len(new) > 10:
-            parts.append(f"... and {len(new) - 10} more\n")
-        return "\n".join(parts) + "\nCommit failed\n"
+        return sorted(self._violations(store) - known)
+
+    def _units(self, store: ConfigStore) -> dict[Tokens, list[Tokens]]:
+        units: dict[Tokens, list[Tokens]] = {}
+        for tokens in store.commands():
+            units.setdefault(commit_unit(tokens)[0], []).append(tokens)
+        return units
+
+    def _assemble(
+        self, old: dict[Tokens, list[Tokens]], new: dict[Tokens, list[Tokens]], done: set[Tokens]
+    ) -> ConfigStore:
+        """The config after a commit in which exactly the units ``done`` went through."""
+        store = ConfigStore(self.roots)
+        for unit in {*old, *new}:
+            for tokens in (new if unit in done else old).get(unit, []):
+                store.set(locate(self.roots, tokens))
+        return store
+
+    def _commit_units(self, before: ConfigStore, candidate: ConfigStore, api_request: bool) -> tuple[ConfigStore, str]:
+        """Commit unit by unit (see :data:`COMMIT_PRIORITIES`): the resulting config and the
+        router's error text ('' when every unit went through).
+
+        A unit fails when a fault says so, or when the config with it committed has a
+        reference problem on one of its lines; the config is then assembled again without
+        it, until no new problem appears. A problem on a line no change touched (a change
+        removed what it refers to) fails the whole commit: ASSUMED, as VyOS's conf-mode
+        ``verify()`` of the referenced node refuses removing what is in use."""
+        old, new = self._units(before), self._units(candidate)
+        changed = {u for u in {*old, *new} if old.get(u) != new.get(u)}
+        reasons: dict[Tokens, str] = {}
+        with self._state:
+            fault, self._fail_next = (self._fail_next, None) if api_request else (None, self._fail_next)
+        if fault is not None:
+            message, under = fault
+            for unit in changed:
+                lines = set(old.get(unit, [])) ^ set(new.get(unit, []))
+                if under is None or any(t[: len(under)] == under for t in lines):
+                    reasons[unit] = message
+        while True:
+            result = candidate if not reasons else self._assemble(old, new, changed - set(reasons))
+            problems = self._new_violations(result)
+            if not problems:
+                break
+            found = {u: "" for u in changed - set(reasons)}
+            for cmd, message in problems:
+                unit = commit_unit(cmd)[0]
+                for blamed in [unit] if unit in found else list(found):
+                    found[blamed] += f"[ {' '.join(cmd)} ]\n{message}\n"
+            if not any(found.values()):
+                break  # nothing left to blame (cannot happen: with every unit failed, nothing is new)
+            reasons.update({u: t for u, t in found.items() if t})
+        if not reasons:
+            return result, ""
+        order = sorted(reasons, key=lambda u: (u in new, commit_unit(u)[1] if u else 0))
+        report = "".join(
+            f"{reasons[u]}\n" + (f"[[{' '.join(u)}]] failed\n" if u in new else f"delete [ {' '.join(u)} ] failed\n")
+            for u in order
+        )
+        return result, report + "Commit failed\n"
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[bool]:
         """The global lock: blocks (the router's behaviour) or, in busy mode, yields False
         at once when another write holds it."""
+        with self._state:
+            busy, self._busy_next = self._busy_next > 0, max(0, self._busy_next - 1)
+        if busy:
+            yield False
+            return
         acquired = self._commit_lock.acquire(blocking=not self.busy_mode)
         if not acquired:
             yield False
@@ -1093,28 +1271,37 @@ class VyosEmulator:
             self._commit_lock.release()
 
     def _busy(self) -> _Reply:
-        return _err(self.busy_status, f"Configuration session busy: {LOCKED_ERROR}")
+        """A CLI commit holds the commit lock: the API's commit fails with vyatta-cfg's
+        ``doCommit`` message, a 400 like any failed commit."""
+        return _err(self.busy_status, f"{LOCKED_ERROR}\n")
 
-    def _start_confirm(self, minutes: int, before: ConfigStore) -> str:
-        """Start the commit-confirm timer (caller holds the commit lock)."""
+    def _start_confirm(self, minutes: int) -> str:
+        """Start the commit-confirm timer (caller holds the commit lock), as vyos-1x
+        ``python/vyos/config_mgmt.py`` ``commit_confirm`` does: a timer that runs ``revert``."""
         with self._state:
             self._token += 1
             token = self._token
-            timer = threading.Timer(minutes * self.time_scale, self._rollback, args=(token,))
+            timer = threading.Timer(minutes * self.time_scale, self._expire, args=(token,))
             timer.daemon = True
-            self._pending = _Pending(token, before, timer)
+            self._pending = _Pending(token, timer)
             timer.start()
         return f"Initialized commit-confirm; {minutes} minutes to confirm before reboot\n"
 
-    def _rollback(self, token: int) -> bool:
-        """The timer ran out: back to the config before the unconfirmed commit."""
+    def _expire(self, token: int) -> bool:
+        """The timer ran out: ``config_mgmt.py`` ``revert`` reboots, and the router boots
+        its SAVED config (later commits are lost too); unreachable for ``reboot_seconds``.
+        With ``system config-management commit-confirm action reload`` (the schema's other
+        choice) the saved config is loaded without the reboot (ASSUMED the same outcome)."""
         with self._commit_lock, self._state:
             pending = self._pending
             if pending is None or pending.token != token:
                 return False
             self._pending = None
-            self._publish(pending.before.copy())
+            action = self._running.get(("system", "config-management", "commit-confirm", "action")) or "reboot"
+            self._publish(self._saved[DEFAULT_SAVE_FILE].copy())
             self.rollback_count += 1
+            if action == "reboot":
+                self._down_until = time.monotonic() + self.reboot_seconds
             return True
 
     def _confirm(self) -> _Reply:
@@ -1130,39 +1317,58 @@ class VyosEmulator:
         return _ok("Reboot timer stopped\n", wrote=True)
 
     def _commit(self, candidate: ConfigStore, confirm_time: int, msg: str, api_request: bool) -> tuple[_Reply, bool]:
-        """Commit ``candidate`` (caller holds the commit lock): confirm timer first, then
-        the checks, then publish. Returns the reply and whether the config changed."""
+        """Commit ``candidate`` (caller holds the commit lock). Returns the reply and whether
+        the running config changed.
+
+        Order as in vyos-1x ``src/services/api/rest/routers.py`` ``_configure_op``: the 2024
+        server arms the commit-confirm timer (``config_mgmt.commit_confirm``: refused with
+        ``Another confirm is pending`` while one runs) and then commits, so a failed commit
+        leaves a timer; the 2025 one (``confirm_order="commit-first"``, per the issue that
+        asked for it: ASSUMED from its description) commits first and arms afterwards, so a
+        failed commit arms none, and with another timer pending the commit stands and the
+        answer is still 400. A failed commit discards the session; what went through stays."""
         with self._state:
             before = self._running.copy()
-        if confirm_time:
-            with self._state:
-                if self._pending is not None:
-                    return _err(400, "Another confirm is pending\n"), False
-            msg += self._start_confirm(confirm_time, before)
-        problem = self._commit_problem(candidate)
-        if problem is None and api_request:
-            with self._state:
-                problem, self._fail_next = self._fail_next, None
+            pending = self._pending is not None
+        arm_first = self.confirm_order == "arm-first"
+        if confirm_time and arm_first:
+            if pending:
+                return _err(400, f"{CONFIRM_PENDING_ERROR}\n"), False
+            msg += self._start_confirm(confirm_time)
+        with self._state:
+            self._session = candidate
         if self.commit_delay:
             time.sleep(self.commit_delay)
-        https_changed = candidate.get(("service", "https")) != before.get(("service", "https"))
-        changed = candidate != before
-        if https_changed:
-            # Committed in a background task after the reply; failures are only logged.
-            if problem is None:
-                self._publish_later(candidate)
-            return _ok(msg + SELF_REF_MSG, wrote=changed and problem is None), changed and problem is None
-        if problem is not None:
-            return _err(400, problem), False
+        result, failure = self._commit_units(before, candidate, api_request)
+        changed = result != before
+        if candidate.get(("service", "https")) != before.get(("service", "https")):
+            # Committed in a background task after the reply (failures only logged), which
+            # then restarts the API: the session shows the candidate until then.
+            restart = result.get(("service", "https")) != before.get(("service", "https"))
+            self._publish_later(result, restart)
+            return _ok(msg + SELF_REF_MSG, wrote=changed), changed
         with self._state:
-            self._publish(candidate)
+            self._publish(result)
+            self._session = None
+        if failure:
+            return _err(400, failure), changed
+        if confirm_time and not arm_first:
+            if pending:
+                return _err(400, f"{CONFIRM_PENDING_ERROR}\n"), changed
+            msg += self._start_confirm(confirm_time)
         data: str | None = msg if (self.version == "1.5" or msg) else None
         return _ok(data, wrote=changed), changed
 
-    def _publish_later(self, candidate: ConfigStore) -> None:
+    def _publish_later(self, result: ConfigStore, restart: bool) -> None:
+        """The background commit; when ``service https`` changed, its conf-mode script
+        restarts the API (vyos-1x ``src/conf_mode/service_https.py``)."""
+
         def publish() -> None:
             with self._state:
-                self._publish(candidate)
+                self._publish(result)
+                self._session = None
+                if restart:
+                    self._restart_until = time.monotonic() + self.restart_seconds
 
         if self.background_delay <= 0:
             publish()
@@ -1175,6 +1381,13 @@ class VyosEmulator:
 
     def _handle(self, endpoint: str, content_type: str, body: bytes) -> _Reply:
         """One POST: parse, validate, authenticate, dispatch, record."""
+        now = time.monotonic()
+        with self._state:
+            down, restarting = now < self._down_until, now < self._restart_until
+        if down:
+            return _Reply(0, {}, drop=True)  # rebooting: nothing answers
+        if restarting:
+            return _nginx(502)  # vyos-http-api restarting behind nginx
         if endpoint not in _ENDPOINTS:
             return _Reply(404, {"detail": "Not Found"}, api=False)
         record: dict[str, Json] = {"endpoint": endpoint, "ops": [], "wrote": False, "status": 0, "authenticated": False}
@@ -1352,9 +1565,11 @@ class VyosEmulator:
             reply, changed = self._commit(candidate, int(fields.get("confirm_time") or 0), "", api_request=True)
             if changed:
                 with self._state:
-                    if self._drop_next:
+                    if self._drop_next or self._unreachable_next:
                         self._drop_next = False
                         reply.drop = True
+                        self._down_until = time.monotonic() + self._unreachable_next
+                        self._unreachable_next = 0.0
             return reply
 
     def _apply(
@@ -1452,7 +1667,10 @@ class VyosEmulator:
         op = fields["op"]
         path: list[str] = fields["path"]
         with self._state:
-            store = self._running.copy()
+            # The API's own config session (vyos-1x routers.py ``retrieve_op`` reads
+            # ``Config(session_env=...)`` and ``session.show_config``): while a commit runs,
+            # or before a background commit of ``service https``, that is the candidate.
+            store = (self._session or self._running).copy()
         # vyos.config takes the path as one space-joined string and splits it again.
         words = " ".join(path).split()
         if op == "exists":
