@@ -107,7 +107,7 @@ class Api:
 
 @pytest.fixture
 def emu() -> Iterator[VyosEmulator]:
-    with VyosEmulator(KEY, initial=BASE, time_scale=0.05) as emulator:
+    with VyosEmulator(KEY, initial=BASE, time_scale=0.05, restart_seconds=0.0) as emulator:
         yield emulator
 
 

@@ -991,6 +991,7 @@ class VyosEmulator:
         self.write_requests = 0
         self.max_concurrent_commits = 0
         self.rollback_count = 0
+        self.bad_gateway_count = 0
 
         self.cert_pem, self._key_pem = make_self_signed_cert()
         der = x509.load_pem_x509_certificate(self.cert_pem.encode()).public_bytes(serialization.Encoding.DER)
@@ -1209,11 +1210,12 @@ class VyosEmulator:
         """Commit unit by unit (see :data:`COMMIT_PRIORITIES`): the resulting config and the
         router's error text ('' when every unit went through).
 
-        A unit fails when a fault says so, or when the config with it committed has a
-        reference problem on one of its lines; the config is then assembled again without
-        it, until no new problem appears. A problem on a line no change touched (a change
-        removed what it refers to) fails the whole commit: ASSUMED, as VyOS's conf-mode
-        ``verify()`` of the referenced node refuses removing what is in use."""
+        A unit fails when a fault says so, or when the working config (the candidate, which
+        each unit's conf-mode ``verify()`` reads) has a new reference problem on one of its
+        lines; the others commit even when that leaves the result inconsistent, as a real
+        partial commit can. A problem on a line no change touched (a change removed what it
+        refers to) fails every changed unit: ASSUMED, as VyOS's ``verify()`` of the
+        referenced node refuses removing what is in use."""
         old, new = self._units(before), self._units(candidate)
         changed = {u for u in {*old, *new} if old.get(u) != new.get(u)}
         reasons: dict[Tokens, str] = {}
@@ -1225,19 +1227,15 @@ class VyosEmulator:
                 lines = set(old.get(unit, [])) ^ set(new.get(unit, []))
                 if under is None or any(t[: len(under)] == under for t in lines):
                     reasons[unit] = message
-        while True:
-            result = candidate if not reasons else self._assemble(old, new, changed - set(reasons))
-            problems = self._new_violations(result)
-            if not problems:
-                break
-            found = {u: "" for u in changed - set(reasons)}
-            for cmd, message in problems:
-                unit = commit_unit(cmd)[0]
-                for blamed in [unit] if unit in found else list(found):
-                    found[blamed] += f"[ {' '.join(cmd)} ]\n{message}\n"
-            if not any(found.values()):
-                break  # nothing left to blame (cannot happen: with every unit failed, nothing is new)
-            reasons.update({u: t for u, t in found.items() if t})
+        # Each unit's conf-mode verify() sees the whole working config (the candidate).
+        found: dict[Tokens, str] = {}
+        for cmd, message in self._new_violations(candidate):
+            unit = commit_unit(cmd)[0]
+            for blamed in [unit] if unit in changed else sorted(changed):
+                found[blamed] = found.get(blamed, "") + f"[ {' '.join(cmd)} ]\n{message}\n"
+        for unit, text in found.items():
+            reasons.setdefault(unit, text)
+        result = candidate if not reasons else self._assemble(old, new, changed - set(reasons))
         if not reasons:
             return result, ""
         order = sorted(reasons, key=lambda u: (u in new, commit_unit(u)[1] if u else 0))
@@ -1346,6 +1344,8 @@ class VyosEmulator:
             # then restarts the API: the session shows the candidate until then.
             restart = result.get(("service", "https")) != before.get(("service", "https"))
             self._publish_later(result, restart)
+            if confirm_time and not arm_first and not pending:
+                msg += self._start_confirm(confirm_time)  # ASSUMED: armed when the commit is scheduled
             return _ok(msg + SELF_REF_MSG, wrote=changed), changed
         with self._state:
             self._publish(result)
@@ -1387,6 +1387,8 @@ class VyosEmulator:
         if down:
             return _Reply(0, {}, drop=True)  # rebooting: nothing answers
         if restarting:
+            with self._state:
+                self.bad_gateway_count += 1
             return _nginx(502)  # vyos-http-api restarting behind nginx
         if endpoint not in _ENDPOINTS:
             return _Reply(404, {"detail": "Not Found"}, api=False)
