@@ -195,6 +195,18 @@ def public_vrrp_vrid(s: int) -> int:
     return 100 + s
 
 
+def router_mac(s: int, r: int) -> str:
+    """A router's EVPN router MAC, set on every one of its L3 VNI bridges: ``02:fa:00:00:s:r``.
+
+    FRR keeps one router MAC per remote VTEP (zebra's per-VTEP neighbor entry), so a router
+    whose L3 VNI bridges had different MACs (Linux gives each bridge its first port's)
+    would black-hole all but one VRF's routed traffic on the other VTEPs (FRR issue 18190,
+    and the RMAC-conflict warning of FRR PR 22581), and a bridge MAC that changes when a
+    port comes or goes is not followed (FRR issue 11174). Locally administered, unicast,
+    unique per site and router."""
+    return f"02:fa:00:00:{s:02x}:{r:02x}"
+
+
 def vrrp_priority(r: int) -> int:
     """``200 - r``: the lower router id of a pair is master, without ties."""
     return 200 - r

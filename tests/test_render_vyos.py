@@ -16,6 +16,7 @@ from fabric.errors import ConfigError
 from fabric.render.secrets import SecretRef
 from fabric.render.vyos import SECTIONS, owned_subtrees, render_router, render_routers, schema_problems
 from fabric.render.vyos.command import Command, set_line
+from fabric.render.vyos.names import l3_bridge, segment_bridge
 from fabric.topology import placeholder_keys
 from fabric.vyos_schema import VyosSchema
 from tests.conftest import ROOT, patch
@@ -154,3 +155,35 @@ def test_invalid_packets_are_dropped_only_after_a_tenants_own_prefixes() -> None
         "set firewall ipv4 name EGRESS-acme rule 20 action 'drop'",
     ]
     assert "set firewall ipv4 name EGRESS-acme rule 15 state 'invalid'" in text
+
+
+def test_tenants_leaving_from_nat_addresses_fail_over_with_them() -> None:
+    """Their VRRP groups and the public group are one sync-group: the replies to a NAT address
+    always reach the router that holds the tenant's connections."""
+    tied = 0
+    for stack in STACKS:
+        plan = stackfile.load_stack(ROOT, stack).plan
+        for router, rendered in zip(plan.routers, render_routers(plan), strict=True):
+            members = rendered.config().get(f"high-availability vrrp sync-group nat-{router.site} member", [])
+            nat_tenants = {f"{c.tenant.name}-{router.site}" for c in router.tenants if c.nat_address is not None}
+            if router.nat_addresses:
+                assert set(members) == {f"public-{router.site}"} | nat_tenants
+                tied += len(nat_tenants)
+            else:
+                assert members == [] and not nat_tenants
+    assert tied >= 2
+
+
+def test_a_routers_l3_vni_bridges_share_one_router_mac_unique_in_the_fabric() -> None:
+    """FRR keeps one router MAC per remote VTEP: every L3 VNI bridge of a router has the same one."""
+    macs: dict[str, str] = {}
+    for stack in STACKS:
+        plan = stackfile.load_stack(ROOT, stack).plan
+        for router, rendered in zip(plan.routers, render_routers(plan), strict=True):
+            config = rendered.config()
+            l3 = {v[0] for c in router.tenants for v in [config[f"interfaces bridge {l3_bridge(c.tenant)} mac"]]}
+            assert len(l3) == 1
+            macs[router.name] = l3.pop()
+            # segment bridges keep their own MAC (the VRRP gateway has its own virtual MAC)
+            assert not any(f"interfaces bridge {segment_bridge(c.tenant)} mac" in config for c in router.tenants)
+    assert len(set(macs.values())) == len(macs) >= 4

@@ -1,12 +1,15 @@
 """Bridges: a tenant segment joins its VLAN (local VMs) and its L2 VXLAN (other sites).
 
 The segment bridge holds the router's own tenant address and sits in the tenant VRF;
-a second bridge binds the L3 VNI to the VRF for EVPN type-5 routes. Routed TCP is
-clamped to the tenant MTU, so hosts left at 1500 still work through the gateway.
+a second bridge binds the L3 VNI to the VRF for EVPN type-5 routes, with the router's
+one EVPN router MAC (:func:`fabric.addressing.router_mac`: the same on all its L3 VNI
+bridges, as FRR needs). Routed TCP is clamped to the tenant MTU, so hosts left at 1500
+still work through the gateway.
 """
 
 from __future__ import annotations
 
+from fabric.addressing import router_mac
 from fabric.render.vyos.command import Command, cmd
 from fabric.render.vyos.names import l3_bridge, l3_vxlan, segment_bridge, segment_vxlan, vif
 from fabric.topology import Plan, RouterPlan
@@ -31,6 +34,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         l3 = ("interfaces", "bridge", l3_bridge(t))
         out += [
             cmd(*l3, "description", value=f"tenant {t.name} L3 VNI"),
+            cmd(*l3, "mac", value=router_mac(router.site_id, router.id)),
             cmd(*l3, "mtu", value=plan.mtu.tenant),
             cmd(*l3, "vrf", value=t.vrf),
             cmd(*l3, "member", "interface", l3_vxlan(t)),

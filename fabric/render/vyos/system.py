@@ -1,6 +1,10 @@
-"""``system`` identity and ``service https``: the API the VyOS provider talks to.
+"""``system`` identity, commit-confirm expiry, and ``service https``: the API the VyOS provider talks to.
 
-The API key is a secret reference; the API answers only the admin prefixes.
+The API key is a secret reference; the API answers only the admin prefixes. When a
+commit-confirm timer runs out (the provider lost the router mid-apply), VyOS's default
+is to reboot into the saved config: every tenant's gateway goes down with it. fabric sets
+the schema's other choice, ``reload`` (the saved config loaded in place), on versions
+whose schema has it (1.5; 1.4's API has no commit-confirm at all).
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from fabric.topology import Plan, RouterPlan
 OWNS = (
     ("system", "host-name"),
     ("system", "domain-name"),
+    ("system", "config-management", "commit-confirm", "action"),
     ("service", "https", "api", "keys", "id", "fabric"),
     ("service", "https", "api", "rest"),
     ("service", "https", "allow-client"),
     ("service", "https", "port"),
 )
 #: How the provider reaches the API: deleting these would cut it off mid-delete.
-KEEP_ON_DELETE = OWNS[2:]
+KEEP_ON_DELETE = tuple(o for o in OWNS if o[0] == "service")
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
@@ -30,6 +35,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         cmd("service", "https", "api", "keys", "id", "fabric", "key", value=API_KEY),
     ]
     if router.vyos_version != "1.4":
+        out.append(cmd("system", "config-management", "commit-confirm", "action", value="reload"))
         # Rolling releases since late 2024 serve the REST endpoints only when enabled.
         out.append(cmd("service", "https", "api", "rest"))
     out += [cmd("service", "https", "allow-client", "address", value=p) for p in router.admin_prefixes]

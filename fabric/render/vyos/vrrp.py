@@ -3,7 +3,12 @@
 VRID and address derive from the site id, so the groups of different sites on one
 stretched segment never collide; the lower router id is master. A second group on
 the public VLAN holds the tenants' NAT addresses, so exactly one router answers for
-them; it has the same master as the tenant groups.
+them; it has the same master as the tenant groups, and a sync-group ties it to the
+groups of the tenants that leave from those addresses: if one of them fails over
+(a segment lost on one router), the others follow, so a tenant's traffic and the
+replies to its NAT address always meet the router that holds the connection. Tenants
+that masquerade behind the router's own address need no tie (their replies go to the
+router that translated them).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*g, "address", f"{carried.gateway}/{t.network.prefixlen}"),
         ]
     if router.nat_addresses:
-        g = ("high-availability", "vrrp", "group", f"public-{router.site}")
+        public = f"public-{router.site}"
+        g = ("high-availability", "vrrp", "group", public)
         out += [
             cmd(*g, "description", value=f"tenant NAT addresses at {router.site}"),
             cmd(*g, "interface", value=vif(plan.public_vlan)),
@@ -36,4 +42,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*g, "priority", value=router.vrrp_priority),
             *(cmd(*g, "address", a) for a in router.nat_addresses),
         ]
+        tied = [f"{c.tenant.name}-{router.site}" for c in router.tenants if c.nat_address is not None]
+        sync = ("high-availability", "vrrp", "sync-group", f"nat-{router.site}")
+        out += [cmd(*sync, "member", value=member) for member in (public, *tied)]
     return out
