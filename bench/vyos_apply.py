@@ -4,7 +4,12 @@
    here): the first apply, a tenant added, and an apply with nothing to change.
    Target: at most 3 writes (configure, confirm, save) however many lines change; zero
    when nothing changed.
-2. Client-side time to build and send a batch of about 10,000 lines: computing the
+2. Putting a router back after a failed commit (the emulator fails the interfaces'
+   commit units, the rest of the batch commits: a partial commit): requests and wall
+   time until the router is verified back at its config from before the apply, for a
+   tenant removed from a router with 3 and with 100 tenants (no commit delay: the cost
+   is the provider's reads, inverse batch and barrier).
+3. Client-side time to build and send a batch of about 10,000 lines: computing the
    delta against the router's config, filling in secrets, encoding, and sending it over
    TLS to a loopback HTTPS sink that replies at once (so the router's own commit time is
    not counted). Target: under 1 s.
@@ -15,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.server
 import json
 import ssl
@@ -32,7 +38,7 @@ from fabric import loader, stackfile, topology
 from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
 from providers.keys import generate_keypair
-from providers.vyos import Router, VyosConfigProvider, delta, fill_secrets
+from providers.vyos import Router, VyosConfigProvider, VyosError, delta, fill_secrets
 from tests.conftest import ROOT
 from tests.engine import bootstrap_config
 from tests.vyos_emulator import VyosEmulator, make_self_signed_cert
@@ -87,6 +93,24 @@ def writes_per_apply() -> list[tuple[str, int, int]]:
         assert not VyosConfigProvider().diff("id", more, more).changes
         rows.append(("nothing changed", 0, router.write_requests - before))
     return rows
+
+
+def undo_after_partial_commit(tenants: int) -> tuple[int, int, float]:
+    """(lines in the failed batch, requests from the failure to the router verified back, seconds)."""
+    with VyosEmulator(KEY, initial=bootstrap_config(KEY, "1.5"), restart_seconds=0.0) as router:
+        full = props(router.url, router.fingerprint_sha256, router_config(tenants))
+        VyosConfigProvider().create(full)
+        fewer = props(router.url, router.fingerprint_sha256, router_config(tenants - 1))
+        before = router.running()
+        router.clear_requests()
+        router.fail_next_commit("interface busy", path=["interfaces"])
+        start = time.perf_counter()
+        with contextlib.suppress(VyosError):
+            VyosConfigProvider().update("id", full, fewer)
+        seconds = time.perf_counter() - start
+        assert router.running() == before
+        failed = next(r for r in router.requests if r["status"] == 400)
+        return len(failed["ops"]), len(router.requests) - router.requests.index(failed) - 1, seconds
 
 
 class _Sink(http.server.BaseHTTPRequestHandler):
@@ -146,6 +170,12 @@ def main() -> int:
     args = p.parse_args()
     for what, changed, writes in writes_per_apply():
         print(f"{what}: {changed} lines changed, {writes} write requests")
+    for tenants in (3, 100):
+        lines, requests, seconds = undo_after_partial_commit(tenants)
+        print(
+            f"undo of a partial commit ({tenants} tenants, one removed: {lines} lines): {requests} requests, "
+            f"{seconds * 1000:.0f} ms from the start of the apply until the router is verified back as it was"
+        )
     r = client_side(args.lines, args.repeat)
     print(
         f"{r['lines']}-line batch ({r['body_kib']:.0f} KiB): build {r['build'] * 1000:.0f} ms + send over TLS "

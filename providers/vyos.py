@@ -444,6 +444,10 @@ class ConnectionLost(VyosError):
     """A write whose request may have reached the router got no answer."""
 
 
+class RouterBusy(VyosError):
+    """Another commit (a CLI one) held VyOS's commit lock: this request committed nothing."""
+
+
 def confirm_minutes(commands: int) -> int:
     """How long a commit waits for its confirmation: a router runs every command's checks
     before it commits, so a large first apply takes minutes, not seconds."""
@@ -474,11 +478,17 @@ class Router:
         return text
 
     def call(
-        self, endpoint: str, body: dict[str, Any], write: bool, idempotent: bool = False, timeout: float = TIMEOUT_S
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        write: bool,
+        idempotent: bool = False,
+        timeout: float = TIMEOUT_S,
+        retry_busy: bool = True,
     ) -> Any:
         """POST one request; retries only where repeating it cannot change anything twice:
-        a connection that was never made, a busy router, or an idempotent request
-        (confirm, save, reads)."""
+        a connection that was never made, a busy router (unless ``retry_busy`` is off: then
+        :class:`RouterBusy` is raised), or an idempotent request (confirm, save, reads)."""
         delay = 0.2
         for attempt in range(RETRIES):
             try:
@@ -497,7 +507,7 @@ class Router:
             else:
                 # the API restarting: harmless to ask again unless the request was a change
                 transient = (idempotent or not write) and response.status_code in GATEWAY_ERRORS
-                if attempt < RETRIES - 1 and (_busy(response) or transient):
+                if attempt < RETRIES - 1 and ((retry_busy and _busy(response)) or transient):
                     error = VyosError(self.scrub(html.unescape(response.text)))
                 else:
                     return self._reply(endpoint, response, write)
@@ -515,6 +525,8 @@ class Router:
         if response.status_code >= 400 or not reply.get("success"):
             # The router HTML-escapes its error text (vyos-1x rest/models.py error()).
             error = self.scrub(html.unescape(str(reply.get("error"))).strip())
+            if _busy(response):
+                raise RouterBusy(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
             raise VyosError(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
         if write:
             self.writes += 1
@@ -540,90 +552,145 @@ class Router:
         if not commands:
             self.save()
             return
+        # The undo may write back secrets this apply replaces: never repeat those either.
+        self.secrets += [v for p, vs in before.items() if p.rsplit(" ", 1)[-1] in SECRET_LEAVES for v in vs if v]
         minutes = confirm_minutes(len(commands))
         body: dict[str, Any] = {"commands": commands, "confirm_time": minutes}
-        try:
-            reply = self.call("configure", body, write=True, timeout=minutes * CONFIGURE_TIMEOUT_PER_MINUTE_S)
-        except VyosError as exc:
-            # A timer is ours unless the router said another one runs (an operator's, or a
-            # lost apply's): that one is never confirmed here.
-            self._undo(owns, before, armed=CONFIRM_PENDING not in str(exc), cause=str(exc))
+        locked_out = False
+        delay = 0.2
+        for _ in range(RETRIES):
+            try:
+                reply = self.call(
+                    "configure", body, write=True, timeout=minutes * CONFIGURE_TIMEOUT_PER_MINUTE_S, retry_busy=False
+                )
+                break
+            except RouterBusy as exc:
+                # Nothing committed; but an API server that arms before committing armed a timer.
+                locked_out, cause = True, str(exc)
+            except VyosError as exc:
+                if locked_out and CONFIRM_PENDING in str(exc) and same_lines(undo_scope(self.running(), owns), before):
+                    # Nothing committed and a timer runs: the one our locked-out attempt armed
+                    # (a timer that ran before this apply would have been reported then, not the lock).
+                    self._confirm(lambda running: None if same_lines(undo_scope(running, owns), before) else "changed")
+                    locked_out = False
+                    continue
+                self._undo(owns, before, str(exc), timer_doubt=_may_have_armed(str(exc)) or locked_out)
+            time.sleep(delay)
+            delay *= 2
+        else:
+            self._undo(owns, before, f"{cause} ({RETRIES} attempts)", timer_doubt=True)
         text = reply if isinstance(reply, str) else ""
         # Builds whose API has no commit-confirm ignore confirm_time silently: the answer
         # says whether a timer runs (config_mgmt's "Initialized commit-confirm ...").
         self.timer = TIMER_STARTED in text
-        problem = self._read_back(check, background=BACKGROUND in text)
+        if BACKGROUND in text:
+            self._await_restart()
+        problem = self._read_back(check, wait=BACKGROUND_WAIT_S if BACKGROUND in text else 0.0)
         if problem:
-            self._undo(
-                owns,
-                before,
-                armed=self.timer,
-                cause=f"router {self.name}: the change was accepted but is not in the running config ({problem})",
-            )
+            cause = f"router {self.name}: the change was accepted but is not in the running config ({problem})"
+            self._undo(owns, before, cause, confirm=self.timer)
         if self.timer:
-            reply = self.call("configure", {"op": "confirm"}, write=True, idempotent=True)
-            if isinstance(reply, str) and NO_CONFIRM_PENDING in reply:
+            try:
+                self._confirm(check)
+            except VyosError as exc:
                 raise VyosError(
-                    f"router {self.name}: the commit-confirm timer ran out before the confirm, so the router "
-                    "went back to its saved config; run `pulumi up` again"
-                )
-        self.save()
+                    f"{exc}; the change is committed but not confirmed: unless it is confirmed on the router, its "
+                    "timer takes the router back to its saved config; the next `pulumi up` applies it again"
+                ) from None
+        try:
+            self.save()
+        except VyosError as exc:
+            raise VyosError(
+                f"{exc}; the change is committed and confirmed but not saved: the next `pulumi up` saves it"
+            ) from None
 
     def save(self) -> None:
         self.call("config-file", {"op": "save"}, write=True, idempotent=True)
 
-    def _undo(self, owns: list[list[str]], before: Config, armed: bool, cause: str) -> NoReturn:
+    def _confirm(self, check: Any) -> None:
+        """Stop this apply's timer. An answer lost on the way is asked again, and then "No
+        confirm pending" means either that the first try went through or that the timer ran
+        out (the router then went back to its saved config): ``check`` on the running config
+        tells which."""
+        reply = self.call("configure", {"op": "confirm"}, write=True, idempotent=True)
+        if isinstance(reply, str) and NO_CONFIRM_PENDING in reply and check(self.running()) is not None:
+            raise VyosError(
+                f"router {self.name}: the commit-confirm timer ran out before the confirm, so the router went "
+                "back to its saved config; run `pulumi up` again"
+            )
+
+    def _undo(
+        self, owns: list[list[str]], before: Config, cause: str, *, confirm: bool = False, timer_doubt: bool = False
+    ) -> NoReturn:
         """After a failed or uncertain write: put the owned config back to ``before`` and say so.
 
         A VyOS commit is partial (a unit that fails leaves the others committed), a 504 or a
         timeout may come while the commit still runs, and a timer may be armed. So: wait
         for the API's lock (a save to a scratch file queues behind any running commit),
         read what is committed, send the inverse of what landed, and read again, until the
-        owned config is ``before``; only then stop a timer this apply armed (the running
-        config is then what it was, so confirming loses nothing). Nothing is saved: the
-        saved config stays as it was. If the router cannot be put back, an armed timer
-        reverts it to its saved config."""
+        owned config is ``before``. Nothing is saved: the saved config stays as it was.
+
+        Only a timer the router said it armed for this apply (``confirm``) is stopped, and
+        only then: the running config is what it was, so confirming loses nothing. Where the
+        router did not say (a failed commit on a server that arms first, a lost answer),
+        the timer may be somebody else's, so it is left to run out (``timer_doubt``): it
+        then takes the router back to its saved config, which this apply left as it was."""
         try:
             self._restore(owns, before)
         except VyosError as exc:
-            fallback = (
-                "its commit-confirm timer reverts it to its saved config"
-                if armed
-                else "it may hold part of this apply (`pulumi refresh` shows what); the next `pulumi up` repairs it"
-            )
-            raise VyosError(f"{cause}; putting the router back failed ({exc}): {fallback}") from None
-        if armed:
-            with suppress(VyosError):  # a build without commit-confirm refuses the op: nothing runs
-                self.call("configure", {"op": "confirm"}, write=True, idempotent=True)
-        raise VyosError(f"{cause}; the router is back at its config from before this apply, saved config untouched")
+            raise VyosError(
+                f"{cause}; putting the router back failed ({exc}): a commit-confirm timer, if one runs, takes it "
+                "back to its saved config; else it may hold part of this apply (`pulumi refresh` shows what), "
+                "which the next `pulumi up` repairs"
+            ) from None
+        if confirm:
+            with suppress(VyosError):
+                self._confirm(lambda running: None)
+        note = (
+            "; a commit-confirm timer may still run for this apply (API servers that arm it before committing do so "
+            "also for a commit that fails): fabric never confirms a timer it cannot prove its own, so when it runs "
+            "out the router goes back to its saved config, which this apply left as it was"
+            if timer_doubt
+            else ""
+        )
+        raise VyosError(
+            f"{cause}; the router is back at its config from before this apply, saved config untouched{note}"
+        )
 
     def _restore(self, owns: list[list[str]], before: Config) -> None:
         """Rounds of barrier, read, inverse; a pause grows between rounds, as a commit the
-        router runs in the background (``service https``) takes no lock to wait for, and
-        restarts the API afterwards."""
+        router runs in the background (``service https``) takes no lock to wait for; an
+        inverse that is such a commit is waited for by the API's restart."""
         problem = "no round ran"
-        for round_ in range(RESTORE_ROUNDS):
+        for round_ in range(RESTORE_ROUNDS + 1):  # the last round only reads
             time.sleep(RESTORE_PAUSE_S * round_)
             try:
                 self.call("config-file", {"op": "save", "file": BARRIER_FILE}, write=True, idempotent=True)
                 now = undo_scope(self.running(), owns)
                 if same_lines(now, before):
                     return
-                problem = f"{len(set(now) ^ set(before))} paths still differ"
-                self.call("configure", {"commands": delta(now, before, owns)}, write=True)
+                problem = f"{len(_lines(now) ^ _lines(before))} lines still differ"
+                if round_ == RESTORE_ROUNDS:
+                    break
+                reply = self.call("configure", {"commands": delta(now, before, owns)}, write=True)
+                if isinstance(reply, str) and BACKGROUND in reply:
+                    self._await_restart()
             except VyosError as exc:
                 problem = str(exc)
         raise VyosError(f"after {RESTORE_ROUNDS} rounds: {problem}")
 
-    def _read_back(self, check: Any, background: bool) -> str | None:
-        """The check's verdict on the running config. A change under ``service https`` is
-        committed after the answer, in the background, and then restarts the API; until
-        then reads show the API's uncommitted session. So first wait for the restart (or
-        ``BACKGROUND_WAIT_S``), then keep reading until the check passes or time is up."""
-        deadline = time.monotonic() + (BACKGROUND_WAIT_S if background else 0.0)
-        if background:
-            while time.monotonic() < deadline and not self._restarting():
-                time.sleep(0.1)
+    def _await_restart(self) -> None:
+        """A change under ``service https`` commits after the answer, in the background, and
+        then restarts the API; until then reads show the API's uncommitted session. Wait for
+        the restart (nginx's 502, or no connection), at most ``BACKGROUND_WAIT_S``."""
+        deadline = time.monotonic() + BACKGROUND_WAIT_S
+        while time.monotonic() < deadline and not self._restarting():
+            time.sleep(0.1)
+
+    def _read_back(self, check: Any, wait: float) -> str | None:
+        """The check's verdict on the running config, asked again for ``wait`` s (the API
+        comes back slowly after a restart)."""
+        deadline = time.monotonic() + wait
         while True:
             try:
                 problem: str | None = check(self.running())
@@ -654,6 +721,19 @@ def _busy(response: httpx.Response) -> bool:
     except (json.JSONDecodeError, AttributeError):
         return False
     return response.status_code == 400 and bool(BUSY.search(error))
+
+
+def _lines(config: Config) -> set[tuple[str, str]]:
+    """A config as its ``set`` lines (path, value; a valueless leaf with an empty value)."""
+    return {(p, v) for p, values in config.items() for v in values or [""]}
+
+
+def _may_have_armed(error: str) -> bool:
+    """Whether a failed batch may have left a commit-confirm timer: a commit that failed (on
+    servers that arm first) or an answer that never came; not a command the router refused
+    before committing, nor a timer that was somebody else's."""
+    before_commit = ("Set failed", "Delete failed", "Cannot delete", "is not valid", CONFIRM_PENDING)
+    return not any(marker in error for marker in before_commit)
 
 
 def same_lines(a: Config, b: Config) -> bool:

@@ -465,25 +465,21 @@ def test_global_lock_serialises_concurrent_writes() -> None:
         assert {("interfaces", "dummy", f"dum{n}", "description", "x") for n in (1, 2, 3)} <= set(emulator.running())
 
 
-def test_busy_mode_answers_the_lock_message_instead_of_waiting() -> None:
-    """A CLI commit holding the lock: vyatta-cfg's doCommit message, a 400 like any failed commit."""
-    with VyosEmulator(KEY, initial=BASE, commit_delay=0.4, busy_mode=True) as emulator:
-        first: list[int] = []
-        writer = threading.Thread(target=lambda: first.append(Api(emulator).post("/configure", **SET_NTP).status_code))
-        writer.start()
-        assert wait_until(lambda: emulator.commit_in_progress)
-        error = Api(emulator).fails("/configure", 400, op="set", path=["system", "host-name", "r9"])
-        assert error == "Configuration system temporarily locked due to another commit in progress\n"
-        writer.join()
-        assert first == [200]
-        assert emulator.max_concurrent_commits == 1
-        assert ("system", "host-name", "r1") in emulator.running()
+def test_a_cli_commits_lock_fails_the_commit_with_its_message() -> None:
+    """vyatta-cfg doCommit's message, a 400 like any failed commit; a 2024 server armed the timer first."""
+    with VyosEmulator(KEY, initial=BASE, time_scale=60) as emulator:
         emulator.busy_next(2)
-        for _ in range(2):
-            assert "temporarily locked" in Api(emulator).fails(
-                "/configure", op="set", path=["system", "host-name", "r9"]
-            )
+        error = Api(emulator).fails("/configure", op="set", path=["system", "host-name", "r9"], confirm_time=5)
+        assert error == "Configuration system temporarily locked due to another commit in progress\n"
+        assert emulator.confirm_pending and ("system", "host-name", "r9") not in emulator.running()
+        assert Api(emulator).ok("/configure", op="confirm") == "Reboot timer stopped\n"
+        assert "temporarily locked" in Api(emulator).fails("/configure", op="set", path=["system", "host-name", "r9"])
+        Api(emulator).ok("/config-file", op="save")  # not a commit: no lock message
         Api(emulator).ok("/configure", op="set", path=["system", "host-name", "r9"])
+    with VyosEmulator(KEY, initial=BASE, time_scale=60, confirm_order="commit-first") as later:
+        later.busy_next(1)
+        Api(later).fails("/configure", op="set", path=["system", "host-name", "r9"], confirm_time=5)
+        assert not later.confirm_pending
 
 
 def test_reads_during_a_commit_show_the_session() -> None:

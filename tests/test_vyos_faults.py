@@ -48,10 +48,16 @@ class Case:
         assert outs is not None
         return outs
 
-    def assert_as_before(self) -> None:
+    def assert_as_before(self, timer_left: bool = False) -> None:
+        """Running and saved config as before the apply. ``timer_left``: the router armed a
+        timer for the apply without saying so (it may have been anybody's, so fabric left it);
+        running out, it takes the router to its saved config: the same."""
         assert self.router.running() == self.running
         assert self.router.saved == self.saved
-        assert not self.router.confirm_pending
+        assert self.router.confirm_pending == timer_left
+        if timer_left:
+            assert self.router.expire_confirm_now()
+            assert self.router.running() == self.router.saved == self.saved
 
     def assert_applied(self) -> None:
         outs = VyosConfigProvider().read("id", self.smaller).outs
@@ -75,12 +81,13 @@ def case(order: str) -> Iterator[Case]:
         yield Case(router)
 
 
-def test_a_unit_failing_mid_batch_is_undone(case: Case) -> None:
+def test_a_unit_failing_mid_batch_is_undone(case: Case, order: str) -> None:
     """The interfaces' units fail, the VRF, firewall, NAT and DHCP units commit: PARTIAL."""
     case.router.fail_next_commit("interface busy", path=["interfaces"])
     with pytest.raises(VyosError, match=r"(?s)interface busy.*\]\] failed.*back at its config from before"):
         case.update()
-    case.assert_as_before()
+    assert case.router.partial_count == 1  # the rest of the batch had committed
+    case.assert_as_before(timer_left=order == "arm-first")
     case.update()  # nothing left over: the next apply converges
     case.assert_applied()
 
@@ -99,6 +106,24 @@ def test_another_confirm_pending_is_left_alone(case: Case) -> None:
     case.assert_as_before()
 
 
+@pytest.mark.parametrize("failure", ["invalid value", "failing unit"])
+def test_a_foreign_timer_survives_any_failure(case: Case, failure: str) -> None:
+    """Whatever fails, a commit-confirm somebody else started is never confirmed by fabric."""
+    operator = Router(case.full)
+    operator.call("configure", {"op": "set", "path": ["system", "time-zone", "UTC"], "confirm_time": 10}, write=True)
+    pending = case.router.running()
+    if failure == "invalid value":
+        text = case.smaller["config"]["wireguard"]
+        case.smaller["config"]["wireguard"] = text.replace("wg0 port '51820'", "wg0 port '70000'")
+    else:
+        case.router.fail_next_commit("interface busy", path=["interfaces"])
+    with pytest.raises(VyosError, match="back at its config from before"):
+        case.update()
+    assert case.router.running() == pending and case.router.confirm_pending and case.router.confirmed == []
+    assert case.router.expire_confirm_now()
+    case.assert_as_before()
+
+
 def test_a_504_after_the_commit_is_undone(order: str) -> None:
     """nginx gives up (proxy_read_timeout) while the commit goes on: the provider waits for
     the router's lock, finds the change committed, and puts it back."""
@@ -108,7 +133,7 @@ def test_a_504_after_the_commit_is_undone(order: str) -> None:
         with pytest.raises(VyosError, match=r"(?s)HTTP 504.*back at its config from before"):
             case.update()
         router.gateway_timeout, router.commit_delay = None, 0.0
-        case.assert_as_before()
+        case.assert_as_before(timer_left=True)  # the commit went on, and its timer with it
 
 
 def test_the_api_restarting_during_the_read_back_is_waited_for(order: str) -> None:
@@ -136,14 +161,21 @@ def test_a_client_timeout_is_undone(order: str, monkeypatch: pytest.MonkeyPatch)
         ):
             case.update()
         router.commit_delay = 0.0
-        case.assert_as_before()
+        case.assert_as_before(timer_left=True)  # the commit went on, and its timer with it
 
 
-def test_the_lock_message_twice_then_success(case: Case) -> None:
+def test_the_lock_message_twice_then_success(case: Case, order: str) -> None:
+    """A CLI commit holds the lock twice. A 2024 server armed this apply's timer before each
+    locked-out commit: the retry hears "Another confirm is pending" with nothing committed,
+    so the timer is provably this apply's, and is stopped before the batch goes again."""
     case.router.busy_next(2)
     case.update()
-    statuses = [r["status"] for r in case.router.requests if r["endpoint"] == "/configure"]
-    assert statuses[:3] == [400, 400, 200]
+    ops = [(r["ops"], r["status"]) for r in case.router.requests if r["endpoint"] == "/configure"]
+    if order == "arm-first":
+        # lock, pending (nothing committed: the timer is ours), confirm; again; then the batch
+        assert [status for _, status in ops] == [400, 400, 200, 400, 400, 200, 200, 200]
+    else:
+        assert [status for _, status in ops] == [400, 400, 200, 200]  # lock, lock, batch, confirm
     case.assert_applied()
 
 
@@ -159,7 +191,7 @@ def test_a_build_without_commit_confirm(order: str) -> None:
         case.running, case.saved = router.running(), router.saved
         with pytest.raises(VyosError, match=r"(?s)bridge refused.*back at its config from before"):
             VyosConfigProvider().update("id", case.smaller, case.full)
-        case.assert_as_before()
+        case.assert_as_before()  # no timer on such a build
 
 
 def test_a_router_cut_off_by_the_change_is_reverted_by_its_timer(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,7 +202,8 @@ def test_a_router_cut_off_by_the_change_is_reverted_by_its_timer(order: str, mon
         case = Case(router)
         router.unreachable_after_commit(30.0)
         with pytest.raises(
-            VyosError, match=r"(?s)putting the router back failed .*timer reverts it to its saved config"
+            VyosError,
+            match=r"(?s)putting the router back failed .*timer, if one runs, takes it back to its saved config",
         ):
             case.update()
         assert router.confirm_pending and router.running() != case.running

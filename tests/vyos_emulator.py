@@ -19,42 +19,52 @@ What it emulates (and where the behaviour comes from):
   ``text/html`` (``HTMLResponse``, like the router); unknown paths answer FastAPI's 404
   and other methods 405.
 * ``/configure``: ``set``/``delete``/``comment``, one command or ``commands``; the value is
-  ``path + [value]`` (an empty value is ignored, as ``if c.value`` does). Everything runs
-  under ONE global lock and commits ONCE: a bad path or value (``VyosSchema.check``; for a
-  delete, only the node names, as ``validateDeletePath`` does), an unknown ``op``, a
-  delete of a path the config lacks (``strict=True``: ``service https api strict``), or a
-  commit-time problem (``VyosSchema.check_all`` on the resulting config, for instance a
-  ``vrf`` naming a missing ``vrf name``; problems already in the running config before
-  the request are not held against it, as a router only re-checks what changed) fails the
-  whole request with 400, the error naming the command path and the schema's message,
-  running config unchanged. Setting what is already set is a successful no-op.
-* Commit-confirm (1.5; ``supports_commit_confirm``): ``confirm_time`` (minutes) starts the
-  timer *before* the commit, exactly as ``_configure_op`` calls ``commit_confirm`` first,
-  so a commit that then fails leaves a pending timer, and a second ``confirm_time`` while
-  one is pending fails with ``Another confirm is pending``. ``{"op": "confirm"}``
-  (``ConfirmModel`` on ``/configure``, or ``/config-file``) stops the timer
-  (``Reboot timer stopped``); with nothing pending the router answers 200
-  ``No confirm pending`` (``config-mgmt confirm`` exits 0) - set ``strict_confirm=True``
-  for a 400 instead. When the timer runs out, the running config returns to what it was
-  before that commit (later commits are lost too) and the emulator stays up; a real 1.5
-  router reboots into its saved config instead (``commit-confirm action reboot``) and is
-  unreachable meanwhile. ``time_scale`` is the number of real seconds per emulated
-  minute (default 60; tests use e.g. 0.05).
-* 1.4 (``supports_commit_confirm=False``): the models have no ``confirm_time`` and pydantic
-  ignores unknown fields, so ``confirm_time`` is *silently ignored* (the change commits
-  with no timer) and ``{"op": "confirm"}`` is a 400 validation error (``path`` missing).
+  ``path + [value]`` (an empty value is ignored, as ``if c.value`` does), all under ONE
+  global lock. A bad path or value (``VyosSchema.check``; for a delete, only the node
+  names, as ``validateDeletePath`` does), an unknown ``op`` or a delete of a path the
+  config lacks (``strict=True``: ``service https api strict``) fails the request with 400
+  before anything is committed. The commit then goes unit by unit (:data:`COMMIT_PRIORITIES`,
+  vyatta-cfg ``commit-algorithm.cpp``): a unit whose lines have a new reference problem
+  in the working config (``VyosSchema.check_all``, e.g. a ``vrf`` naming a missing ``vrf
+  name``; problems already in the running config are not held against it), or that a
+  fault names, fails (``[[path]] failed``, ``Commit failed``, 400) and the OTHER UNITS
+  STAY COMMITTED: a partial commit (``partial_count``). Setting what is set is a no-op.
+  Error texts are HTML-escaped as the router's ``error()`` does.
+* Commit-confirm (1.5; ``supports_commit_confirm``): ``confirm_time`` (minutes) arms a
+  timer, refused with ``Another confirm is pending`` while one runs (``config_mgmt.py``).
+  ``confirm_order="arm-first"`` (the 2024 ``_configure_op``) arms before committing, so a
+  failed commit, or one that meets the commit lock, leaves a timer; ``"commit-first"``
+  (2025, as the issue describes it: ASSUMED) commits first and arms after a successful
+  commit, so with another timer pending the change stands and the answer is still 400.
+  ``{"op": "confirm"}`` (``ConfirmModel`` on ``/configure``, or ``/config-file``) stops it
+  (``Reboot timer stopped``; ``confirmed`` records the running config at each such
+  confirm); with nothing pending the router answers 200 ``No confirm pending``
+  (``config-mgmt confirm`` exits 0) - ``strict_confirm=True`` for a 400 instead. When the
+  timer runs out (``config_mgmt.py`` ``revert``) the router goes back to its SAVED config
+  (later commits are lost too): with ``commit-confirm action reboot`` (VyOS's default) it
+  is unreachable for ``reboot_seconds``, with ``reload`` it stays up. ``time_scale`` is the
+  number of real seconds per emulated minute (default 60; tests use e.g. 0.05).
+* Builds without commit-confirm in the API (1.4, or ``supports_commit_confirm=False``):
+  the models have no ``confirm_time`` and pydantic ignores unknown fields, so
+  ``confirm_time`` is *silently ignored* (the change commits with no timer) and
+  ``{"op": "confirm"}`` is a 400 validation error (``path`` missing).
 * A change under ``service https`` is committed "in the background" on the router, which
   answers 200 with ``Requested HTTP API server configuration change; commit will be called
-  in the background`` *before* the commit runs, and only logs a commit failure. The
-  emulator does the same: such a request answers 200 with that message even when the
-  commit is refused (the config then stays unchanged), and the change shows up in the
-  running config ``background_delay`` seconds after the reply (default 0.3).
+  in the background`` *before* the commit runs (without the API lock), and only logs a
+  failure. The emulator does the same: the units that fail are dropped silently, the
+  rest shows up ``background_delay`` seconds after the reply; until then reads show the
+  session's candidate; then ``service_https.py`` restarts the API and nginx answers 502
+  for ``restart_seconds`` (``bad_gateway_count`` counts them).
+* Reads (``/retrieve``) see the API's config session: during a commit
+  (``commit_delay``), the candidate being committed.
 * The global lock blocks (``threading.Lock.acquire()``, as on the router): overlapping
-  writes queue. ``commit_delay`` seconds are spent inside the lock per write to make overlap
-  observable; ``max_concurrent_commits`` records the most writers ever inside it (must stay
-  1). ``busy_mode=True`` instead answers ``busy_status`` (503) at once when the lock is held,
-  with ``Configuration system temporarily locked due to another commit in progress`` (the
-  router's text when a CLI commit holds the commit lock) so retry logic can be tested.
+  writes queue. ``commit_delay`` seconds are spent inside the lock per commit to make
+  overlap observable; ``max_concurrent_commits`` records the most writers ever inside it
+  (must stay 1). ``busy_next(n)``: the next ``n`` commits meet a CLI commit's lock and fail
+  with 400 ``Configuration system temporarily locked due to another commit in progress``
+  (after a 2024 server armed the timer).
+* nginx in front: ``gateway_timeout`` (its ``proxy_read_timeout``) answers 504 with
+  nginx's page while the request goes on behind it.
 * ``/config-file``: ``save`` (default ``/config/config.boot``; ``Saving configuration to
   '...'...\\nDone\\n``), ``load`` and (1.5) ``merge`` of a previously saved file, each a
   commit like ``/configure`` (with ``confirm_time`` on 1.5), and (1.5) ``confirm``.
@@ -74,8 +84,9 @@ What it emulates (and where the behaviour comes from):
   configured neighbour shown as established with no prefixes), ``ip route [vrf all|<vrf>]``
   (connected and static routes from the config), ``vrf``. Anything else is 400
   ``Invalid command``.
-* Faults for tests: :meth:`VyosEmulator.fail_next_commit`,
-  :meth:`VyosEmulator.drop_connection_after_commit`, :meth:`VyosEmulator.set_by_hand`,
+* Faults for tests: :meth:`VyosEmulator.fail_next_commit` (optionally one subtree),
+  :meth:`VyosEmulator.busy_next`, :meth:`VyosEmulator.drop_connection_after_commit`,
+  :meth:`VyosEmulator.unreachable_after_commit`, :meth:`VyosEmulator.set_by_hand`,
   :meth:`VyosEmulator.delete_by_hand`, :meth:`VyosEmulator.expire_confirm_now`; stopping
   the emulator makes the router unreachable.
 
@@ -88,10 +99,10 @@ What it does NOT emulate:
   offline accept any value.
 * Default values: deleting a leaf with a default removes it (1.4+ keeps defaults out of
   the running config anyway); ``showConfig`` never adds defaults.
-* Commit-confirm expiry on a real router REBOOTS (``config-mgmt revert``) into the saved
-  config and is unreachable meanwhile; the emulator restores the pre-commit config in
-  place and stays up. Deactivate/activate, rename/copy, commit comments, commit archive,
-  ``compare``, rollback by revision.
+* The commit units' own conf-mode ``verify()`` beyond the schema's references, the order
+  of deleted units (highest priority first, ASSUMED), and a reference broken by a change
+  to a line it did not touch (the whole commit fails: ASSUMED). Deactivate/activate,
+  rename/copy, commit comments, commit archive, ``compare``, rollback by revision.
 * ``service https api rest`` (needed on rolling releases since late 2024), API keys held in
   the config, ``/info``, GraphQL, ``/configure-section``, ``/generate``, ``/image``,
   ``/container-image``, ``/reboot``, ``/reset``, ``/poweroff``, ``/traceroute``,
@@ -102,12 +113,10 @@ What it does NOT emulate:
   is for a wrong key, or a form request without one). Error texts for failed ``set`` and
   commit are shaped like the router's (``... is not valid`` / ``Set failed`` /
   ``Commit failed``) but carry the schema's messages, not the router's exact wording.
-* HTTP details: no HTTP/2, no chunked responses, no nginx in front (no 502/504, no
-  ``allow-client``), one TLS certificate.
+* HTTP details: no HTTP/2, no chunked responses, no ``allow-client``, one TLS
+  certificate; nginx only as its 502 and 504 pages.
 * Timing: a real router runs each command and its conf-mode scripts in turn, so a large
-  batch takes minutes; here a commit takes ``commit_delay``. A change under
-  ``service https`` restarts the real API server (requests fail for a moment); here the
-  API stays up.
+  batch takes minutes; here a commit takes ``commit_delay``.
 * ``strict`` defaults to True here (a delete of a missing path fails); a real router's
   API session is not strict unless configured.
 """
@@ -914,8 +923,6 @@ class VyosEmulator:
         *,
         time_scale: float = 60.0,
         commit_delay: float = 0.0,
-        busy_mode: bool = False,
-        busy_status: int = 400,
         strict: bool = True,
         strict_confirm: bool = False,
         hostname: str = "vyos",
@@ -929,7 +936,6 @@ class VyosEmulator:
         also the saved one (the router booted from it); they must pass the schema.
         ``time_scale``: real seconds per emulated minute of ``confirm_time``.
         ``commit_delay``: seconds each write spends inside the global lock.
-        ``busy_mode``: answer ``busy_status`` instead of waiting when the lock is held.
         ``strict``: ``service https api strict`` (a delete of a missing path fails).
         ``strict_confirm``: ``{"op": "confirm"}`` with nothing pending is a 400 (the router
         answers 200 ``No confirm pending``).
@@ -949,8 +955,6 @@ class VyosEmulator:
         self.supports_commit_confirm = version == "1.5" if supports_commit_confirm is None else supports_commit_confirm
         self.time_scale = time_scale
         self.commit_delay = commit_delay
-        self.busy_mode = busy_mode
-        self.busy_status = busy_status
         self.strict = strict
         self.strict_confirm = strict_confirm
         self.hostname = hostname
@@ -992,6 +996,10 @@ class VyosEmulator:
         self.max_concurrent_commits = 0
         self.rollback_count = 0
         self.bad_gateway_count = 0
+        #: Commits that failed with part of their units committed.
+        self.partial_count = 0
+        #: The running config at each confirm that stopped a timer (tests check what was confirmed).
+        self.confirmed: list[list[Tokens]] = []
 
         self.cert_pem, self._key_pem = make_self_signed_cert()
         der = x509.load_pem_x509_certificate(self.cert_pem.encode()).public_bytes(serialization.Encoding.DER)
@@ -1098,6 +1106,7 @@ class VyosEmulator:
             self.requests.clear()
             self.write_count = 0
             self.write_requests = 0
+            self.confirmed.clear()
 
     # ---- faults and hand edits ---------------------------------------------------------------
 
@@ -1109,7 +1118,9 @@ class VyosEmulator:
             self._fail_next = (message, tuple(path) if path is not None else None)
 
     def busy_next(self, count: int) -> None:
-        """The next ``count`` writes answer the lock message (a CLI commit holds the lock)."""
+        """The next ``count`` commits fail with the lock message: a CLI commit holds vyatta-cfg's
+        commit lock (``doCommit``). The API's own lock is free, so a 2024 server has armed
+        the commit-confirm timer already when its commit meets the lock."""
         with self._state:
             self._busy_next = count
 
@@ -1246,32 +1257,17 @@ class VyosEmulator:
         return result, report + "Commit failed\n"
 
     @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[bool]:
-        """The global lock: blocks (the router's behaviour) or, in busy mode, yields False
-        at once when another write holds it."""
-        with self._state:
-            busy, self._busy_next = self._busy_next > 0, max(0, self._busy_next - 1)
-        if busy:
-            yield False
-            return
-        acquired = self._commit_lock.acquire(blocking=not self.busy_mode)
-        if not acquired:
-            yield False
-            return
-        with self._state:
-            self._inside += 1
-            self.max_concurrent_commits = max(self.max_concurrent_commits, self._inside)
-        try:
-            yield True
-        finally:
+    def _write_lock(self) -> Iterator[None]:
+        """The API's global lock (a ``threading.Lock`` in routers.py): overlapping writes wait."""
+        with self._commit_lock:
             with self._state:
-                self._inside -= 1
-            self._commit_lock.release()
-
-    def _busy(self) -> _Reply:
-        """A CLI commit holds the commit lock: the API's commit fails with vyatta-cfg's
-        ``doCommit`` message, a 400 like any failed commit."""
-        return _err(self.busy_status, f"{LOCKED_ERROR}\n")
+                self._inside += 1
+                self.max_concurrent_commits = max(self.max_concurrent_commits, self._inside)
+            try:
+                yield
+            finally:
+                with self._state:
+                    self._inside -= 1
 
     def _start_confirm(self, minutes: int) -> str:
         """Start the commit-confirm timer (caller holds the commit lock), as vyos-1x
@@ -1312,6 +1308,8 @@ class VyosEmulator:
             return _ok("No confirm pending\n")
         if pending.timer is not None:
             pending.timer.cancel()
+        with self._state:
+            self.confirmed.append(self._running.commands())
         return _ok("Reboot timer stopped\n", wrote=True)
 
     def _commit(self, candidate: ConfigStore, confirm_time: int, msg: str, api_request: bool) -> tuple[_Reply, bool]:
@@ -1334,18 +1332,28 @@ class VyosEmulator:
                 return _err(400, f"{CONFIRM_PENDING_ERROR}\n"), False
             msg += self._start_confirm(confirm_time)
         with self._state:
+            locked, self._busy_next = self._busy_next > 0, max(0, self._busy_next - 1)
+        if locked:  # vyatta-cfg doCommit: the commit lock is another commit's; nothing committed
+            return _err(400, f"{LOCKED_ERROR}\n"), False
+        with self._state:
             self._session = candidate
         if self.commit_delay:
             time.sleep(self.commit_delay)
         result, failure = self._commit_units(before, candidate, api_request)
         changed = result != before
+        if failure and changed:
+            with self._state:
+                self.partial_count += 1
         if candidate.get(("service", "https")) != before.get(("service", "https")):
             # Committed in a background task after the reply (failures only logged), which
             # then restarts the API: the session shows the candidate until then.
             restart = result.get(("service", "https")) != before.get(("service", "https"))
             self._publish_later(result, restart)
-            if confirm_time and not arm_first and not pending:
-                msg += self._start_confirm(confirm_time)  # ASSUMED: armed when the commit is scheduled
+            if confirm_time and not arm_first:
+                # ASSUMED: the 2025 server arms once the commit is scheduled, refused as above.
+                if pending:
+                    return _err(400, f"{CONFIRM_PENDING_ERROR}\n"), changed
+                msg += self._start_confirm(confirm_time)
             return _ok(msg + SELF_REF_MSG, wrote=changed), changed
         with self._state:
             self._publish(result)
@@ -1548,9 +1556,7 @@ class VyosEmulator:
     # ---- /configure ---------------------------------------------------------------------------
 
     def _configure(self, model: str, fields: dict[str, Json]) -> _Reply:
-        with self._write_lock() as acquired:
-            if not acquired:
-                return self._busy()
+        with self._write_lock():
             if model == "confirm":
                 op = fields["op"]
                 if op != "confirm":
@@ -1628,9 +1634,7 @@ class VyosEmulator:
     def _config_file(self, fields: dict[str, Json]) -> _Reply:
         op = fields["op"]
         v2 = self.version == "1.5"
-        with self._write_lock() as acquired:
-            if not acquired:
-                return self._busy()
+        with self._write_lock():
             if op == "save":
                 name = fields.get("file") or DEFAULT_SAVE_FILE
                 with self._state:
