@@ -124,7 +124,7 @@ class TenantOnRouter:
     vrid: int
     priority: int
     route_distinguisher: str
-    #: This router's slice of the DHCP range, or None when another site serves DHCP.
+    #: This router's slice of the DHCP range (served by its hypervisor), or None when another site serves DHCP.
     dhcp: tuple[IPAddress, IPAddress] | None
     #: Source address of the tenant's egress, or None to masquerade behind the router.
     nat_address: IPAddress | None
@@ -173,6 +173,19 @@ class RouterPlan:
 
 
 @dataclass(frozen=True)
+class DhcpPlan:
+    """A tenant's DHCP server on a hypervisor: it leases the slices of the dynamic range of the
+    tenant's gateway routers that run there, less its own address (the first of them)."""
+
+    tenant: TenantPlan
+    address: IPAddress
+    first: IPAddress
+    last: IPAddress
+    #: The site's VRRP gateway address, handed out as the router.
+    router: IPAddress
+
+
+@dataclass(frozen=True)
 class VmPlan:
     router: str
     image: str
@@ -193,6 +206,8 @@ class HypervisorPlan:
     backbone_vlan: int
     underlay_mtu: int
     vms: tuple[VmPlan, ...]
+    #: Tenants whose DHCP this host serves (for the gateway routers it runs).
+    dhcp: tuple[DhcpPlan, ...]
     #: The host's own public address (its SSH address, when public) on the public VLAN
     #: of its management bond, with the default route; None keeps it backbone-only.
     public_address: IPNetwork | None = None
@@ -706,7 +721,25 @@ def _hypervisor_plan(
             for r in routers
             if r.hypervisor == hv.name
         ),
+        dhcp=_dhcp_plans([r for r in routers if r.hypervisor == hv.name]),
     )
+
+
+def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
+    """One server per tenant for the DHCP slices of the routers on a host (a pair on one host
+    serves both slices, which are adjacent, from one server)."""
+    slices: dict[str, list[tuple[TenantOnRouter, tuple[IPAddress, IPAddress]]]] = {}
+    for router in routers:
+        for carried in router.tenants:
+            if carried.dhcp is not None:
+                slices.setdefault(carried.tenant.name, []).append((carried, carried.dhcp))
+    plans = []
+    for group in slices.values():
+        start = min(first for _, (first, _) in group)
+        stop = max(last for _, (_, last) in group)
+        on = group[0][0]
+        plans.append(DhcpPlan(on.tenant, start, start + 1, stop, on.gateway))
+    return tuple(sorted(plans, key=lambda p: p.tenant.id))
 
 
 def _trunk_vlans(inv: Inventory, tenants: Sequence[TenantPlan]) -> tuple[int, ...]:

@@ -15,7 +15,8 @@ fi
 # System packages the tests run for real: an OpenSSH server (host provider), Open
 # vSwitch (its userspace datapath), FRR (its own checker validates every rendered
 # frr.conf), cloud-init (its schema validates every rendered user-data), nftables (`nft -c`
-# checks every rendered filter), and for the
+# checks every rendered filter), systemd-networkd and ISC's DHCP client (a tenant DHCP
+# server as rendered, and a client taking its lease), and for the
 # lab: debootstrap (its nodes' Debian tree), systemd-nspawn (its containers), tcpdump
 # (captures on its underlay). Installed from Debian's packages when missing.
 packages=()
@@ -27,6 +28,8 @@ command -v nft >/dev/null || packages+=(nftables)
 command -v debootstrap >/dev/null || packages+=(debootstrap)
 command -v systemd-nspawn >/dev/null || packages+=(systemd-container)
 command -v tcpdump >/dev/null || packages+=(tcpdump)
+[ -x /lib/systemd/systemd-networkd ] || packages+=(systemd)
+command -v dhclient >/dev/null || packages+=(isc-dhcp-client)
 if [ ${#packages[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         echo "install these packages with your package manager: ${packages[*]}" >&2

@@ -52,8 +52,8 @@ def test_preview_shows_the_full_resource_tree(project: Project) -> None:
         assert types["fabric:index:Router"] == 2
         assert types["fabric:index:Hypervisor"] == 2
         assert types["fabric:index:Tenant"] == tenants
-        # Per router its WireGuard key and its config; per hypervisor its four concerns.
-        assert types["pulumi-python:dynamic:Resource"] == 2 * 2 + 2 * 4
+        # Per router its WireGuard key and its config; per hypervisor its five concerns.
+        assert types["pulumi-python:dynamic:Resource"] == 2 * 2 + 2 * 5
 
 
 def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
@@ -61,11 +61,11 @@ def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
     alone.init("dc1")
     result = alone.run("preview", "-s", "dc1")  # as a user runs it; a preview never contacts a router
     assert "warning: peer stack 'dc2' does not exist yet" in result.stdout
-    assert "+ 22 to create" in result.stdout
+    assert "+ 24 to create" in result.stdout
 
 
 def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project) -> None:
-    assert _changed(project.up("dc1")) == {"create": 22}
+    assert _changed(project.up("dc1")) == {"create": 24}
     assert project.outputs("dc1")["mesh_peers"] == []
     project.up("dc2")
     assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2"]
@@ -258,10 +258,12 @@ def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project
     # Per router, the changed section as a line diff: each new line, with a little context.
     assert "dc1-r1-vyos" in preview.stdout and "+ set vrf name hooli table '1050'" in preview.stdout
     assert "set vrf name acme table '1010'" not in preview.stdout  # unchanged lines far from a change stay out
-    # The Tenant component; both routers; both hypervisors' OVS (the new VLAN on each VM's tap).
-    assert _changed(project.up("dc1")) == {"create": 1, "update": 4}
+    # The Tenant component; both routers; both hypervisors' OVS (the new VLAN on each VM's
+    # tap) and DHCP (a server for the new tenant's slice of each router).
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 6}
     for host in ("dc1-hv1", "dc1-hv2"):
-        assert "trunks=10,100,1010,1020,1030,1050" in (project.workdir / "hosts" / host / "calls.log").read_text()
+        calls = (project.workdir / "hosts" / host / "calls.log").read_text()
+        assert "trunks=10,100,1010,1020,1030,1050" in calls and "add-port br0 dhcp1050" in calls
     for name, old in before.items():
         new = _owned_running(project, name)
         changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
@@ -365,7 +367,7 @@ def test_state_of_an_earlier_version_updates_without_a_change(project: Project) 
     data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1"]})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert "+ set vrf name hooli table '1050'" in project.run("preview", "-s", "dc1", "--diff").stdout
-    assert _changed(project.up("dc1")) == {"create": 1, "update": 4}
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 6}
     for name in ("dc1-r1", "dc1-r2"):
         assert _owned_running(project, name)["vrf name hooli table"] == ["1050"]
     state = json.loads(project.export("dc1"))

@@ -85,7 +85,7 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
         assert types.count("fabric:index:Datacenter") == 1 and types.count("fabric:index:Mesh") == 1
         assert types.count("fabric:index:Router") == 2 and types.count("fabric:index:Hypervisor") == 2
         assert types.count("fabric:index:Tenant") == 3  # umbrella is dc2 only
-        assert types.count("pulumi-python:dynamic:Resource") == 2 * 2 + 2 * 4  # routers: key, config; hosts: 4 concerns
+        assert types.count("pulumi-python:dynamic:Resource") == 2 * 2 + 2 * 5  # routers: key, config; hosts: 5 concerns
         names = [n for t, n, _ in mocks.resources if t.startswith("fabric:") or t.startswith("pulumi-python")]
         assert all(n.startswith("dc1") for n in names)
         assert "dc1-r1-wg-key" in names

@@ -157,8 +157,8 @@ def one(parsed: dict[str, dict[str, list[str]]], section: str, key: str) -> str:
 # Section names systemd accepts per file type (systemd.netdev(5), systemd.network(5),
 # systemd.link(5), systemd.unit(5), systemd.service(5)), restricted to kinds rendered here.
 VALID_SECTIONS = {
-    ".netdev": {"Match", "NetDev", "Bond", "VLAN"},
-    ".network": {"Match", "Link", "Network", "Address", "Route", "SR-IOV"},
+    ".netdev": {"Match", "NetDev", "Bond", "VLAN", "VRF"},
+    ".network": {"Match", "Link", "Network", "Address", "Route", "SR-IOV", "DHCPServer"},
     ".link": {"Match", "Link", "SR-IOV"},
     ".service": {"Unit", "Service", "Install"},
 }
@@ -545,7 +545,7 @@ def test_every_file_says_it_is_managed_by_fabric_and_for_whom(states: dict[str, 
 
 
 def test_every_reload_names_an_action_of_its_concern_and_actions_are_argv(states: dict[str, HostState]) -> None:
-    assert list(CONCERNS) == ["sriov", "network", "ovs", "vms"]
+    assert list(CONCERNS) == ["sriov", "network", "ovs", "dhcp", "vms"]
     for state in states.values():
         assert list(state.concerns) == list(CONCERNS)
         for concern in state.concerns.values():

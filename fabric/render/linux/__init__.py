@@ -8,6 +8,7 @@ concern:
 * ``network``: systemd-networkd bonds, member NICs, the VM taps' link settings.
 * ``sriov``: SR-IOV VF counts as systemd ``.link`` files.
 * ``ovs``: the Open vSwitch bridge, uplink trunk and VM tap ports.
+* ``dhcp``: the tenants' DHCP servers for the gateway routers on this host.
 * ``vms``: one systemd-vmspawn service per router VM.
 
 The host provider creates one resource per (host, concern), writes only changed files
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fabric.render.linux import network, ovs, sriov, vms
+from fabric.render.linux import dhcp, network, ovs, sriov, vms
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import MANAGED
 from fabric.topology import HypervisorPlan, Plan
@@ -41,6 +42,7 @@ CONCERNS: dict[str, Callable[[Plan, HypervisorPlan], Concern]] = {
     "sriov": sriov.render,
     "network": network.render,
     "ovs": ovs.render,
+    "dhcp": dhcp.render,
     "vms": vms.render,
 }
 

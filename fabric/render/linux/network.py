@@ -32,6 +32,8 @@ from fabric.topology import HypervisorPlan, Plan
 
 DIR = "/etc/systemd/network"
 RELOAD = "networkd-reload"
+#: Every concern whose files networkd reads reloads it with this action.
+RELOAD_ACTION = HostAction(RELOAD, (("networkctl", "reload"),))
 #: Linux's default MTU, what a bond without ``mtu`` gets.
 DEFAULT_MTU = DEFAULT_BOND_MTU
 
@@ -70,7 +72,7 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     spec = hv.spec
     head = header(spec.name)
     files: list[HostFile] = []
-    actions = [HostAction(RELOAD, (("networkctl", "reload"),))]
+    actions = [RELOAD_ACTION]
     for bond in spec.bonds:
         files.append(HostFile(netdev_path(bond), _netdev(head, bond), reload=(RELOAD, bond_action_name(bond))))
         actions.append(HostAction(bond_action_name(bond), (_bond_live_command(bond),)))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fabric.render.linux.network import RELOAD_ACTION
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import header, ini
 from fabric.render.secrets import WIREGUARD_PRIVATE_KEY, compose
@@ -161,7 +162,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
         ]
     return Concern(
         files=tuple(files),
-        actions=(HostAction("networkd-reload", (("networkctl", "reload"),)),),
+        actions=(RELOAD_ACTION,),
     )
 
 

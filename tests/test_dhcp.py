@@ -1,0 +1,190 @@
+"""Tenant DHCP from the gateway routers' hypervisors (``fabric/render/linux/dhcp.py``).
+
+What each server leases and tells its clients is checked on the rendered files, and for
+real: systemd-networkd (run in a namespace as a container manager would) serves with a
+rendered file, and ISC dhclient takes a lease with the router, domain and MTU. The OVS
+ports the concern's action makes are made on a real (userspace) Open vSwitch. The
+hypervisor's VRF is checked as rendered only: this kernel has no VRF module.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from netaddr import IPAddress
+
+from fabric import addressing as ap
+from fabric.render.linux import dhcp, render_hypervisor
+from fabric.render.vyos import SECTIONS, render_routers
+from fabric.topology import DhcpPlan
+from tests.ovs import Switch
+from tests.test_render_linux import build, one, parse_ini, raw_config
+
+PLAN = build(raw_config())
+
+
+def _servers(host: str) -> dict[str, dict[str, dict[str, list[str]]]]:
+    hv = next(h for h in PLAN.hypervisors if h.spec.name == host)
+    state = render_hypervisor(PLAN, hv)
+    return {f.path: parse_ini(f.content) for f in state.concerns["dhcp"].files if f.path.endswith("dhcp1010.network")}
+
+
+def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> None:
+    """acme's range (upper half of its /24 less broadcast) is split between dc1-r1 (on hv1)
+    and dc1-r2 (on hv2); each host's server takes its slice's first address and leases the rest."""
+    tenant = next(t for t in PLAN.tenants if t.name == "acme")
+    first, last = ap.dhcp_range(tenant.network)
+    leased: list[int] = []
+    own: list[str] = []
+    for host in ("dc1-hv1", "dc1-hv2"):
+        (network,) = _servers(host).values()
+        assert one(network, "Network", "VRF") == tenant.vrf
+        address = one(network, "Network", "Address")
+        own.append(address.split("/")[0])
+        start = tenant.network.first + int(one(network, "DHCPServer", "PoolOffset"))
+        leased += range(start, start + int(one(network, "DHCPServer", "PoolSize")))
+        assert one(network, "DHCPServer", "Router") == str(ap.gateway_address(tenant.network, 1))
+        assert network["DHCPServer"]["SendOption"] == [
+            f"15:string:acme.{PLAN.domain}",
+            f"26:uint16:{PLAN.mtu.tenant}",  # the tenant MTU, which VyOS 1.5's server cannot send
+        ]
+        assert one(network, "DHCPServer", "EmitDNS") == "no"  # never the host's resolvers
+        assert one(network, "Link", "MTUBytes") == str(PLAN.mtu.tenant)
+    # Together: the whole range, each address once, the servers' own excepted.
+    assert sorted(leased + [int(IPAddress(a)) for a in own]) == list(range(int(first), int(last) + 1))
+    assert _servers("dc1-hv3") == {}  # no gateway router there
+
+
+def test_the_servers_vrf_is_the_tenants_table() -> None:
+    hv = PLAN.hypervisors[0]
+    for d in hv.dhcp:
+        netdev = next(f for f in render_hypervisor(PLAN, hv).files() if f.path.endswith(f"60-{d.tenant.vrf}.netdev"))
+        parsed = parse_ini(netdev.content)
+        assert one(parsed, "NetDev", "Kind") == "vrf" and one(parsed, "VRF", "Table") == str(d.tenant.vrf_table)
+
+
+def test_no_router_serves_dhcp_and_fabric_still_owns_the_subtree() -> None:
+    """So the first apply after an upgrade removes what earlier versions set on the routers."""
+    assert ("service", "dhcp-server") in SECTIONS["dhcp"].OWNS
+    for router in render_routers(PLAN):
+        assert not any(c.path[:2] == ("service", "dhcp-server") for c in router.commands())
+
+
+def _run(switch: Switch, commands: tuple[tuple[str, ...], ...]) -> None:
+    for argv in commands:
+        subprocess.run(argv, env=switch.env, check=True, capture_output=True, text=True)
+
+
+def test_the_ports_on_a_real_switch(tmp_path: Path) -> None:
+    """Each server's internal port in its tenant VLAN; idempotent; a server gone is pruned,
+    other ports (the router VMs' taps) left alone."""
+    switch = Switch(tmp_path / "ovs").start()
+    try:
+        switch.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev")
+        switch.vsctl("add-port", "br0", "vt-r1", "--", "set", "Interface", "vt-r1", "type=internal")
+        servers: tuple[DhcpPlan, ...] = next(h.dhcp for h in PLAN.hypervisors if h.spec.name == "dc1-hv1")
+        assert [d.tenant.vlan for d in servers] == [1010, 1020]
+        for _ in range(2):
+            _run(switch, dhcp.port_commands("br0", servers))
+            assert sorted(switch.vsctl("list-ports", "br0").split()) == ["dhcp1010", "dhcp1020", "vt-r1"]
+        for d in servers:
+            port = dhcp.port_name(d)
+            assert switch.vsctl("get", "Interface", port, "type").strip() == "internal"
+            assert switch.vsctl("get", "Port", port, "tag").strip() == str(d.tenant.vlan)
+        _run(switch, dhcp.port_commands("br0", servers[:1]))
+        assert sorted(switch.vsctl("list-ports", "br0").split()) == ["dhcp1010", "vt-r1"]
+    finally:
+        switch.stop()
+
+
+# ----------------------------------------------------------------------------- a real lease
+
+#: Runs networkd as a container manager would: its own /run/systemd (with the container
+#: marker) and network directory, /sys read-only (so it waits for no udev), in the test's
+#: server namespace only.
+NETWORKD = """set -e
+mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd; mount -t tmpfs tmpfs /run/systemd; }
+mkdir -p /run/systemd/netif && echo fabric-test > /run/systemd/container
+chown -R systemd-network:systemd-network /run/systemd/netif
+mount -t tmpfs tmpfs /etc/systemd/network && cp "$1" /etc/systemd/network/
+mount -o remount,ro,bind /sys
+exec /lib/systemd/systemd-networkd
+"""
+
+
+def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(tmp_path: Path) -> None:
+    """Real systemd-networkd serving with dc1-hv1's rendered acme server file, real ISC dhclient
+    taking a lease, over a veth between two network namespaces the test makes. The file's
+    ``VRF=`` line is left out: this kernel has no VRF module (the VRF is checked as rendered)."""
+    hv = next(h for h in PLAN.hypervisors if h.spec.name == "dc1-hv1")
+    server = next(d for d in hv.dhcp if d.tenant.name == "acme")
+    rendered = next(
+        f for f in render_hypervisor(PLAN, hv).files() if f.path.endswith(f"{dhcp.port_name(server)}.network")
+    )
+    config = tmp_path / "61-server.network"
+    config.write_text("".join(line for line in rendered.content.splitlines(True) if not line.startswith("VRF=")))
+    (tmp_path / "networkd.sh").write_text(NETWORKD)
+    srv, cli = f"fabtest-dhs-{tmp_path.name[-6:]}", f"fabtest-dhc-{tmp_path.name[-6:]}"
+    ip = ["ip", "netns"]
+    for ns in (srv, cli):
+        subprocess.run([*ip, "add", ns], check=True)
+    networkd = None
+    try:
+        port = dhcp.port_name(server)
+        subprocess.run(
+            ["ip", "link", "add", port, "netns", srv, "type", "veth", "peer", "name", "eth0", "netns", cli], check=True
+        )
+        subprocess.run(["ip", "-n", cli, "link", "set", "eth0", "up"], check=True)
+        networkd = subprocess.Popen(
+            [
+                *ip,
+                "exec",
+                srv,
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                str(tmp_path / "networkd.sh"),
+                str(config),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        lease = tmp_path / "lease"
+        got = subprocess.run(
+            [
+                *ip,
+                "exec",
+                cli,
+                "dhclient",
+                "-1",
+                "-lf",
+                str(lease),
+                "-pf",
+                str(tmp_path / "pid"),
+                "-sf",
+                "/bin/true",
+                "eth0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert got.returncode == 0, got.stderr
+        text = lease.read_text()
+        address = IPAddress(text.split("fixed-address ")[1].split(";")[0])
+        assert int(server.first) <= int(address) <= int(server.last)
+        assert f"option routers {server.router};" in text
+        assert f"option interface-mtu {PLAN.mtu.tenant};" in text
+        assert f'option domain-name "acme.{PLAN.domain}";' in text
+        assert "domain-name-servers" not in text
+    finally:
+        if (tmp_path / "pid").exists():
+            subprocess.run(["kill", (tmp_path / "pid").read_text().strip()], check=False)
+        if networkd is not None:
+            networkd.terminate()
+            networkd.wait(timeout=10)
+        for ns in (srv, cli):
+            subprocess.run([*ip, "delete", ns], check=False)
