@@ -63,13 +63,15 @@ def kind_of(value: object) -> str:
 
 
 def _control(text: str) -> str | None:
-    """The first control, invisible formatting or unassigned character, named (``'\\n' (newline)``)."""
+    """The first control, invisible formatting, unassigned or non-ASCII space character, named
+    (``'\\n' (newline)``): what a reader cannot see or tell from a plain space."""
     for ch in text:
         category = unicodedata.category(ch)
-        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or (category == "Zs" and ch != " "):
             name = {"\n": "newline", "\r": "carriage return", "\x00": "NUL", "\t": "tab"}.get(ch)
             fallback = "unassigned character" if category == "Cn" else "control character"
-            return f"{ch!r} ({name or unicodedata.name(ch, fallback)})"
+            kind = "space-like character" if category == "Zs" else "control character"
+            return f"the {kind} {ch!r} ({name or unicodedata.name(ch, fallback)})"
     return None
 
 
@@ -92,7 +94,7 @@ def checked(what: str, pattern: str, max_length: int, extra: Callable[[str], str
             raise ValueError(f"{written(value)} is {kind_of(value)}, not text ({what})")
         bad = _control(value)
         if bad is not None:
-            raise ValueError(f"{shown(value)} holds the control character {bad}; {what}")
+            raise ValueError(f"{shown(value)} holds {bad}; {what}")
         if SECRET_MARKER_TEXT in value:
             raise ValueError(
                 f"{shown(value)} holds a secret marker ({SECRET_MARKER_TEXT}…>); secrets are never written "
