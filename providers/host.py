@@ -50,6 +50,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from fabric.render.secrets import fill
+from providers import types
 from providers.locks import device_lock
 
 RETRIES = 4
@@ -485,7 +486,7 @@ class HostConcernProvider(ResourceProvider):
                 raise failure(host, code, output)
 
 
-class HostConcern(Resource):
+class HostConcern(Resource, module=types.MODULE, name="HostConcern"):
     """One concern's files and actions on one host."""
 
     def __init__(
@@ -528,7 +529,5 @@ class HostConcern(Resource):
                 "ran": None,
                 "drift": None,
             },
-            pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key", "secrets"])
-            ),
+            types.options(opts, secret_outputs=["private_key", "secrets"]),
         )

@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
+from providers import types
+
 
 def generate_keypair() -> tuple[str, str]:
     """A fresh X25519 key pair, base64 as WireGuard writes it: (private, public)."""
@@ -47,17 +49,16 @@ class WireguardKeyProvider(ResourceProvider):
         return ReadResult(id_=id_, outs=props)
 
 
-class WireguardKey(Resource):
+class WireguardKey(Resource, module=types.MODULE, name="WireguardKey"):
     """``public_key`` (plain) and ``private_key`` (secret) of one mesh member."""
 
     public_key: pulumi.Output[str]
     private_key: pulumi.Output[str]
 
     def __init__(self, name: str, rotation: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=["private_key"])
         super().__init__(
             WireguardKeyProvider(),
             name,
             {"rotation": rotation, "public_key": None, "private_key": None},
-            pulumi.ResourceOptions.merge(opts, secret_outputs),
+            types.options(opts, secret_outputs=["private_key"]),
         )

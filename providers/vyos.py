@@ -62,6 +62,7 @@ import httpx
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from providers import types
 from providers.locks import device_lock
 
 SECRET_MARKER = re.compile(r"^<secret:([a-z0-9-]+)>$")
@@ -838,7 +839,7 @@ class VyosConfigProvider(ResourceProvider):
             router.apply(commands, owns, undo_scope(running, owns), check)
 
 
-class VyosConfig(Resource):
+class VyosConfig(Resource, module=types.MODULE, name="RouterConfig"):
     """A router's rendered config, applied through its API."""
 
     writes: pulumi.Output[int]
@@ -859,7 +860,6 @@ class VyosConfig(Resource):
         secret_paths: pulumi.Input[Mapping[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secrets", "api_key"])
         super().__init__(
             VyosConfigProvider(),
             name,
@@ -879,5 +879,5 @@ class VyosConfig(Resource):
                 "drift": None,
                 "commit_confirm": None,
             },
-            pulumi.ResourceOptions.merge(opts, secret_opts),
+            types.options(opts, secret_outputs=["secrets", "api_key"]),
         )

@@ -42,6 +42,9 @@ from fabric.render.vyos import render_router
 from fabric.topology import Plan, placeholder_public_key
 from tests.conftest import ALL_CLOUDS, ROOT, burst_raw
 
+#: The type the WireGuard key resources have (providers/keys.py).
+KEY_TYPE = "pulumi-python:dynamic/fabric:WireguardKey"
+
 PUBLIC_IPS = {"aws": "203.0.113.10", "azure": "203.0.113.20", "gcp": "203.0.113.30"}
 DEBIAN_AMI = "ami-0c2d3e4f5a6b7c8d9"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -144,7 +147,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         site = name.split("-")[0]
         rid = f"{name}-id"
-        if typ == "pulumi-python:dynamic:Resource":
+        if typ == KEY_TYPE:
             outputs.update(public_key=placeholder_public_key(f"mock {name}"), private_key=f"mock-private-{name}")
         elif typ == "pulumi:pulumi:StackReference":
             outputs = {"name": name, "outputs": {MEMBERS_OUTPUT: DC2_MEMBERS}}
@@ -303,7 +306,7 @@ CLOUD_INIT_UNPACK = (
 EXPECTED_TREES = {
     "aws": {
         ("pulumi:providers:aws", "aws-provider"),
-        ("pulumi-python:dynamic:Resource", "aws-n1-wg-key"),
+        (KEY_TYPE, "aws-n1-wg-key"),
         ("aws:ec2/vpc:Vpc", "aws-vpc"),
         ("aws:ec2/subnet:Subnet", "aws-node-subnet"),
         ("aws:ec2/subnet:Subnet", "aws-tenant-acme-subnet"),
@@ -324,7 +327,7 @@ EXPECTED_TREES = {
         ("aws:ec2/routeTableAssociation:RouteTableAssociation", "aws-tenant-globex-routes-assoc"),
     },
     "azure": {
-        ("pulumi-python:dynamic:Resource", "azure-n1-wg-key"),
+        (KEY_TYPE, "azure-n1-wg-key"),
         ("azure-native:resources:ResourceGroup", "azure-rg"),
         ("azure-native:network:VirtualNetwork", "azure-vnet"),
         ("azure-native:network:RouteTable", "azure-node-routes"),
@@ -339,7 +342,7 @@ EXPECTED_TREES = {
     },
     "gcp": {
         ("pulumi:providers:gcp", "gcp-provider"),
-        ("pulumi-python:dynamic:Resource", "gcp-n1-wg-key"),
+        (KEY_TYPE, "gcp-n1-wg-key"),
         ("gcp:compute/network:Network", "gcp-network"),
         ("gcp:compute/subnetwork:Subnetwork", "gcp-node-subnet"),
         ("gcp:compute/subnetwork:Subnetwork", "gcp-tenant-acme-subnet"),

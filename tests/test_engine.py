@@ -8,6 +8,7 @@ folder. No device is contacted: this issue's resources are keys and components.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ def test_preview_shows_the_full_resource_tree(project: Project) -> None:
         assert types["fabric:index:Hypervisor"] == 2
         assert types["fabric:index:Tenant"] == tenants
         # Per router its WireGuard key and its config; per hypervisor its five concerns.
-        assert types["pulumi-python:dynamic:Resource"] == 2 * 2 + 2 * 5
+        assert types["pulumi-python:dynamic/fabric:WireguardKey"] == 2
+        assert types["pulumi-python:dynamic/fabric:RouterConfig"] == 2
+        assert types["pulumi-python:dynamic/fabric:HostConcern"] == 2 * 5
 
 
 def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
@@ -329,6 +332,26 @@ def test_router_faults_through_the_engine(project: Project) -> None:
     for router in (r1, r2):
         assert "vrf name hooli table" in owned(flatten(router.config_tree()), [list(o) for o in all_owned_subtrees()])
         assert router.saved == router.running() and not router.confirm_pending
+
+
+def test_a_stack_from_before_the_typed_resources_upgrades_without_a_change(project: Project) -> None:
+    """A stack created when every provider resource was ``pulumi-python:dynamic:Resource``:
+    the old type is an alias of the named ones, so preview and up change nothing and write
+    nothing to a router, and the state then holds the named types."""
+    project.up("dc1")
+    text = project.export("dc1")
+    named = sorted(set(re.findall(r"pulumi-python:dynamic/fabric:[A-Za-z]+", text)))
+    assert named == [f"pulumi-python:dynamic/fabric:{n}" for n in ("HostConcern", "RouterConfig", "WireguardKey")]
+    for t in named:
+        text = text.replace(t, "pulumi-python:dynamic:Resource")
+    earlier = project.workdir / "untyped.json"
+    earlier.write_text(text)
+    project.run("stack", "import", "-s", "dc1", "--file", str(earlier))
+    writes = {name: e.write_requests for name, e in project.emulators.items()}
+    assert project.run("preview", "-s", "dc1", "--expect-no-changes").returncode == 0
+    assert _changed(project.up("dc1")) == {}
+    assert {name: e.write_requests for name, e in project.emulators.items()} == writes
+    assert "pulumi-python:dynamic:Resource" not in project.export("dc1")
 
 
 def test_state_of_an_earlier_version_updates_without_a_change(project: Project) -> None:

@@ -37,7 +37,7 @@ class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append((args.typ, args.name, args.resource_id))
         outputs = dict(args.inputs)
-        if args.typ == "pulumi-python:dynamic:Resource":
+        if args.typ == "pulumi-python:dynamic/fabric:WireguardKey":
             outputs.update(public_key=placeholder_public_key(f"mock {args.name}"), private_key="mock-private")
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.name, "outputs": {MEMBERS_OUTPUT: DC2_MEMBERS}}
@@ -85,7 +85,10 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
         assert types.count("fabric:index:Datacenter") == 1 and types.count("fabric:index:Mesh") == 1
         assert types.count("fabric:index:Router") == 2 and types.count("fabric:index:Hypervisor") == 2
         assert types.count("fabric:index:Tenant") == 3  # umbrella is dc2 only
-        assert types.count("pulumi-python:dynamic:Resource") == 2 * 2 + 2 * 5  # routers: key, config; hosts: 5 concerns
+        # Each provider resource says what it is: routers' keys and configs, 5 concerns per host.
+        assert types.count("pulumi-python:dynamic/fabric:WireguardKey") == 2
+        assert types.count("pulumi-python:dynamic/fabric:RouterConfig") == 2
+        assert types.count("pulumi-python:dynamic/fabric:HostConcern") == 2 * 5
         names = [n for t, n, _ in mocks.resources if t.startswith("fabric:") or t.startswith("pulumi-python")]
         assert all(n.startswith("dc1") for n in names)
         assert "dc1-r1-wg-key" in names
