@@ -48,7 +48,7 @@ def written(value: object) -> str:
 
 
 def kind_of(value: object) -> str:
-    """What a non-text value is, in YAML's words (``a number``, ``true/false``, ``a list``)."""
+    """What a value is, in YAML's words (``a number``, ``a boolean``, ``a list``, ``text``)."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):

@@ -62,6 +62,11 @@ class YamlError(ValueError):
     """The file is not what the CLI would read; the message says where."""
 
 
+def _leading_zero(digits: str) -> bool:
+    """``0100``: Go's ParseInt reads digits after a leading zero as octal."""
+    return len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()
+
+
 def _go_int(text: str) -> int | None:
     plain = text.replace("_", "")
     if not _GO_INT.fullmatch(plain):
@@ -70,7 +75,7 @@ def _go_int(text: str) -> int | None:
     digits = plain.lstrip("+-")
     if len(digits) > 1 and digits[0] == "0" and digits[1] in "xXoObB":
         value = int(digits[2:], {"x": 16, "o": 8, "b": 2}[digits[1].lower()])
-    elif len(digits) > 1 and digits[0] == "0":
+    elif _leading_zero(digits):
         value = int(digits, 8)
     else:
         value = int(digits)
@@ -232,7 +237,7 @@ def octal_lookalikes(path: Path) -> list[str]:
     for scalar in _scalars(node):
         digits = scalar.value.replace("_", "").lstrip("+-")
         value = _go_int(scalar.value)
-        if value is not None and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        if value is not None and _leading_zero(digits):
             decimal = int(digits)
             if abs(value) != decimal:
                 problems.append(

@@ -698,6 +698,7 @@ def _hypervisor_plan(
 ) -> HypervisorPlan:
     """A host, its router VMs, and, when its SSH address is public, that address with the default route."""
     specs = {r.name: r for r in dc.routers}
+    here = [r for r in routers if r.hypervisor == hv.name]
     prefix = next((p for p in dc.public_prefixes if hv.ssh.address in p), None)
     return HypervisorPlan(
         spec=hv,
@@ -718,10 +719,9 @@ def _hypervisor_plan(
                 tap=f"vt-{r.name}",
                 trunk_vlans=r.trunk_vlans,
             )
-            for r in routers
-            if r.hypervisor == hv.name
+            for r in here
         ),
-        dhcp=_dhcp_plans([r for r in routers if r.hypervisor == hv.name]),
+        dhcp=_dhcp_plans(here),
     )
 
 

@@ -21,22 +21,28 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   router) is a replace, the old one's config deleted first; everything else (a renamed
   router included) is an in-place update.
 * ``create``/``update`` read the owned subtrees from the router, send one batch (deletes
-  of what is no longer desired, then sets) with commit-confirm where the router supports
-  it, confirm only once a follow-up call shows the router still answers, then save. A
-  failed batch leaves the router unchanged (VyOS commits a batch atomically), and the
-  error names the router, the offending path and the router's message.
+  of what is no longer desired, then sets) with ``confirm_time`` (a build without
+  commit-confirm ignores it; the answer says whether a timer runs), read the config
+  back, confirm, then save. A VyOS commit is not atomic (a failing priority subtree
+  leaves the others committed), so after any failed or uncertain write the router is
+  put back to what it held before the apply and nothing is saved (:meth:`Router._undo`);
+  the error names the router, the offending path and the router's message.
 * ``read`` fetches the owned subtrees so ``pulumi refresh`` shows hand-made drift (the
   resource is marked updated, its ``config`` output becomes what the router holds and
   its ``drift`` output lists the differing lines; the next ``up`` puts them back);
   ``delete`` removes exactly the owned subtrees (less the API's own, which would cut
   the provider off), commits and saves.
 * Applies to one router never overlap: a lock per router in this process, plus retries
-  with backoff while the router reports its config session busy (HTTP 503, or an error
-  saying the configuration is locked). Connection failures before a request is sent
-  are retried; any other 4xx never is, nor a write whose request may have reached it.
-* The follow-up call before confirming reads the owned config back: a router that
-  answers but did not apply the change (VyOS answers changes to ``service https``
-  before committing them in the background) is not confirmed, and rolls back.
+  with backoff while the router reports its commit lock held by another commit (a 400
+  with vyatta-cfg's lock message). Connection failures before a request is sent are
+  retried, and reads and idempotent writes also on nginx's 502-504 (the API
+  restarting); any other 4xx never is, nor a write whose request may have reached it.
+* The read-back before confirming waits, for a change under ``service https`` (VyOS
+  answers it before committing it in the background, then restarts the API), for the
+  restart; a change that is not in the running config is put back, never confirmed.
+* A timer is confirmed only when it is provably this apply's: the router said it armed
+  it, or a locked-out attempt did with nothing committed. Any other may be somebody
+  else's safety net, and is left to run out into the saved config.
 
 TLS is verified by default: against a CA bundle, or against a pinned SHA-256
 fingerprint of the router's certificate (checked before the API key is ever sent);
@@ -526,9 +532,8 @@ class Router:
         if response.status_code >= 400 or not reply.get("success"):
             # The router HTML-escapes its error text (vyos-1x rest/models.py error()).
             error = self.scrub(html.unescape(str(reply.get("error"))).strip())
-            if _busy(response):
-                raise RouterBusy(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
-            raise VyosError(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
+            failed = RouterBusy if _busy(response) else VyosError
+            raise failed(f"router {self.name}: {endpoint} failed (HTTP {response.status_code}): {error}")
         if write:
             self.writes += 1
         return reply.get("data")
@@ -557,6 +562,10 @@ class Router:
         self.secrets += [v for p, vs in before.items() if p.rsplit(" ", 1)[-1] in SECRET_LEAVES for v in vs if v]
         minutes = confirm_minutes(len(commands))
         body: dict[str, Any] = {"commands": commands, "confirm_time": minutes}
+
+        def unchanged(running: Config) -> str | None:
+            return None if same_lines(undo_scope(running, owns), before) else "the router's config changed"
+
         locked_out = False
         delay = 0.2
         for _ in range(RETRIES):
@@ -569,10 +578,10 @@ class Router:
                 # Nothing committed; but an API server that arms before committing armed a timer.
                 locked_out, cause = True, str(exc)
             except VyosError as exc:
-                if locked_out and CONFIRM_PENDING in str(exc) and same_lines(undo_scope(self.running(), owns), before):
+                if locked_out and CONFIRM_PENDING in str(exc) and unchanged(self.running()) is None:
                     # Nothing committed and a timer runs: the one our locked-out attempt armed
                     # (a timer that ran before this apply would have been reported then, not the lock).
-                    self._confirm(lambda running: None if same_lines(undo_scope(running, owns), before) else "changed")
+                    self._confirm(unchanged)
                     locked_out = False
                     continue
                 self._undo(owns, before, str(exc), timer_doubt=_may_have_armed(str(exc)) or locked_out)

@@ -1230,8 +1230,10 @@ class VyosEmulator:
         old, new = self._units(before), self._units(candidate)
         changed = {u for u in {*old, *new} if old.get(u) != new.get(u)}
         reasons: dict[Tokens, str] = {}
-        with self._state:
-            fault, self._fail_next = (self._fail_next, None) if api_request else (None, self._fail_next)
+        fault = None
+        if api_request:  # a fault is for the next API commit, not for a load or a hand edit
+            with self._state:
+                fault, self._fail_next = self._fail_next, None
         if fault is not None:
             message, under = fault
             for unit in changed:
@@ -1344,26 +1346,25 @@ class VyosEmulator:
         if failure and changed:
             with self._state:
                 self.partial_count += 1
-        if candidate.get(("service", "https")) != before.get(("service", "https")):
+        https = ("service", "https")
+        background = candidate.get(https) != before.get(https)
+        if background:
             # Committed in a background task after the reply (failures only logged), which
             # then restarts the API: the session shows the candidate until then.
-            restart = result.get(("service", "https")) != before.get(("service", "https"))
-            self._publish_later(result, restart)
-            if confirm_time and not arm_first:
-                # ASSUMED: the 2025 server arms once the commit is scheduled, refused as above.
-                if pending:
-                    return _err(400, f"{CONFIRM_PENDING_ERROR}\n"), changed
-                msg += self._start_confirm(confirm_time)
-            return _ok(msg + SELF_REF_MSG, wrote=changed), changed
-        with self._state:
-            self._publish(result)
-            self._session = None
-        if failure:
-            return _err(400, failure), changed
+            self._publish_later(result, restart=result.get(https) != before.get(https))
+        else:
+            with self._state:
+                self._publish(result)
+                self._session = None
+            if failure:
+                return _err(400, failure), changed
         if confirm_time and not arm_first:
+            # For a background commit ASSUMED: the 2025 server arms once it is scheduled.
             if pending:
                 return _err(400, f"{CONFIRM_PENDING_ERROR}\n"), changed
             msg += self._start_confirm(confirm_time)
+        if background:
+            return _ok(msg + SELF_REF_MSG, wrote=changed), changed
         data: str | None = msg if (self.version == "1.5" or msg) else None
         return _ok(data, wrote=changed), changed
 

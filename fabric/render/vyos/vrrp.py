@@ -24,7 +24,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
     out = []
     for carried in router.tenants:
         t = carried.tenant
-        g = ("high-availability", "vrrp", "group", f"{t.name}-{router.site}")
+        g = ("high-availability", "vrrp", "group", _tenant_group(t.name, router.site))
         out += [
             cmd(*g, "description", value=f"tenant {t.name} gateway at {router.site}"),
             cmd(*g, "interface", value=segment_bridge(t)),
@@ -42,7 +42,12 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*g, "priority", value=router.vrrp_priority),
             *(cmd(*g, "address", a) for a in router.nat_addresses),
         ]
-        tied = [f"{c.tenant.name}-{router.site}" for c in router.tenants if c.nat_address is not None]
+        tied = [_tenant_group(c.tenant.name, router.site) for c in router.tenants if c.nat_address is not None]
         sync = ("high-availability", "vrrp", "sync-group", f"nat-{router.site}")
         out += [cmd(*sync, "member", value=member) for member in (public, *tied)]
     return out
+
+
+def _tenant_group(tenant: str, site: str) -> str:
+    """A tenant's VRRP group at a site (also what the NAT sync-group names)."""
+    return f"{tenant}-{site}"
