@@ -63,7 +63,8 @@ What it emulates (and where the behaviour comes from):
   (must stay 1). ``busy_next(n)``: the next ``n`` commits meet a CLI commit's lock and fail
   with 400 ``Configuration system temporarily locked due to another commit in progress``
   (after a 2024 server armed the timer).
-* nginx in front: ``gateway_timeout`` (its ``proxy_read_timeout``) answers 504 with
+* nginx in front (vyos-1x ``data/templates/https/nginx.default.j2`` proxies the API with
+  ``proxy_read_timeout 600``): ``gateway_timeout`` (that timeout) answers 504 with
   nginx's page while the request goes on behind it.
 * ``/config-file``: ``save`` (default ``/config/config.boot``; ``Saving configuration to
   '...'...\\nDone\\n``), ``load`` and (1.5) ``merge`` of a previously saved file, each a
@@ -669,7 +670,8 @@ def _err(status: int, message: str) -> _Reply:
 
 
 def _nginx(status: int) -> _Reply:
-    """nginx's page for a dead (502) or too slow (504, ``proxy_read_timeout``) API behind it."""
+    """nginx's page for a dead (502) or too slow (504, ``proxy_read_timeout`` in vyos-1x
+    ``data/templates/https/nginx.default.j2``) API behind it."""
     return _Reply(status, {}, api=False, page=NGINX_PAGE.format(f"{status} {NGINX_TITLES[status]}"))
 
 
