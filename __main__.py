@@ -26,7 +26,7 @@ config = pulumi.Config("fabric")
 # Required (model check) when the stack has routers; a stack of nodes needs none.
 api_key = config.get_secret("vyos_api_key")
 ssh_private_key = config.get_secret("ssh_private_key")  # None: an SSH agent
-datacenter = Datacenter(stack.inventory, pulumi.Output.from_input(stack.remote_members()), api_key, ssh_private_key)
+datacenter = Datacenter(stack.inventory, stack.plan, api_key, ssh_private_key)
 pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
 pulumi.export("mesh_peers", datacenter.mesh.peers)
 pulumi.export("plan", datacenter.summary)

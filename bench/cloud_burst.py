@@ -24,10 +24,7 @@ from fabric.render.cloudinit import USER_DATA_LIMITS, pack, render_user_data
 from fabric.render.linux.node import render_node
 from fabric.render.vyos import render_routers
 from fabric.stackfile import load_inventory, raw_config
-from fabric.topology import placeholder_keys
 from tests.conftest import ALL_CLOUDS, ROOT
-
-ENDPOINTS = {"aws-n1": "203.0.113.10", "azure-n1": "203.0.113.20", "gcp-n1": "203.0.113.30"}
 
 
 def config(tenants: int) -> dict[str, Any]:
@@ -43,10 +40,10 @@ def config(tenants: int) -> dict[str, Any]:
 
 def run_once(tenants: int) -> dict[str, Any]:
     dc2 = load_inventory(ROOT, "dc2")
-    remote = topology.local_members(dc2, placeholder_keys(dc2))
+    remote = topology.stand_ins(topology.local_members(dc2))
     start = time.perf_counter()
     inv = loader.load(config(tenants))
-    plan = topology.build(inv, placeholder_keys(inv), remote, ENDPOINTS)
+    plan = topology.build(inv, remote)
     lines = sum(len(r.commands()) for r in render_routers(plan))
     sizes = {}
     for cloud in plan.clouds:

@@ -26,10 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fabric import loader, model, topology
+from fabric import deferred, loader, model, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.vyos import render_routers
-from fabric.topology import placeholder_keys, placeholder_public_key
 from fabric.vyos_schema import VyosSchema
 
 HYPERVISORS = 16
@@ -106,7 +105,7 @@ def cloud_members() -> list[topology.MeshMember]:
             node_id=n,
             endpoint=f"198.51.100.{10 * i + n}",
             port=51820,
-            public_key=placeholder_public_key(f"{c}-n{n}"),
+            public_key=deferred.public_key(f"{c}-n{n}").sample,
             mesh_address=f"172.27.{3 + i}.{n}",
         )
         for i, c in enumerate(CLOUDS)
@@ -118,12 +117,12 @@ def run_once(tenants: int, validate: bool) -> dict[str, Any]:
     """One measurement, in this process: both datacenter stacks, validate -> plan -> render."""
     start = time.perf_counter()
     invs = {s: loader.load(raw_config(s, tenants)) for s in (1, 2)}
-    members = {s: topology.local_members(inv, placeholder_keys(inv)) for s, inv in invs.items()}
+    members = {s: topology.stand_ins(topology.local_members(inv)) for s, inv in invs.items()}
     lines = files = 0
     plans = []
     for s, inv in invs.items():
         remote = [*members[3 - s], *cloud_members()]
-        plan = topology.build(inv, placeholder_keys(inv), remote)
+        plan = topology.build(inv, remote)
         plans.append(plan)
         for rendered in render_routers(plan):
             lines += len(rendered.commands())

@@ -30,10 +30,7 @@ def stages(tenants: int) -> dict[str, float]:
     raw = raw_config(1, tenants)
     peer = loader.load(raw_config(2, tenants))
     exports = {
-        "dc2": [
-            loader.member_export(m)
-            for m in (*topology.local_members(peer, topology.placeholder_keys(peer)), *cloud_members())
-        ]
+        "dc2": [loader.member_export(m) for m in (*topology.stand_ins(topology.local_members(peer)), *cloud_members())]
     }
     raw["peer_stacks"] = ["dc2"]
     times: dict[str, float] = {}
@@ -46,7 +43,7 @@ def stages(tenants: int) -> dict[str, float]:
     times["peers"] = time.perf_counter() - start
     assert not problems, problems
     start = time.perf_counter()
-    plan = topology.build(inv, topology.placeholder_keys(inv), [m for ms in remote.values() for m in ms])
+    plan = topology.build(inv, [m for ms in remote.values() for m in ms])
     assert not loader.rendered_problems(plan)
     times["rendered"] = time.perf_counter() - start
     times["total"] = sum(times.values())

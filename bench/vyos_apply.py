@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fabric import loader, stackfile, topology
-from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
+from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
 from providers.keys import generate_keypair
 from providers.vyos import Router, VyosConfigProvider, VyosError, delta, fill_secrets
@@ -55,7 +55,7 @@ def router_config(tenants: int) -> dict[str, list[str]]:
         for i in range(1, tenants + 1)
     ]
     inv = loader.load(raw)
-    plan = topology.build(inv, topology.placeholder_keys(inv))
+    plan = topology.build(inv)
     return render_routers(plan)[0].config()
 
 

@@ -1,13 +1,18 @@
 """``python -m fabric``: render, plan, diagram and validate stacks offline.
 
 Works from the stack files alone (no Pulumi engine, no device access), so it runs in
-CI and in a pull request review. Exit codes: 0 fine, 1 invalid config or rendered
-config, 2 usage error.
+CI and in a pull request review; ``review`` alone runs ``pulumi preview`` (or reads its
+JSON) and writes a pull-request comment. Exit codes: 0 fine, 1 invalid config or
+rendered config (or a failed preview), 2 usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fabric import diagram, stackfile
+from fabric import diagram, review, stackfile
+from fabric.deferred import Deferred
 from fabric.errors import ConfigError
 from fabric.render.cloudinit import render_user_data
 from fabric.render.linux import HostState, render_hypervisor
@@ -104,7 +110,7 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
             str(m.site_id),
             m.name,
             m.mesh_address,
-            m.endpoint or "(the cloud's static IP)",
+            "(the cloud's static IP, after up)" if isinstance(m.endpoint, Deferred) else m.endpoint or "(not yet)",
             ", ".join(m.roles),
             "this stack" if local else "peer stack",
         )
@@ -195,6 +201,91 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     return 1 if failed else 0
 
 
+class UsageError(Exception):
+    """A command line that cannot work (exit code 2)."""
+
+
+def cmd_review(args: argparse.Namespace, console: Console) -> int:
+    """Markdown for a pull-request comment: what ``pulumi up`` would change, per stack and device."""
+    stacks: list[str] = args.stack
+    files: list[str] = args.preview_json or []
+    if files and len(files) != len(stacks):
+        raise UsageError(f"--preview-json given {len(files)} times for {len(stacks)} stacks: give one per --stack")
+    if files.count("-") > 1:
+        raise UsageError("--preview-json - (stdin) can be given once")
+    if args.max_chars and args.max_chars < review.MIN_LIMIT:
+        raise UsageError(f"--max-chars must be 0 (no limit) or at least {review.MIN_LIMIT}")
+    reports = []
+    for i, stack in enumerate(stacks):
+        text = _read_preview(files[i]) if files else _run_preview(args.project, stack)
+        if text is None:
+            return 1
+        try:
+            reports.append(review.stack_report(stack, json.loads(text)))
+        except (ValueError, review.PreviewError) as exc:
+            print(f"stack {stack}: not a `pulumi preview --json` result: {exc}", file=sys.stderr)
+            return 1
+    stack_args = " ".join(f"--stack {s}" for s in stacks)
+    hint = args.full_report or (
+        f"run `python -m fabric review {stack_args} --max-chars 0 --out report.md` for the full report"
+    )
+    text = review.markdown(reports, max_chars=args.max_chars or None, full_report=hint)
+    if args.full_out:
+        args.full_out.write_text(review.markdown(reports, max_chars=None))
+    if args.out:
+        args.out.write_text(text)
+        console.print(f"wrote {args.out} ({len(text.encode())} bytes)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _read_preview(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text()
+    except OSError as exc:
+        raise UsageError(f"--preview-json {name}: {exc.strerror}") from exc
+
+
+def pulumi_cli(project: Path) -> Path | None:
+    """The ``pulumi`` on ``PATH``, else the one ``./scripts/setup.sh`` installs in the project."""
+    found = shutil.which("pulumi")
+    if found:
+        return Path(found)
+    local = project / ".tools" / "pulumi" / "bin" / "pulumi"
+    return local.resolve() if local.is_file() else None
+
+
+def _run_preview(project: Path, stack: str) -> str | None:
+    """``pulumi preview --stack S --json --diff`` in the project directory; None (and the
+    CLI's error on stderr) when it fails."""
+    cli = pulumi_cli(project)
+    if cli is None:
+        print("no pulumi CLI on PATH nor in .tools/pulumi/bin: run ./scripts/setup.sh", file=sys.stderr)
+        return None
+    # Its language host and plugins sit next to it (.tools/pulumi/bin holds them all).
+    env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(
+        [str(cli), "preview", "--stack", stack, "--json", "--diff"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0:
+        return result.stdout
+    try:
+        errors = review.preview_errors(json.loads(result.stdout))
+    except ValueError:
+        errors = [result.stdout.strip()] if result.stdout.strip() else []
+    shown = "\n".join(e for e in [*errors, result.stderr.strip()] if e)
+    print(f"stack {stack}: pulumi preview failed (exit code {result.returncode}):\n{shown}", file=sys.stderr)
+    return None
+
+
 def cmd_lab(args: argparse.Namespace, console: Console) -> int:
     """``python -m fabric lab up`` boots the nodes of the project's Pulumi.lab.yaml; the rest is ``python -m lab``."""
     from lab.cli import main as lab_main
@@ -234,6 +325,29 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check config and every rendered VyOS line; non-zero on errors")
     v.add_argument("--stack")
     v.set_defaults(func=cmd_validate)
+
+    rv = sub.add_parser("review", help="Markdown for a pull request: what `pulumi up` would change, per device")
+    rv.add_argument(
+        "--stack", action="append", required=True, help="stack to preview; repeat for one report of several"
+    )
+    rv.add_argument(
+        "--preview-json",
+        action="append",
+        metavar="FILE",
+        help="read `pulumi preview --json` output instead of running it (- for stdin); one per --stack, in order",
+    )
+    rv.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    rv.add_argument(
+        "--max-chars",
+        type=int,
+        default=review.GITHUB_LIMIT,
+        help=f"shorten the report to this size, with notes (default: GitHub's comment limit, {review.GITHUB_LIMIT}; 0: no limit)",
+    )
+    rv.add_argument("--full-out", type=Path, help="also write the full, never shortened report to this file")
+    rv.add_argument(
+        "--full-report", metavar="MARKDOWN", help="where the full report is, for the notes of a shortened one"
+    )
+    rv.set_defaults(func=cmd_review)
     return p
 
 
@@ -247,4 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except UsageError as exc:
+        print(f"python -m fabric {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return code

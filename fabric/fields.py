@@ -5,8 +5,9 @@ VyOS ``set`` line, a systemd unit or networkd file, a shell action, ``wg0.conf``
 ``frr.conf``, an nftables ruleset or cloud-init YAML. Quoting rules differ in each, so
 instead of escaping for eight formats, each field admits only the characters its
 kind needs (an allow list, never a deny list), and no kind admits a control character,
-a quote that any of those formats interprets, or the ``<secret:…>`` text the renderer
-uses for secrets. The messages say what was wrong in the user's terms, with the value
+a quote that any of those formats interprets, or the marker text the renderer uses
+where a secret or a value known after ``up`` goes (``<secret:…>``, ``<public-key:…>``,
+``<endpoint:…>``, :mod:`markers`). The messages say what was wrong in the user's terms, with the value
 quoted short (:func:`shown`), so a 1 MiB value is never echoed back.
 
 The types here are the only way a string enters the model (``fabric.model``) or a peer
@@ -25,10 +26,12 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+import markers
+
 #: How many characters of a bad value a message quotes.
 SHOWN_CHARS = 60
-#: The text the renderer writes where a secret goes; never accepted from a user.
-SECRET_MARKER_TEXT = "<secret:"
+#: The text the renderer writes where a secret goes; never accepted from a user (nor any other marker).
+SECRET_MARKER_TEXT = markers.STARTS[markers.KINDS.index(markers.SECRET)]
 
 
 def shown(value: object) -> str:
@@ -99,6 +102,12 @@ def checked(what: str, pattern: str, max_length: int, extra: Callable[[str], str
             raise ValueError(
                 f"{shown(value)} holds a secret marker ({SECRET_MARKER_TEXT}…>); secrets are never written "
                 "as text: set them with `pulumi config set --secret`"
+            )
+        kind = markers.first_marker_text(value)
+        if kind is not None:
+            raise ValueError(
+                f"{shown(value)} holds a marker (<{kind}:…>), which only fabric writes, where a value known "
+                "after `up` goes"
             )
         if len(value) > max_length:
             raise ValueError(f"{shown(value)} is too long: at most {max_length} characters ({what})")

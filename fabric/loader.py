@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
+import markers
 from fabric import checks, model, topology
 from fabric.checks.common import Remote, member_key
 from fabric.errors import ConfigError
@@ -191,9 +192,17 @@ def members_from_export(stack: str, records: object) -> tuple[topology.MeshMembe
     return tuple(members)
 
 
-def member_export(m: topology.MeshMember) -> dict[str, Any]:
-    """A member as its stack exports it (what :func:`members_from_export` reads back)."""
-    return {**dataclasses.asdict(m), "roles": list(m.roles)}
+def member_export(m: topology.MeshMember, values: markers.Values | None = None) -> dict[str, Any]:
+    """A member as its stack exports it (what :func:`members_from_export` reads back): its
+    key and endpoint from ``values`` (an apply's), or as markers without (an offline plan,
+    which no peer accepts as a key)."""
+    m = topology.resolved(m, values) if values is not None else m
+    return {
+        **dataclasses.asdict(m),
+        "public_key": str(m.public_key),
+        "endpoint": str(m.endpoint),
+        "roles": list(m.roles),
+    }
 
 
 def members_of(exports: Mapping[str, object], peer_stacks: list[str]) -> tuple[Remote, list[str]]:
@@ -213,8 +222,9 @@ def members_of(exports: Mapping[str, object], peer_stacks: list[str]) -> tuple[R
 
 @dataclass(frozen=True)
 class Validated:
-    """A stack ready to build: its config, its peers' members (by stack) and its keyless plan
-    (stand-in keys; every address, number and rendered line is final)."""
+    """A stack ready to build: its config, its peers' members (by stack) and its plan (every
+    address, number and rendered line final; keys and cloud addresses known only after
+    ``up`` deferred)."""
 
     inventory: model.Inventory
     remote: Remote
@@ -233,7 +243,7 @@ def validate(inv: model.Inventory, exports: Mapping[str, object]) -> Validated:
     problems += ca_file_problems(inv)
     if problems:
         raise ConfigError(problems)
-    plan = topology.build(inv, topology.placeholder_keys(inv), [m for ms in remote.values() for m in ms])
+    plan = topology.build(inv, [m for ms in remote.values() for m in ms])
     problems = rendered_problems(plan)
     if problems:
         raise ConfigError(problems)

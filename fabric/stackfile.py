@@ -7,9 +7,10 @@ stack's value replacing the project's whole), and hands it to the same loader
 (:mod:`fabric.loader`), so both refuse the same configs with the same messages.
 Secrets stay encrypted: a ``secure:`` value is only known to be a secret.
 
-Without Pulumi there are no WireGuard key resources, so offline plans use placeholder
-public keys (:func:`fabric.topology.placeholder_keys`), and peer stacks' members are
-computed from their own stack files, then exported and read back as Pulumi would.
+Without Pulumi there are no WireGuard key resources nor cloud addresses: offline plans
+show this stack's as markers, as previews do (:mod:`fabric.deferred`), and peer stacks'
+members are computed from their own stack files, exported with stand-ins (the markers'
+samples) and read back as Pulumi would.
 """
 
 from __future__ import annotations
@@ -139,8 +140,7 @@ def peer_exports(project_dir: Path, inv: model.Inventory) -> dict[str, object]:
         except ConfigError as exc:
             problems += [f"peer_stacks[{peer}]: {p}" for p in exc.problems]
             continue
-        members = topology.local_members(peer_inv, topology.placeholder_keys(peer_inv))
-        exports[peer] = [loader.member_export(m) for m in members]
+        exports[peer] = [loader.member_export(m) for m in topology.stand_ins(topology.local_members(peer_inv))]
     if problems:
         raise ConfigError(problems)
     return exports

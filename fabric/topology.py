@@ -1,9 +1,11 @@
 """The fabric as data: every node, peer, session and tenant number decided.
 
-``build(inventory, keys, remote)`` is a pure function: the validated inventory of this
-stack, the WireGuard public keys of its routers, and the mesh members other stacks
-export. The result (:class:`Plan`) is all a renderer needs; renderers decide syntax,
-never numbers or peers.
+``build(inventory, remote)`` is a pure function: the validated inventory of this stack and
+the mesh members other stacks export. The result (:class:`Plan`) is all a renderer needs;
+renderers decide syntax, never numbers or peers. What only an ``up`` can know, this
+stack's members' WireGuard public keys and its cloud nodes' public addresses, is
+:class:`~fabric.deferred.Deferred` in the plan: the one plan serves offline renders,
+``validate``, previews and applies, and the providers fill those values in.
 
 Rules (DESIGN sections 4-5):
 
@@ -19,22 +21,24 @@ Rules (DESIGN sections 4-5):
   routes between them and the tenants' workload subnets in the cloud network (one /24
   per tenant, whose route table sends the tenant's prefixes to the node). Every
   gateway router of such a tenant routes that subnet, in the tenant's VRF, to the
-  node's address on the segment. A node's public endpoint is the cloud's static IP;
-  until it is known (offline renders) peers list the node without an endpoint and
-  the node, which knows theirs, initiates the tunnels.
+  node's address on the segment. A node's public endpoint is the cloud's static IP
+  (deferred: the cloud allocates it during ``up``). A peer stack's cloud node whose
+  export has no endpoint yet is listed without one: the node, which knows its peers',
+  initiates the tunnels.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
+from fabric import deferred
+from fabric.deferred import Deferred
 from fabric.model import Cloud, Datacenter, Hypervisor, Inventory, Router, Site, Tenant, cloud_node_name
+from markers import Values
 
 ROLE_REFLECTOR = "route-reflector"
 ANYWHERE = IPNetwork("0.0.0.0/0")
@@ -51,9 +55,10 @@ class MeshMember:
     site: str
     site_id: int
     node_id: int
-    endpoint: str
+    #: A public address; "" when a peer stack's cloud has not allocated it yet.
+    endpoint: str | Deferred
     port: int
-    public_key: str
+    public_key: str | Deferred
     mesh_address: str
     roles: tuple[str, ...] = ()
 
@@ -135,8 +140,8 @@ class TenantOnRouter:
 @dataclass(frozen=True)
 class WireguardPeer:
     name: str
-    public_key: str
-    endpoint: str
+    public_key: str | Deferred
+    endpoint: str | Deferred
     port: int
     allowed_ips: tuple[str, ...]
 
@@ -276,7 +281,7 @@ class CloudPlan:
     tenants: tuple[CloudTenant, ...]
     mesh_port: int
     #: Public endpoints of the node's WireGuard peers: the only sources of WireGuard it admits.
-    wireguard_sources: tuple[str, ...]
+    wireguard_sources: tuple[str | Deferred, ...]
 
 
 @dataclass(frozen=True)
@@ -341,25 +346,21 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
     )
 
 
-def local_members(
-    inv: Inventory, keys: Mapping[str, str], endpoints: Mapping[str, str] | None = None
-) -> tuple[MeshMember, ...]:
-    """This stack's routers and cloud nodes as mesh members (what it exports to the other stacks).
-
-    ``endpoints``: the public address of each cloud node, once the cloud has allocated it.
-    """
+def local_members(inv: Inventory) -> tuple[MeshMember, ...]:
+    """This stack's routers, nodes and cloud nodes as mesh members (what it exports to the
+    other stacks, once an apply has filled in their deferred keys and endpoints)."""
     return (
-        _router_members(inv, keys)
-        + _node_members(inv, keys)
+        _router_members(inv)
+        + _node_members(inv)
         + tuple(
             MeshMember(
                 name=name,
                 site=site.name,
                 site_id=site.id,
                 node_id=cloud.node_id,
-                endpoint=(endpoints or {}).get(name, ""),
+                endpoint=deferred.endpoint(name),
                 port=inv.mesh.port,
-                public_key=keys[name],
+                public_key=deferred.public_key(name),
                 mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, cloud.node_id)),
                 roles=(ROLE_CLOUD_NODE,),
             )
@@ -377,7 +378,7 @@ def cloud_nodes(inv: Inventory) -> list[tuple[str, Site, Cloud]]:
     return out
 
 
-def _node_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
+def _node_members(inv: Inventory) -> tuple[MeshMember, ...]:
     cp = inv.address_plan.control_plane
     return tuple(
         MeshMember(
@@ -387,7 +388,7 @@ def _node_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, 
             node_id=n.id,
             endpoint=str(n.endpoint),
             port=inv.mesh.port,
-            public_key=keys[n.name],
+            public_key=deferred.public_key(n.name),
             mesh_address=str(ap.mesh_address(cp, inv.site(n.site).id, n.id)),
             roles=(ROLE_REFLECTOR,) if n.route_reflector else (),
         )
@@ -395,7 +396,7 @@ def _node_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, 
     )
 
 
-def _router_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember, ...]:
+def _router_members(inv: Inventory) -> tuple[MeshMember, ...]:
     if inv.datacenter is None:
         return ()
     s = inv.site_id
@@ -407,12 +408,25 @@ def _router_members(inv: Inventory, keys: Mapping[str, str]) -> tuple[MeshMember
             node_id=r.id,
             endpoint=str(r.public_address),
             port=inv.mesh.port,
-            public_key=keys[r.name],
+            public_key=deferred.public_key(r.name),
             mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, s, r.id)),
             roles=tuple(role for role, on in ((ROLE_REFLECTOR, r.route_reflector), (ROLE_GATEWAY, r.gateway)) if on),
         )
         for r in sorted(inv.datacenter.routers, key=lambda r: r.id)
     )
+
+
+def resolved(m: MeshMember, values: Values) -> MeshMember:
+    """The member with its deferred key and endpoint filled in from ``values``."""
+    return replace(m, public_key=deferred.resolve(m.public_key, values), endpoint=deferred.resolve(m.endpoint, values))
+
+
+def stand_ins(members: Iterable[MeshMember]) -> tuple[MeshMember, ...]:
+    """Members with their deferred values' samples filled in: a peer stack as an offline plan
+    sees it (stand-in keys and addresses, no markers of another stack's)."""
+    members = tuple(members)
+    values = deferred.sample_values(v for m in members for v in (m.public_key, m.endpoint))
+    return tuple(resolved(m, values) for m in members)
 
 
 def wireguard_peers(
@@ -488,20 +502,10 @@ def _tenant_on_router(
     )
 
 
-def build(
-    inv: Inventory,
-    keys: Mapping[str, str],
-    remote: Sequence[MeshMember] = (),
-    endpoints: Mapping[str, str] | None = None,
-) -> Plan:
-    """The whole plan of one stack.
-
-    ``keys``: WireGuard public key per local router, node and cloud node name;
-    ``remote``: the peer stacks' members; ``endpoints``: the public address of each
-    local cloud node.
-    """
+def build(inv: Inventory, remote: Sequence[MeshMember] = ()) -> Plan:
+    """The whole plan of one stack; ``remote``: the peer stacks' members."""
     plan = inv.address_plan
-    members = local_members(inv, keys, endpoints)
+    members = local_members(inv)
     local_names = {m.name for m in members}
     everyone = [*members, *(m for m in remote if m.name not in local_names)]
     no_peer = {frozenset(pair) for pair in inv.mesh.no_peer}
@@ -677,7 +681,7 @@ def _cloud_plan(
             for t in carried
         ),
         mesh_port=inv.mesh.port,
-        wireguard_sources=tuple(sorted({p.endpoint for p in peers if p.endpoint})),
+        wireguard_sources=tuple(sorted({p.endpoint for p in peers if p.endpoint}, key=str)),
     )
 
 
@@ -750,15 +754,3 @@ def _trunk_vlans(inv: Inventory, tenants: Sequence[TenantPlan]) -> tuple[int, ..
 def router_image(router: Router) -> str:
     """Where the router's disk image lives on its hypervisor."""
     return router.vm.image or f"/var/lib/machines/{router.name}.raw"
-
-
-def placeholder_public_key(name: str) -> str:
-    """A stable stand-in public key for offline renders (not a real key; no private half exists)."""
-    return base64.b64encode(hashlib.sha256(f"fabric placeholder key {name}".encode()).digest()).decode()
-
-
-def placeholder_keys(inv: Inventory) -> dict[str, str]:
-    """Stand-in public keys of the stack's routers, nodes and cloud nodes."""
-    names = [r.name for r in inv.routers] + [n.name for n in inv.nodes]
-    names += [name for name, _, _ in cloud_nodes(inv)]
-    return {name: placeholder_public_key(name) for name in names}

@@ -15,9 +15,11 @@ those files name are run, in the concern's order.
   ``cleanup`` commands, e.g. deleting the device a ``.netdev`` made), and runs the
   actions named by changed and removed files. A failure names the file or command and
   its output; writes are idempotent, so a re-run converges.
-* Secrets: a file's spec lists its secret slots (``secrets``: offsets of the
-  ``<secret:NAME>`` markers the renderer placed, e.g. a WireGuard private key); the
-  provider fills those in from its ``secrets`` input (a Pulumi secret) only in what it
+* Markers (:mod:`markers`): a file's spec lists its secret slots (``secrets``: offsets of
+  the ``<secret:NAME>`` markers the renderer placed, e.g. a WireGuard private key) and
+  its slots for values known only after ``up`` (``late``: offset, kind and name of a
+  ``<public-key:NAME>`` or ``<endpoint:NAME>``); the provider fills those in from its
+  ``secrets`` input (a Pulumi secret) and its ``late`` input only in what it
   sends to the host, and refuses a file with marker text anywhere else (user text that
   spells a marker gets nothing). State, diffs and drift show the markers, never the text.
 * ``read`` compares the files on the host (hashes, one round trip): ``pulumi refresh``
@@ -49,7 +51,7 @@ import paramiko
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from fabric.render.secrets import fill
+import markers
 from providers import types
 from providers.locks import device_lock
 
@@ -279,29 +281,57 @@ def digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def content_of(spec: Mapping[str, Any], secrets: Mapping[str, str]) -> str:
-    """The text the host gets: the secrets filled into the file's slots (``secrets`` of the
-    spec: offsets the renderer made), and nowhere else: marker text outside a slot, or a
-    slot without its secret, is an error and nothing is written."""
-    slots = tuple((int(offset), str(name)) for offset, name in spec.get("secrets") or ())
+def content_of(spec: Mapping[str, Any], values: markers.Values) -> str:
+    """The text the host gets: ``values`` (secrets and values known after ``up``, by kind
+    and name) filled into the file's slots (``secrets`` and ``late`` of the spec: offsets
+    the renderer made), and nowhere else: marker text outside a slot, or a slot without
+    its value, is an error and nothing is written."""
     try:
-        return fill(str(spec["content"]), slots, secrets)
+        return markers.fill(str(spec["content"]), markers.slots_of(spec), values)
     except ValueError as exc:
         raise HostError(f"refusing to write the file: {exc}") from None
 
 
-def wanted(spec: Mapping[str, Any], secrets: Mapping[str, str]) -> tuple[str, str, str]:
+def values_of(props: Mapping[str, Any]) -> markers.Values:
+    """What the resource fills into its files' slots: its ``secrets`` and its ``late`` values."""
+    return {markers.SECRET: props.get("secrets") or {}, **(props.get("late") or {})}
+
+
+def wanted(spec: Mapping[str, Any], values: markers.Values) -> tuple[str, str, str]:
     """The (hash, mode, owner) a file should have, in the form the host reports it."""
     mode = format(int(spec.get("mode", 0o644)), "o")
-    return digest(content_of(spec, secrets)), mode, str(spec.get("owner", "root"))
+    return digest(content_of(spec, values)), mode, str(spec.get("owner", "root"))
+
+
+def same_files(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether two resources' files are the same once their slots are filled (a file whose
+    key became a marker filled with the same key is the same file; a value still unknown
+    in a preview differs)."""
+    if olds.get("files") == news.get("files") and olds.get("late") == news.get("late"):
+        return True
+
+    def filled(props: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        values = values_of(props)
+        return {
+            path: {
+                **{k: v for k, v in spec.items() if k not in ("content", "secrets", "late")},
+                "content": content_of(spec, values),
+            }
+            for path, spec in (props.get("files") or {}).items()
+        }
+
+    try:
+        return filled(olds) == filled(news)
+    except (HostError, TypeError, ValueError, KeyError, AttributeError):
+        return False  # unknown during preview, or not a file spec: a change
 
 
 def changed_files(
     files: Mapping[str, Mapping[str, Any]],
     states: Mapping[str, tuple[str, str, str] | None],
-    secrets: Mapping[str, str],
+    values: markers.Values,
 ) -> list[str]:
-    return [p for p, spec in files.items() if states.get(p) != wanted(spec, secrets)]
+    return [p for p, spec in files.items() if states.get(p) != wanted(spec, values)]
 
 
 def actions_for(
@@ -326,7 +356,7 @@ def apply_script(
     changed: list[str],
     actions: Sequence[Mapping[str, Any]],
     marker: str,
-    secrets: Mapping[str, str],
+    values: markers.Values,
     removed: Mapping[str, Mapping[str, Any]] | None = None,
     owner: tuple[str, str] | None = None,
 ) -> str:
@@ -350,7 +380,7 @@ def apply_script(
         tmp = shlex.quote(host.path(path) + ".fabric-new")
         mode = format(int(spec.get("mode", 0o644)), "o")
         user = shlex.quote(str(spec.get("owner", "root")))
-        payload = base64.b64encode(content_of(spec, secrets).encode()).decode()
+        payload = base64.b64encode(content_of(spec, values).encode()).decode()
         lines += [
             f"echo {shlex.quote(STEP + 'write ' + path)}",
             f'mkdir -p "$(dirname {target})"',
@@ -409,8 +439,8 @@ class HostConcernProvider(ResourceProvider):
         # create-then-delete replace would delete the files it had just found in place).
         # Another ``root`` is another place for the files: the old ones go first.
         replaces = ["root"] if olds.get("root") != news.get("root") else []
-        keys = ("host", "files", "actions", "user", "host_key", "private_key", "address", "port", "root", "secrets")
-        changes = any(olds.get(k) != news.get(k) for k in keys)
+        keys = ("host", "actions", "user", "host_key", "private_key", "address", "port", "root", "secrets")
+        changes = any(olds.get(k) != news.get(k) for k in keys) or not same_files(olds, news)
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -424,7 +454,7 @@ class HostConcernProvider(ResourceProvider):
         """Make the host match ``props``; files in ``old_files`` but not in ``props`` are removed."""
         files: dict[str, dict[str, Any]] = props.get("files") or {}
         actions: list[dict[str, Any]] = props.get("actions") or []
-        secrets: dict[str, str] = props.get("secrets") or {}
+        values = values_of(props)
         removed = {p: spec for p, spec in old_files.items() if p not in files}
         marker = marker_path(props)
         owner = (owner_path(props), str(props["owner"])) if props.get("owner") else None
@@ -432,26 +462,26 @@ class HostConcernProvider(ResourceProvider):
             states, pending, recorded = host.states(list(files), marker, owner[0] if owner else None)
             if owner is not None and recorded == owner[1]:
                 owner = None  # already recorded: nothing to write for it
-            changed = changed_files(files, states, secrets)
+            changed = changed_files(files, states, values)
             named = {a["name"] for a in actions_for(changed, files, actions)}
             named |= {a["name"] for a in actions_for(list(removed), removed, actions)} | set(pending)
             run = [a for a in actions if a["name"] in named]
             if changed or run or removed or owner:
-                code, output = host.run(apply_script(host, files, changed, run, marker, secrets, removed, owner))
+                code, output = host.run(apply_script(host, files, changed, run, marker, values, removed, owner))
                 if code != 0:
                     raise failure(host, code, output)
         return {**props, "written": changed, "removed": list(removed), "ran": [a["name"] for a in run], "drift": []}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         files: dict[str, dict[str, Any]] = props.get("files") or {}
-        secrets: dict[str, str] = props.get("secrets") or {}
+        values = values_of(props)
         with host_session(props) as host:
             states, _, _ = host.states(list(files), marker_path(props))
         seen: dict[str, dict[str, Any]] = {}
         drift = []
         for path, spec in files.items():
             state = states[path]
-            if state == wanted(spec, secrets):
+            if state == wanted(spec, values):
                 seen[path] = spec
             elif state is None:
                 seen[path] = {**spec, "content": "<missing on the host>"}
@@ -504,9 +534,11 @@ class HostConcern(Resource, module=types.MODULE, name="HostConcern"):
         actions: pulumi.Input[Sequence[Mapping[str, Any]]],
         root: str = "/",
         secrets: Mapping[str, pulumi.Input[str]] | None = None,
+        late: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``secrets``: the values of the ``<secret:NAME>`` markers in file contents, by name."""
+        """``secrets``: the values of the ``<secret:NAME>`` markers in file contents, by name;
+        ``late``: the values known after ``up`` their other markers stand for, by kind and name."""
         super().__init__(
             HostConcernProvider(),
             name,
@@ -524,6 +556,8 @@ class HostConcern(Resource, module=types.MODULE, name="HostConcern"):
                 "actions": actions,
                 "root": root,
                 "secrets": pulumi.Output.secret(dict(secrets)) if secrets else None,
+                # Only when used, so the state of a concern without them stays as it was.
+                **({"late": late} if late else {}),
                 "written": None,
                 "removed": None,
                 "ran": None,

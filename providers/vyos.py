@@ -9,10 +9,15 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   inputs in time quadratic in their number of values, and a router with 200 tenants has
   ~17,000 lines. ``pulumi preview --diff`` shows each changed section as a line diff, so
   it still names each changed line on each router. ``owns`` is ``{"<section>": [subtree
-  paths]}``. Secret values appear as ``<secret:NAME>`` markers, filled in from the
-  ``secrets`` input (a Pulumi secret) only in the request to the router, and only at
-  the paths ``secret_paths`` names (``{"<path words>": NAME}``, made by the renderer from
-  its secret structure); marker text anywhere else refuses the whole apply.
+  paths]}``. Secret values appear as ``<secret:NAME>`` markers (:mod:`markers`), filled
+  in from the ``secrets`` input (a Pulumi secret) only in the request to the router, and
+  only at the paths ``secret_paths`` names (``{"<path words>": NAME}``, made by the
+  renderer from its secret structure). Values known only after ``up`` (a peer's public
+  key, a cloud node's address: ``<public-key:NAME>``, ``<endpoint:NAME>``) are filled in
+  from the ``late`` input (``{kind: {name: value}}``) at the paths ``late_paths`` names
+  (``{"<path words>": [[kind, name], ...]}``) before anything else, so diffs, drift and
+  applies all compare the real lines while the preview shows every line with its
+  marker. Marker text anywhere else refuses the whole apply.
 * State written by earlier versions holds ``config`` as ``{"<path words>": [values]}``
   and ``owns`` as one list; every method accepts both (:func:`desired_config`,
   :func:`owned_roots`), and ``diff`` compares what the configs mean, so the first
@@ -68,12 +73,10 @@ import httpx
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+import markers
 from providers import types
 from providers.locks import device_lock
 
-SECRET_MARKER = re.compile(r"^<secret:([a-z0-9-]+)>$")
-#: What every secret marker starts with (fabric.render.secrets.MARKER_START).
-MARKER_START = "<secret:"
 #: Leaves whose values are secrets even when fabric did not write them (drift is redacted).
 SECRET_LEAVES = frozenset({"private-key", "preshared-key", "key", "password", "secret", "shared-secret-key"})
 #: What VyOS says when another commit holds the configuration lock.
@@ -232,6 +235,41 @@ def lines_config(sections: Mapping[str, list[Line]]) -> Config:
     return out
 
 
+def fill_late(sections: dict[str, list[Line]], late: Any, late_paths: Any) -> dict[str, list[Line]]:
+    """The lines with each value known after ``up`` filled in from ``late``, exactly where
+    ``late_paths`` says the renderer put one; marker text of such a value anywhere else, or
+    a slot without its value, is a VyosError (nothing is sent)."""
+    if not late_paths and not any(markers.holds_marker_text(text) for lines in sections.values() for *_, text in lines):
+        return sections
+    out: dict[str, list[Line]] = {}
+    for section, lines in sections.items():
+        filled = out.setdefault(section, [])
+        for path, value, text in lines:
+            found = markers.parse(value) if value is not None else None
+            if found is None or found[0] == markers.SECRET:
+                if markers.holds_marker_text(path) or (found is None and value and markers.holds_marker_text(value)):
+                    raise VyosError(
+                        f"refusing to apply: {text[:120]!r} holds marker text where fabric placed no value; nothing was sent"
+                    )
+                filled.append((path, value, text))
+                continue
+            kind, name = found
+            if [kind, name] not in (late_paths.get(path) or []):
+                raise VyosError(
+                    f"refusing to apply: {text[:120]!r}: fabric placed no {kind} at this path; nothing was sent"
+                )
+            known = (late.get(kind) or {}).get(name)
+            if not isinstance(known, str):
+                raise VyosError(f"config uses the {kind} of {name!r}, which the resource was not given")
+            filled.append((path, known, line_text(path, known)))
+    return out
+
+
+def wanted_lines(props: Mapping[str, Any]) -> dict[str, list[Line]]:
+    """A resource's config as lines per section, with the values known after ``up`` in."""
+    return fill_late(config_lines(props["config"]), props.get("late") or {}, props.get("late_paths") or {})
+
+
 def owned_roots(owns: Mapping[str, list[list[str]]] | list[list[str]]) -> list[list[str]]:
     """Every owned subtree, from ``{section: subtrees}`` or (earlier state) one list."""
     if isinstance(owns, Mapping):
@@ -256,6 +294,19 @@ def same_config(old: Any, new: Any) -> bool:
         return norm(old) == norm(new)
     except VyosError:
         return False  # not config text (an unknown value): a change
+
+
+def same_wanted(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether two resources' configs, with their values known after ``up`` in, ask the same
+    of the router (a value still unknown in a preview differs)."""
+    keys = ("config", "late", "late_paths")
+    if all(olds.get(k) == news.get(k) for k in keys):
+        return True
+    try:
+        old, new = lines_config(wanted_lines(olds)), lines_config(wanted_lines(news))
+    except (VyosError, TypeError, AttributeError, KeyError):
+        return False  # unknown during preview, or not config text: a change
+    return {p: sorted(v) for p, v in old.items()} == {p: sorted(v) for p, v in new.items()}
 
 
 def same_roots(old: Any, new: Any) -> bool:
@@ -349,11 +400,11 @@ def fill_secrets(
     for c in commands:
         path = list(c["path"])
         name = secret_paths.get(path_key(path[:-1])) if c["op"] == "set" and path else None
-        if name is not None and path[-1] == f"<secret:{name}>":
+        if name is not None and path[-1] == markers.marker(markers.SECRET, name):
             if name not in secrets:
                 raise VyosError(f"config uses secret {name!r}, which the resource was not given")
             path[-1] = secrets[name]
-        elif any(MARKER_START in word for word in path):
+        elif any(markers.holds_marker_text(word) for word in path):
             raise VyosError(
                 f"refusing to apply: {path_key(path)[:120]!r} holds secret marker text where fabric "
                 "placed no secret; nothing was sent"
@@ -372,12 +423,17 @@ def mask_secrets(actual: Config, desired: Config, secrets: Mapping[str, str]) ->
         for value in values:
             if value in by_value:
                 masked.append(f"<secret:{by_value[value]}>")
-            elif leaf in SECRET_LEAVES or any(SECRET_MARKER.match(d) for d in desired.get(path, [])):
+            elif leaf in SECRET_LEAVES or any(_is_secret_marker(d) for d in desired.get(path, [])):
                 masked.append(f"<redacted sha256:{hashlib.sha256(value.encode()).hexdigest()[:12]}>")
             else:
                 masked.append(value)
         out[path] = masked
     return out
+
+
+def _is_secret_marker(value: str) -> bool:
+    found = markers.parse(value)
+    return found is not None and found[0] == markers.SECRET
 
 
 def drift_lines(actual: Config, desired: Config) -> list[str]:
@@ -777,7 +833,7 @@ class VyosConfigProvider(ResourceProvider):
         keys = ("router", "secrets", "endpoint", "api_key", "tls", "vyos_version")
         changes = (
             any(olds.get(k) != news.get(k) for k in keys)
-            or not same_config(olds.get("config"), news.get("config"))
+            or not same_wanted(olds, news)
             or not same_roots(olds.get("owns"), news.get("owns"))
         )
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
@@ -796,7 +852,7 @@ class VyosConfigProvider(ResourceProvider):
             return UpdateResult(outs=self._apply(news, api_key=str(olds["api_key"])))
 
     def _apply(self, props: dict[str, Any], api_key: str | None = None) -> dict[str, Any]:
-        desired = desired_config(props["config"])
+        desired = lines_config(wanted_lines(props))
         owns = owned_roots(props["owns"])
         secrets = props.get("secrets") or {}
         secret_paths = props.get("secret_paths") or {}
@@ -822,7 +878,7 @@ class VyosConfigProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The router's owned config; ``config`` stays as it was unless something differs."""
-        lines = config_lines(props["config"])
+        lines = wanted_lines(props)
         desired = lines_config(lines)
         with router_session(props) as router:
             actual = owned(router.running(), owned_roots(props["owns"]))
@@ -867,6 +923,8 @@ class VyosConfig(Resource, module=types.MODULE, name="RouterConfig"):
         config: pulumi.Input[Mapping[str, str]],
         secrets: Mapping[str, pulumi.Input[str]],
         secret_paths: pulumi.Input[Mapping[str, str]],
+        late: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
+        late_paths: Mapping[str, list[list[str]]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
@@ -883,6 +941,8 @@ class VyosConfig(Resource, module=types.MODULE, name="RouterConfig"):
                 "config": config,
                 "secrets": pulumi.Output.secret(secrets),
                 "secret_paths": secret_paths,
+                # Only when used, so the state of a router without them stays as it was.
+                **({"late": late, "late_paths": late_paths} if late_paths else {}),
                 "writes": None,
                 "changed_lines": None,
                 "drift": None,

@@ -32,6 +32,7 @@ PROJECT_FILES = (
     "Pulumi.dc2.yaml",
     "Pulumi.lab.yaml",
     "__main__.py",
+    "markers.py",
     "requirements.txt",
 )
 PROJECT_DIRS = ("fabric", "providers")

@@ -36,10 +36,11 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 
+from fabric import deferred
 from fabric.components import peers
 from fabric.loader import MEMBERS_OUTPUT, members_from_export
 from fabric.render.vyos import render_router
-from fabric.topology import Plan, placeholder_public_key
+from fabric.topology import Plan
 from tests.conftest import ALL_CLOUDS, ROOT, burst_raw
 
 #: The type the WireGuard key resources have (providers/keys.py).
@@ -51,10 +52,10 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 ROUTERS = {"dc1-r1": "5.254.54.2", "dc1-r2": "5.254.54.3"}
 DC2_MEMBERS: list[dict[str, Any]] = [
     {"name": "dc2-r1", "site": "dc2", "site_id": 2, "node_id": 1, "endpoint": "5.254.43.162", "port": 51820,
-     "public_key": placeholder_public_key("real dc2-r1"), "mesh_address": "172.27.2.1",
+     "public_key": deferred.public_key("real dc2-r1").sample, "mesh_address": "172.27.2.1",
      "roles": ["route-reflector", "gateway"]},
     {"name": "dc2-r2", "site": "dc2", "site_id": 2, "node_id": 2, "endpoint": "5.254.43.163", "port": 51820,
-     "public_key": placeholder_public_key("real dc2-r2"), "mesh_address": "172.27.2.2", "roles": ["gateway"]},
+     "public_key": deferred.public_key("real dc2-r2").sample, "mesh_address": "172.27.2.2", "roles": ["gateway"]},
 ]  # fmt: skip
 #: Every public WireGuard endpoint a cloud node may hear from, by member name.
 ENDPOINTS: dict[str, str] = {
@@ -148,7 +149,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         site = name.split("-")[0]
         rid = f"{name}-id"
         if typ == KEY_TYPE:
-            outputs.update(public_key=placeholder_public_key(f"mock {name}"), private_key=f"mock-private-{name}")
+            outputs.update(public_key=deferred.public_key(f"mock {name}").sample, private_key=f"mock-private-{name}")
         elif typ == "pulumi:pulumi:StackReference":
             outputs = {"name": name, "outputs": {MEMBERS_OUTPUT: DC2_MEMBERS}}
         elif typ == "aws:ec2/eip:Eip":
@@ -1276,15 +1277,22 @@ def test_cloud_nodes_are_exported_with_what_the_peer_stacks_need(burst: Run) -> 
         node = members[f"{site}-n1"]
         assert node == {
             "name": f"{site}-n1", "site": site, "site_id": CLOUD_SITE_IDS[site], "node_id": 1, "endpoint": ip,
-            "port": 51820, "public_key": placeholder_public_key(f"mock {site}-n1-wg-key"),
+            "port": 51820, "public_key": deferred.public_key(f"mock {site}-n1-wg-key").sample,
             "mesh_address": f"172.27.{CLOUD_SITE_IDS[site]}.1", "roles": ["cloud-node"],
         }  # fmt: skip
-        # What dc2 rebuilds from the export is the member dc1 planned with.
-        assert members_from_export("dc1", [node])[0] in burst.plan.members
-    # Every router peers with every cloud node at its static IP.
+        # What dc2 rebuilds from the export is the member dc1 planned with, its values filled in.
+        rebuilt = members_from_export("dc1", [node])[0]
+        name = rebuilt.name
+        assert (
+            dataclasses.replace(rebuilt, public_key=deferred.public_key(name), endpoint=deferred.endpoint(name))
+            in burst.plan.members
+        )
+    # Every router peers with every cloud node at its static IP (filled in by the provider).
     for router in burst.plan.routers:
         peers_by_name = {p.name: p for p in router.wireguard_peers}
-        assert {peers_by_name[f"{s}-n1"].endpoint for s in PUBLIC_IPS} == set(PUBLIC_IPS.values())
+        assert {peers_by_name[f"{s}-n1"].endpoint for s in PUBLIC_IPS} == {
+            deferred.endpoint(f"{s}-n1") for s in PUBLIC_IPS
+        }
     summary = burst.exports["clouds"]["aws"]
     assert summary["node"] == "aws-n1" and summary["mesh_address"] == "172.27.3.1"
     assert summary["node_address"] == node_address("aws")
@@ -1317,7 +1325,7 @@ def test_turning_a_burst_off_removes_exactly_its_resources(monkeypatch: pytest.M
                 changed.add(before.name)
         removed, added = _line_changes(user_data(burst, site), user_data(off, site))
         # Exactly gcp-n1's [Peer] section leaves wg0.conf (a blank line, then the section).
-        gcp_key = placeholder_public_key("mock gcp-n1-wg-key")
+        gcp_key = deferred.public_key("mock gcp-n1-wg-key").sample
         assert added == [] and sorted(removed) == sorted(
             ["", "    [Peer]", "    # gcp-n1", f"    PublicKey = {gcp_key}", "    AllowedIPs = 172.27.5.1/32",
              "    Endpoint = 203.0.113.30:51820", "    PersistentKeepalive = 25"]

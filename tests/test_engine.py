@@ -162,7 +162,9 @@ def test_key_rotation_replaces_the_key_and_updates_every_peer_in_one_up(project:
     r2_config = next(
         r["outputs"]["config"] for r in state["deployment"]["resources"] if r["urn"].endswith("Router::dc1-r2")
     )
-    assert f"set interfaces wireguard wg0 peer dc1-r1 public-key '{after['dc1-r1']}'" in r2_config["wireguard"]
+    # The rendered config holds the marker; the router holds the new key, filled in by the provider.
+    assert "set interfaces wireguard wg0 peer dc1-r1 public-key '<public-key:dc1-r1>'" in r2_config["wireguard"]
+    assert _owned_running(project, "dc1-r2")["interfaces wireguard wg0 peer dc1-r1 public-key"] == [after["dc1-r1"]]
 
 
 def test_the_key_epoch_rotates_every_key(project: Project) -> None:
@@ -398,3 +400,62 @@ def test_state_of_an_earlier_version_updates_without_a_change(project: Project) 
         if r["urn"].endswith("-vyos"):
             assert "set vrf name hooli table '1050'" in r["outputs"]["config"]["vrf"]
     assert project.run("preview", "-s", "dc1", "--expect-no-changes").returncode == 0
+
+
+def test_a_stack_from_before_late_markers_upgrades_without_a_change(project: Project) -> None:
+    """A stack applied when router configs held their peers' keys as text (no ``late``
+    input): the same keys as markers and values ask the same of the router, so preview and
+    up change nothing and write nothing."""
+    project.up("dc1")
+    state = json.loads(project.export("dc1"))
+    routers = [r for r in state["deployment"]["resources"] if r["urn"].endswith("-vyos")]
+    for r in routers:
+        late = r["inputs"].pop("late")
+        r["inputs"].pop("late_paths")
+        for part in ("inputs", "outputs"):
+            r[part].pop("late", None)
+            r[part].pop("late_paths", None)
+            for section, text in r[part]["config"].items():
+                for kind, values in late.items():
+                    for name, value in values.items():
+                        text = text.replace(f"<{kind}:{name}>", value)
+                r[part]["config"][section] = text
+        assert "<public-key:" not in json.dumps(r["inputs"]["config"])
+    earlier = project.workdir / "keys-in-text.json"
+    earlier.write_text(json.dumps(state))
+    project.run("stack", "import", "-s", "dc1", "--file", str(earlier))
+    writes = {name: e.write_requests for name, e in project.emulators.items()}
+    assert project.run("preview", "-s", "dc1", "--expect-no-changes").returncode == 0
+    assert _changed(project.up("dc1")) == {}
+    assert {name: e.write_requests for name, e in project.emulators.items()} == writes
+
+
+def test_adding_a_router_shows_every_line_it_changes_on_the_others_in_preview(project: Project) -> None:
+    """A new router's key exists only after up, yet the preview names each line it adds on the
+    routers already there (its key as a marker the provider fills in), and nothing else changes."""
+    project.up("dc1")
+    _edit_routers(
+        project,
+        "dc1",
+        lambda routers: [
+            *routers,
+            {"name": "dc1-r3", "id": 3, "hypervisor": "dc1-hv2", "gateway": False, "public_address": "5.254.54.4"},
+        ],
+    )
+    preview = project.run("preview", "-s", "dc1", "--diff").stdout
+    for line in (
+        "+ set interfaces wireguard wg0 peer dc1-r3 public-key '<public-key:dc1-r3>'",
+        "+ set interfaces wireguard wg0 peer dc1-r3 allowed-ips '172.27.1.3/32'",
+        "+ set protocols bgp neighbor 172.27.1.3 remote-as 'internal'",
+    ):
+        assert line in preview, line
+    # Both routers already there are updates whose config is known: no "output<string>" anywhere in their diffs.
+    steps = {s["urn"].rsplit("::", 1)[1]: s for s in project.preview_json("dc1")["steps"]}
+    for name in ("dc1-r1-vyos", "dc1-r2-vyos"):
+        step = steps[name]
+        assert step["op"] == "update"
+        config = step["newState"]["inputs"]["config"]
+        assert all(isinstance(text, str) and "04da6b54" not in text for text in config.values())
+        assert "peer dc1-r3 public-key '<public-key:dc1-r3>'" in config["wireguard"]
+    assert steps["dc1-r3-vyos"]["op"] == "create"
+    assert "set system host-name 'dc1-r3'" in steps["dc1-r3-vyos"]["newState"]["inputs"]["config"]["system"]

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from fabric import loader, topology
+from fabric import deferred, loader, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.linux.node import render_node
-from fabric.topology import placeholder_keys
 from providers.host import HostConcernProvider, HostError, HostKeyError
 from tests.conftest import ERRORS, burst_raw, load_yaml, patch
 from tests.ovs import Switch
@@ -51,7 +50,7 @@ def hypervisor_concerns(tmp_path: Path, bond_rate: str = "fast", datapath: str =
         },
     )
     inv = loader.load(raw)
-    plan = topology.build(inv, placeholder_keys(inv))
+    plan = topology.build(inv)
     state = render_hypervisor(plan, plan.hypervisors[0])
     return {name: dict(zip(("files", "actions"), c.inputs(), strict=True)) for name, c in state.concerns.items()}
 
@@ -68,6 +67,7 @@ def props(sshd: Sshd, root: Path, concern: str, spec: dict[str, Any], **extra: A
         "files": spec["files"],
         "actions": spec["actions"],
         "root": str(root),
+        **({"late": spec["late"]} if spec.get("late") else {}),
         **extra,
     }
 
@@ -292,10 +292,18 @@ def node_concerns(tenants: list[str] | None = None) -> dict[str, dict[str, Any]]
         for t in raw["tenants"]:
             t["sites"] = [s for s in t["sites"] if s != "gcp" or t["name"] in tenants]
     inv = loader.load(raw)
-    plan = topology.build(inv, placeholder_keys(inv), [], {"aws-n1": "203.0.113.10"})
+    plan = topology.build(inv)
     gcp = next(c for c in plan.clouds if c.site == "gcp")
     state = render_node(plan, gcp.node)
-    return {name: dict(zip(("files", "actions"), c.inputs(), strict=True)) for name, c in state.concerns.items()}
+    # The other members' keys and addresses as the provider's ``late`` input (their stand-ins here).
+    return {
+        name: {
+            "files": c.inputs()[0],
+            "actions": c.inputs()[1],
+            "late": deferred.samples(tuple(s for f in c.files for s in f.slots if s[1] != "secret")),
+        }
+        for name, c in state.concerns.items()
+    }
 
 
 KEY = "oK1bQdlVJ8m3ytg2Yy3nKc0Xb6o8C9SgaSv1z2mBqFQ="
@@ -308,6 +316,10 @@ def test_secrets_reach_the_host_file_but_never_the_state(sshd: Sshd, tmp_path: P
     outs = HostConcernProvider().create(p).outs
     written = (root / "etc/wireguard/wg0.conf").read_text()
     assert f"PrivateKey = {KEY}\n" in written and "<secret:" not in written
+    # The peers' keys and addresses known after up are filled in from the ``late`` input.
+    router_key = deferred.public_key("dc1-r1").sample
+    assert f"PublicKey = {router_key}\n" in written and "<public-key:" not in written and "<endpoint:" not in written
+    assert f"Endpoint = {deferred.endpoint('aws-n1').sample}:51820\n" in written
     assert oct((root / "etc/wireguard/wg0.conf").stat().st_mode & 0o777) == "0o600"
     assert outs is not None and KEY not in repr({k: v for k, v in outs.items() if k != "secrets"})
     assert HostConcernProvider().read("id", p).outs["drift"] == []  # type: ignore[index]
@@ -319,6 +331,47 @@ def test_secrets_reach_the_host_file_but_never_the_state(sshd: Sshd, tmp_path: P
     # A marker without its secret is refused before anything is written.
     with pytest.raises(HostError, match="secret 'wireguard-private-key'"):
         HostConcernProvider().update("id", other, {**p, "secrets": {}})
+    # A peer's rotated key is a change of the file too; one still unknown (a preview) as well.
+    rotated = {**other, "late": {**p["late"], "public-key": {**p["late"]["public-key"], "dc1-r1": "d" * 43 + "="}}}
+    assert HostConcernProvider().diff("id", other, rotated).changes is True
+    unknown = {**rotated, "late": {**rotated["late"], "endpoint": {"aws-n1": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}}}
+    assert HostConcernProvider().diff("id", rotated, unknown).changes is True
+    outs = HostConcernProvider().update("id", other, rotated).outs
+    assert outs is not None and outs["written"] == ["/etc/wireguard/wg0.conf"]
+    assert f"PublicKey = {'d' * 43}=\n" in (root / "etc/wireguard/wg0.conf").read_text()
+    with pytest.raises(HostError, match=r"the text needs the (public-key|endpoint) '[a-z0-9-]+', which was not given"):
+        HostConcernProvider().update("id", rotated, {**rotated, "late": {}})
+
+
+def test_state_with_keys_in_the_text_is_the_same_as_markers_with_their_values() -> None:
+    """A file applied before values known after up became markers (the keys in its text) is
+    no change against the same file as markers and the same keys: the upgrade writes nothing."""
+    wg = node_concerns()["wireguard"]
+    late = wg["late"]
+    now = {
+        "host": "n",
+        "files": wg["files"],
+        "actions": wg["actions"],
+        "late": late,
+        "secrets": {"wireguard-private-key": KEY},
+    }
+
+    def keys_in_text(spec: dict[str, Any]) -> dict[str, Any]:
+        content = spec["content"]
+        for kind, values in late.items():
+            for name, value in values.items():
+                content = content.replace(f"<{kind}:{name}>", value)
+        secrets = [[content.index("<secret:"), "wireguard-private-key"]]
+        return {
+            **{k: v for k, v in spec.items() if k not in ("late", "secrets")},
+            "content": content,
+            "secrets": secrets,
+        }
+
+    earlier = {**now, "files": {path: keys_in_text(spec) for path, spec in wg["files"].items()}, "late": None}
+    assert earlier["files"] != wg["files"]
+    assert HostConcernProvider().diff("id", earlier, now).changes is False
+    assert HostConcernProvider().diff("id", earlier, {**now, "late": {**late, "public-key": {}}}).changes is True
 
 
 def test_marker_text_outside_the_renderers_slots_is_refused(sshd: Sshd, tmp_path: Path) -> None:
@@ -328,7 +381,7 @@ def test_marker_text_outside_the_renderers_slots_is_refused(sshd: Sshd, tmp_path
     p = props(sshd, root, "wireguard", node_concerns()["wireguard"], secrets={"wireguard-private-key": KEY})
     spec = p["files"]["/etc/wireguard/wg0.conf"]
     forged = {**spec, "content": spec["content"] + "# <secret:wireguard-private-key>\n"}
-    with pytest.raises(HostError, match="marker text outside the renderer's secret slots"):
+    with pytest.raises(HostError, match="secret marker text outside the renderer's slots"):
         HostConcernProvider().create({**p, "files": {**p["files"], "/etc/wireguard/wg0.conf": forged}})
     assert not (root / "etc/wireguard/wg0.conf").exists()
 

@@ -24,15 +24,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+import markers
 from fabric import fields, loader, topology
+from fabric.deferred import Deferred
 from fabric.errors import ConfigError
 from fabric.render.cloudinit import render_user_data
 from fabric.render.linux import render_hypervisor
 from fabric.render.linux.node import render_node
-from fabric.render.secrets import SecretRef
 from fabric.render.vyos import render_routers, schema_problems
 from fabric.render.vyos.command import set_line
-from fabric.topology import placeholder_keys
 from tests.conftest import ALL_CLOUDS, ERRORS, burst_raw, load_yaml, patch
 from tests.test_render_linux import _exec_start_argv, parse_ini
 from tests.test_render_linux import raw_config as hypervisor_raw
@@ -43,8 +43,22 @@ KINDS: dict[str, Any] = {
     for name, kind in vars(fields).items()
     if get_origin(kind) is Annotated and any(isinstance(m, fields.Checked) for m in kind.__metadata__)
 }
-#: What an attacker puts into a value: control characters of every sort, and the secret marker.
-INJECTIONS = ["\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\u2028", "\u202e", "\ufeff", "\u200b", "<secret:api-key>"]
+#: What an attacker puts into a value: control characters of every sort, and every kind of marker.
+INJECTIONS = [
+    "\x00",
+    "\n",
+    "\r",
+    "\t",
+    "\x1b",
+    "\x7f",
+    "\u2028",
+    "\u202e",
+    "\ufeff",
+    "\u200b",
+    "<secret:api-key>",
+    "<public-key:dc1-r1>",
+    "<endpoint:aws-n1>",
+]
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEbm0jVfpH6K4LhNKcD2IQKzIRs0k3oqVSBc1eVRr9tL"
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -100,7 +114,7 @@ def test_what_a_kind_accepts_is_its_pattern_and_nothing_more(name: str, text: st
     if accepts(kind, text):
         check = checker(kind)
         assert re.fullmatch(check.pattern, text) and len(text) <= check.max_length
-        assert fields.SECRET_MARKER_TEXT not in text
+        assert not markers.holds_marker_text(text)
         assert all(ch.isprintable() or ch == " " for ch in text)
 
 
@@ -147,7 +161,7 @@ def _base_with(values: dict[str, str]) -> dict[str, Any]:
 
 def _vyos_text(raw: dict[str, Any]) -> tuple[str, topology.Plan]:
     inv = loader.load(raw)
-    plan = topology.build(inv, placeholder_keys(inv))
+    plan = topology.build(inv)
     return "\n".join(set_line(c) for r in render_routers(plan) for c in r.commands()), plan
 
 
@@ -169,7 +183,7 @@ def test_vyos_lines_hold_each_value_in_its_place_and_split_back(tenant: str, des
     assert schema_problems(plan) == []
     for router in render_routers(plan):
         for command in router.commands():
-            value = command.value.marker if isinstance(command.value, SecretRef) else command.value
+            value = command.value.marker if isinstance(command.value, Deferred) else command.value
             assert shlex.split(set_line(command)) == ["set", *command.path, *([value] if value is not None else [])]
 
 
@@ -177,7 +191,7 @@ def _hypervisor_files(image: str) -> dict[str, str]:
     raw = hypervisor_raw()
     raw["datacenter"]["routers"][0]["vm"]["image"] = image
     inv = loader.load(raw)
-    plan = topology.build(inv, placeholder_keys(inv))
+    plan = topology.build(inv)
     return {f.path: f.content for hv in plan.hypervisors for f in render_hypervisor(plan, hv).files()}
 
 
@@ -199,7 +213,7 @@ def _peer_records(names: list[str]) -> list[dict[str, Any]]:
     """dc2's members as dc2 would export them, under the given names."""
     dc2 = {"name": "dc2", "id": 2}
     inv = loader.load(patch(BASE, {"sites[1]": dc2, "datacenter.name": "dc2", "tenants": []}))
-    members = topology.local_members(inv, placeholder_keys(inv))
+    members = topology.stand_ins(topology.local_members(inv))
     return [{**loader.member_export(m), "name": n} for m, n in zip(members, names, strict=True)]
 
 
@@ -208,7 +222,7 @@ def _node_files(names: list[str]) -> tuple[dict[str, str], str]:
     inv = loader.load(raw)
     remote, problems = loader.members_of({"dc2": _peer_records(names)}, inv.peer_stacks)
     assert problems == []
-    plan = topology.build(inv, placeholder_keys(inv), remote["dc2"], {"aws-n1": "203.0.113.10"})
+    plan = topology.build(inv, remote["dc2"])
     node = render_node(plan, plan.clouds[0].node)
     vyos = "\n".join(set_line(c) for r in render_routers(plan) for c in r.commands())
     return {f.path: f.content for f in node.files()}, vyos
@@ -254,7 +268,7 @@ def test_user_data_parses_back_to_the_very_files_and_key(domain: str, comment: s
         "clouds": {"aws": {**ALL_CLOUDS["aws"], "ssh_public_key": f"{ED25519} {comment}"}},
     }
     inv = loader.load(raw)
-    plan = topology.build(inv, placeholder_keys(inv), [], {"aws-n1": "203.0.113.10"})
+    plan = topology.build(inv)
     cloud = plan.clouds[0]
     doc = yaml.safe_load(render_user_data(plan, cloud))
     files = {f.path: f.content for f in render_node(plan, cloud.node).files()}

@@ -1,9 +1,12 @@
-"""The layers hold: the core knows nothing of Pulumi, the network or the providers.
+"""The layers hold: the core knows nothing of Pulumi, the network or the providers, and the
+providers nothing of the core.
 
 The core (everything in ``fabric/`` but ``fabric/components/``: model, checks, address
 plan, topology, renderers, loader, CLI) must stay pure, so it can be tested, rendered
-and validated offline, and so one rule cannot quietly come to depend on a device. Every
-import statement of every core module, at any depth, is read with ``ast``.
+and validated offline, and so one rule cannot quietly come to depend on a device. The
+providers only apply state: what they need of the renderer's conventions is the marker
+syntax in ``markers.py``, which both sides import. Every import statement of every such
+module, at any depth, is read with ``ast``.
 """
 
 from __future__ import annotations
@@ -53,3 +56,17 @@ def test_the_check_sees_an_offending_import(tmp_path: Path) -> None:
         "def f():\n    import httpx\n    from pulumi import Output\n    from fabric.components import x\n"
     )
     assert set(_imports(module)) == {"httpx", "pulumi", "pulumi.Output", "fabric.components", "fabric.components.x"}
+
+
+def test_providers_import_nothing_from_fabric() -> None:
+    modules = sorted((ROOT / "providers").glob("*.py"))
+    assert len(modules) >= 5
+    offending = {
+        str(path.relative_to(ROOT)): name
+        for path in modules
+        for name in _imports(path)
+        if name.split(".")[0] == "fabric"
+    }
+    assert offending == {}
+    # The shared marker syntax imports neither side.
+    assert {name.split(".")[0] for name in _imports(ROOT / "markers.py")} & {"fabric", "providers", "pulumi"} == set()

@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from netaddr import IPNetwork
 
 from fabric import addressing as ap
-from fabric import loader, model, topology
+from fabric import deferred, loader, model, topology
 from fabric.render.vyos import render_router
-from fabric.topology import placeholder_keys, placeholder_public_key
 from tests.conftest import ERRORS, load_yaml, patch
 
 BASE: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
@@ -57,7 +56,7 @@ def _remote(site_ids: list[int]) -> list[topology.MeshMember]:
             node_id=n,
             endpoint=f"198.51.100.{s * 10 + n}",
             port=51820,
-            public_key=placeholder_public_key(f"s{s}-n{n}"),
+            public_key=deferred.public_key(f"s{s}-n{n}").sample,
             mesh_address=str(ap.mesh_address(IPNetwork("172.27.0.0/20"), s, n)),
             roles=("route-reflector",) if n == 1 else (),
         )
@@ -67,7 +66,7 @@ def _remote(site_ids: list[int]) -> list[topology.MeshMember]:
 
 
 def _build(inv: model.Inventory, remote_sites: list[int] = ()) -> topology.Plan:  # type: ignore[assignment]
-    return topology.build(inv, placeholder_keys(inv), _remote(list(remote_sites)))
+    return topology.build(inv, _remote(list(remote_sites)))
 
 
 @settings(max_examples=60, deadline=None)

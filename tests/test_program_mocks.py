@@ -16,14 +16,14 @@ import pulumi
 import pytest
 import yaml
 
+from fabric import deferred
 from fabric.components import peers
 from fabric.loader import MEMBERS_OUTPUT
-from fabric.topology import placeholder_public_key
 from tests.conftest import ROOT
 
 DC2_MEMBERS = [
     {"name": "dc2-r1", "site": "dc2", "site_id": 2, "node_id": 1, "endpoint": "5.254.43.162", "port": 51820,
-     "public_key": placeholder_public_key("real dc2-r1"), "mesh_address": "172.27.2.1",
+     "public_key": deferred.public_key("real dc2-r1").sample, "mesh_address": "172.27.2.1",
      "roles": ["route-reflector", "gateway"]},
 ]  # fmt: skip
 
@@ -38,7 +38,7 @@ class Mocks(pulumi.runtime.Mocks):
         self.resources.append((args.typ, args.name, args.resource_id))
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic/fabric:WireguardKey":
-            outputs.update(public_key=placeholder_public_key(f"mock {args.name}"), private_key="mock-private")
+            outputs.update(public_key=deferred.public_key(f"mock {args.name}").sample, private_key="mock-private")
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.name, "outputs": {MEMBERS_OUTPUT: DC2_MEMBERS}}
         return f"{args.name}-id", outputs
@@ -98,7 +98,7 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
         assert plan["tenants"]["acme"]["route_target"] == "65000:10"
         assert mesh_peers == ["dc2-r1"]
         assert [m["name"] for m in members] == ["dc1-r1", "dc1-r2"]
-        assert members[0]["public_key"] == placeholder_public_key("mock dc1-r1-wg-key")
+        assert members[0]["public_key"] == deferred.public_key("mock dc1-r1-wg-key").sample
         assert "example-key" not in json.dumps([plan, members])
 
     return pulumi.Output.all(

@@ -7,7 +7,6 @@ programs the actions run are executed against fake sysfs files and fake ``ip``/`
 
 from __future__ import annotations
 
-import base64
 import configparser
 import copy
 import os
@@ -101,9 +100,7 @@ def raw_config() -> dict[str, Any]:
 
 
 def build(raw: dict[str, Any]) -> topology.Plan:
-    inv = loader.load(raw)
-    keys = {r.name: base64.b64encode(bytes([r.id]) * 32).decode() for r in inv.dc.routers}
-    return topology.build(inv, keys)
+    return topology.build(loader.load(raw))
 
 
 def render(raw: dict[str, Any], host: str) -> HostState:

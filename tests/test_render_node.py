@@ -18,7 +18,9 @@ import pytest
 import yaml
 from netaddr import IPNetwork
 
-from fabric import loader, topology
+import markers
+from fabric import deferred, loader, topology
+from fabric.deferred import WIREGUARD_PRIVATE_KEY
 from fabric.errors import ConfigError
 from fabric.render.cloudinit import USER_DATA_LIMITS, packed_user_data, render_user_data, user_data_problems
 from fabric.render.linux.node import (
@@ -28,20 +30,19 @@ from fabric.render.linux.node import (
     frr_config,
     render_node,
 )
-from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import render_routers, schema_problems
 from fabric.stackfile import load_inventory, raw_config
-from fabric.topology import placeholder_keys
+from markers import ENDPOINT, SECRET
 from tests.conftest import ROOT, burst_raw
 
 DC2 = load_inventory(ROOT, "dc2")
-REMOTE = topology.local_members(DC2, placeholder_keys(DC2))
+REMOTE = topology.stand_ins(topology.local_members(DC2))
 ENDPOINTS = {"aws-n1": "203.0.113.10", "azure-n1": "203.0.113.20", "gcp-n1": "203.0.113.30"}
 
 
 def burst_plan() -> topology.Plan:
     inv = loader.load(burst_raw())
-    return topology.build(inv, placeholder_keys(inv), REMOTE, ENDPOINTS)
+    return topology.build(inv, REMOTE)
 
 
 def reflector_variant(node: topology.NodePlan) -> topology.NodePlan:
@@ -126,7 +127,10 @@ def test_wireguard_peers_are_every_router_and_other_cloud_with_their_endpoints()
         line.removeprefix("# ") for line in conf.content.splitlines() if line.startswith("# ") and "Managed" not in line
     ]
     assert peers == ["dc1-r1", "dc1-r2", "dc2-r1", "dc2-r2", "azure-n1", "gcp-n1"]
-    assert "Endpoint = 203.0.113.20:51820" in conf.content and "Endpoint = 5.254.43.162:51820" in conf.content
+    # The other clouds' addresses are known after up: slots the provider fills in.
+    assert "Endpoint = <endpoint:azure-n1>:51820" in conf.content and "Endpoint = 5.254.43.162:51820" in conf.content
+    azure = deferred.endpoint("azure-n1")
+    assert f"Endpoint = {azure.sample}:51820" in conf.filled(deferred.samples(conf.slots))
     assert (
         f"Address = {aws.node.mesh_address}/20" in conf.content
         and aws.node.mesh_address == IPNetwork("172.27.3.1/32").ip
@@ -138,8 +142,8 @@ def test_wireguard_peers_are_every_router_and_other_cloud_with_their_endpoints()
         "5.254.54.3",
         "5.254.43.162",
         "5.254.43.163",
-        "203.0.113.20",
-        "203.0.113.30",
+        deferred.endpoint("azure-n1"),
+        deferred.endpoint("gcp-n1"),
     }
 
 
@@ -193,8 +197,8 @@ def test_a_burst_adds_exactly_its_node_to_every_router(provider: str) -> None:
     clouds = burst_raw()["clouds"]
     without = dict(clouds, **{provider: dict(clouds[provider], enabled=False)})
     inv_on, inv_off = loader.load(burst_raw()), loader.load(burst_raw(without))
-    on = topology.build(inv_on, placeholder_keys(inv_on), REMOTE, ENDPOINTS)
-    off = topology.build(inv_off, placeholder_keys(inv_off), REMOTE, ENDPOINTS)
+    on = topology.build(inv_on, REMOTE)
+    off = topology.build(inv_off, REMOTE)
     node = f"{provider}-n1"
     assert {c.site for c in on.clouds} - {c.site for c in off.clouds} == {provider}
     for r_on, r_off in zip(on.routers, off.routers, strict=True):
@@ -219,10 +223,13 @@ def test_a_burst_adds_exactly_its_node_to_every_router(provider: str) -> None:
 def test_the_peer_stack_learns_a_cloud_node_from_the_exports() -> None:
     """dc2's routers peer with dc1's cloud nodes and route their tenants' subnets through them."""
     inv = loader.load(burst_raw())
-    dc1_members = topology.local_members(inv, placeholder_keys(inv), ENDPOINTS)
+    members = topology.local_members(inv)
+    # As dc1 exports them after its up: keys, and the clouds' addresses.
+    values = {**deferred.sample_values(m.public_key for m in members), ENDPOINT: ENDPOINTS}
+    dc1_members = [topology.resolved(m, values) for m in members]
     # Tenants are fabric-wide (Pulumi.yaml): dc2 sees the same spans.
     dc2_inv = loader.load({**raw_config(ROOT, "dc2"), "tenants": burst_raw()["tenants"]})
-    dc2 = topology.build(dc2_inv, placeholder_keys(dc2_inv), dc1_members)
+    dc2 = topology.build(dc2_inv, dc1_members)
     r1 = next(r for r in dc2.routers if r.name == "dc2-r1")
     aws = next(p for p in r1.wireguard_peers if p.name == "aws-n1")
     assert aws.endpoint == "203.0.113.10" and aws.allowed_ips == ("172.27.3.1/32",)
@@ -234,19 +241,24 @@ def test_the_peer_stack_learns_a_cloud_node_from_the_exports() -> None:
     ]
 
 
-def test_an_unknown_endpoint_leaves_the_peer_without_one() -> None:
-    """Offline (no cloud IP yet), routers list the node without an endpoint; the node initiates."""
+def test_a_cloud_nodes_endpoint_is_known_after_up_and_a_peers_unexported_one_is_left_out() -> None:
+    """This stack's cloud node's address is a deferred value (the provider fills it in); a
+    peer stack's cloud node exported before its cloud had an address is listed without an
+    endpoint, and initiates the tunnel itself."""
     inv = loader.load(burst_raw())
-    plan = topology.build(inv, placeholder_keys(inv), REMOTE)
+    plan = topology.build(inv, REMOTE)
     peer = next(p for p in plan.routers[0].wireguard_peers if p.name == "aws-n1")
-    assert peer.endpoint == ""
-    assert all(e for c in plan.clouds for e in c.wireguard_sources)
+    assert peer.endpoint == deferred.endpoint("aws-n1") and peer.public_key == deferred.public_key("aws-n1")
+    dc2 = loader.load({**raw_config(ROOT, "dc2"), "tenants": burst_raw()["tenants"]})
+    unexported = [dataclasses.replace(topology.stand_ins([m])[0], endpoint="") for m in topology.local_members(inv)]
+    peer = next(p for p in topology.build(dc2, unexported).routers[0].wireguard_peers if p.name == "aws-n1")
+    assert peer.endpoint == "" and peer.public_key == deferred.public_key("aws-n1").sample
 
 
 def test_routers_with_bursts_render_valid_vyos() -> None:
     """The lines bursts add on routers (peers without endpoints, VRF static routes) are valid VyOS."""
     inv = loader.load(burst_raw())
-    for plan in (burst_plan(), topology.build(inv, placeholder_keys(inv), REMOTE)):
+    for plan in (burst_plan(), topology.build(inv, REMOTE)):
         assert schema_problems(plan) == []
         text = "\n".join(r.text() for r in render_routers(plan))
         assert "set vrf name acme protocols static route 10.243.10.0/24 next-hop '100.65.10.49'" in text
@@ -260,8 +272,9 @@ def test_packed_user_data_is_what_cloud_init_unpacks(tmp_path: Path) -> None:
     plan = many_tenants_plan(30)
     cloud = next(c for c in plan.clouds if c.provider == "aws")
     key = WIREGUARD_PRIVATE_KEY.sample
-    packed = packed_user_data(plan, cloud, key)
-    assert packed == packed_user_data(plan, cloud, key)  # reproducible: no timestamp in the gzip header
+    values = node_values(plan, cloud, key)
+    packed = packed_user_data(plan, cloud, values)
+    assert packed == packed_user_data(plan, cloud, values)  # reproducible: no timestamp in the gzip header
     (tmp_path / "blob").write_bytes(base64.b64decode(packed))
     unpack = (
         "import sys; from cloudinit import user_data; "
@@ -270,9 +283,16 @@ def test_packed_user_data_is_what_cloud_init_unpacks(tmp_path: Path) -> None:
     )
     out = subprocess.run(["/usr/bin/python3", "-c", unpack, str(tmp_path / "blob")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == render_user_data(plan, cloud, {WIREGUARD_PRIVATE_KEY.name: key})
+    assert out.stdout == render_user_data(plan, cloud, values)
     assert f"PrivateKey = {key}" in out.stdout
     assert len(render_user_data(plan, cloud)) > USER_DATA_LIMITS["aws"] > len(base64.b64decode(packed))
+
+
+def node_values(plan: topology.Plan, cloud: topology.CloudPlan, key: str) -> markers.Values:
+    """What the cloud component fills into the node's user-data: its private key, and the
+    other members' keys and addresses (here their stand-ins)."""
+    slots = tuple(s for f in render_node(plan, cloud.node).files() for s in f.slots)
+    return {**deferred.samples(slots), SECRET: {WIREGUARD_PRIVATE_KEY.name: key}}
 
 
 def many_tenants_plan(tenants: int) -> topology.Plan:
@@ -280,7 +300,7 @@ def many_tenants_plan(tenants: int) -> topology.Plan:
     raw["tenants"] = [{"name": f"t{t}", "id": t, "sites": ["dc1", "aws"]} for t in range(1, tenants + 1)]
     raw["datacenter"]["nat_addresses"] = {}
     inv = loader.load(raw)
-    return topology.build(inv, placeholder_keys(inv), REMOTE, ENDPOINTS)
+    return topology.build(inv, REMOTE)
 
 
 def test_user_data_over_the_clouds_limit_is_a_config_error() -> None:
@@ -288,7 +308,7 @@ def test_user_data_over_the_clouds_limit_is_a_config_error() -> None:
     aws = next(c for c in plan.clouds if c.provider == "aws")
     message = r"clouds.aws: the node's user-data is [0-9.]+ KiB packed, over aws's 16 KiB limit; 255 tenants span aws"
     with pytest.raises(ConfigError, match=message):
-        packed_user_data(plan, aws, WIREGUARD_PRIVATE_KEY.sample)
+        packed_user_data(plan, aws, node_values(plan, aws, WIREGUARD_PRIVATE_KEY.sample))
     # The same problem is found before anything is created, with the config.
     assert any(re.match(message, p) for p in user_data_problems(plan))
 
@@ -297,7 +317,6 @@ def test_every_nftables_file_passes_nfts_own_check(tmp_path: Path) -> None:
     """``nft -c`` (Debian's nftables, checked by the kernel without committing) accepts each
     node's filter, cloud nodes' (forwarding, MSS clamp) and SSH nodes' alike; a broken one fails."""
     plan = burst_plan()
-    inv = loader.load(burst_raw())
     ssh_node = topology.build(
         loader.load(
             {
@@ -313,9 +332,7 @@ def test_every_nftables_file_passes_nfts_own_check(tmp_path: Path) -> None:
                 ],
             }
         ),
-        {**placeholder_keys(inv), "x1": placeholder_keys(inv)["dc1-r1"]},
         REMOTE,
-        ENDPOINTS,
     ).nodes[0]
     path = tmp_path / "fabric.nft"
     for node in [*(c.node for c in plan.clouds), ssh_node]:

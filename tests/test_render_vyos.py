@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from fabric import loader, stackfile, topology
+from fabric.deferred import Deferred
 from fabric.errors import ConfigError
-from fabric.render.secrets import SecretRef
 from fabric.render.vyos import SECTIONS, owned_subtrees, render_router, render_routers, schema_problems
-from fabric.render.vyos.command import Command, set_line
+from fabric.render.vyos.command import Command, late_paths, secret_paths, set_line
 from fabric.render.vyos.names import l3_bridge, segment_bridge
-from fabric.topology import placeholder_keys
 from fabric.vyos_schema import VyosSchema
 from tests.conftest import ROOT, patch
 
@@ -36,7 +35,7 @@ def test_every_example_line_is_valid_vyos(example_plan: topology.Plan) -> None:
 
 def test_a_vyos_14_router_renders_valid_14_config(base_raw: dict[str, Any]) -> None:
     inv = loader.load(patch(base_raw, {"datacenter.routers[1].vyos_version": "1.4"}))
-    plan = topology.build(inv, placeholder_keys(inv))
+    plan = topology.build(inv)
     r14 = render_router(plan, plan.routers[1])
     lines = r14.text()
     assert "service https api rest" not in lines  # the node does not exist on 1.4
@@ -61,17 +60,30 @@ def test_each_section_writes_only_below_what_it_owns(example_plan: topology.Plan
                 assert a[:shorter] != b[:shorter], f"{s1} {a} and {s2} {b} overlap"
 
 
-def test_secrets_never_appear_as_text(example_plan: topology.Plan) -> None:
+def test_secrets_and_values_known_after_up_appear_as_markers(example_plan: topology.Plan) -> None:
+    """Secrets, and this stack's other routers' public keys, are markers at their own paths
+    (where the provider fills them in); a peer stack's keys are plain values."""
     for rendered in render_routers(example_plan):
-        secrets = [c for c in rendered.commands() if isinstance(c.value, SecretRef)]
-        assert {c.value.name for c in secrets if isinstance(c.value, SecretRef)} == {
-            "wireguard-private-key",
-            "vyos-api-key",
+        deferred_values = [c for c in rendered.commands() if isinstance(c.value, Deferred)]
+        others = {r.name for r in example_plan.routers} - {rendered.name}
+        assert {(c.value.kind, c.value.name) for c in deferred_values if isinstance(c.value, Deferred)} == {
+            ("secret", "wireguard-private-key"),
+            ("secret", "vyos-api-key"),
+            *(("public-key", name) for name in others),
+        }
+        assert secret_paths(rendered.commands()) == {
+            "interfaces wireguard wg0 private-key": "wireguard-private-key",
+            "service https api keys id fabric key": "vyos-api-key",
+        }
+        assert late_paths(rendered.commands()) == {
+            f"interfaces wireguard wg0 peer {name} public-key": [["public-key", name]] for name in others
         }
         text = rendered.text()
         assert "'<secret:wireguard-private-key>'" in text
-        for c in secrets:
-            assert isinstance(c.value, SecretRef) and c.value.sample not in text
+        for c in deferred_values:
+            assert isinstance(c.value, Deferred) and c.value.sample not in text
+        for peer in example_plan.remote:
+            assert f"set interfaces wireguard wg0 peer {peer.name} public-key '{peer.public_key}'" in text
 
 
 def test_seed_mistakes_are_not_rendered(example_plan: topology.Plan) -> None:

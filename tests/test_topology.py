@@ -7,8 +7,7 @@ from typing import Any
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric import loader, topology
-from fabric.topology import placeholder_keys, placeholder_public_key
+from fabric import deferred, loader, topology
 from tests.conftest import patch
 
 
@@ -20,7 +19,7 @@ def member(name: str, site: str, site_id: int, node: int, reflector: bool = Fals
         node_id=node,
         endpoint=f"198.51.100.{site_id * 10 + node}",
         port=51820,
-        public_key=placeholder_public_key(name),
+        public_key=deferred.public_key(name).sample,
         mesh_address=f"172.27.{site_id}.{node}",
         roles=("route-reflector",) if reflector else (),
     )
@@ -28,7 +27,7 @@ def member(name: str, site: str, site_id: int, node: int, reflector: bool = Fals
 
 def build(raw: dict[str, Any], remote: list[topology.MeshMember] | None = None) -> topology.Plan:
     inv = loader.load(raw)
-    return topology.build(inv, placeholder_keys(inv), remote or [])
+    return topology.build(inv, remote or [])
 
 
 REMOTE = [

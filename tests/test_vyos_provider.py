@@ -16,7 +16,7 @@ import pytest
 
 from fabric import loader, stackfile, topology
 from fabric.components.router import sections_text
-from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
+from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import (
     SECTIONS,
     RenderedRouter,
@@ -50,7 +50,7 @@ def render(stack: str = "dc1", index: int = 0, without: str | None = None) -> Re
     if without:
         raw["tenants"] = [t for t in raw["tenants"] if t["name"] != without]
     inv = loader.load(raw)
-    plan = topology.build(inv, topology.placeholder_keys(inv))
+    plan = topology.build(inv)
     return render_routers(plan)[index]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from fabric import loader, stackfile, topology
 from fabric.components.router import sections_text
-from fabric.render.secrets import SecretRef
+from fabric.deferred import Deferred
 from fabric.render.vyos import render_routers
 from fabric.render.vyos.command import Command, set_line
 from providers.vyos import (
@@ -26,6 +26,7 @@ from providers.vyos import (
     router_text,
     same_config,
     same_roots,
+    wanted_lines,
 )
 from tests.conftest import ROOT
 
@@ -129,6 +130,75 @@ def test_secrets_are_filled_only_in_the_request_and_masked_on_read() -> None:
     assert "HANDMADE" not in str(drifted)
 
 
+PEER_KEY = "KVjp0Yx3b5R0a0+f8hsNNYn2yYl3fSxqdpk0L/3x7Hc="
+LATE_CONFIG = {
+    "wireguard": "set interfaces wireguard wg0 peer dc1-r2 public-key '<public-key:dc1-r2>'\n",
+    "firewall": (
+        "set firewall group address-group MESH address '5.254.54.3'\n"
+        "set firewall group address-group MESH address '<endpoint:aws-n1>'\n"
+        "set firewall group address-group MESH address '<endpoint:gcp-n1>'\n"
+    ),
+}
+LATE = {"public-key": {"dc1-r2": PEER_KEY}, "endpoint": {"aws-n1": "203.0.113.10", "gcp-n1": "203.0.113.30"}}
+LATE_PATHS = {
+    "interfaces wireguard wg0 peer dc1-r2 public-key": [["public-key", "dc1-r2"]],
+    "firewall group address-group MESH address": [["endpoint", "aws-n1"], ["endpoint", "gcp-n1"]],
+}
+
+
+def test_values_known_after_up_are_filled_in_exactly_where_the_renderer_put_them() -> None:
+    """A peer's key and cloud addresses reach the lines from the ``late`` input, at the paths
+    ``late_paths`` lists (several on one multi-valued leaf); the lines read as the router's."""
+    props = {"config": LATE_CONFIG, "late": LATE, "late_paths": LATE_PATHS}
+    lines = wanted_lines(props)
+    assert [text for _, _, text in lines["wireguard"]] == [
+        f"set interfaces wireguard wg0 peer dc1-r2 public-key '{PEER_KEY}'"
+    ]
+    assert [value for _, value, _ in lines["firewall"]] == ["5.254.54.3", "203.0.113.10", "203.0.113.30"]
+
+
+def test_a_late_marker_where_the_renderer_put_none_is_refused() -> None:
+    """Marker text of a key or address anywhere the renderer did not place it, or a slot
+    without its value, refuses the apply: no user text can pull a value in."""
+
+    def wanted(text: str, late: object = LATE) -> object:
+        return wanted_lines({"config": {"s": text}, "late": late, "late_paths": LATE_PATHS})
+
+    with pytest.raises(VyosError, match="fabric placed no public-key at this path"):
+        wanted("set interfaces wireguard wg0 description '<public-key:dc1-r2>'\n")
+    with pytest.raises(VyosError, match="fabric placed no endpoint at this path"):
+        wanted("set interfaces wireguard wg0 peer dc1-r2 public-key '<endpoint:aws-n1>'\n")
+    with pytest.raises(VyosError, match="holds marker text where fabric placed no value"):
+        wanted("set interfaces wireguard wg0 description 'key <public-key:dc1-r2>'\n")
+    with pytest.raises(VyosError, match="holds marker text where fabric placed no value"):
+        wanted("set firewall group address-group '<endpoint:aws-n1>' address '1.2.3.4'\n")
+    with pytest.raises(VyosError, match="the public-key of 'dc1-r2', which the resource was not given"):
+        wanted("set interfaces wireguard wg0 peer dc1-r2 public-key '<public-key:dc1-r2>'\n", late={})
+
+
+def test_diff_compares_lines_with_their_values_known_after_up_in() -> None:
+    """State written before markers (the key in the text) and the same key as a marker and a
+    value ask the same of the router; a rotated key, or one still unknown in a preview, differ."""
+    base = {"router": "r1", "endpoint": "https://10.0.0.1:443", "owns": {}, "secrets": {}, "tls": {}}
+    earlier = {
+        **base,
+        "config": {
+            "wireguard": f"set interfaces wireguard wg0 peer dc1-r2 public-key '{PEER_KEY}'\n",
+            "firewall": LATE_CONFIG["firewall"]
+            .replace("<endpoint:aws-n1>", "203.0.113.10")
+            .replace("<endpoint:gcp-n1>", "203.0.113.30"),
+        },
+    }
+    now = {**base, "config": LATE_CONFIG, "late": LATE, "late_paths": LATE_PATHS}
+    diff = VyosConfigProvider().diff
+    assert diff("id", earlier, now).changes is False
+    assert diff("id", now, now).changes is False
+    rotated = {**now, "late": {**LATE, "public-key": {"dc1-r2": "B" * 43 + "="}}}
+    assert diff("id", now, rotated).changes
+    unknown = {**now, "late": {**LATE, "public-key": {"dc1-r2": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}}}
+    assert diff("id", now, unknown).changes
+
+
 def test_fingerprints_are_normalized() -> None:
     hexa = "ab" * 32
     assert normalize_fingerprint("SHA256:" + ":".join(["AB"] * 32)) == hexa
@@ -201,13 +271,13 @@ def test_every_rendered_line_reads_back_as_its_command() -> None:
         if tenants:
             raw["tenants"] = [{"name": f"t{i}", "id": i} for i in range(1, tenants + 1)]
         inv = loader.load(raw)
-        routers += render_routers(topology.build(inv, topology.placeholder_keys(inv)))
+        routers += render_routers(topology.build(inv))
     for rendered in routers:
         text = sections_text(rendered)
         assert len(text) == 13  # one value per section, however many lines
         assert desired_config(text) == rendered.config()
         for c in rendered.commands():
-            value = f"<secret:{c.value.name}>" if isinstance(c.value, SecretRef) else c.value
+            value = c.value.marker if isinstance(c.value, Deferred) else c.value
             assert line_text(" ".join(c.path), value) == set_line(c)
     assert len(routers[-1].commands()) > 15_000
     odd = [Command(("a", "b"), 'it\'s "odd"\nand long'), Command(("c",), ""), Command(("d", "e"))]

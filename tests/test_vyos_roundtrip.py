@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from fabric import stackfile
-from fabric.render.secrets import SecretRef
+from fabric.deferred import Deferred
 from fabric.render.vyos import render_routers
 from providers.vyos import flatten
 from tests.conftest import ROOT
@@ -34,7 +34,7 @@ def test_rendered_lines_read_back_unchanged(stack: str) -> None:
             assert reply.json()["success"], reply.text
             got = flatten(router.config_tree())
         samples = {
-            f"<secret:{c.value.name}>": c.value.sample for c in rendered.commands() if isinstance(c.value, SecretRef)
+            f"<secret:{c.value.name}>": c.value.sample for c in rendered.commands() if isinstance(c.value, Deferred)
         }
         want = {path: [samples.get(v, v) for v in values] for path, values in rendered.config().items()}
         assert got == want

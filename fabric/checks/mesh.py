@@ -13,11 +13,11 @@ from collections.abc import Iterator
 
 from fabric.checks.common import Remote, remote_members
 from fabric.model import Inventory
-from fabric.topology import MeshMember, bgp_neighbors, local_members, placeholder_keys
+from fabric.topology import MeshMember, bgp_neighbors, local_members
 
 
 def _everyone(inv: Inventory, remote: Remote) -> list[MeshMember]:
-    return [*local_members(inv, placeholder_keys(inv)), *(m for _, m in remote_members(remote))]
+    return [*local_members(inv), *(m for _, m in remote_members(remote))]
 
 
 def no_peer_names_members(inv: Inventory, remote: Remote) -> Iterator[str]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from fabric import addressing as ap
 from fabric.checks.common import Remote, member_key, remote_members
 from fabric.model import Inventory
-from fabric.topology import ROLE_CLOUD_NODE, ROLE_GATEWAY, local_members, placeholder_keys
+from fabric.topology import ROLE_CLOUD_NODE, ROLE_GATEWAY, local_members
 
 
 def _local_keys(inv: Inventory) -> dict[str, str]:
@@ -52,7 +52,7 @@ def member_names_unique(inv: Inventory, remote: Remote) -> Iterator[str]:
 
 def member_places_unique(inv: Inventory, remote: Remote) -> Iterator[str]:
     """Two members never share a mesh address (site and node id) or a WireGuard endpoint."""
-    local = local_members(inv, placeholder_keys(inv))
+    local = local_members(inv)
     keys = _local_keys(inv)
     places = {(m.site_id, m.node_id): keys[m.name] for m in local}
     endpoints = {m.endpoint: keys[m.name] for m in local if m.endpoint}

@@ -12,12 +12,14 @@ from providers.host import HostConcern
 
 
 class ConcernInputs(NamedTuple):
-    """What one concern's resource takes: files by path, actions in order, and its secrets."""
+    """What one concern's resource takes: files by path, actions in order, its secrets and
+    the values known after ``up`` its files use (:mod:`fabric.components.late`)."""
 
     name: str
     files: pulumi.Input[Mapping[str, Any]]
     actions: pulumi.Input[Sequence[Mapping[str, Any]]]
     secrets: Mapping[str, pulumi.Input[str]] | None = None
+    late: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None
 
 
 def concern_chain(
@@ -46,6 +48,7 @@ def concern_chain(
             actions=c.actions,
             root=ssh.root,
             secrets=c.secrets,
+            late=c.late,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
         )
         previous = [out[c.name]]

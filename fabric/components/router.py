@@ -5,10 +5,11 @@ from __future__ import annotations
 import pulumi
 
 from fabric import model
+from fabric.components.late import LateValues
+from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.loader import ca_bundle
-from fabric.render.secrets import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import SECTIONS, RenderedRouter, keep_on_delete, owned_subtrees, render_router
-from fabric.render.vyos.command import secret_paths, set_line
+from fabric.render.vyos.command import late_paths, secret_paths, set_line
 from fabric.topology import Plan, RouterPlan
 from providers.keys import WireguardKey
 from providers.vyos import VyosConfig
@@ -34,29 +35,33 @@ def api_tls(router: model.Router) -> dict[str, object]:
 
 
 class Router(pulumi.ComponentResource):
-    """A router's key now; its config once every key (and peer) is known (:meth:`attach`)."""
+    """A router's key, and its config applied through the API (:meth:`attach`)."""
 
     public_key: pulumi.Output[str]
     private_key: pulumi.Output[str]
-    config: pulumi.Output[dict[str, str]]
+    config: dict[str, str]
 
     def __init__(
         self, name: str, inv: model.Inventory, spec: model.Router, planned: RouterPlan, opts: pulumi.ResourceOptions
     ) -> None:
-        """``planned``: the router as the plan decides it (addresses do not depend on keys)."""
+        """``planned``: the router as the plan decides it."""
         super().__init__("fabric:index:Router", name, None, opts)
         self.name = name
         self.spec = spec
+        self.planned = planned
         self.mesh_address = str(planned.mesh_address)
         self.endpoint = f"https://{planned.api_address}:{planned.api_port}"
         key = WireguardKey(f"{name}-wg-key", key_rotation(inv, spec), pulumi.ResourceOptions(parent=self))
         self.public_key = key.public_key
         self.private_key = key.private_key
 
-    def attach(self, plan: pulumi.Output[Plan], api_key: pulumi.Output[str]) -> None:
-        """Render this router from the full plan, apply it through the API, register outputs."""
-        rendered = plan.apply(self._rendered)
-        self.config = rendered.apply(sections_text)
+    def attach(self, plan: Plan, api_key: pulumi.Output[str], late: LateValues) -> None:
+        """Render this router, apply it through the API (the other members' keys and the
+        cloud nodes' addresses filled in by the provider), register outputs."""
+        rendered = render_router(plan, self.planned)
+        commands = rendered.commands()
+        self.config = sections_text(rendered)
+        slots = late_paths(commands)
         self.applied = VyosConfig(
             f"{self.name}-vyos",
             router=self.spec.name,
@@ -68,7 +73,9 @@ class Router(pulumi.ComponentResource):
             keep_on_delete=[list(k) for k in keep_on_delete()],
             config=self.config,
             secrets={WIREGUARD_PRIVATE_KEY.name: self.private_key, API_KEY.name: api_key},
-            secret_paths=rendered.apply(lambda r: secret_paths(r.commands())),
+            secret_paths=secret_paths(commands),
+            late=late.inputs((kind, name) for pairs in slots.values() for kind, name in pairs),
+            late_paths=slots,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs(
@@ -79,9 +86,6 @@ class Router(pulumi.ComponentResource):
                 "config": self.config,
             }
         )
-
-    def _rendered(self, plan: Plan) -> RenderedRouter:
-        return render_router(plan, next(r for r in plan.routers if r.name == self.spec.name))
 
 
 def sections_text(rendered: RenderedRouter) -> dict[str, str]:

@@ -7,9 +7,10 @@ packages' own defaults do not overwrite ours and ``frr`` owns its files), then e
 action runs once, in concern order: WireGuard up, segments, forwarding, FRR.
 
 The WireGuard private key appears as a marker (``<secret:wireguard-private-key>``) in the
-file's secret slot (:mod:`fabric.render.secrets`); the cloud component fills the key into
-that slot inside a Pulumi secret output, so user-data is a secret in state and never
-shown in previews, and no other text of the user-data can take the key.
+file's slot (:mod:`fabric.deferred`), as do the peers' keys and cloud endpoints known
+only after ``up``; the cloud component fills them into those slots inside a Pulumi
+secret output, so user-data is a secret in state and never shown in previews, and no
+other text of the user-data can take the key.
 
 User-data grows with the tenants a node carries (about 2 KiB each), past AWS's 16 KiB
 limit at ten tenants, so it travels gzip-compressed and base64-encoded
@@ -25,14 +26,14 @@ from __future__ import annotations
 
 import base64
 import gzip
-from collections.abc import Mapping
 
 import yaml
 
+from fabric.deferred import samples
 from fabric.errors import ConfigError
 from fabric.render.linux.node import render_node
-from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
 from fabric.topology import CloudPlan, Plan
+from markers import Values
 
 #: The clouds' user-data limits, in bytes of what the API takes: AWS 16 KiB before its
 #: base64 (we send base64 text, which AWS decodes once), Azure 64 KiB of custom data,
@@ -60,14 +61,14 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(_Literal, _literal)
 
 
-def render_user_data(plan: Plan, cloud: CloudPlan, secrets: Mapping[str, str] | None = None) -> str:
-    """The ``#cloud-config`` document for the cloud's node: with ``secrets``, each file's
-    secret slots filled in from them, else markers where secrets go."""
+def render_user_data(plan: Plan, cloud: CloudPlan, values: Values | None = None) -> str:
+    """The ``#cloud-config`` document for the cloud's node: with ``values`` (by kind and
+    name, :mod:`markers`), each file's slots filled in from them, else markers."""
     state = render_node(plan, cloud.node)
     files = [
         {
             "path": f.path,
-            "content": _Literal(f.filled(secrets) if secrets is not None else f.content),
+            "content": _Literal(f.filled(values) if values is not None else f.content),
             "permissions": f"0{f.mode:o}",
             "owner": f"{f.owner}:{f.owner}",
             "defer": True,
@@ -105,9 +106,9 @@ def pack(text: str) -> str:
     return base64.b64encode(gzip.compress(text.encode(), compresslevel=9, mtime=0)).decode()
 
 
-def packed_user_data(plan: Plan, cloud: CloudPlan, private_key: str) -> str:
-    """The node's user-data with its private key in, packed; a ConfigError past its cloud's limit."""
-    packed = pack(render_user_data(plan, cloud, {WIREGUARD_PRIVATE_KEY.name: private_key}))
+def packed_user_data(plan: Plan, cloud: CloudPlan, values: Values) -> str:
+    """The node's user-data with its private key and late values in, packed; a ConfigError past its cloud's limit."""
+    packed = pack(render_user_data(plan, cloud, values))
     problem = _size_problem(cloud, packed)
     if problem:
         raise ConfigError([problem])
@@ -115,7 +116,7 @@ def packed_user_data(plan: Plan, cloud: CloudPlan, private_key: str) -> str:
 
 
 def user_data_problems(plan: Plan) -> list[str]:
-    """Every cloud node whose user-data, packed with a stand-in key of the real key's length,
+    """Every cloud node whose user-data, packed with stand-ins of the real values' lengths,
     is over its cloud's limit: checked with the config, before anything is created."""
     out = []
     for cloud in plan.clouds:
@@ -126,8 +127,9 @@ def user_data_problems(plan: Plan) -> list[str]:
 
 
 def packed_sample(plan: Plan, cloud: CloudPlan) -> str:
-    """The packed user-data with the stand-in private key (what :func:`user_data_problems` measures)."""
-    return pack(render_user_data(plan, cloud, {WIREGUARD_PRIVATE_KEY.name: WIREGUARD_PRIVATE_KEY.sample}))
+    """The packed user-data with every slot's stand-in (what :func:`user_data_problems` measures)."""
+    node = render_node(plan, cloud.node)
+    return pack(render_user_data(plan, cloud, samples(tuple(s for f in node.files() for s in f.slots))))
 
 
 def _size_problem(cloud: CloudPlan, packed: str) -> str | None:

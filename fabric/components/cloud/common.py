@@ -1,16 +1,13 @@
 """What the three cloud extensions share: the two phases, the node's key, tags, user-data.
 
-An extension is built in two phases because of a dependency order. The fabric's full
-plan needs every member's public key and the cloud node's public endpoint, and those
-come from the extension's own resources; the node's user-data and its firewall need the
-full plan. So the constructor creates, from the keyless plan, everything that depends
-on config alone (the key, the network, subnets, internet gateway and the static public
-IP), and :meth:`CloudExtension.attach` adds, from the full plan, what needs the other
-members: the firewall and the node.
-
-How many resources exist (which tenants, which prefixes) always comes from the keyless
-plan, which Pulumi can see without waiting on outputs; the full plan differs from it
-only in keys and endpoints.
+An extension is built in two phases because of a dependency order. The other members'
+configs need the cloud node's public key and address, which come from the extension's
+own resources, and the node's user-data and firewall need theirs. So the constructor
+creates everything that depends on config alone (the key, the network, subnets,
+internet gateway and the static public IP), and :meth:`CloudExtension.attach` adds what
+needs the other members' values: the firewall and the node. Both come from the one
+plan (:mod:`fabric.components.late` fills in the values known after ``up``), so which
+resources exist is always known in a preview.
 
 Every tenant's workload subnet gets its own filter (AWS network ACL, Azure NSG, GCP
 firewall rules on the tenant's tag), because the cloud delivers traffic between subnets
@@ -34,8 +31,12 @@ from typing import Any, ClassVar
 import pulumi
 
 from fabric import model
+from fabric.components.late import LateValues, used
+from fabric.deferred import WIREGUARD_PRIVATE_KEY, resolve
 from fabric.render.cloudinit import packed_user_data
+from fabric.render.linux.node import render_node
 from fabric.topology import CloudPlan, CloudTenant, Plan
+from markers import SECRET
 from providers.keys import WireguardKey
 
 
@@ -145,10 +146,6 @@ def egress_destinations(t: CloudTenant) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(p) for p in t.egress))
 
 
-def cloud_of(plan: Plan, site: str) -> CloudPlan:
-    return next(c for c in plan.clouds if c.site == site)
-
-
 class CloudExtension(pulumi.ComponentResource, abc.ABC):
     """A cloud extension's shared part; each cloud's class adds its network and node.
 
@@ -192,14 +189,20 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
         """A tenant's child: ``<site>-tenant-<tenant>-<what>``."""
         return self.name(f"tenant-{t.tenant.name}-{what}")
 
-    def attach(self, plan: pulumi.Output[Plan]) -> None:
-        """Phase 2: the firewall and the node, from the full plan; then the outputs."""
-        cloud = plan.apply(lambda p: cloud_of(p, self.site))
+    def attach(self, plan: Plan, late: LateValues) -> None:
+        """Phase 2: the firewall and the node, which need the other members' keys and
+        addresses (known after ``up`` for this stack's own); then the outputs."""
+        planned = self.planned
+        slots = [(kind, name) for f in render_node(plan, planned.node).files() for _, kind, name in f.slots]
+        public = [(kind, name) for kind, name in slots if kind != SECRET]
         # Packed (gzip, base64) as every cloud takes it; a config error when it outgrows the cloud's limit.
-        packed = pulumi.Output.all(plan, cloud, self._private_key).apply(lambda args: packed_user_data(*args))
+        packed = pulumi.Output.all(late.inputs(public), self._private_key).apply(
+            lambda args: packed_user_data(plan, planned, {**args[0], SECRET: {WIREGUARD_PRIVATE_KEY.name: args[1]}})
+        )
         # The private key is inside: a secret in state, masked in previews and logs.
         self.user_data = pulumi.Output.secret(packed)
-        self._attach(cloud.apply(lambda c: [host_prefix(e) for e in c.wireguard_sources]))
+        sources = planned.wireguard_sources
+        self._attach(late.resolved(used(sources), lambda v: [host_prefix(resolve(e, v)) for e in sources]))
         self.register_outputs(self.outputs())
 
     @abc.abstractmethod

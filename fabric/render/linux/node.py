@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fabric.deferred import WIREGUARD_PRIVATE_KEY, Deferred, compose
 from fabric.render.linux.network import RELOAD_ACTION
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import header, ini
-from fabric.render.secrets import WIREGUARD_PRIVATE_KEY, compose
 from fabric.render.vyos.bgp import HOLDTIME, KEEPALIVE
 from fabric.topology import NodePlan, Plan, TenantOnNode
 
@@ -68,30 +68,28 @@ def wireguard(plan: Plan, node: NodePlan) -> Concern:
         f"MTU = {plan.mtu.wireguard}",
         "Table = off",
     ]
-    lines: list[str] = []
+    peers: list[str | Deferred] = []
     for peer in node.wireguard_peers:
-        lines += ["", "[Peer]", f"# {peer.name}", f"PublicKey = {peer.public_key}"]
-        lines.append(f"AllowedIPs = {', '.join(peer.allowed_ips)}")
+        peers += ["\n[Peer]\n", f"# {peer.name}\n", "PublicKey = ", peer.public_key, "\n"]
+        peers.append(f"AllowedIPs = {', '.join(peer.allowed_ips)}\n")
         if peer.endpoint:
-            lines.append(f"Endpoint = {peer.endpoint}:{peer.port}")
+            peers += ["Endpoint = ", peer.endpoint, f":{peer.port}\n"]
         if plan.mesh_keepalive:
-            lines.append(f"PersistentKeepalive = {plan.mesh_keepalive}")
+            peers.append(f"PersistentKeepalive = {plan.mesh_keepalive}\n")
     unit = f"wg-quick@{MESH}"
     sync = (
         f"if systemctl is-active -q {unit}; then wg-quick strip {MESH} > /run/fabric-{MESH}.conf"
         f" && wg syncconf {MESH} /run/fabric-{MESH}.conf; rc=$?; rm -f /run/fabric-{MESH}.conf; exit $rc;"
         f" else systemctl restart {unit}; fi"
     )
-    # The private key is a slot the provider fills in, never text.
-    content, slots = compose(
-        ["\n".join(interface), "\nPrivateKey = ", WIREGUARD_PRIVATE_KEY, "\n", "".join(f"{line}\n" for line in lines)]
-    )
+    # The private key, and keys and addresses known after `up`, are slots the provider fills in, never text.
+    content, slots = compose(["\n".join(interface), "\nPrivateKey = ", WIREGUARD_PRIVATE_KEY, "\n", *peers])
     return Concern(
         files=(
             HostFile(
                 WG_CONF,
                 content,
-                secrets=slots,
+                slots=slots,
                 mode=0o600,
                 reload=("wg-sync",),
                 cleanup=(("systemctl", "disable", "--now", unit),),

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from fabric.render.secrets import Slots, check_slots, fill
+from markers import SECRET, Slots, Values, check_slots, fill
 
 
 @dataclass(frozen=True)
@@ -30,20 +30,41 @@ class HostFile:
     #: Commands that undo what the file made once it is removed (e.g. delete the device a
     #: ``.netdev`` created: networkd never removes one). Best effort: the thing may be gone.
     cleanup: tuple[tuple[str, ...], ...] = ()
-    #: Where secrets go in ``content`` (see :mod:`fabric.render.secrets`); the provider fills
-    #: in exactly these and refuses marker text anywhere else.
-    secrets: Slots = ()
+    #: Where deferred values (secrets, keys and addresses known after ``up``) go in
+    #: ``content`` (see :mod:`fabric.deferred`); the provider fills in exactly these and
+    #: refuses marker text anywhere else.
+    slots: Slots = ()
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f"{self.path!r}: host paths must be absolute")
         if not self.content.endswith("\n"):
             raise ValueError(f"{self.path}: content must end with a newline")
-        check_slots(self.content, self.secrets)
+        check_slots(self.content, self.slots)
 
-    def filled(self, values: Mapping[str, str]) -> str:
-        """The content with its secrets in (for a host that is not given markers, e.g. cloud-init)."""
-        return fill(self.content, self.secrets, values)
+    @property
+    def secret(self) -> bool:
+        """Whether a secret goes into the file (its concern is then given the secret)."""
+        return any(kind == SECRET for _, kind, _ in self.slots)
+
+    def filled(self, values: Values) -> str:
+        """The content with its slots filled (for a host that is not given markers, e.g. cloud-init)."""
+        return fill(self.content, self.slots, values)
+
+    def spec(self) -> dict[str, object]:
+        """The file as the host provider takes it. Secret slots are ``secrets``
+        (``[offset, name]``), other slots ``late`` (``[offset, kind, name]``); each only when present."""
+        secrets = [[offset, name] for offset, kind, name in self.slots if kind == SECRET]
+        late = [[offset, kind, name] for offset, kind, name in self.slots if kind != SECRET]
+        return {
+            "content": self.content,
+            "mode": self.mode,
+            "owner": self.owner,
+            "reload": list(self.reload),
+            **({"cleanup": [list(argv) for argv in self.cleanup]} if self.cleanup else {}),
+            **({"secrets": secrets} if secrets else {}),
+            **({"late": late} if late else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -82,17 +103,7 @@ class Concern(NamedTuple):
 
     def inputs(self) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
         """The concern as the host provider takes it: files by path, and the actions in order."""
-        files: dict[str, dict[str, object]] = {
-            f.path: {
-                "content": f.content,
-                "mode": f.mode,
-                "owner": f.owner,
-                "reload": list(f.reload),
-                **({"cleanup": [list(argv) for argv in f.cleanup]} if f.cleanup else {}),
-                **({"secrets": [list(slot) for slot in f.secrets]} if f.secrets else {}),
-            }
-            for f in self.files
-        }
+        files = {f.path: f.spec() for f in self.files}
         return files, [{"name": a.name, "commands": [list(argv) for argv in a.commands]} for a in self.actions]
 
     def action(self, name: str) -> HostAction:

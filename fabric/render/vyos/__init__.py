@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
+from fabric.deferred import Deferred
 from fabric.render import gc_paused
-from fabric.render.secrets import SecretRef
 from fabric.render.vyos import (
     bgp,
     bridge,
@@ -63,7 +63,7 @@ class RenderedRouter:
         return [c for section in self.sections.values() for c in section]
 
     def config(self) -> dict[str, list[str]]:
-        """``{"<path words>": [values]}`` (secrets as markers): the VyOS provider's working form.
+        """``{"<path words>": [values]}`` (deferred values as markers): the VyOS provider's working form.
 
         The provider's ``config`` input is the per-section ``set`` text instead (one value per
         section, see ``fabric.components.router.sections_text``); state written before that
@@ -73,7 +73,7 @@ class RenderedRouter:
         for c in self.commands():
             values = out.setdefault(" ".join(c.path), [])
             if c.value is not None:
-                values.append(c.value.marker if isinstance(c.value, SecretRef) else c.value)
+                values.append(c.value.marker if isinstance(c.value, Deferred) else c.value)
         return out
 
     def text(self) -> str:

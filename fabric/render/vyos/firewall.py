@@ -40,7 +40,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
 
 def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
     out = [cmd("firewall", "group", "network-group", ADMIN, "network", value=p) for p in router.admin_prefixes]
-    endpoints = sorted({p.endpoint for p in router.wireguard_peers if p.endpoint})
+    endpoints = sorted({p.endpoint for p in router.wireguard_peers if p.endpoint}, key=str)
     out += [cmd("firewall", "group", "address-group", MESH_ENDPOINTS, "address", value=e) for e in endpoints]
     for carried in router.tenants:
         t = carried.tenant

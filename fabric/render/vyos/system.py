@@ -9,7 +9,7 @@ whose schema has it (1.5; 1.4's API has no commit-confirm at all).
 
 from __future__ import annotations
 
-from fabric.render.secrets import API_KEY
+from fabric.deferred import API_KEY
 from fabric.render.vyos.command import Command, cmd
 from fabric.topology import Plan, RouterPlan
 

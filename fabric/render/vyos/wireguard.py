@@ -1,14 +1,16 @@
 """The WireGuard mesh (``wg0``): the encrypted control plane every other protocol rides in.
 
 One peer per other mesh member, each allowed only its own mesh address. The private
-key is a secret reference, filled in by the provider from the key resource. A peer
-whose public endpoint is not known yet (a cloud node before its address exists) is
-listed without one: it initiates, and WireGuard learns its endpoint from the handshake.
+key is a secret, and this stack's members' public keys and its cloud nodes' addresses
+are values known after ``up`` (:mod:`fabric.deferred`): the provider fills them in from
+the key resources and the clouds' addresses. A peer stack's cloud node whose address is
+not exported yet is listed without one: it initiates, and WireGuard learns its endpoint
+from the handshake.
 """
 
 from __future__ import annotations
 
-from fabric.render.secrets import WIREGUARD_PRIVATE_KEY
+from fabric.deferred import WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos.command import Command, cmd
 from fabric.render.vyos.names import MESH
 from fabric.topology import Plan, RouterPlan
