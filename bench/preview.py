@@ -68,9 +68,21 @@ def _preview(project: Project, times: Path, repeat: int) -> dict[str, Any]:
     return {**median, "resources": summary.strip()}
 
 
+def add_router(project: Project) -> None:
+    """A third router in dc1's stack file (its key exists only after the next ``up``)."""
+    path = project.dir / "Pulumi.dc1.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    routers = data["config"]["fabric:datacenter"]["routers"]
+    routers.append(
+        {"name": "dc1-r3", "id": 3, "hypervisor": "dc1-hv2", "gateway": False, "public_address": "5.254.54.4"}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:
-    """A new stack's preview (keys unknown, so router configs are not rendered yet), then
-    the preview of the same stack after ``up`` (every config rendered and diffed)."""
+    """A new stack's preview, the preview of the same stack after ``up`` (every config
+    rendered and diffed), and the preview of adding a router to it (whose new key every
+    router's config names)."""
     with tempfile.TemporaryDirectory() as tmp:
         project = Project(Path(tmp))
         if tenants is not None:
@@ -89,9 +101,11 @@ def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:
             new = _preview(project, times, repeat)
             project.run("up", "-s", "dc1", "--yes", "--skip-preview")
             existing = _preview(project, times, repeat)
+            add_router(project)
+            added = _preview(project, times, repeat)
         finally:
             project.close()
-    return {"new stack": new, "after up": existing}
+    return {"new stack": new, "after up": existing, "a router added": added}
 
 
 def main() -> int:

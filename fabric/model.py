@@ -306,6 +306,10 @@ class Api(_Model):
     ca_file: LocalPath | None = None
     fingerprint: CertFingerprint | None = None
     insecure: bool = False
+    #: Apply under commit-confirm where the release has it (:mod:`fabric.vyos_releases`): a
+    #: change that cuts the provider off is rolled back by the router. ``false`` applies
+    #: without that safety net (the policy pack refuses it).
+    commit_confirm: bool = True
 
 
 class Router(_Model):
@@ -318,6 +322,7 @@ class Router(_Model):
     #: Gateway routers carry tenant segments and VRRP; at most a pair per datacenter.
     gateway: bool = True
     public_address: Address
+    #: A release line of :data:`fabric.vyos_releases.RELEASES` (a test holds the two equal).
     vyos_version: Literal["1.5", "1.4"] = "1.5"
     vm: Vm = Vm()
     api: Api = Api()

@@ -34,14 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from fabric.vyos_releases import RELEASES
+
 __all__ = ["SUPPORTED_VERSIONS", "Violation", "VyosSchema"]
 
-#: Versions with a bundled tree: "1.5" is the rolling line (vyos-1x ``current``),
-#: "1.4" the LTS line (``sagitta``).
-SUPPORTED_VERSIONS: tuple[str, ...] = ("1.5", "1.4")
+#: Versions with a bundled tree (:mod:`fabric.vyos_releases`).
+SUPPORTED_VERSIONS: tuple[str, ...] = tuple(RELEASES)
 
 _DATA_DIR: Final = Path(__file__).resolve().parent / "data" / "vyos"
-_DATA_FILES: Final = {"1.5": "config-tree.json.gz", "1.4": "config-tree-1.4.json.gz"}
+_DATA_FILES: Final = {version: r.schema for version, r in RELEASES.items()}
 
 #: A check answers ``None`` when the value passes, else the reason it fails.
 _Check = Callable[[str], "str | None"]

@@ -6,6 +6,10 @@ files needs (``networkctl reload``, ``systemctl daemon-reload``, ``ovs-vsctl --m
 ...``). Only files whose content, mode or owner differ are written, and only the actions
 those files name are run, in the concern's order.
 
+* Inputs read as a reviewer reads them: files by path with their whole content (a preview
+  diffs it line by line), and each action as one shell line, ``"name: cmd && cmd"``; a
+  file's ``cleanup`` is shell lines too. State of earlier versions (argv lists) is read
+  alike (:func:`actions_of`, :func:`cleanup_of`).
 * ``diff`` works from data alone (no host access in preview) and names the files and
   actions that change; a new address or port is an update (the same host), another
   ``root`` a replace that removes the old files first.
@@ -303,6 +307,16 @@ def wanted(spec: Mapping[str, Any], values: markers.Values) -> tuple[str, str, s
     return digest(content_of(spec, values)), mode, str(spec.get("owner", "root"))
 
 
+def same_actions(old: Any, new: Any) -> bool:
+    """Whether two ``actions`` inputs (either form) run the same lines; unknown ones differ."""
+    if old == new:
+        return True
+    try:
+        return actions_of(old or []) == actions_of(new or [])
+    except (TypeError, KeyError, AttributeError):
+        return False
+
+
 def same_files(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     """Whether two resources' files are the same once their slots are filled (a file whose
     key became a marker filled with the same key is the same file; a value still unknown
@@ -314,8 +328,9 @@ def same_files(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
         values = values_of(props)
         return {
             path: {
-                **{k: v for k, v in spec.items() if k not in ("content", "secrets", "late")},
+                **{k: v for k, v in spec.items() if k not in ("content", "secrets", "late", "cleanup")},
                 "content": content_of(spec, values),
+                "cleanup": cleanup_of(spec),
             }
             for path, spec in (props.get("files") or {}).items()
         }
@@ -334,12 +349,33 @@ def changed_files(
     return [p for p, spec in files.items() if states.get(p) != wanted(spec, values)]
 
 
-def actions_for(
-    changed: list[str], files: Mapping[str, Mapping[str, Any]], actions: Sequence[Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
+#: An action as the provider takes it: its name and its one shell line.
+Action = tuple[str, str]
+
+
+def actions_of(entries: Sequence[Any]) -> list[Action]:
+    """A concern's ``actions`` input as (name, shell line): ``"name: cmd && cmd"`` strings,
+    or (state of earlier versions) ``{"name", "commands": [argv, ...]}``, read alike so the
+    first ``up`` after an upgrade changes nothing."""
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            name, _, line = entry.partition(": ")
+        else:
+            name, line = str(entry["name"]), " && ".join(shlex.join(map(str, argv)) for argv in entry["commands"])
+        out.append((name, line))
+    return out
+
+
+def cleanup_of(spec: Mapping[str, Any]) -> list[str]:
+    """A file's ``cleanup`` as shell lines (earlier state: argv lists)."""
+    return [c if isinstance(c, str) else shlex.join(map(str, c)) for c in spec.get("cleanup") or []]
+
+
+def actions_for(changed: list[str], files: Mapping[str, Mapping[str, Any]], actions: Sequence[Action]) -> list[Action]:
     """The actions the changed (or removed) files name, in the concern's order, each once."""
     named = {name for p in changed for name in files[p].get("reload") or []}
-    return [a for a in actions if a["name"] in named]
+    return [a for a in actions if a[0] in named]
 
 
 def marker_path(props: Mapping[str, Any]) -> str:
@@ -354,7 +390,7 @@ def apply_script(
     host: Host,
     files: Mapping[str, Mapping[str, Any]],
     changed: list[str],
-    actions: Sequence[Mapping[str, Any]],
+    actions: Sequence[Action],
     marker: str,
     values: markers.Values,
     removed: Mapping[str, Mapping[str, Any]] | None = None,
@@ -363,7 +399,7 @@ def apply_script(
     """One script: note the owed actions, write each changed file atomically, remove the
     files no longer owned (then their cleanup), run the actions, forget the note; steps
     are marked so a failure can be named."""
-    owed = " ".join(str(a["name"]) for a in actions)
+    owed = " ".join(name for name, _ in actions)
     note = shlex.quote(host.path(marker))
     root = "" if host.root == "/" else host.root.rstrip("/")
     lines = [
@@ -397,10 +433,9 @@ def apply_script(
     if owner is not None:
         path, name = shlex.quote(host.path(owner[0])), shlex.quote(owner[1])
         lines += [f'mkdir -p "$(dirname {path})"', f"echo {name} > {path}"]
-    for action in actions:
-        for argv in action["commands"]:
-            command = " ".join(shlex.quote(str(a)) for a in argv)
-            lines += [f"echo {shlex.quote(STEP + 'run ' + action['name'] + ': ' + command)}", command]
+    for name, line in actions:
+        # `a && b` does not stop a `set -e` script when `a` fails: the list's status does.
+        lines += [f"echo {shlex.quote(STEP + 'run ' + name + ': ' + line)}", f"{line} || exit $?"]
     lines.append(f"rm -f {note}")
     return "\n".join(lines) + "\n"
 
@@ -412,11 +447,12 @@ def removal_lines(host: Host, removed: Mapping[str, Mapping[str, Any]]) -> list[
     lines = []
     for path, spec in removed.items():
         lines.append(f"echo {shlex.quote(STEP + 'remove ' + path)}")
-        cleanup = spec.get("cleanup") or []
+        cleanup = cleanup_of(spec)
         if not cleanup and path.startswith(UNIT_DIR) and path.endswith((".service", ".timer")):
-            cleanup = [["systemctl", "disable", "--now", path.rsplit("/", 1)[-1]]]  # a unit says how to stop it
-        for argv in cleanup:
-            lines.append(" ".join(shlex.quote(str(a)) for a in argv) + " || true")
+            cleanup = [
+                shlex.join(["systemctl", "disable", "--now", path.rsplit("/", 1)[-1]])
+            ]  # a unit says how to stop it
+        lines += [f"{line} || true" for line in cleanup]
         lines.append(f"rm -f {shlex.quote(host.path(path))}")
     return lines
 
@@ -439,8 +475,12 @@ class HostConcernProvider(ResourceProvider):
         # create-then-delete replace would delete the files it had just found in place).
         # Another ``root`` is another place for the files: the old ones go first.
         replaces = ["root"] if olds.get("root") != news.get("root") else []
-        keys = ("host", "actions", "user", "host_key", "private_key", "address", "port", "root", "secrets")
-        changes = any(olds.get(k) != news.get(k) for k in keys) or not same_files(olds, news)
+        keys = ("host", "user", "host_key", "private_key", "address", "port", "root", "secrets")
+        changes = (
+            any(olds.get(k) != news.get(k) for k in keys)
+            or not same_actions(olds.get("actions"), news.get("actions"))
+            or not same_files(olds, news)
+        )
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -453,7 +493,7 @@ class HostConcernProvider(ResourceProvider):
     def _apply(self, props: dict[str, Any], old_files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """Make the host match ``props``; files in ``old_files`` but not in ``props`` are removed."""
         files: dict[str, dict[str, Any]] = props.get("files") or {}
-        actions: list[dict[str, Any]] = props.get("actions") or []
+        actions = actions_of(props.get("actions") or [])
         values = values_of(props)
         removed = {p: spec for p, spec in old_files.items() if p not in files}
         marker = marker_path(props)
@@ -463,14 +503,14 @@ class HostConcernProvider(ResourceProvider):
             if owner is not None and recorded == owner[1]:
                 owner = None  # already recorded: nothing to write for it
             changed = changed_files(files, states, values)
-            named = {a["name"] for a in actions_for(changed, files, actions)}
-            named |= {a["name"] for a in actions_for(list(removed), removed, actions)} | set(pending)
-            run = [a for a in actions if a["name"] in named]
+            named = {name for name, _ in actions_for(changed, files, actions)}
+            named |= {name for name, _ in actions_for(list(removed), removed, actions)} | set(pending)
+            run = [a for a in actions if a[0] in named]
             if changed or run or removed or owner:
                 code, output = host.run(apply_script(host, files, changed, run, marker, values, removed, owner))
                 if code != 0:
                     raise failure(host, code, output)
-        return {**props, "written": changed, "removed": list(removed), "ran": [a["name"] for a in run], "drift": []}
+        return {**props, "written": changed, "removed": list(removed), "ran": [name for name, _ in run], "drift": []}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         files: dict[str, dict[str, Any]] = props.get("files") or {}
@@ -531,7 +571,7 @@ class HostConcern(Resource, module=types.MODULE, name="HostConcern"):
         host_key: str | None,
         private_key: pulumi.Input[str] | None,
         files: pulumi.Input[Mapping[str, Any]],
-        actions: pulumi.Input[Sequence[Mapping[str, Any]]],
+        actions: pulumi.Input[Sequence[str]],
         root: str = "/",
         secrets: Mapping[str, pulumi.Input[str]] | None = None,
         late: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,

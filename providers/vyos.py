@@ -26,8 +26,8 @@ one ``/configure`` batch, one confirm and one save, however many lines change.
   router) is a replace, the old one's config deleted first; everything else (a renamed
   router included) is an in-place update.
 * ``create``/``update`` read the owned subtrees from the router, send one batch (deletes
-  of what is no longer desired, then sets) with ``confirm_time`` (a build without
-  commit-confirm ignores it; the answer says whether a timer runs), read the config
+  of what is no longer desired, then sets) with ``confirm_time`` unless ``confirm`` is
+  false (a build without commit-confirm ignores it; the answer says whether a timer runs), read the config
   back, confirm, then save. A VyOS commit is not atomic (a failing priority subtree
   leaves the others committed), so after any failed or uncertain write the router is
   put back to what it held before the apply and nothing is saved (:meth:`Router._undo`);
@@ -529,6 +529,8 @@ class Router:
         verify = tls_verify(self.endpoint, props.get("tls") or {}, self.name)
         self.client = httpx.Client(verify=verify, timeout=TIMEOUT_S)
         self.writes = 0
+        #: Whether batches ask for a commit-confirm timer (state of earlier versions: always).
+        self.confirm = props.get("confirm") is not False
         #: Whether the last batch ran under a commit-confirm timer (the router's answer says).
         self.timer = False
 
@@ -617,7 +619,7 @@ class Router:
         # The undo may write back secrets this apply replaces: never repeat those either.
         self.secrets += [v for p, vs in before.items() if p.rsplit(" ", 1)[-1] in SECRET_LEAVES for v in vs if v]
         minutes = confirm_minutes(len(commands))
-        body: dict[str, Any] = {"commands": commands, "confirm_time": minutes}
+        body: dict[str, Any] = {"commands": commands, **({"confirm_time": minutes} if self.confirm else {})}
 
         def unchanged(running: Config) -> str | None:
             return None if same_lines(undo_scope(running, owns), before) else "the router's config changed"
@@ -918,6 +920,7 @@ class VyosConfig(Resource, module=types.MODULE, name="RouterConfig"):
         api_key: pulumi.Input[str],
         tls: pulumi.Input[Mapping[str, Any]],
         vyos_version: str,
+        confirm: bool,
         owns: Mapping[str, list[list[str]]],
         keep_on_delete: list[list[str]],
         config: pulumi.Input[Mapping[str, str]],
@@ -936,6 +939,8 @@ class VyosConfig(Resource, module=types.MODULE, name="RouterConfig"):
                 "api_key": pulumi.Output.secret(api_key),
                 "tls": tls,
                 "vyos_version": vyos_version,
+                # Apply under commit-confirm (the release has it and the config did not turn it off).
+                "confirm": confirm,
                 "owns": owns,
                 "keep_on_delete": keep_on_delete,
                 "config": config,

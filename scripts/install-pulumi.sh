@@ -10,8 +10,10 @@
 #        - `pulumi-language-python`: module .../sdk/python/cmd/pulumi-language-python/v3,
 #          which has no tags: the pseudo-version of the release commit (read from the
 #          proxy's record of the pkg/v3 tag), or $PULUMI_LANGUAGE_PYTHON_VERSION;
-#        - `pulumi-language-python-exec` and `pulumi-resource-pulumi-python` (the
-#          dynamic-provider plugin), copied from the sdk/v3 module source.
+#        - `pulumi-language-python-exec`, `pulumi-resource-pulumi-python` (the
+#          dynamic-provider plugin) and `pulumi-analyzer-policy-python` (what runs a
+#          Python policy pack, `pulumi preview --policy-pack policy`), copied from the
+#          sdk/v3 module source.
 #      pkg/v3's go.mod has local `replace` directives, so `go install` refuses it; the
 #      build uses a throwaway module (tools/pulumi-cli: go.mod, go.sum, tools.go) that
 #      requires pkg/v3 and sdk/v3 at the version; its go.sum pins every module's hash.
@@ -30,7 +32,8 @@ log() { echo "install-pulumi: $*" >&2; }
 
 have_python_host() {  # $1: the directory holding pulumi
     [ -x "$1/pulumi-language-python" ] && [ -x "$1/pulumi-language-python-exec" ] &&
-        { [ -x "$1/pulumi-resource-pulumi-python" ] || command -v pulumi-resource-pulumi-python >/dev/null; }
+        { [ -x "$1/pulumi-resource-pulumi-python" ] || command -v pulumi-resource-pulumi-python >/dev/null; } &&
+        { [ -x "$1/pulumi-analyzer-policy-python" ] || command -v pulumi-analyzer-policy-python >/dev/null; }
 }
 
 if [ -f "$stamp" ] && [ -x "$bin/pulumi" ] && have_python_host "$bin" &&
@@ -49,7 +52,8 @@ if existing=$(command -v pulumi 2>/dev/null) && ! [ "$(dirname "$existing")" -ef
     [ "$("$existing" version 2>/dev/null)" = "v$version" ] && have_python_host "$(dirname "$existing")"; then
     log "Pulumi CLI v$version: using $existing"
     mkdir -p "$bin"
-    for f in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python; do
+    for f in pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python \
+        pulumi-analyzer-policy-python; do
         src=$(dirname "$existing")/$f
         if [ -e "$src" ]; then ln -sf "$src" "$bin/$f"; fi
     done
@@ -134,6 +138,7 @@ go build -mod=readonly -o "$bin/pulumi-language-python" -ldflags "$ldflags" \
 sdk=$modcache/github.com/pulumi/pulumi/sdk/v3@v$version
 install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
 install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"
+install -m 0755 "$sdk/python/dist/pulumi-analyzer-policy-python" "$bin/pulumi-analyzer-policy-python"
 
 built=$("$bin/pulumi" version)
 [ "$built" = "v$version" ] || { log "the built CLI says $built, expected v$version"; exit 1; }

@@ -18,7 +18,8 @@ fi
 # checks every rendered filter), systemd-networkd and ISC's DHCP client (a tenant DHCP
 # server as rendered, and a client taking its lease), and for the
 # lab: debootstrap (its nodes' Debian tree), systemd-nspawn (its containers), tcpdump
-# (captures on its underlay). Installed from Debian's packages when missing.
+# (captures on its underlay), and Node.js for Mermaid's parser (the diagram test).
+# Installed from Debian's packages when missing.
 packages=()
 [ -x /usr/sbin/sshd ] || packages+=(openssh-server openssh-client)
 command -v ovs-vsctl >/dev/null || packages+=(openvswitch-switch)
@@ -30,6 +31,7 @@ command -v systemd-nspawn >/dev/null || packages+=(systemd-container)
 command -v tcpdump >/dev/null || packages+=(tcpdump)
 [ -x /lib/systemd/systemd-networkd ] || packages+=(systemd)
 command -v dhclient >/dev/null || packages+=(isc-dhcp-client)
+command -v npm >/dev/null || packages+=(nodejs npm)  # Mermaid's own parser reads every diagram
 if [ ${#packages[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         echo "install these packages with your package manager: ${packages[*]}" >&2
@@ -54,6 +56,18 @@ else
     echo "$want" > "$stamp"
 fi
 venv/bin/python -m fabric --help > /dev/null
+# Mermaid (and jsdom, the DOM it needs outside a browser) for the diagram test, pinned, cached.
+mermaid=.tools/mermaid
+mermaid_pins="mermaid@11.17.2 jsdom@29.1.1"
+if [ "$(cat "$mermaid/.pins" 2>/dev/null)" = "$mermaid_pins" ] && [ -d "$mermaid/node_modules/mermaid" ]; then
+    echo "mermaid: up to date"
+else
+    echo "mermaid: installing $mermaid_pins"
+    mkdir -p "$mermaid"
+    # shellcheck disable=SC2086 # the pins are words
+    npm install --prefix "$mermaid" --no-audit --no-fund --silent $mermaid_pins > /dev/null
+    echo "$mermaid_pins" > "$mermaid/.pins"
+fi
 pulumi_bin=$(./scripts/install-pulumi.sh)
 echo "fabric is set up. Pulumi CLI: $pulumi_bin/pulumi ($("$pulumi_bin/pulumi" version))"
 echo "try: venv/bin/python -m fabric plan --stack dc1"

@@ -9,6 +9,7 @@ what they were asked to do. Everything else (sshd, sh, base64, chown, mv) is rea
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from fabric import deferred, loader, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.linux.node import render_node
-from providers.host import HostConcernProvider, HostError, HostKeyError
+from providers.host import HostConcernProvider, HostError, HostKeyError, actions_of, cleanup_of
 from tests.conftest import ERRORS, burst_raw, load_yaml, patch
 from tests.ovs import Switch
 from tests.sshd import Sshd, stand_ins
@@ -165,10 +166,63 @@ def test_a_failure_mid_apply_names_the_command_and_a_rerun_converges(sshd: Sshd,
     # create again: the files are already there, yet the reload they need still runs.
     outs = HostConcernProvider().create(props(sshd, root, "network", network)).outs
     assert outs is not None and outs["written"] == []
-    assert outs["ran"] == [a["name"] for a in network["actions"]]
+    assert outs["ran"] == [a.split(": ", 1)[0] for a in network["actions"]]
     assert "networkctl reload" in calls(tmp_path)
     assert not (root / "var/lib/fabric/pending/network").exists()
     assert HostConcernProvider().create(props(sshd, root, "network", network)).outs["ran"] == []  # type: ignore[index]
+
+
+def shell_commands(line: str) -> list[list[str]]:
+    """A shell line's commands as the shell splits them: words, between unquoted ``&&``."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return commands
+
+
+def test_actions_are_one_readable_line_each_and_run_as_their_commands() -> None:
+    """What a preview shows of an action is one line, ``name: cmd && cmd``, each command
+    quoted so the shell splits it back into exactly the rendered words; state of earlier
+    versions (argv lists) reads as the same lines, so upgrading changes nothing."""
+    raw = burst_raw()
+    plan = topology.build(loader.load(raw))
+    states = [
+        render_hypervisor(plan, hv) for hv in topology.build(loader.load(load_yaml(ERRORS / "_base.yaml"))).hypervisors
+    ]
+    states += [render_node(plan, c.node) for c in plan.clouds]
+    for state in states:
+        for concern in state.concerns.values():
+            files, lines = concern.inputs()
+            assert len(lines) == len(concern.actions) and all("\n" not in line for line in lines)
+            for action, (name, line) in zip(concern.actions, actions_of(lines), strict=True):
+                assert name == action.name
+                assert shell_commands(line) == [list(argv) for argv in action.commands]
+            earlier = [{"name": a.name, "commands": [list(argv) for argv in a.commands]} for a in concern.actions]
+            assert actions_of(earlier) == actions_of(lines)
+            for path, spec in files.items():
+                argvs = concern.files[[f.path for f in concern.files].index(path)].cleanup
+                assert cleanup_of({"cleanup": [list(a) for a in argvs]}) == cleanup_of(spec)
+            old = {"host": "h", "files": files, "actions": earlier}
+            assert HostConcernProvider().diff("id", old, {**old, "actions": lines}).changes is False
+            if lines:
+                assert HostConcernProvider().diff("id", old, {**old, "actions": lines[1:]}).changes is True
+
+
+def test_an_action_stops_at_its_first_failing_command(sshd: Sshd, tmp_path: Path) -> None:
+    """``a && b`` does not stop a ``set -e`` script when ``a`` fails; the provider's script does."""
+    root = tmp_path / "host"
+    spec = {
+        "files": {"/etc/x.conf": {"content": "x\n", "mode": 0o644, "owner": "root", "reload": ["two"]}},
+        "actions": [f"two: false && touch {tmp_path / 'second'}", f"after: touch {tmp_path / 'after'}"],
+    }
+    with pytest.raises(HostError, match=r"run two: false && touch .* failed \(exit 1\)"):
+        HostConcernProvider().create(props(sshd, root, "x", spec))
+    assert not (tmp_path / "second").exists() and not (tmp_path / "after").exists()
 
 
 def test_sudo_is_used_when_the_user_is_not_root(sshd: Sshd, tmp_path: Path) -> None:

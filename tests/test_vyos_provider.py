@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from fabric import loader, stackfile, topology
+import markers
+from fabric import deferred, loader, stackfile, topology
 from fabric.components.router import sections_text
 from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import (
@@ -34,7 +35,10 @@ from providers.vyos import (
     VyosError,
     desired_config,
     flatten,
+    lines_config,
     owned,
+    parse_lines,
+    wanted_lines,
 )
 from tests.conftest import ROOT
 from tests.engine import bootstrap_config
@@ -60,12 +64,32 @@ def rendered_config(stack: str = "dc1", index: int = 0, without: str | None = No
     return sections_text(rendered), rendered.vyos_version
 
 
+def late_inputs(config: dict[str, str]) -> dict[str, Any]:
+    """The ``late`` and ``late_paths`` inputs the Router component gives a rendered config:
+    every value known after ``up`` (here its stand-in) at the path the renderer put it."""
+    late: dict[str, dict[str, str]] = {}
+    paths: dict[str, list[list[str]]] = {}
+    for text in config.values():
+        for path, value, _ in parse_lines(text):
+            found = markers.parse(value) if value is not None else None
+            if found is not None and found[0] != markers.SECRET:
+                late.setdefault(found[0], {})[found[1]] = deferred.of(*found).sample
+                paths.setdefault(path, []).append(list(found))
+    return {"late": late, "late_paths": paths} if paths else {}
+
+
 def earlier_state(new: dict[str, Any], without: str | None = None) -> dict[str, Any]:
     """The state an earlier version of this provider left for the same router: ``config`` as
-    ``{"<path words>": [values]}`` (what ``RenderedRouter.config()`` gives), ``owns`` one list."""
+    ``{"<path words>": [values]}`` (what ``RenderedRouter.config()`` gives, with the values
+    known after up in the text, as then), ``owns`` one list, no ``late`` inputs."""
+    late = new.get("late") or {}
+    text = {
+        path: [late[found[0]][found[1]] if (found := markers.parse(v)) and found[0] != "secret" else v for v in values]
+        for path, values in render(without=without).config().items()
+    }
     return {
-        **new,
-        "config": render(without=without).config(),
+        **{k: v for k, v in new.items() if k not in ("late", "late_paths")},
+        "config": text,
         "owns": [list(o) for o in all_owned_subtrees()],
         "writes": 3,
         "changed_lines": 348,
@@ -85,6 +109,7 @@ def props(router: VyosEmulator, config: dict[str, str], version: str = "1.5", **
         "config": config,
         "secrets": {WIREGUARD_PRIVATE_KEY.name: PRIVATE, API_KEY.name: KEY},
         "secret_paths": secret_paths(render().commands()),
+        **late_inputs(config),
         **extra,
     }
 
@@ -101,10 +126,13 @@ def owned_running(router: VyosEmulator) -> dict[str, list[str]]:
 
 def test_first_apply_lays_down_the_config_in_three_writes(router: VyosEmulator) -> None:
     config, version = rendered_config()
-    outs = VyosConfigProvider().create(props(router, config, version)).outs
+    p = props(router, config, version)
+    outs = VyosConfigProvider().create(p).outs
     running = owned_running(router)
     assert running["interfaces wireguard wg0 private-key"] == [PRIVATE]
-    want = desired_config(config)
+    # The other router's key, known after up: filled in where the renderer put its marker.
+    assert running["interfaces wireguard wg0 peer dc1-r2 public-key"] == [p["late"]["public-key"]["dc1-r2"]]
+    want = lines_config(wanted_lines(p))
     assert len(want) > 300 and "set vrf name acme table '1010'" in config["vrf"]
     assert {
         p: v for p, v in running.items() if "private-key" not in p and p != "service https api keys id fabric key"
@@ -349,6 +377,16 @@ def test_vyos_14_applies_without_commit_confirm() -> None:
         assert outs is not None and outs["writes"] == 2  # configure and save: there is nothing to confirm
         assert all(r.get("confirm_time") is None for r in router.requests)
         assert owned_running(router)["system host-name"] == ["dc2-r2"]
+
+
+def test_commit_confirm_turned_off_applies_without_a_timer(router: VyosEmulator) -> None:
+    """``api.commit_confirm: false`` (the Router component's ``confirm`` input): the batch asks
+    for no timer, so nothing is confirmed; the change is committed and saved all the same."""
+    config, version = rendered_config()
+    outs = VyosConfigProvider().create(props(router, config, version, confirm=False)).outs
+    assert outs is not None and outs["commit_confirm"] is False and outs["writes"] == 2
+    assert all(r.get("confirm_time") is None for r in router.requests)
+    assert owned_running(router)["system host-name"] == ["dc1-r1"] and router.saved == router.running()
 
 
 def test_delete_removes_exactly_the_owned_subtrees(router: VyosEmulator) -> None:

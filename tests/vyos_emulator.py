@@ -158,6 +158,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import fabric.vyos_schema
+from fabric.vyos_releases import RELEASES
 from fabric.vyos_schema import VyosSchema
 
 __all__ = [
@@ -242,7 +243,7 @@ def commit_unit(tokens: Sequence[str]) -> tuple[Tokens, int]:
 
 _ENDPOINTS: Final = ("/configure", "/retrieve", "/config-file", "/show")
 _WRITE_ENDPOINTS: Final = ("/configure", "/config-file")
-_DATA_FILES: Final = {"1.5": "config-tree.json.gz", "1.4": "config-tree-1.4.json.gz"}
+_DATA_FILES: Final = {version: r.schema for version, r in RELEASES.items()}
 _NODE, _TAG, _LEAF = "node", "tag", "leaf"
 
 

@@ -12,12 +12,12 @@ from providers.host import HostConcern
 
 
 class ConcernInputs(NamedTuple):
-    """What one concern's resource takes: files by path, actions in order, its secrets and
+    """What one concern's resource takes: files by path, actions in order (one line each), its secrets and
     the values known after ``up`` its files use (:mod:`fabric.components.late`)."""
 
     name: str
-    files: pulumi.Input[Mapping[str, Any]]
-    actions: pulumi.Input[Sequence[Mapping[str, Any]]]
+    files: Mapping[str, Any]
+    actions: Sequence[str]
     secrets: Mapping[str, pulumi.Input[str]] | None = None
     late: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None
 

@@ -11,6 +11,7 @@ from fabric.loader import ca_bundle
 from fabric.render.vyos import SECTIONS, RenderedRouter, keep_on_delete, owned_subtrees, render_router
 from fabric.render.vyos.command import late_paths, secret_paths, set_line
 from fabric.topology import Plan, RouterPlan
+from fabric.vyos_releases import release
 from providers.keys import WireguardKey
 from providers.vyos import VyosConfig
 
@@ -69,6 +70,7 @@ class Router(pulumi.ComponentResource):
             api_key=api_key,
             tls=api_tls(self.spec),
             vyos_version=self.spec.vyos_version,
+            confirm=self.spec.api.commit_confirm and release(self.spec.vyos_version).commit_confirm,
             owns={section: [list(o) for o in owned_subtrees(section)] for section in SECTIONS},
             keep_on_delete=[list(k) for k in keep_on_delete()],
             config=self.config,

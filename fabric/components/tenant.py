@@ -8,8 +8,23 @@ from fabric.topology import Plan, TenantPlan
 
 
 class Tenant(pulumi.ComponentResource):
+    """Its inputs (and outputs) are the tenant's name and egress policy, what the policy pack
+    and a reviewer check: ``allow_all`` and the allow list, as configured."""
+
     def __init__(self, name: str, plan: Plan, tenant: TenantPlan, opts: pulumi.ResourceOptions) -> None:
-        super().__init__("fabric:index:Tenant", name, None, opts)
+        egress = {
+            "allow_all": tenant.egress_allow_all,
+            "allow": [
+                {
+                    "destination": e.destination,
+                    "protocol": e.protocol,
+                    "ports": list(e.ports),
+                    "description": e.description,
+                }
+                for e in tenant.egress
+            ],
+        }
+        super().__init__("fabric:index:Tenant", name, {"name": tenant.name, "egress": egress}, opts)
         self.vni = tenant.vni
         self.l3_vni = tenant.l3_vni
         self.route_target = tenant.route_target
@@ -17,6 +32,9 @@ class Tenant(pulumi.ComponentResource):
         self.routers = [r.name for r in plan.routers if any(c.tenant.name == tenant.name for c in r.tenants)]
         self.register_outputs(
             {
+                # Inputs and outputs alike: the policy pack's stack rules read outputs.
+                "name": tenant.name,
+                "egress": egress,
                 "id": tenant.id,
                 "vrf": tenant.vrf,
                 "vlan": tenant.vlan,

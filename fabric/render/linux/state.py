@@ -10,6 +10,7 @@ concerns (two resources writing one file would fight).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -61,7 +62,7 @@ class HostFile:
             "mode": self.mode,
             "owner": self.owner,
             "reload": list(self.reload),
-            **({"cleanup": [list(argv) for argv in self.cleanup]} if self.cleanup else {}),
+            **({"cleanup": [shlex.join(argv) for argv in self.cleanup]} if self.cleanup else {}),
             **({"secrets": secrets} if secrets else {}),
             **({"late": late} if late else {}),
         }
@@ -77,6 +78,12 @@ class HostAction:
     def __post_init__(self) -> None:
         if not self.commands or any(not argv for argv in self.commands):
             raise ValueError(f"action {self.name}: needs at least one non-empty command")
+
+    @property
+    def line(self) -> str:
+        """The action as the host provider takes it and a preview shows it: ``name: cmd && cmd``
+        (each argv quoted for the shell, so it splits back into exactly those words)."""
+        return f"{self.name}: " + " && ".join(shlex.join(argv) for argv in self.commands)
 
 
 class Concern(NamedTuple):
@@ -101,10 +108,10 @@ class Concern(NamedTuple):
             if unknown:
                 raise ValueError(f"{f.path}: reload names unknown actions {sorted(unknown)}")
 
-    def inputs(self) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
-        """The concern as the host provider takes it: files by path, and the actions in order."""
-        files = {f.path: f.spec() for f in self.files}
-        return files, [{"name": a.name, "commands": [list(argv) for argv in a.commands]} for a in self.actions]
+    def inputs(self) -> tuple[dict[str, dict[str, object]], list[str]]:
+        """The concern as the host provider takes it: files by path, and the actions in order
+        (one line each, :attr:`HostAction.line`)."""
+        return {f.path: f.spec() for f in self.files}, [a.line for a in self.actions]
 
     def action(self, name: str) -> HostAction:
         return next(a for a in self.actions if a.name == name)

@@ -41,6 +41,10 @@ def tenant_group(t: TenantPlan) -> str:
     return f"TENANT-{t.name}"
 
 
+#: What a tenant's egress chain's name starts with (the rest is the tenant's name).
+EGRESS_PREFIX = "EGRESS-"
+
+
 def egress_chain(t: TenantPlan) -> str:
     """Firewall chain a tenant's outbound traffic jumps to."""
-    return f"EGRESS-{t.name}"
+    return f"{EGRESS_PREFIX}{t.name}"

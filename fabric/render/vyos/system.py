@@ -3,8 +3,8 @@
 The API key is a secret reference; the API answers only the admin prefixes. When a
 commit-confirm timer runs out (the provider lost the router mid-apply), VyOS's default
 is to reboot into the saved config: every tenant's gateway goes down with it. fabric sets
-the schema's other choice, ``reload`` (the saved config loaded in place), on versions
-whose schema has it (1.5; 1.4's API has no commit-confirm at all).
+the schema's other choice, ``reload`` (the saved config loaded in place), on releases
+whose schema has it (:mod:`fabric.vyos_releases`; 1.4's API has no commit-confirm at all).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from fabric.deferred import API_KEY
 from fabric.render.vyos.command import Command, cmd
 from fabric.topology import Plan, RouterPlan
+from fabric.vyos_releases import release
 
 # Only what fabric writes: other API keys, certificates and listen addresses under
 # ``service https`` stay the operator's.
@@ -34,9 +35,10 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         cmd("system", "domain-name", value=plan.domain),
         cmd("service", "https", "api", "keys", "id", "fabric", "key", value=API_KEY),
     ]
-    if router.vyos_version != "1.4":
+    can = release(router.vyos_version)
+    if can.confirm_action:
         out.append(cmd("system", "config-management", "commit-confirm", "action", value="reload"))
-        # Rolling releases since late 2024 serve the REST endpoints only when enabled.
+    if can.rest_switch:
         out.append(cmd("service", "https", "api", "rest"))
     out += [cmd("service", "https", "allow-client", "address", value=p) for p in router.admin_prefixes]
     out.append(cmd("service", "https", "port", value=router.api_port))

@@ -1,0 +1,1 @@
+"""fabric's policy pack (``pulumi preview --policy-pack policy``)."""
