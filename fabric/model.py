@@ -6,7 +6,7 @@ strictly numbers); the rules that need several fields are in :mod:`fabric.checks
 :class:`~fabric.errors.ConfigError` listing every problem, each message naming its
 config key. Nothing downstream re-validates.
 
-Defaults are the seeds' address plan (see ``AddressPlan``).
+Defaults are the project's address plan (see ``AddressPlan`` and README "Address plan").
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class _Model(BaseModel):
 
 
 class AddressPlan(_Model):
-    """Address pools (DESIGN section 4). Defaults are the seeds' plan."""
+    """Address pools (README "Address plan"). Defaults are the example fabric's plan."""
 
     control_plane: Prefix = IPNetwork("172.27.0.0/20")
     backbone: Prefix = IPNetwork("172.16.0.0/20")
@@ -356,7 +356,7 @@ class Datacenter(_Model):
 
 
 class Node(_Model):
-    """A Linux ``frr`` node configured over SSH (DESIGN section 5): a small site's router, or a lab node.
+    """A Linux ``frr`` node configured over SSH (README "Topology"): a small site's router, or a lab node.
 
     It joins the mesh like a router (site ``site``, node ``id``: mesh address and tenant
     addresses by the same formulas) and carries the segments of the tenants spanning its

@@ -7,7 +7,7 @@ stack's members' WireGuard public keys and its cloud nodes' public addresses, is
 :class:`~fabric.deferred.Deferred` in the plan: the one plan serves offline renders,
 ``validate``, previews and applies, and the providers fill those values in.
 
-Rules (DESIGN sections 4-5):
+Rules (README "Topology"):
 
 * WireGuard: a full mesh among all routers and nodes of all sites, less ``mesh.no_peer``.
 * iBGP (one AS): a node peers with the route reflectors of its own site; a site with no
@@ -16,7 +16,7 @@ Rules (DESIGN sections 4-5):
 * Tenants live on the gateway routers of the sites they span: one VRF (L3 VNI, table,
   RD, RT ``asn:id``), one stretched segment (L2 VNI, VLAN on the hypervisor trunk), one
   VRRP group per site, DHCP from one datacenter's pair, source NAT at every exit.
-* Cloud extensions (DESIGN section 8): each enabled cloud is a site with one ``frr``
+* Cloud extensions (README "Cloud bursts"): each enabled cloud is a site with one ``frr``
   node. The node is a VTEP on the segments of the tenants that span its site and
   routes between them and the tenants' workload subnets in the cloud network (one /24
   per tenant, whose route table sends the tenant's prefixes to the node). Every
@@ -235,7 +235,7 @@ class TenantOnNode:
 
 @dataclass(frozen=True)
 class NodePlan:
-    """An ``frr`` node: Linux with WireGuard, VXLAN, bridges and FRR (DESIGN section 5)."""
+    """An ``frr`` node: Linux with WireGuard, VXLAN, bridges and FRR (README "Topology")."""
 
     name: str
     id: int

@@ -1,1 +1,1 @@
-"""Dynamic providers: they only make a device look like the rendered state (next issues)."""
+"""Dynamic providers: they only make a device look like the rendered state (keys, router config, host state)."""

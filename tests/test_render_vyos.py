@@ -124,7 +124,7 @@ def test_rendering_is_deterministic() -> None:
     assert first == second
 
 
-def test_example_stacks_model_the_seeds() -> None:
+def test_example_stacks_model_two_datacenters() -> None:
     dc1 = stackfile.load_inventory(ROOT, "dc1")
     dc2 = stackfile.load_inventory(ROOT, "dc2")
     assert [str(p) for p in dc1.dc.public_prefixes] == ["5.254.54.0/26"]

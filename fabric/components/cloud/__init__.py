@@ -1,4 +1,4 @@
-"""Cloud extensions ("bursts"): per cloud, a network and one node that joins the mesh (DESIGN section 8).
+"""Cloud extensions ("bursts"): per cloud, a network and one node that joins the mesh (README "Cloud bursts").
 
 Each cloud's SDK takes about a second to import, so a stack imports only those of the
 clouds it has enabled.
