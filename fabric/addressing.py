@@ -74,7 +74,7 @@ def tenant_block(pool: IPNetwork, prefix_length: int, t: int) -> IPNetwork:
     return nth_subnet(pool, prefix_length, t)
 
 
-def gateway_address(network: IPNetwork, s: int) -> IPAddress:
+def vrrp_address(network: IPNetwork, s: int) -> IPAddress:
     """The VRRP virtual address of site ``s`` on a tenant network: host ``s``."""
     return IPAddress(network.first + s)
 

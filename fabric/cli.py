@@ -132,7 +132,7 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
     for col in ("tenant", "id", "sites", "vlan", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
         tenants.add_column(col)
     for t in plan.tenants:
-        gw = next((str(c.gateway) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
+        gw = next((str(c.vrrp_address) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
         egress = "all" if t.egress_allow_all else f"{len(t.egress)} rules"
         tenants.add_row(
             t.name,
@@ -173,14 +173,18 @@ def _clouds_table(plan: Plan) -> Table:
     return clouds
 
 
-def cmd_diagram(args: argparse.Namespace, console: Console) -> int:
-    plans = [stackfile.load_stack(args.project, s).plan for s in _stacks(args)]
-    text = diagram.mermaid(plans)
-    if args.out:
-        args.out.write_text(text)
-        console.print(f"wrote {args.out}")
+def _write(out: Path | None, text: str, console: Console) -> None:
+    """``text`` to the ``--out`` file (saying so, with its size), else to stdout."""
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out} ({len(text.encode())} bytes)")
     else:
         sys.stdout.write(text)
+
+
+def cmd_diagram(args: argparse.Namespace, console: Console) -> int:
+    plans = [stackfile.load_stack(args.project, s).plan for s in _stacks(args)]
+    _write(args.out, diagram.mermaid(plans), console)
     return 0
 
 
@@ -232,11 +236,7 @@ def cmd_review(args: argparse.Namespace, console: Console) -> int:
     text = review.markdown(reports, max_chars=args.max_chars or None, full_report=hint)
     if args.full_out:
         args.full_out.write_text(review.markdown(reports, max_chars=None))
-    if args.out:
-        args.out.write_text(text)
-        console.print(f"wrote {args.out} ({len(text.encode())} bytes)")
-    else:
-        sys.stdout.write(text)
+    _write(args.out, text, console)
     return 0
 
 

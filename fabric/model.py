@@ -350,7 +350,7 @@ class Datacenter(_Model):
     routers: list[Router] = Field(min_length=1)
 
     @property
-    def gateway(self) -> IPAddress:
+    def upstream_gateway(self) -> IPAddress:
         """The upstream gateway: as configured, else the first host of the first public prefix."""
         return self.public_gateway or IPAddress(self.public_prefixes[0].first + 1)
 

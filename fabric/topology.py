@@ -125,7 +125,8 @@ class TenantOnRouter:
 
     tenant: TenantPlan
     address: IPAddress
-    gateway: IPAddress
+    #: The VRRP address: the tenant's default gateway on its segment at this site.
+    vrrp_address: IPAddress
     vrid: int
     priority: int
     route_distinguisher: str
@@ -228,7 +229,7 @@ class TenantOnNode:
     #: The node's address on the segment (the next hop routers use for its cloud subnet).
     address: IPAddress
     #: A datacenter's gateway on the segment: where the node sends the tenant's other prefixes.
-    home_gateway: IPAddress | None
+    home_vrrp_address: IPAddress | None
     #: The tenant's workload subnet in the node's cloud network (None outside clouds).
     cloud_subnet: IPNetwork | None
 
@@ -492,7 +493,7 @@ def _tenant_on_router(
     return TenantOnRouter(
         tenant=t,
         address=ap.router_tenant_address(t.network, s, router.id),
-        gateway=ap.gateway_address(t.network, s),
+        vrrp_address=ap.vrrp_address(t.network, s),
         vrid=ap.vrrp_vrid(s),
         priority=ap.vrrp_priority(router.id),
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
@@ -554,7 +555,7 @@ def _datacenter_plan(
     s = inv.site_id
     here = tuple(t for t in tenants if dc.name in t.sites)
     backbone = ap.site_block(plan.backbone, s)
-    public_gateway = dc.gateway
+    public_gateway = dc.upstream_gateway
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
     nat_addresses = tuple(
         IPNetwork(f"{addr}/{next(p.prefixlen for p in dc.public_prefixes if addr in p)}")
@@ -619,7 +620,7 @@ def _node_plan(
             TenantOnNode(
                 tenant=t,
                 address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
-                home_gateway=None,
+                home_vrrp_address=None,
                 cloud_subnet=None,
             )
             for t in tenants
@@ -654,7 +655,7 @@ def _cloud_plan(
             TenantOnNode(
                 tenant=t,
                 address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
-                home_gateway=_home_gateway(inv, t),
+                home_vrrp_address=_home_vrrp_address(inv, t),
                 cloud_subnet=dict(t.cloud_subnets)[me.site],
             )
             for t in carried
@@ -685,11 +686,11 @@ def _cloud_plan(
     )
 
 
-def _home_gateway(inv: Inventory, t: TenantPlan) -> IPAddress | None:
+def _home_vrrp_address(inv: Inventory, t: TenantPlan) -> IPAddress | None:
     """The tenant's DHCP datacenter's gateway address on the segment (None without a datacenter)."""
     if t.dhcp_site is None:
         return None
-    return ap.gateway_address(t.network, inv.site(t.dhcp_site).id)
+    return ap.vrrp_address(t.network, inv.site(t.dhcp_site).id)
 
 
 def _hypervisor_plan(
@@ -742,7 +743,7 @@ def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
         start = min(first for _, (first, _) in group)
         stop = max(last for _, (_, last) in group)
         on = group[0][0]
-        plans.append(DhcpPlan(on.tenant, start, start + 1, stop, on.gateway))
+        plans.append(DhcpPlan(on.tenant, start, start + 1, stop, on.vrrp_address))
     return tuple(sorted(plans, key=lambda p: p.tenant.id))
 
 

@@ -31,17 +31,8 @@ ANYWHERE = "0.0.0.0/0"
 API_CLIENTS = "service https allow-client address"
 
 
-def _of(args: ResourceValidationArgs, resource_type: str) -> Mapping[str, Any] | None:
-    return args.props if args.resource_type == resource_type else None
-
-
-def tls_verified(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    props = _of(args, ROUTER_CONFIG)
-    if props is not None and (props.get("tls") or {}).get("insecure") is True:
-        report(
-            f"router {props.get('router')}: TLS verification is off (api.insecure): the API key could be intercepted",
-            None,
-        )
+#: A resource rule's check: the resource's properties -> the problem, or None.
+Check = Callable[[Mapping[str, Any]], "str | None"]
 
 
 def _lines(config: Any) -> Iterator[tuple[str, str | None]]:
@@ -50,38 +41,45 @@ def _lines(config: Any) -> Iterator[tuple[str, str | None]]:
             yield from ((path, value) for path, value, _ in lines)
 
 
-def no_admin_from_anywhere(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    props = _of(args, ROUTER_CONFIG)
-    if props is None:
-        return
-    if any(path == API_CLIENTS and value == ANYWHERE for path, value in _lines(props.get("config"))):
-        report(
-            f"router {props.get('router')}: its API and SSH answer {ANYWHERE} (datacenter.admin_from_anywhere): "
-            "list the management networks in datacenter.admin_prefixes",
-            None,
-        )
+def tls_verified(props: Mapping[str, Any]) -> str | None:
+    if (props.get("tls") or {}).get("insecure") is not True:
+        return None
+    return f"router {props.get('router')}: TLS verification is off (api.insecure): the API key could be intercepted"
 
 
-def commit_confirm_on(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    props = _of(args, ROUTER_CONFIG)
-    if props is None:
-        return
+def no_admin_from_anywhere(props: Mapping[str, Any]) -> str | None:
+    if not any(path == API_CLIENTS and value == ANYWHERE for path, value in _lines(props.get("config"))):
+        return None
+    return (
+        f"router {props.get('router')}: its API and SSH answer {ANYWHERE} (datacenter.admin_from_anywhere): "
+        "list the management networks in datacenter.admin_prefixes"
+    )
+
+
+def commit_confirm_on(props: Mapping[str, Any]) -> str | None:
     release = RELEASES.get(str(props.get("vyos_version")))
-    if release is not None and release.commit_confirm and props.get("confirm") is False:
-        report(
-            f"router {props.get('router')}: VyOS {release.version} has commit-confirm, and this router applies "
-            "without it (api.commit_confirm: false): a change that cuts the provider off would not roll back",
-            None,
-        )
+    if release is None or not release.commit_confirm or props.get("confirm") is not False:
+        return None
+    return (
+        f"router {props.get('router')}: VyOS {release.version} has commit-confirm, and this router applies "
+        "without it (api.commit_confirm: false): a change that cuts the provider off would not roll back"
+    )
 
 
-def host_keys_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    props = _of(args, HOST_CONCERN)
-    if props is not None and not props.get("host_key"):
-        report(
-            f"host {props.get('host')}: no pinned SSH host key (ssh.host_key): the host cannot be told from another",
-            None,
-        )
+def host_keys_pinned(props: Mapping[str, Any]) -> str | None:
+    if props.get("host_key"):
+        return None
+    return f"host {props.get('host')}: no pinned SSH host key (ssh.host_key): the host cannot be told from another"
+
+
+def validator(resource_type: str, check: Check) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    """The CrossGuard validation of ``check`` on resources of ``resource_type``."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type == resource_type and (problem := check(args.props)) is not None:
+            report(problem, None)
+
+    return validate
 
 
 def egress_explicit(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -108,12 +106,24 @@ def egress_explicit(args: StackValidationArgs, report: ReportViolation) -> None:
                     )
 
 
-#: Each resource rule: (name, what it requires, the check).
+#: Each resource rule: (name, what it requires, the check on one resource type).
 RULES: list[tuple[str, str, Callable[[ResourceValidationArgs, ReportViolation], None]]] = [
-    ("router-tls-verified", "Router APIs are reached with TLS verified.", tls_verified),
-    ("no-admin-from-anywhere", "No router API or SSH answers 0.0.0.0/0.", no_admin_from_anywhere),
-    ("commit-confirm-on", "Routers whose VyOS has commit-confirm apply under it.", commit_confirm_on),
-    ("host-keys-pinned", "Every host reached over SSH has its host key pinned.", host_keys_pinned),
+    ("router-tls-verified", "Router APIs are reached with TLS verified.", validator(ROUTER_CONFIG, tls_verified)),
+    (
+        "no-admin-from-anywhere",
+        "No router API or SSH answers 0.0.0.0/0.",
+        validator(ROUTER_CONFIG, no_admin_from_anywhere),
+    ),
+    (
+        "commit-confirm-on",
+        "Routers whose VyOS has commit-confirm apply under it.",
+        validator(ROUTER_CONFIG, commit_confirm_on),
+    ),
+    (
+        "host-keys-pinned",
+        "Every host reached over SSH has its host key pinned.",
+        validator(HOST_CONCERN, host_keys_pinned),
+    ),
 ]
 #: Each stack rule (it sees every resource at once).
 STACK_RULES: list[tuple[str, str, Callable[[StackValidationArgs, ReportViolation], None]]] = [

@@ -44,7 +44,7 @@ def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> 
         own.append(address.split("/")[0])
         start = tenant.network.first + int(one(network, "DHCPServer", "PoolOffset"))
         leased += range(start, start + int(one(network, "DHCPServer", "PoolSize")))
-        assert one(network, "DHCPServer", "Router") == str(ap.gateway_address(tenant.network, 1))
+        assert one(network, "DHCPServer", "Router") == str(ap.vrrp_address(tenant.network, 1))
         assert network["DHCPServer"]["SendOption"] == [
             f"15:string:acme.{PLAN.domain}",
             f"26:uint16:{PLAN.mtu.tenant}",  # the tenant MTU, which VyOS 1.5's server cannot send

@@ -92,11 +92,11 @@ def test_no_two_allocations_overlap(ids: set[int], prefix_length: int) -> None:
     for r in plan.routers:
         for c in r.tenants:
             net = c.tenant.network
-            assert c.gateway in net and c.address in net and c.gateway != c.address
+            assert c.vrrp_address in net and c.address in net and c.vrrp_address != c.address
             if c.dhcp:
                 assert c.dhcp[0] > c.address and c.dhcp[1] < net.broadcast
     addresses = [c.address for r in plan.routers for c in r.tenants] + [
-        c.gateway for r in plan.routers for c in r.tenants if r.id == 1
+        c.vrrp_address for r in plan.routers for c in r.tenants if r.id == 1
     ]
     assert len(addresses) == len(set(addresses))
 

@@ -106,7 +106,7 @@ def test_evpn_tenant_config(example_plan: topology.Plan) -> None:
         )
         assert f"set interfaces vxlan vxlan{t.vni} source-address '{r.mesh_address}'" in text
         assert f"set interfaces vxlan vxlan{t.vni} parameters nolearning" in text
-        assert f"set high-availability vrrp group {t.name}-{r.site} address {c.gateway}/24" in text
+        assert f"set high-availability vrrp group {t.name}-{r.site} address {c.vrrp_address}/24" in text
     assert "set protocols bgp address-family l2vpn-evpn advertise-all-vni" in text
 
 

@@ -104,7 +104,7 @@ def test_tenant_numbers_follow_the_documented_formulas(base_raw: dict[str, Any])
     )
     r1, r2 = plan.routers
     c1, c2 = r1.tenants[0], r2.tenants[0]
-    assert (str(c1.gateway), str(c1.address), str(c2.address)) == ("100.65.10.1", "100.65.10.17", "100.65.10.18")
+    assert (str(c1.vrrp_address), str(c1.address), str(c2.address)) == ("100.65.10.1", "100.65.10.17", "100.65.10.18")
     assert (c1.vrid, c1.priority, c2.priority) == (1, 199, 198)
     assert c1.route_distinguisher == "172.27.1.1:10"
     # DHCP: the upper half of the network, split between the pair.

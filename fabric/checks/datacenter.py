@@ -28,7 +28,7 @@ def _in_public(dc: Datacenter, addr: IPAddress) -> bool:
 
 def _taken_public(dc: Datacenter) -> dict[IPAddress, str]:
     """Public addresses already given out: the gateway, then the routers'."""
-    taken: dict[IPAddress, str] = {dc.gateway: "datacenter.public_gateway"}
+    taken: dict[IPAddress, str] = {dc.upstream_gateway: "datacenter.public_gateway"}
     for router in dc.routers:
         taken.setdefault(router.public_address, f"datacenter.routers[{router.name}].public_address")
     return taken
@@ -237,7 +237,7 @@ def router_public_addresses_usable(inv: Inventory) -> Iterator[str]:
     """A router's public address is a free host address on the gateway's link."""
     if (dc := inv.datacenter) is None:
         return
-    gateway = dc.gateway
+    gateway = dc.upstream_gateway
     for router in dc.routers:
         key = f"datacenter.routers[{router.name}].public_address"
         addr = router.public_address

@@ -180,8 +180,8 @@ def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[s
             ],
         ),
     ]
-    if t.home_gateway is not None and t.cloud_subnet is not None:
-        sections += [("Route", [("Destination", p), ("Gateway", t.home_gateway)]) for p in tp.prefixes[1:]]
+    if t.home_vrrp_address is not None and t.cloud_subnet is not None:
+        sections += [("Route", [("Destination", p), ("Gateway", t.home_vrrp_address)]) for p in tp.prefixes[1:]]
     return sections
 
 

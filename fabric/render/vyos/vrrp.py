@@ -30,7 +30,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*g, "interface", value=segment_bridge(t)),
             cmd(*g, "vrid", value=carried.vrid),
             cmd(*g, "priority", value=carried.priority),
-            cmd(*g, "address", f"{carried.gateway}/{t.network.prefixlen}"),
+            cmd(*g, "address", f"{carried.vrrp_address}/{t.network.prefixlen}"),
         ]
     if router.nat_addresses:
         public = f"public-{router.site}"
