@@ -22,8 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from providers.host import HostConcernProvider
-from tests.sshd import Sshd, keygen, stand_ins
-from tests.test_host_provider import hypervisor_concerns, props
+from tests.beds.sshd import Sshd, keygen, stand_ins
+from tests.beds.test_host_provider import hypervisor_concerns, props
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.lab_fabric import LabFabric
+from tests.lab.lab_fabric import LabFabric
 
 
 def run_once() -> dict[str, float]:

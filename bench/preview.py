@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.engine import Project
+from tests.engine.project import Project
 
 SITECUSTOMIZE = """
 import atexit, json, os, resource, time

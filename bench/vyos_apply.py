@@ -39,9 +39,9 @@ from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_routers
 from providers.keys import generate_keypair
 from providers.vyos import Router, VyosConfigProvider, VyosError, delta, fill_secrets
+from tests.beds.vyos_emulator import VyosEmulator, make_self_signed_cert
 from tests.conftest import ROOT
-from tests.engine import bootstrap_config
-from tests.vyos_emulator import VyosEmulator, make_self_signed_cert
+from tests.engine.project import bootstrap_config
 
 KEY = "bench-key"
 PRIVATE, _ = generate_keypair()

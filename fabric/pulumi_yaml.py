@@ -4,7 +4,7 @@
 offline reader must see the values the program sees. The CLI parses with Go's
 ``gopkg.in/yaml.v3`` and hands each config value to the program as text: scalars in
 Go's formatting, structured values as JSON. Observed with the CLI (the test
-``tests/test_pulumi_yaml.py`` compares both on the same files) and in yaml.v3's
+``tests/engine/test_pulumi_yaml.py`` compares both on the same files) and in yaml.v3's
 ``resolve.go``:
 
 * only ``true``/``True``/``TRUE`` and ``false`` forms are booleans (``yes``, ``on`` stay text);

@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from tests.sshd import Sshd, keygen, stand_ins
-from tests.vyos_emulator import VyosEmulator
+from tests.beds.sshd import Sshd, keygen, stand_ins
+from tests.beds.vyos_emulator import VyosEmulator
 
-#: What a container cannot run for real, stood in for on the test hosts (see tests/sshd.py).
+#: What a container cannot run for real, stood in for on the test hosts (see tests/beds/sshd.py).
 HOST_STAND_INS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PULUMI_BIN = ROOT / ".tools" / "pulumi" / "bin"
 PASSPHRASE = "fabric-example"
 PROJECT_FILES = (

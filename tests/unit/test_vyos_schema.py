@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from fabric import vyos_schema
 from fabric.vyos_schema import SUPPORTED_VERSIONS, Violation, VyosSchema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "fabric" / "data" / "vyos"
 
 #: A WireGuard key as `wg genkey` prints it: 32 bytes, 44 base64 characters.

@@ -17,7 +17,7 @@ import pytest
 
 from fabric import stackfile
 from fabric.errors import ConfigError
-from tests.engine import Project
+from tests.engine.project import Project
 
 #: Stack file bodies under ``config:`` (indented two spaces), each a trap for a YAML 1.1 reader.
 CASES = {

@@ -1,8 +1,8 @@
 """The VyOS provider against the VyOS API emulator (no VyOS router runs here).
 
-The emulator (``tests/vyos_emulator.py``) follows vyos-http-api-server: partial commits,
+The emulator (``tests/beds/vyos_emulator.py``) follows vyos-http-api-server: partial commits,
 commit-confirm, a global write lock, schema checks; the fault matrix is in
-``tests/test_vyos_faults.py``. These tests call the
+``tests/beds/test_vyos_faults.py``. These tests call the
 provider's methods as the Pulumi engine would and look at the router from the outside.
 """
 
@@ -40,9 +40,9 @@ from providers.vyos import (
     parse_lines,
     wanted_lines,
 )
+from tests.beds.vyos_emulator import VyosEmulator
 from tests.conftest import ROOT
-from tests.engine import bootstrap_config
-from tests.vyos_emulator import VyosEmulator
+from tests.engine.project import bootstrap_config
 
 KEY = "test-api-key"
 PRIVATE, _ = generate_keypair()

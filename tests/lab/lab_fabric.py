@@ -20,7 +20,7 @@ import lab
 from fabric import stackfile
 from fabric.topology import NodePlan, Plan
 from lab import dataplane
-from tests.engine import Project
+from tests.engine.project import Project
 
 STACK = "lab"
 ENDPOINT_EXTRA_MTU = 100

@@ -34,8 +34,8 @@ from fabric.render.linux.node import render_node
 from fabric.render.vyos import render_routers, schema_problems
 from fabric.render.vyos.command import set_line
 from tests.conftest import ALL_CLOUDS, ERRORS, burst_raw, load_yaml, patch
-from tests.test_render_linux import _exec_start_argv, parse_ini
-from tests.test_render_linux import raw_config as hypervisor_raw
+from tests.unit.test_render_linux import _exec_start_argv, parse_ini
+from tests.unit.test_render_linux import raw_config as hypervisor_raw
 
 #: Every string kind fabric has, by name.
 KINDS: dict[str, Any] = {

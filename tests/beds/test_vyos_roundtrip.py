@@ -16,8 +16,8 @@ from fabric import stackfile
 from fabric.deferred import Deferred
 from fabric.render.vyos import render_routers
 from providers.vyos import flatten
+from tests.beds.vyos_emulator import VyosEmulator
 from tests.conftest import ROOT
-from tests.vyos_emulator import VyosEmulator
 
 
 @pytest.mark.parametrize("stack", ["dc1", "dc2"])

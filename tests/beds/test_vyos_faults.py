@@ -1,6 +1,6 @@
 """The fault matrix: every way an apply to a real VyOS can go wrong, against the emulator.
 
-No VyOS router runs here: ``tests/vyos_emulator.py`` plays one, following VyOS's own code
+No VyOS router runs here: ``tests/beds/vyos_emulator.py`` plays one, following VyOS's own code
 (partial commits by priority subtree, either commit-confirm order, the lock message, 504s
 from nginx, the API restarting, builds without commit-confirm, expiry rebooting into the
 saved config; each behaviour names the vyos-1x or vyatta-cfg file it follows). Every
@@ -19,9 +19,9 @@ import pytest
 
 from providers import vyos
 from providers.vyos import Router, VyosConfigProvider, VyosError
-from tests.engine import bootstrap_config
-from tests.test_vyos_provider import KEY, owned_running, props, rendered_config
-from tests.vyos_emulator import VyosEmulator
+from tests.beds.test_vyos_provider import KEY, owned_running, props, rendered_config
+from tests.beds.vyos_emulator import VyosEmulator
+from tests.engine.project import bootstrap_config
 
 ORDERS = ["arm-first", "commit-first"]
 Tokens = tuple[str, ...]

@@ -6,9 +6,9 @@ uses them), and an S3 server: moto's server mode (``moto[server]``, pinned in
 requirements-dev.txt) as a subprocess on 127.0.0.1, spoken to over plain HTTP with
 path-style addressing, as a MinIO or other S3-compatible store is. The AWS credentials
 are dummies and every AWS setting from the environment is dropped, so nothing leaves
-loopback. Stood in for, as in tests/test_engine.py: the routers by the project's VyOS
-API emulator (tests/vyos_emulator.py), the hypervisors by real sshd on loopback with
-logging stand-ins for the tools a container cannot run (tests/sshd.py).
+loopback. Stood in for, as in tests/engine/test_engine.py: the routers by the project's VyOS
+API emulator (tests/beds/vyos_emulator.py), the hypervisors by real sshd on loopback with
+logging stand-ins for the tools a container cannot run (tests/beds/sshd.py).
 
 To hold an update while it holds the lock, one host's ``systemctl`` stand-in waits for
 a file the test creates: the first ``up`` is provably still running when the second
@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
-from tests.engine import Project
-from tests.sshd import Sshd
+from tests.beds.sshd import Sshd
+from tests.engine.project import Project
 
 BUCKET = "fabric-state"
 LOCKS = ".pulumi/locks/"

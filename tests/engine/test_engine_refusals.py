@@ -19,7 +19,7 @@ import yaml
 
 from fabric import cli, loader, model, stackfile
 from fabric.errors import ConfigError
-from tests.engine import Project
+from tests.engine.project import Project
 
 #: A dc2 member as a hostile peer stack exports it: a name that writes a wg-quick hook, a
 #: public key that widens a peer's AllowedIPs, a mesh address that is not the formula's.

@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 
 from fabric import review
 from tests.conftest import ROOT
-from tests.engine import Project
+from tests.engine.project import Project
 
 ROUTER = review.ROUTER_TYPE
 HOST = review.HOST_TYPE

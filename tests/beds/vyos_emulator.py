@@ -1825,7 +1825,7 @@ class _OpMode:
         return (
             f"Version:          VyOS {e.version}-emulated\n"
             "Release train:    emulator\n"
-            "Built by:         tests/vyos_emulator.py\n"
+            "Built by:         tests/beds/vyos_emulator.py\n"
             f"Hostname:         {self.get('system', 'host-name') or e.hostname}\n"
         )
 

@@ -49,7 +49,7 @@ from lab.nodes import NETNS_DIR, PREFIX
 from lab.state import state_file
 from lab.system import LabError, alive, mounts_under, processes_rooted_under
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MESH_PORT = 51820
 #: Underlay 1700 - 60 (WireGuard over IPv4) = 1640, which carries a 1500-byte tenant
 #: frame in VXLAN (1550).

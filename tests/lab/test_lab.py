@@ -25,7 +25,7 @@ import pytest
 
 import lab
 from lab import dataplane
-from tests.lab_fabric import LabFabric, wait_until
+from tests.lab.lab_fabric import LabFabric, wait_until
 
 #: FRR's datacenter profile holds a session for 9 s; what the fabric needs to notice a loss.
 HOLD_S = 9

@@ -16,7 +16,7 @@ from fabric import stackfile
 from fabric.cli import write_render
 from tests.conftest import ROOT
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = ROOT / "tests" / "golden"
 
 
 @pytest.mark.parametrize("stack", ["dc1", "dc2", "lab"])

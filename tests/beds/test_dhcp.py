@@ -18,8 +18,8 @@ from fabric import addressing as ap
 from fabric.render.linux import dhcp, render_hypervisor
 from fabric.render.vyos import SECTIONS, render_routers
 from fabric.topology import DhcpPlan
-from tests.ovs import Switch
-from tests.test_render_linux import build, one, parse_ini, raw_config
+from tests.beds.ovs import Switch
+from tests.unit.test_render_linux import build, one, parse_ini, raw_config
 
 PLAN = build(raw_config())
 

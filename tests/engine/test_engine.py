@@ -18,7 +18,7 @@ import yaml
 
 from fabric.render.vyos import all_owned_subtrees
 from providers.vyos import desired_config, flatten, owned, owned_roots
-from tests.engine import Project
+from tests.engine.project import Project
 
 
 @pytest.fixture

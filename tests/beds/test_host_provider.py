@@ -2,7 +2,7 @@
 
 Files land under a per-test ``root`` on this machine; ``networkctl``/``systemctl``/
 ``udevadm`` cannot run in this container (no systemd as PID 1), so logging stand-ins for
-them sit first on the SSH session's PATH (see ``tests/sshd.py``) and the tests read
+them sit first on the SSH session's PATH (see ``tests/beds/sshd.py``) and the tests read
 what they were asked to do. Everything else (sshd, sh, base64, chown, mv) is real.
 """
 
@@ -21,9 +21,9 @@ from fabric import deferred, loader, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.linux.node import render_node
 from providers.host import HostConcernProvider, HostError, HostKeyError, actions_of, cleanup_of
+from tests.beds.ovs import Switch
+from tests.beds.sshd import Sshd, stand_ins
 from tests.conftest import ERRORS, burst_raw, load_yaml, patch
-from tests.ovs import Switch
-from tests.sshd import Sshd, stand_ins
 
 STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl", "wg", "wg-quick")
 

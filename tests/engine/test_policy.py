@@ -23,7 +23,7 @@ import yaml
 
 from policy.rules import RULES, STACK_RULES
 from tests.conftest import ROOT
-from tests.engine import Project
+from tests.engine.project import Project
 
 
 @pytest.fixture(scope="module")

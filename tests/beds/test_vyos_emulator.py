@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.vyos_emulator import (
+from tests.beds.vyos_emulator import (
     API_KEY_ERROR,
     EMPTY_PATH_ERROR,
     INVALID_PATH_ERROR,
