@@ -20,7 +20,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fabric import loader, topology
-from fabric.render.cloudinit import USER_DATA_LIMITS, pack, render_user_data
+from fabric.cloud_limits import CLOUDS
+from fabric.render.cloudinit import pack, render_user_data
 from fabric.render.linux.node import render_node
 from fabric.render.vyos import render_routers
 from fabric.stackfile import load_inventory, raw_config
@@ -61,7 +62,7 @@ def main() -> int:
     for n in args.tenants:
         best = min((run_once(n) for _ in range(args.repeat)), key=lambda r: r["seconds"])
         sizes = ", ".join(
-            f"{c} {raw / 1024:.1f} KiB, packed {packed / 1024:.1f} KiB (limit {USER_DATA_LIMITS[c] // 1024})"
+            f"{c} {raw / 1024:.1f} KiB, packed {packed / 1024:.1f} KiB (limit {CLOUDS[c].user_data_bytes // 1024})"
             for c, (raw, packed) in best["sizes"].items()
         )
         print(

@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from fabric.cloud_limits import CLOUDS
 from fabric.fields import (
     BondName,
     BridgeName,
@@ -374,8 +375,8 @@ class Node(_Model):
     key_rotation: int = Field(default=0, ge=0)
 
 
-#: The clouds a stack can burst into.
-CLOUD_PROVIDERS = ("aws", "azure", "gcp")
+#: The clouds a stack can burst into (:mod:`fabric.cloud_limits`; ``Clouds`` has a field for each).
+CLOUD_PROVIDERS = tuple(CLOUDS)
 
 
 class Cloud(_Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fabric import addressing as ap
+from fabric.cloud_limits import CLOUDS
 from fabric.model import Cloud, Inventory, Site, cloud_node_name
 
 
@@ -18,11 +19,11 @@ def _enabled_sites(inv: Inventory) -> Iterator[tuple[str, Cloud, Site]]:
 
 
 def clouds_complete(inv: Inventory) -> Iterator[str]:
-    """An enabled cloud has a region; Azure also an SSH key for its admin user."""
+    """An enabled cloud has a region, and an SSH key for its admin user where the cloud needs one (Azure)."""
     for provider, cloud in inv.clouds.enabled():
         if cloud.region is None:
             yield f"clouds.{provider}.region: missing (required when enabled)"
-        if provider == "azure" and cloud.ssh_public_key is None:
+        if CLOUDS[provider].needs_ssh_key and cloud.ssh_public_key is None:
             yield f"clouds.{provider}.ssh_public_key: missing; Azure Linux VMs need an SSH public key for their admin user"
 
 

@@ -15,7 +15,7 @@ other text of the user-data can take the key.
 User-data grows with the tenants a node carries (about 2 KiB each), past AWS's 16 KiB
 limit at ten tenants, so it travels gzip-compressed and base64-encoded
 (:func:`packed_user_data`), which cloud-init unpacks on every cloud; a node whose packed
-user-data still exceeds its cloud's limit is a config error naming the cloud.
+user-data still exceeds its cloud's limit (:mod:`fabric.cloud_limits`) is a config error naming the cloud.
 
 A cloud node is configured once, at first boot. When its rendered user-data changes
 (a peer joins, a key rotates), the component replaces the node; its static public IP
@@ -29,16 +29,12 @@ import gzip
 
 import yaml
 
+from fabric.cloud_limits import CLOUDS
 from fabric.deferred import samples
 from fabric.errors import ConfigError
 from fabric.render.linux.node import render_node
 from fabric.topology import CloudPlan, Plan
 from markers import Values
-
-#: The clouds' user-data limits, in bytes of what the API takes: AWS 16 KiB before its
-#: base64 (we send base64 text, which AWS decodes once), Azure 64 KiB of custom data,
-#: GCP 256 KiB per metadata value.
-USER_DATA_LIMITS = {"aws": 16 * 1024, "azure": 64 * 1024, "gcp": 256 * 1024}
 
 #: Debian/Ubuntu packages a node needs (WireGuard tools, FRR, nftables for forwarding).
 PACKAGES = ("wireguard-tools", "frr", "frr-pythontools", "nftables")
@@ -133,9 +129,9 @@ def packed_sample(plan: Plan, cloud: CloudPlan) -> str:
 
 
 def _size_problem(cloud: CloudPlan, packed: str) -> str | None:
-    # AWS counts the bytes after decoding our base64; the others the text they receive.
-    size = len(base64.b64decode(packed)) if cloud.provider == "aws" else len(packed)
-    limit = USER_DATA_LIMITS[cloud.provider]
+    limits = CLOUDS[cloud.provider]
+    size = len(base64.b64decode(packed)) if limits.counts_decoded else len(packed)
+    limit = limits.user_data_bytes
     if size <= limit:
         return None
     return (

@@ -20,9 +20,10 @@ from netaddr import IPNetwork
 
 import markers
 from fabric import deferred, loader, topology
+from fabric.cloud_limits import CLOUDS
 from fabric.deferred import WIREGUARD_PRIVATE_KEY
 from fabric.errors import ConfigError
-from fabric.render.cloudinit import USER_DATA_LIMITS, packed_user_data, render_user_data, user_data_problems
+from fabric.render.cloudinit import packed_user_data, render_user_data, user_data_problems
 from fabric.render.linux.node import (
     FRR_CONF,
     NFTABLES,
@@ -285,7 +286,7 @@ def test_packed_user_data_is_what_cloud_init_unpacks(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout == render_user_data(plan, cloud, values)
     assert f"PrivateKey = {key}" in out.stdout
-    assert len(render_user_data(plan, cloud)) > USER_DATA_LIMITS["aws"] > len(base64.b64decode(packed))
+    assert len(render_user_data(plan, cloud)) > CLOUDS["aws"].user_data_bytes > len(base64.b64decode(packed))
 
 
 def node_values(plan: topology.Plan, cloud: topology.CloudPlan, key: str) -> markers.Values:
