@@ -221,7 +221,7 @@ def cmd_review(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--max-chars must be 0 (no limit) or at least {review.MIN_LIMIT}")
     reports = []
     for i, stack in enumerate(stacks):
-        text = _read_preview(files[i]) if files else _run_preview(args.project, stack)
+        text = _read_preview(files[i]) if files else _run_preview(args.project, stack, args.policy_pack)
         if text is None:
             return 1
         try:
@@ -258,29 +258,31 @@ def pulumi_cli(project: Path) -> Path | None:
     return local.resolve() if local.is_file() else None
 
 
-def _run_preview(project: Path, stack: str) -> str | None:
-    """``pulumi preview --stack S --json --diff`` in the project directory; None (and the
-    CLI's error on stderr) when it fails."""
+def _run_preview(project: Path, stack: str, policy_pack: Path | None = None) -> str | None:
+    """``pulumi preview --stack S --json --diff`` (with ``--policy-pack``) in the project
+    directory; None (and the CLI's errors, a policy's violations included, on stderr) when it fails."""
     cli = pulumi_cli(project)
     if cli is None:
         print("no pulumi CLI on PATH nor in .tools/pulumi/bin: run ./scripts/setup.sh", file=sys.stderr)
         return None
-    # Its language host and plugins sit next to it (.tools/pulumi/bin holds them all).
-    env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run(
-        [str(cli), "preview", "--stack", stack, "--json", "--diff"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    policy = ["--policy-pack", str(policy_pack)] if policy_pack else []
+
+    def preview(*extra: str) -> subprocess.CompletedProcess[str]:
+        # Its language host and plugins sit next to it (.tools/pulumi/bin holds them all).
+        env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        command = [str(cli), "preview", "--stack", stack, *extra, *policy]
+        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+
+    result = preview("--json", "--diff")
     if result.returncode == 0:
         return result.stdout
     try:
         errors = review.preview_errors(json.loads(result.stdout))
     except ValueError:
         errors = [result.stdout.strip()] if result.stdout.strip() else []
+    if policy:
+        # The JSON holds no policy violations; the CLI's own summary names them.
+        errors.append(review.policy_section(preview().stdout))
     shown = "\n".join(e for e in [*errors, result.stderr.strip()] if e)
     print(f"stack {stack}: pulumi preview failed (exit code {result.returncode}):\n{shown}", file=sys.stderr)
     return None
@@ -337,6 +339,12 @@ def parser() -> argparse.ArgumentParser:
         help="read `pulumi preview --json` output instead of running it (- for stdin); one per --stack, in order",
     )
     rv.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    rv.add_argument(
+        "--policy-pack",
+        type=Path,
+        metavar="DIR",
+        help="run the preview with this policy pack (e.g. policy): a violation fails it",
+    )
     rv.add_argument(
         "--max-chars",
         type=int,

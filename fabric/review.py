@@ -196,6 +196,17 @@ def preview_errors(preview: Any) -> list[str]:
     return out
 
 
+def policy_section(text: str) -> str:
+    """The ``Policies:`` block of a text-mode preview (which rules a policy pack says were
+    violated, where, and why), or "" when it has none."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Policies:")), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(" ")), len(lines))
+    return "\n".join(lines[start:end]).rstrip()
+
+
 def _warnings(preview: Mapping[str, Any]) -> list[str]:
     out = []
     for d in preview.get("diagnostics") or []:

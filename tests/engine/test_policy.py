@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -181,3 +183,30 @@ def test_a_host_without_a_pinned_key_is_refused(tmp_path: Path, host_key: str | 
         assert "host h1: no pinned SSH host key (ssh.host_key)" in output
     else:
         assert code == 0 and not violated(output, "host-keys-pinned"), output
+
+
+def test_the_pull_request_report_runs_the_pack_and_names_a_violation(project: Project) -> None:
+    """``python -m fabric review --policy-pack policy`` (what the workflow runs): a passing
+    stack gets its report; a violation fails the review, naming the rule and the router."""
+
+    def review(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "fabric", "review", "--stack", "dc1", "--policy-pack", "policy", *extra]
+        env = {**project.env, "PYTHONPATH": str(project.dir)}
+        return subprocess.run(command, cwd=project.dir, env=env, capture_output=True, text=True, check=False)
+
+    passing = review("--max-chars", "0")
+    assert passing.returncode == 0, passing.stderr
+    assert "set interfaces wireguard wg0 peer dc1-r2 public-key '<public-key:dc1-r2>'" in passing.stdout
+    path = project.dir / "Pulumi.dc1.yaml"
+    saved = path.read_text()
+    data = yaml.safe_load(saved)
+    data["config"]["fabric:datacenter"]["routers"][0]["api"] = {"insecure": True}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        failing = review()
+    finally:
+        path.write_text(saved)
+    assert failing.returncode == 1 and failing.stdout == ""
+    assert "stack dc1: pulumi preview failed" in failing.stderr
+    assert violated(failing.stderr, "router-tls-verified")
+    assert "router dc1-r1: TLS verification is off (api.insecure)" in failing.stderr
