@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,19 @@ def burst_raw(clouds: dict[str, Any] | None = None) -> dict[str, Any]:
     for t in raw["tenants"]:
         t["sites"] = [*(t.get("sites") or ["dc1", "dc2"]), *spans.get(t["name"], [])]
     return raw
+
+
+def fake_peer_backend(monkeypatch: pytest.MonkeyPatch, dc2_members: list[dict[str, Any]]) -> dict[str, Any]:
+    """The backend's answers for a program run under Pulumi's mocks: dc1 and dc2 exist, dc2
+    exports ``dc2_members`` (read as the CLI prints them). Returns what the program exports."""
+    import pulumi
+
+    from fabric.components import peers
+
+    monkeypatch.setattr(
+        peers, "backend_stacks", lambda project: [f"{pulumi.get_organization()}/{project}/dc{i}" for i in (1, 2)]
+    )
+    monkeypatch.setattr(peers, "stack_members", lambda stack: json.loads(json.dumps(dc2_members)))
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    return exported

@@ -37,11 +37,10 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 
 from fabric import deferred
-from fabric.components import peers
 from fabric.loader import MEMBERS_OUTPUT, members_from_export
 from fabric.render.vyos import render_router
 from fabric.topology import Plan
-from tests.conftest import ALL_CLOUDS, ROOT, burst_raw
+from tests.conftest import ALL_CLOUDS, ROOT, burst_raw, fake_peer_backend
 
 #: The type the WireGuard key resources have (providers/keys.py).
 KEY_TYPE = "pulumi-python:dynamic/fabric:WireguardKey"
@@ -254,13 +253,7 @@ def run_program(monkeypatch: pytest.MonkeyPatch, config: dict[str, str]) -> Run:
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
-    # The backend's answers: dc1 and dc2 exist, dc2 exports DC2_MEMBERS (read as the CLI prints them).
-    monkeypatch.setattr(
-        peers, "backend_stacks", lambda project: [f"{pulumi.get_organization()}/{project}/dc{i}" for i in (1, 2)]
-    )
-    monkeypatch.setattr(peers, "stack_members", lambda stack: json.loads(json.dumps(DC2_MEMBERS)))
-    exported: dict[str, Any] = {}
-    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    exported = fake_peer_backend(monkeypatch, DC2_MEMBERS)
     result: dict[str, Any] = {}
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]

@@ -19,7 +19,7 @@ import yaml
 from fabric import deferred
 from fabric.components import peers
 from fabric.loader import MEMBERS_OUTPUT
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fake_peer_backend
 
 DC2_MEMBERS = [
     {"name": "dc2-r1", "site": "dc2", "site_id": 2, "node_id": 1, "endpoint": "5.254.43.162", "port": 51820,
@@ -58,13 +58,7 @@ def _config(stack: str) -> dict[str, str]:
 def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) -> dict[str, Any]:
     pulumi.runtime.set_mocks(mocks, project="fabric", stack="dc1", preview=False)
     pulumi.runtime.set_all_config(config, ["fabric:vyos_api_key"])
-    # The backend's answers: dc1 and dc2 exist, dc2 exports DC2_MEMBERS (read as the CLI prints them).
-    monkeypatch.setattr(
-        peers, "backend_stacks", lambda project: [f"{pulumi.get_organization()}/{project}/dc{i}" for i in (1, 2)]
-    )
-    monkeypatch.setattr(peers, "stack_members", lambda stack: json.loads(json.dumps(DC2_MEMBERS)))
-    exported: dict[str, Any] = {}
-    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    exported = fake_peer_backend(monkeypatch, DC2_MEMBERS)
     program = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     # Wait for every router's config resource too, not only for what is exported.
     dc = program["datacenter"]
