@@ -62,7 +62,12 @@ def first_marker_text(text: str) -> str | None:
 
 
 def check_slots(text: str, slots: Slots) -> None:
-    """Each slot holds its marker and no marker text is anywhere else; MarkerError otherwise."""
+    """Each slot holds its marker, no two overlap, and no marker text is anywhere else; MarkerError otherwise."""
+    end = 0
+    for offset, kind, name in sorted(slots):
+        if offset < end:
+            raise MarkerError(f"slots overlap at offset {offset}")
+        end = offset + len(marker(kind, name))
     rest = text
     for offset, kind, name in sorted(slots, reverse=True):
         mark = marker(kind, name)
@@ -89,5 +94,9 @@ def slots_of(spec: Mapping[str, object]) -> Slots:
     always held them) and ``late`` (``[offset, kind, name]``, values known after ``up``)."""
     secrets = spec.get("secrets") or ()
     late = spec.get("late") or ()
-    assert isinstance(secrets, Sequence) and isinstance(late, Sequence)
-    return tuple((int(o), SECRET, str(n)) for o, n in secrets) + tuple((int(o), str(k), str(n)) for o, k, n in late)
+    if not isinstance(secrets, Sequence) or not isinstance(late, Sequence):
+        raise MarkerError("a file's slots are not lists")
+    late_slots = tuple((int(o), str(k), str(n)) for o, k, n in late)
+    if any(kind == SECRET for _, kind, _ in late_slots):
+        raise MarkerError("a secret among a file's late slots")
+    return tuple((int(o), SECRET, str(n)) for o, n in secrets) + late_slots

@@ -6,7 +6,7 @@ The fabric is ``bench/plan_render.py``'s (2 datacenters x 16 hypervisors x 4 rou
 datacenter stack is validated with its peer stack's and the clouds' members as
 exports, as the program reads them. Stages: ``load`` (shapes, types and the config
 rules), ``peers`` (each exported member checked, the rules across stacks), ``rendered``
-(keyless plan, every VyOS line against its version's schema, every user-data size).
+(the plan, every VyOS line against its version's schema, every user-data size).
 
     venv/bin/python bench/validate.py [--tenants 10 200 500] [--repeat 3]
 """

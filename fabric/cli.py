@@ -217,6 +217,8 @@ def cmd_review(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--preview-json given {len(files)} times for {len(stacks)} stacks: give one per --stack")
     if files.count("-") > 1:
         raise UsageError("--preview-json - (stdin) can be given once")
+    if files and args.policy_pack:
+        raise UsageError("--policy-pack runs the preview: it cannot check a --preview-json file")
     if args.max_chars and args.max_chars < review.MIN_LIMIT:
         raise UsageError(f"--max-chars must be 0 (no limit) or at least {review.MIN_LIMIT}")
     reports = []

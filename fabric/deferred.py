@@ -82,7 +82,10 @@ def of(kind: str, name: str) -> Deferred:
         return public_key(name)
     if kind == ENDPOINT:
         return endpoint(name)
-    return next(s for s in (WIREGUARD_PRIVATE_KEY, API_KEY) if s.name == name)
+    found = [s for s in (WIREGUARD_PRIVATE_KEY, API_KEY) if kind == SECRET and s.name == name]
+    if not found:
+        raise markers.MarkerError(f"no deferred value {kind}:{name}")
+    return found[0]
 
 
 def sample_values(items: Iterable[str | Deferred]) -> markers.Values:

@@ -527,7 +527,8 @@ def _action_diff(old: Any, new: Any) -> list[str] | str:
 
 
 def action_line(action: Any) -> str:
-    """An action as one line: a string as itself; ``{name, commands}`` as ``name: cmd; cmd``."""
+    """An action as one line: a string as itself; ``{name, commands}`` (state of earlier
+    versions) as the line the host provider makes of it, ``name: cmd && cmd``."""
     if isinstance(action, str):
         return action
     if isinstance(action, Mapping):
@@ -536,7 +537,7 @@ def action_line(action: Any) -> str:
         rest = {k: v for k, v in action.items() if k not in ("name", "commands")}
         parts = []
         if isinstance(commands, list):
-            parts.append("; ".join(_command(c) for c in commands))
+            parts.append(" && ".join(_command(c) for c in commands))
         elif commands is not None:
             parts.append(_command(commands))
         parts += [f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(_scrub(rest).items())]

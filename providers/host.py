@@ -298,7 +298,10 @@ def content_of(spec: Mapping[str, Any], values: markers.Values) -> str:
 
 def values_of(props: Mapping[str, Any]) -> markers.Values:
     """What the resource fills into its files' slots: its ``secrets`` and its ``late`` values."""
-    return {markers.SECRET: props.get("secrets") or {}, **(props.get("late") or {})}
+    late = props.get("late") or {}
+    if not isinstance(late, Mapping) or markers.SECRET in late:
+        raise HostError("refusing to write the files: the late input may hold only public keys and endpoints")
+    return {**late, markers.SECRET: props.get("secrets") or {}}
 
 
 def wanted(spec: Mapping[str, Any], values: markers.Values) -> tuple[str, str, str]:
@@ -434,7 +437,7 @@ def apply_script(
         path, name = shlex.quote(host.path(owner[0])), shlex.quote(owner[1])
         lines += [f'mkdir -p "$(dirname {path})"', f"echo {name} > {path}"]
     for name, line in actions:
-        # `a && b` does not stop a `set -e` script when `a` fails: the list's status does.
+        # Neither `set -e` nor `a && b` stops the script when `a` fails: the line's status is checked here.
         lines += [f"echo {shlex.quote(STEP + 'run ' + name + ': ' + line)}", f"{line} || exit $?"]
     lines.append(f"rm -f {note}")
     return "\n".join(lines) + "\n"

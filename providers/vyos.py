@@ -836,6 +836,8 @@ class VyosConfigProvider(ResourceProvider):
         changes = (
             any(olds.get(k) != news.get(k) for k in keys)
             or not same_wanted(olds, news)
+            # Whether applies run under commit-confirm (state of earlier versions: they did).
+            or (olds.get("confirm") is not False) != (news.get("confirm") is not False)
             or not same_roots(olds.get("owns"), news.get("owns"))
         )
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)

@@ -58,10 +58,14 @@ fi
 venv/bin/python -m fabric --help > /dev/null
 # Mermaid (and jsdom, the DOM it needs outside a browser) for the diagram test, pinned, cached.
 mermaid=.tools/mermaid
-mermaid_pins="mermaid@11.17.2 jsdom@29.1.1"
+mermaid_pins="mermaid@11.17.2 jsdom@24.1.3"  # jsdom 24: Node 18 (Debian's) and newer
 if [ "$(cat "$mermaid/.pins" 2>/dev/null)" = "$mermaid_pins" ] && [ -d "$mermaid/node_modules/mermaid" ]; then
     echo "mermaid: up to date"
 else
+    if ! node -e 'process.exit(+process.versions.node.split(".")[0] < 18)'; then
+        echo "Mermaid needs Node.js 18 or newer (node is $(node --version)): install a newer nodejs and re-run" >&2
+        exit 1
+    fi
     echo "mermaid: installing $mermaid_pins"
     mkdir -p "$mermaid"
     # shellcheck disable=SC2086 # the pins are words

@@ -24,7 +24,7 @@ def clouds_complete(inv: Inventory) -> Iterator[str]:
         if cloud.region is None:
             yield f"clouds.{provider}.region: missing (required when enabled)"
         if CLOUDS[provider].needs_ssh_key and cloud.ssh_public_key is None:
-            yield f"clouds.{provider}.ssh_public_key: missing; Azure Linux VMs need an SSH public key for their admin user"
+            yield f"clouds.{provider}.ssh_public_key: missing; {provider}'s Linux VMs need an SSH public key for their admin user"
 
 
 def cloud_sites_registered(inv: Inventory) -> Iterator[str]:

@@ -29,7 +29,7 @@ def program_config() -> tuple[dict[str, object], set[str]]:
 
 
 def read_stack() -> loader.Validated:
-    """The stack's validated config, its peers' validated members and its keyless plan;
+    """The stack's validated config, its peers' validated members and its plan;
     raises :class:`~fabric.errors.ConfigError` before any resource exists."""
     values, secret = program_config()
     inventory = loader.load(stackfile.raw_from(values, secret, Path.cwd(), pulumi.get_stack()))

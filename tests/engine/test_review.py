@@ -314,7 +314,7 @@ def test_a_host_concern_shows_file_diffs_mode_owner_and_actions() -> None:
     ]
     assert host["`ovs` actions:"] == [
         "-ovs-bridge: ovs-vsctl add-port br0 vt-dc1-r1",
-        "+ovs-bridge: ovs-vsctl add-port br0 vt-dc1-r1; sh -c 'echo '\"'\"'a b'\"'\"''",
+        "+ovs-bridge: ovs-vsctl add-port br0 vt-dc1-r1 && sh -c 'echo '\"'\"'a b'\"'\"''",
     ]
     assert "- `/etc/fabric/ovs/br0.sh`: `mode` `0644` → `0755`" in report
     assert "- `/etc/fabric/ovs/br0.sh`: `owner` `root` → `fabric`" in report
@@ -628,6 +628,10 @@ def test_review_reads_preview_json_from_a_file_or_stdin(tmp_path: Path) -> None:
         ),
         (["review", "--stack", "dc1", "--preview-json", "/nonexistent.json"], "No such file or directory"),
         (["review", "--stack", "dc1", "--preview-json", "-", "--max-chars", "100"], "at least 4096"),
+        (
+            ["review", "--stack", "dc1", "--preview-json", "-", "--policy-pack", "policy"],
+            "cannot check a --preview-json",
+        ),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:

@@ -160,7 +160,7 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
     user_data: pulumi.Output[str]
 
     def __init__(self, inv: model.Inventory, planned: CloudPlan, opts: pulumi.ResourceOptions | None = None) -> None:
-        """``planned``: the extension as the keyless plan decides it. The component is named after its site."""
+        """``planned``: the extension as the plan decides it. The component is named after its site."""
         super().__init__(self.TYPE, planned.site, None, opts)
         self.planned = planned
         self.site = planned.site

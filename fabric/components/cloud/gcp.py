@@ -211,7 +211,7 @@ class GcpExtension(CloudExtension):
 
     def _attach(self, wireguard_sources: pulumi.Output[list[str]]) -> None:
         planned = self.planned
-        # The full plan's sources include the keyless plan's (the local routers'), so non-empty.
+        # The plan's sources include the local routers' endpoints, so they are never empty.
         if planned.wireguard_sources:
             self._firewall(
                 "allow-wireguard",
