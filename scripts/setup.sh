@@ -62,7 +62,7 @@ mermaid_pins="mermaid@11.17.2 jsdom@24.1.3"  # jsdom 24: Node 18 (Debian's) and 
 if [ "$(cat "$mermaid/.pins" 2>/dev/null)" = "$mermaid_pins" ] && [ -d "$mermaid/node_modules/mermaid" ]; then
     echo "mermaid: up to date"
 else
-    if ! node -e 'process.exit(+process.versions.node.split(".")[0] < 18)'; then
+    if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)'; then
         echo "Mermaid needs Node.js 18 or newer (node is $(node --version)): install a newer nodejs and re-run" >&2
         exit 1
     fi
