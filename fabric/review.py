@@ -559,7 +559,14 @@ def _drift(ch: _Change) -> list[Block]:
     drift = ch.old_outputs.get("drift") if ch.op != "create" else None
     if not isinstance(drift, list) or not drift:
         return []
-    return [Block("drift found by the last refresh (`up` puts it back):", [str(d) for d in drift])]
+    lines = [_DIGEST.sub("<redacted>", str(d)) for d in drift]
+    return [Block("drift found by the last refresh (`up` puts it back):", lines)]
+
+
+#: The provider's drift names a secret leaf's value by a short digest (enough for an operator
+#: to tell two values apart); a digest of a weak password can be guessed, so a report that may
+#: be posted where more people read it shows none.
+_DIGEST = re.compile(r"<redacted sha256:[0-9a-f]+>")
 
 
 # ----------------------------------------------------------------------------- values

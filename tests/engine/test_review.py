@@ -234,6 +234,19 @@ def test_drift_the_last_refresh_found_is_listed() -> None:
     assert _sections(report)["router `dc1-r1`"] == {"drift found by the last refresh (`up` puts it back):": drift}
 
 
+def test_drift_shows_no_digest_of_a_secret() -> None:
+    """The provider's drift names a changed secret by a digest; the report shows neither value nor digest."""
+    config = {"system": "set system login user vyos authentication plaintext-password <secret:admin>\n"}
+    drift = [
+        "+ system login user vyos authentication encrypted-password <redacted sha256:0123456789ab> (on the router)"
+    ]
+    outputs = {**_router(config), "drift": drift}
+    report = _report(_step("update", ROUTER, "dc1-r1-vyos", _router(config), _router(config), old_outputs=outputs))
+    shown = _sections(report)["router `dc1-r1`"]["drift found by the last refresh (`up` puts it back):"]
+    assert shown == ["+ system login user vyos authentication encrypted-password <redacted> (on the router)"]
+    assert "0123456789ab" not in report
+
+
 def test_state_from_before_sections_compares_by_line() -> None:
     """``config`` as ``{"<path words>": [values]}`` (old state) against sections: only real changes."""
     old = {"vrf name acme table": ["1010"], "protocols static route 0.0.0.0/0 next-hop 5.254.54.1": []}
