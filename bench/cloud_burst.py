@@ -25,16 +25,24 @@ from fabric.render.cloudinit import pack, render_user_data
 from fabric.render.linux.node import render_node
 from fabric.render.vyos import render_routers
 from fabric.stackfile import load_inventory, raw_config
-from tests.conftest import ALL_CLOUDS, ROOT
+from tests.conftest import ALL_CLOUDS, ROOT, with_tenants
 
 
 def config(tenants: int) -> dict[str, Any]:
     raw = raw_config(ROOT, "dc1")
     raw["clouds"] = ALL_CLOUDS
-    raw["tenants"] = [
-        {"name": f"t{t}", "id": t, "sites": ["dc1", "dc2", "aws", "azure", "gcp"], "egress": {"allow_all": t % 2 == 0}}
-        for t in range(1, tenants + 1)
-    ]
+    with_tenants(
+        raw,
+        [
+            {
+                "name": f"t{t}",
+                "id": t,
+                "sites": ["dc1", "dc2", "aws", "azure", "gcp"],
+                "egress": {"allow_all": t % 2 == 0},
+            }
+            for t in range(1, tenants + 1)
+        ],
+    )
     raw["datacenter"] = {**raw["datacenter"], "nat_addresses": {}}
     return raw
 

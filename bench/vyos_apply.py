@@ -40,7 +40,7 @@ from fabric.render.vyos import all_owned_subtrees, keep_on_delete, render_router
 from providers.keys import generate_keypair
 from providers.vyos import Router, VyosConfigProvider, VyosError, delta, fill_secrets
 from tests.beds.vyos_emulator import VyosEmulator, make_self_signed_cert
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_tenants
 from tests.engine.project import bootstrap_config
 
 KEY = "bench-key"
@@ -50,10 +50,13 @@ PRIVATE, _ = generate_keypair()
 def router_config(tenants: int) -> dict[str, list[str]]:
     """dc1-r1's rendered config with ``tenants`` tenants spanning both datacenters."""
     raw = stackfile.raw_config(ROOT, "dc1")
-    raw["tenants"] = [
-        {"name": f"t{i}", "id": i, "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]}}
-        for i in range(1, tenants + 1)
-    ]
+    with_tenants(
+        raw,
+        [
+            {"name": f"t{i}", "id": i, "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]}}
+            for i in range(1, tenants + 1)
+        ],
+    )
     inv = loader.load(raw)
     plan = topology.build(inv)
     return render_routers(plan)[0].config()

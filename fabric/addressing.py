@@ -16,8 +16,9 @@ from netaddr import IPAddress, IPNetwork
 
 #: Every site owns the ``s``-th /24 of the control plane and of the backbone.
 SITE_PREFIX_LENGTH = 24
-#: Backbone host numbers: routers count up from 1, hypervisors from 128.
-HYPERVISOR_BACKBONE_OFFSET = 128
+#: Host numbers in a site's backbone and mesh /24s: routers and nodes count up from 1,
+#: hypervisors from 128 (hypervisor ``h`` is host ``128 + h`` in both).
+HYPERVISOR_HOST_OFFSET = 128
 #: In a tenant network, site ``s`` owns the ``s``-th block of this many addresses
 #: for its routers (block 0 holds the per-site gateway addresses).
 GATEWAY_BLOCK = 16
@@ -64,9 +65,15 @@ def backbone_router_address(backbone: IPNetwork, s: int, r: int) -> IPAddress:
     return IPAddress(site_block(backbone, s).first + r)
 
 
+def hypervisor_host(h: int) -> int:
+    """Hypervisor ``h``'s host number in its site's backbone and mesh /24s: ``128 + h``
+    (its node id in the mesh, so it never meets a router's or node's)."""
+    return HYPERVISOR_HOST_OFFSET + h
+
+
 def backbone_hypervisor_address(backbone: IPNetwork, s: int, h: int) -> IPAddress:
     """Hypervisor ``h`` on its datacenter's backbone /24: host ``128 + h``."""
-    return IPAddress(site_block(backbone, s).first + HYPERVISOR_BACKBONE_OFFSET + h)
+    return IPAddress(site_block(backbone, s).first + hypervisor_host(h))
 
 
 def tenant_block(pool: IPNetwork, prefix_length: int, t: int) -> IPNetwork:
@@ -155,11 +162,6 @@ def mtu_plan(underlay: int, ipv6_underlay: bool, tenant: int | None) -> MtuPlan:
 # Numbers other than addresses. Each takes the tenant id and a base from config.
 
 
-def vlan(base: int, t: int) -> int:
-    """The tenant's VLAN on the hypervisor trunk: ``base + t``."""
-    return base + t
-
-
 def l2_vni(base: int, t: int) -> int:
     """The tenant segment's VXLAN VNI: ``base + t``."""
     return base + t
@@ -205,6 +207,14 @@ def router_mac(s: int, r: int) -> str:
     port comes or goes is not followed (FRR issue 11174). Locally administered, unicast,
     unique per site and router."""
     return f"02:fa:00:00:{s:02x}:{r:02x}"
+
+
+def vm_mac(s: int, v: int) -> str:
+    """Tenant VM ``v``'s MAC in datacenter ``s``: ``02:fb:<s>:<v as 3 bytes>`` (hex).
+
+    Locally administered and unicast, unique per site and VM id, so a VM keeps its MAC (and
+    its DHCP lease and the fabric's EVPN entry) when it moves to another hypervisor."""
+    return f"02:fb:{s:02x}:{v >> 16:02x}:{(v >> 8) & 0xFF:02x}:{v & 0xFF:02x}"
 
 
 def vrrp_priority(r: int) -> int:

@@ -129,7 +129,7 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
             ", ".join(c.tenant.name for c in r.tenants),
         )
     tenants = Table(title="tenants")
-    for col in ("tenant", "id", "sites", "vlan", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
+    for col in ("tenant", "id", "sites", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
         tenants.add_column(col)
     for t in plan.tenants:
         gw = next((str(c.vrrp_address) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
@@ -138,7 +138,6 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
             t.name,
             str(t.id),
             ", ".join(t.sites),
-            str(t.vlan),
             str(t.vni),
             str(t.l3_vni),
             str(t.vrf_table),

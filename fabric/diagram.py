@@ -28,6 +28,7 @@ from fabric import deferred
 from fabric.topology import (
     ROLE_CLOUD_NODE,
     ROLE_GATEWAY,
+    ROLE_HYPERVISOR,
     ROLE_REFLECTOR,
     BgpNeighbor,
     CloudPlan,
@@ -172,9 +173,12 @@ def shown_endpoint(m: MeshMember) -> str | None:
 
 def _member_node(f: _Fabric, m: MeshMember) -> str:
     """A member's node: a router as a box, an ``frr`` node rounded, a cloud node as a stadium."""
-    roles = [_ROLE_TEXT.get(r, r) for r in m.roles if r != ROLE_CLOUD_NODE]
+    roles = [_ROLE_TEXT.get(r, r) for r in m.roles if r not in (ROLE_CLOUD_NODE, ROLE_HYPERVISOR)]
     cloud = f.clouds.get(m.name)
-    if cloud is not None:
+    hv = f.hypervisors.get(m.name)
+    if hv is not None or ROLE_HYPERVISOR in m.roles:
+        kind = "hypervisor, VTEP"
+    elif cloud is not None:
         kind = f"cloud node: {cloud.provider}, region {cloud.spec.region or '?'}"
     elif m.name in f.routers or ROLE_GATEWAY in m.roles:
         kind = "VyOS router"
@@ -187,6 +191,8 @@ def _member_node(f: _Fabric, m: MeshMember) -> str:
     lines = [m.name, kind, f"mesh {m.mesh_address}"]
     if roles:
         lines.append(", ".join(roles))
+    if hv is not None:
+        lines += _hypervisor_lines(hv)
     if cloud is not None:
         lines.append(f"private {cloud.node_address}")
     endpoint = shown_endpoint(m)
@@ -197,6 +203,8 @@ def _member_node(f: _Fabric, m: MeshMember) -> str:
     text = label(*lines)
     if cloud is not None or ROLE_CLOUD_NODE in m.roles:
         return f"{node_id(m.name)}([{text}])"
+    if hv is not None or ROLE_HYPERVISOR in m.roles:
+        return f"{node_id(m.name)}[({text})]"
     if m.name in f.nodes:
         return f"{node_id(m.name)}({text})"
     return f"{node_id(m.name)}[{text}]"
@@ -214,26 +222,38 @@ def _site_title(site: _Site) -> str:
     return label(*lines)
 
 
-def _hypervisor_node(f: _Fabric, hv: HypervisorPlan) -> str:
-    """A hypervisor: the VLANs of tenant segments it trunks to its router VMs (the plan has
-    no VXLAN on hosts: the routers are the VTEPs) and the tenants whose DHCP it serves."""
-    lines = [hv.spec.name, "hypervisor", f"backbone {hv.backbone_address}"]
+def _hypervisor_lines(hv: HypervisorPlan) -> list[str]:
+    """A hypervisor's addresses, how many tenant VMs it runs and whose DHCP it serves."""
+    lines = [f"backbone {hv.backbone_address}"]
     if hv.public_address is not None:
         lines.append(f"public {hv.public_address}")
-    tenant_vlans = {t.vlan for t in f.tenants.values()}
-    vlans = sorted({v for vm in hv.vms for v in vm.trunk_vlans} & tenant_vlans)
-    if vlans:
-        lines.append("tenant VLANs " + ", ".join(str(v) for v in vlans))
+    tenant_vms = sum(1 for vm in hv.vms if vm.tenant is not None)
+    if tenant_vms:
+        lines.append(_count(tenant_vms, "tenant VM"))
     if hv.dhcp:
         lines.append("DHCP " + ", ".join(d.tenant.name for d in hv.dhcp))
-    return f"{node_id(hv.spec.name, HYPERVISOR)}[({label(*lines)})]"
+    return lines
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
+def _hypervisor_node(hv: HypervisorPlan) -> str:
+    """A hypervisor outside the mesh (no public address): it runs router VMs, carries no tenant."""
+    return f"{node_id(hv.spec.name, HYPERVISOR)}[({label(hv.spec.name, 'hypervisor', *_hypervisor_lines(hv))})]"
+
+
+def _hypervisor_id(f: _Fabric, name: str) -> str:
+    """A hypervisor's node: its member node when it is in the mesh."""
+    return node_id(name) if name in f.members else node_id(name, HYPERVISOR)
 
 
 def _tenant_node(t: TenantPlan) -> str:
     text = label(
         f"{t.name} (id {t.id})",
         f"VRF {t.vrf}, table {t.vrf_table}",
-        f"VNI {t.vni} / L3 {t.l3_vni}, VLAN {t.vlan}",
+        f"VNI {t.vni} / L3 {t.l3_vni}",
         f"RT {t.route_target}",
         str(t.network),
     )
@@ -246,8 +266,8 @@ def _sites(f: _Fabric) -> Iterable[str]:
         by_site.setdefault(m.site, []).append(m)
     for site in f.sites:
         yield f"  subgraph {node_id(site.name, SITE)}[{_site_title(site)}]"
-        for hv in (h for h in f.hypervisors.values() if h.site == site.name):
-            yield f"    {_hypervisor_node(f, hv)}"
+        for hv in (h for h in f.hypervisors.values() if h.site == site.name and h.spec.name not in f.members):
+            yield f"    {_hypervisor_node(hv)}"
         for m in by_site.get(site.name, []):
             yield f"    {_member_node(f, m)}"
         if site.cloud is not None:
@@ -278,7 +298,7 @@ def _sessions(plans: Sequence[Plan]) -> Iterable[tuple[str, Sequence[BgpNeighbor
     for plan in plans:
         for r in plan.routers:
             yield r.name, r.bgp_neighbors, r.wireguard_peers
-        for n in (*plan.nodes, *(c.node for c in plan.clouds)):
+        for n in (*plan.nodes, *(c.node for c in plan.clouds), *(h.vtep for h in plan.hypervisors if h.vtep)):
             yield n.name, n.bgp_neighbors, n.wireguard_peers
 
 
@@ -307,12 +327,13 @@ def _bgp_and_mesh(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
         yield f"  {node_id(a)} -. wg .- {node_id(b)}"
 
 
-def _hosting(plans: Sequence[Plan]) -> Iterable[str]:
-    """Each router VM on its hypervisor."""
+def _hosting(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
+    """Each router VM on its hypervisor (tenant VMs are counted on the hypervisor and its tenant links)."""
     for plan in plans:
         for hv in plan.hypervisors:
             for vm in hv.vms:
-                yield f"  {node_id(hv.spec.name, HYPERVISOR)} -. vmspawn .- {node_id(vm.router)}"
+                if vm.tenant is None:
+                    yield f"  {_hypervisor_id(f, hv.spec.name)} -. vmspawn .- {node_id(vm.name)}"
 
 
 def _tenants(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
@@ -330,6 +351,10 @@ def _tenants(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
         for n in (*plan.nodes, *(c.node for c in plan.clouds)):
             for on in n.tenants:
                 yield f"  {node_id(on.tenant.name, TENANT)} -.-|{label(f'VTEP {on.address}')}| {node_id(n.name)}"
+        for hv in plan.hypervisors:
+            for on in hv.vtep.tenants if hv.vtep else ():
+                text = label(f"VTEP, {_count(len(on.vms), 'VM')}" if on.vms else "VTEP, DHCP")
+                yield f"  {node_id(on.tenant.name, TENANT)} -.-|{text}| {node_id(hv.spec.name)}"
         for cloud in plan.clouds:
             for ct in cloud.tenants:
                 yield f"  {node_id(cloud.node.name)} -.- {subnet_id(ct.tenant.name, cloud.site)}"
@@ -342,7 +367,7 @@ def mermaid(plans: Sequence[Plan]) -> str:
     planes = sorted({(p.asn, str(p.control_plane)) for p in plans})
     lines += [f"  %% AS {asn}, WireGuard mesh (control plane) {cp}" for asn, cp in planes]
     lines += _sites(f)
-    lines += _hosting(plans)
+    lines += _hosting(f, plans)
     lines += _bgp_and_mesh(f, plans)
     lines += _tenants(f, plans)
     if f.peers:

@@ -36,7 +36,9 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
             hv.spec.name: {
                 "id": hv.spec.id,
                 "backbone_address": str(hv.backbone_address),
-                "vms": [v.router for v in hv.vms],
+                "vms": [v.name for v in hv.vms],
+                "mesh_address": str(hv.vtep.mesh_address) if hv.vtep else None,
+                "tenants": [c.tenant.name for c in hv.vtep.tenants] if hv.vtep else [],
             }
             for hv in plan.hypervisors
         },
@@ -45,7 +47,6 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
                 "id": t.id,
                 "sites": list(t.sites),
                 "vrf": t.vrf,
-                "vlan": t.vlan,
                 "vni": t.vni,
                 "l3_vni": t.l3_vni,
                 "vrf_table": t.vrf_table,

@@ -144,13 +144,21 @@ _EXPECTED = {
 }
 
 
+#: Keys earlier versions read, with why they went: the stack file still holding one learns what to do.
+_RETIRED = {
+    key: "no longer used: a tenant segment is never a VLAN, it reaches every hypervisor as VXLAN inside "
+    "WireGuard (README 'Tenant VMs'); remove it"
+    for key in ("vlan", "vlan_base")
+}
+
+
 def _message(err: Any) -> str:
     """One pydantic error as a sentence about the value the user wrote."""
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "missing":
         return "missing (required)"
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see the README's config reference)"
+        return _RETIRED.get(str(err["loc"][-1]), "unknown key (check the spelling; see the README's config reference)")
     if kind in _EXPECTED:
         hint = " (write it without quotes)" if isinstance(value, str) else ""
         return f"{written(value)} is {kind_of(value)}, not {_EXPECTED[kind]}{hint}"

@@ -160,7 +160,6 @@ class AddressPlan(_Model):
 class Numbering(_Model):
     """Bases of the per-tenant number formulas (``base + tenant id``), and fixed VLANs."""
 
-    vlan_base: int = Field(default=1000, ge=1, le=4094)
     l2_vni_base: int = Field(default=10000, ge=1, le=16_777_214)
     l3_vni_base: int = Field(default=20000, ge=1, le=16_777_214)
     vrf_table_base: int = Field(default=1000, ge=100, le=65_535)
@@ -221,7 +220,6 @@ class Tenant(_Model):
     #: The datacenter whose gateway pair serves DHCP; default: the lowest-id datacenter spanned.
     dhcp_site: Name | None = None
     egress: Egress = Egress()
-    vlan: int | None = Field(default=None, ge=1, le=4094)
     vni: int | None = Field(default=None, ge=1, le=16_777_214)
     l3_vni: int | None = Field(default=None, ge=1, le=16_777_214)
     vrf_table: int | None = Field(default=None, ge=100, le=65_535)
@@ -275,7 +273,11 @@ class Ovs(_Model):
 
 
 class Hypervisor(_Model):
-    """An Arch Linux host: NICs, bonds, OVS; runs router VMs under systemd-vmspawn."""
+    """An Arch Linux host: NICs, bonds, OVS; runs router and tenant VMs under systemd-vmspawn.
+
+    With a public SSH address it is a mesh member and the VTEP of the tenants it hosts
+    (README "Tenant VMs"); its id numbers its backbone and mesh addresses (``128 + id``).
+    """
 
     name: Name
     id: Id
@@ -285,6 +287,8 @@ class Hypervisor(_Model):
     #: The bond that carries the host's own backbone address.
     management_bond: BondName = "bond0"
     ovs: Ovs = Ovs()
+    #: Raise to replace this hypervisor's WireGuard key; nothing else replaces it.
+    key_rotation: int = Field(default=0, ge=0)
 
 
 class Vm(_Model):
@@ -294,6 +298,22 @@ class Vm(_Model):
     memory: Memory = "4G"
     #: The router image on the hypervisor (an absolute path); default: fabric's path for the router.
     image: HostPath | None = None
+
+
+class TenantVm(_Model):
+    """A tenant's VM on a hypervisor of this datacenter, attached to the tenant's segment there."""
+
+    name: Name
+    #: Unique in the datacenter; numbers the VM's MAC (``02:fb:<site>:<id>``), so never reuse one.
+    id: Annotated[int, Field(ge=1, le=0xFFFFFF)]
+    tenant: TenantName
+    hypervisor: Name
+    #: The VM's disk image on its hypervisor (an absolute path); default: ``/var/lib/machines/<name>.raw``.
+    image: HostPath | None = None
+    cpus: int = Field(default=2, ge=1, le=64)
+    memory: Memory = "4G"
+    #: A fixed address in the tenant network (outside its gateways and DHCP range); default: DHCP.
+    address: Address | None = None
 
 
 class Api(_Model):
@@ -349,6 +369,8 @@ class Datacenter(_Model):
     admin_from_anywhere: bool = False
     hypervisors: list[Hypervisor] = Field(min_length=1)
     routers: list[Router] = Field(min_length=1)
+    #: Tenant VMs, each on one of the hypervisors above (README "Tenant VMs").
+    vms: list[TenantVm] = []
 
     @property
     def upstream_gateway(self) -> IPAddress:
@@ -473,7 +495,7 @@ class Inventory(_Model):
 
 
 #: Roles a mesh member can export (``fabric.topology`` assigns them).
-MemberRole = Literal["route-reflector", "gateway", "cloud-node"]
+MemberRole = Literal["route-reflector", "gateway", "cloud-node", "hypervisor"]
 
 
 class ExportedMember(_Model):
@@ -483,7 +505,8 @@ class ExportedMember(_Model):
     name: Name
     site: Name
     site_id: Id
-    node_id: Annotated[int, Field(ge=1, le=127)]
+    #: Routers and nodes count from 1, hypervisors from 129 (``128 + id``).
+    node_id: Annotated[int, Field(ge=1, le=255)]
     #: Empty while a cloud node's public address is not allocated yet.
     endpoint: Annotated[str, BeforeValidator(_endpoint)]
     port: Annotated[int, Field(ge=1, le=65535)]

@@ -14,8 +14,13 @@ Rules (README "Topology"):
   reflector (a cloud extension) is served by every reflector; reflectors peer with each
   other. Sessions run between mesh addresses, so BGP and EVPN ride inside WireGuard.
 * Tenants live on the gateway routers of the sites they span: one VRF (L3 VNI, table,
-  RD, RT ``asn:id``), one stretched segment (L2 VNI, VLAN on the hypervisor trunk), one
-  VRRP group per site, DHCP from one datacenter's pair, source NAT at every exit.
+  RD, RT ``asn:id``), one stretched segment (L2 VNI), one VRRP group per site, DHCP from
+  one datacenter's pair, source NAT at every exit.
+* Hypervisors with a public address are mesh members too (host ``128 + id`` of the
+  site's mesh /24) and the L2 VTEPs of the tenants they carry: those with a VM on them
+  and those whose DHCP they serve. A tenant VM's tap is a port of its tenant's bridge on
+  its hypervisor; routers reach it only through EVPN (README "Tenant VMs"), so between
+  any two tenant ports there is one L2 path.
 * Cloud extensions (README "Cloud bursts"): each enabled cloud is a site with one ``frr``
   node. The node is a VTEP on the segments of the tenants that span its site and
   routes between them and the tenants' workload subnets in the cloud network (one /24
@@ -45,6 +50,8 @@ ANYWHERE = IPNetwork("0.0.0.0/0")
 ROLE_GATEWAY = "gateway"
 #: A cloud extension's node: the next hop of its tenants' cloud subnets.
 ROLE_CLOUD_NODE = "cloud-node"
+#: A hypervisor: the L2 VTEP of the tenants whose VMs (or DHCP) it hosts.
+ROLE_HYPERVISOR = "hypervisor"
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,6 @@ class TenantPlan:
     description: str
     sites: tuple[str, ...]
     vrf: str
-    vlan: int
     vni: int
     l3_vni: int
     vrf_table: int
@@ -193,12 +199,24 @@ class DhcpPlan:
 
 @dataclass(frozen=True)
 class VmPlan:
-    router: str
+    """A VM under systemd-vmspawn: a router (its tap an OVS trunk port) or a tenant's VM (its
+    tap a port of the tenant's bridge, with a MAC fabric chose)."""
+
+    name: str
     image: str
     cpus: int
     memory: str
     tap: str
-    trunk_vlans: tuple[int, ...]
+    #: A router's tap: the VLANs its OVS port trunks (public, backbone); () for a tenant VM.
+    trunk_vlans: tuple[int, ...] = ()
+    #: A tenant VM's tenant, MAC and fixed address (None: DHCP).
+    tenant: TenantPlan | None = None
+    mac: str | None = None
+    address: IPAddress | None = None
+
+    @property
+    def kind(self) -> str:
+        return "router" if self.tenant is None else "tenant"
 
 
 @dataclass(frozen=True)
@@ -214,6 +232,8 @@ class HypervisorPlan:
     vms: tuple[VmPlan, ...]
     #: Tenants whose DHCP this host serves (for the gateway routers it runs).
     dhcp: tuple[DhcpPlan, ...]
+    #: The host as a mesh member and L2 VTEP (None: no public address, so not in the mesh).
+    vtep: NodePlan | None = None
     #: The host's own public address (its SSH address, when public) on the public VLAN
     #: of its management bond, with the default route; None keeps it backbone-only.
     public_address: IPNetwork | None = None
@@ -223,15 +243,20 @@ class HypervisorPlan:
 
 @dataclass(frozen=True)
 class TenantOnNode:
-    """One tenant segment as an ``frr`` node carries it (a VTEP, no VRF)."""
+    """One tenant segment as an ``frr`` node or a hypervisor carries it (a VTEP, no VRF)."""
 
     tenant: TenantPlan
-    #: The node's address on the segment (the next hop routers use for its cloud subnet).
-    address: IPAddress
+    #: The node's address on the segment (the next hop routers use for its cloud subnet);
+    #: None on a hypervisor, which only bridges the segment.
+    address: IPAddress | None
     #: A datacenter's gateway on the segment: where the node sends the tenant's other prefixes.
     home_vrrp_address: IPAddress | None
     #: The tenant's workload subnet in the node's cloud network (None outside clouds).
     cloud_subnet: IPNetwork | None
+    #: A hypervisor's tenant VMs on this segment: their taps are ports of its bridge.
+    vms: tuple[VmPlan, ...] = ()
+    #: A hypervisor's DHCP server address on this segment, when it serves the tenant's DHCP.
+    dhcp_server: IPAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +272,8 @@ class NodePlan:
     wireguard_peers: tuple[WireguardPeer, ...]
     bgp_neighbors: tuple[BgpNeighbor, ...]
     tenants: tuple[TenantOnNode, ...]
+    #: "node" (an ``frr`` node: an address on each segment) or "hypervisor" (L2 only).
+    kind: str = "node"
 
 
 @dataclass(frozen=True)
@@ -325,7 +352,6 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         description=t.description,
         sites=tuple(sites),
         vrf=t.name,
-        vlan=t.vlan if t.vlan is not None else ap.vlan(n.vlan_base, t.id),
         vni=t.vni if t.vni is not None else ap.l2_vni(n.l2_vni_base, t.id),
         l3_vni=t.l3_vni if t.l3_vni is not None else ap.l3_vni(n.l3_vni_base, t.id),
         vrf_table=t.vrf_table if t.vrf_table is not None else ap.vrf_table(n.vrf_table_base, t.id),
@@ -352,6 +378,7 @@ def local_members(inv: Inventory) -> tuple[MeshMember, ...]:
     other stacks, once an apply has filled in their deferred keys and endpoints)."""
     return (
         _router_members(inv)
+        + _hypervisor_members(inv)
         + _node_members(inv)
         + tuple(
             MeshMember(
@@ -394,6 +421,35 @@ def _node_members(inv: Inventory) -> tuple[MeshMember, ...]:
             roles=(ROLE_REFLECTOR,) if n.route_reflector else (),
         )
         for n in sorted(inv.nodes, key=lambda n: (inv.site(n.site).id, n.id))
+    )
+
+
+def public_hypervisors(dc: Datacenter) -> list[Hypervisor]:
+    """The hypervisors whose SSH address is public: mesh members and VTEPs (by id)."""
+    return sorted(
+        (hv for hv in dc.hypervisors if any(hv.ssh.address in p for p in dc.public_prefixes)), key=lambda h: h.id
+    )
+
+
+def _hypervisor_members(inv: Inventory) -> tuple[MeshMember, ...]:
+    """Hypervisors with a public address: in the full mesh at host ``128 + id`` of the site's
+    mesh /24, their public address their WireGuard endpoint."""
+    if inv.datacenter is None:
+        return ()
+    s = inv.site_id
+    return tuple(
+        MeshMember(
+            name=hv.name,
+            site=inv.datacenter.name,
+            site_id=s,
+            node_id=ap.hypervisor_host(hv.id),
+            endpoint=str(hv.ssh.address),
+            port=inv.mesh.port,
+            public_key=deferred.public_key(hv.name),
+            mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, s, ap.hypervisor_host(hv.id))),
+            roles=(ROLE_HYPERVISOR,),
+        )
+        for hv in public_hypervisors(inv.datacenter)
     )
 
 
@@ -590,17 +646,40 @@ def _datacenter_plan(
                 wireguard_peers=wireguard_peers(me, everyone, no_peer),
                 bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
                 tenants=carried,
-                trunk_vlans=_trunk_vlans(inv, [c.tenant for c in carried]),
+                trunk_vlans=(inv.numbering.public_vlan, inv.numbering.backbone_vlan),
                 nat_addresses=nat_addresses,
                 public_vrid=ap.public_vrrp_vrid(s),
                 vrrp_priority=ap.vrrp_priority(r.id),
             )
         )
+    vms = _tenant_vms(inv, dc, tenants)
     hypervisors = tuple(
-        _hypervisor_plan(inv, dc, hv, routers, backbone, public_gateway)
+        _hypervisor_plan(
+            inv, dc, hv, routers, backbone, public_gateway, vms.get(hv.name, ()), by_member, everyone, no_peer
+        )
         for hv in sorted(dc.hypervisors, key=lambda h: h.id)
     )
     return tuple(routers), hypervisors
+
+
+def _tenant_vms(inv: Inventory, dc: Datacenter, tenants: Sequence[TenantPlan]) -> dict[str, tuple[VmPlan, ...]]:
+    """Hypervisor name -> its tenant VMs (by name), each with its MAC from the site and VM ids."""
+    by_name = {t.name: t for t in tenants}
+    out: dict[str, list[VmPlan]] = {}
+    for vm in sorted(dc.vms, key=lambda v: v.name):
+        out.setdefault(vm.hypervisor, []).append(
+            VmPlan(
+                name=vm.name,
+                image=vm.image or f"/var/lib/machines/{vm.name}.raw",
+                cpus=vm.cpus,
+                memory=vm.memory,
+                tap=f"vt-{vm.name}",
+                tenant=by_name[vm.tenant],
+                mac=ap.vm_mac(inv.site_id, vm.id),
+                address=vm.address,
+            )
+        )
+    return {hv: tuple(v) for hv, v in out.items()}
 
 
 def _node_plan(
@@ -700,11 +779,20 @@ def _hypervisor_plan(
     routers: Sequence[RouterPlan],
     backbone: IPNetwork,
     public_gateway: IPAddress,
+    tenant_vms: tuple[VmPlan, ...],
+    by_member: Mapping[str, MeshMember],
+    everyone: Sequence[MeshMember],
+    no_peer: set[frozenset[str]],
 ) -> HypervisorPlan:
-    """A host, its router VMs, and, when its SSH address is public, that address with the default route."""
+    """A host, its router and tenant VMs, and, when its SSH address is public, that address with
+    the default route and the host as the VTEP of the tenants it carries."""
     specs = {r.name: r for r in dc.routers}
     here = [r for r in routers if r.hypervisor == hv.name]
     prefix = next((p for p in dc.public_prefixes if hv.ssh.address in p), None)
+    dhcp = _dhcp_plans(here)
+    vtep = None
+    if hv.name in by_member:
+        vtep = _vtep_plan(by_member[hv.name], tenant_vms, dhcp, everyone, no_peer)
     return HypervisorPlan(
         spec=hv,
         site=dc.name,
@@ -717,7 +805,7 @@ def _hypervisor_plan(
         public_vlan=None if prefix is None else inv.numbering.public_vlan,
         vms=tuple(
             VmPlan(
-                router=r.name,
+                name=r.name,
                 image=router_image(specs[r.name]),
                 cpus=specs[r.name].vm.cpus,
                 memory=specs[r.name].vm.memory,
@@ -725,8 +813,45 @@ def _hypervisor_plan(
                 trunk_vlans=r.trunk_vlans,
             )
             for r in here
+        )
+        + tenant_vms,
+        dhcp=dhcp,
+        vtep=vtep,
+    )
+
+
+def _vtep_plan(
+    me: MeshMember,
+    vms: Sequence[VmPlan],
+    dhcp: Sequence[DhcpPlan],
+    everyone: Sequence[MeshMember],
+    no_peer: set[frozenset[str]],
+) -> NodePlan:
+    """A hypervisor as a mesh member and L2 VTEP of exactly the tenants it carries: those with
+    a VM on it and those whose DHCP it serves (no address on their segments)."""
+    carried = {d.tenant.name: d.tenant for d in dhcp} | {vm.tenant.name: vm.tenant for vm in vms if vm.tenant}
+    servers = {d.tenant.name: d.address for d in dhcp}
+    return NodePlan(
+        name=me.name,
+        id=me.node_id,
+        site=me.site,
+        site_id=me.site_id,
+        mesh_address=IPAddress(me.mesh_address),
+        route_reflector=False,
+        wireguard_peers=wireguard_peers(me, everyone, no_peer),
+        bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
+        tenants=tuple(
+            TenantOnNode(
+                tenant=t,
+                address=None,
+                home_vrrp_address=None,
+                cloud_subnet=None,
+                vms=tuple(vm for vm in vms if vm.tenant is not None and vm.tenant.name == t.name),
+                dhcp_server=servers.get(t.name),
+            )
+            for t in sorted(carried.values(), key=lambda t: t.id)
         ),
-        dhcp=_dhcp_plans(here),
+        kind="hypervisor",
     )
 
 
@@ -745,11 +870,6 @@ def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
         on = group[0][0]
         plans.append(DhcpPlan(on.tenant, start, start + 1, stop, on.vrrp_address))
     return tuple(sorted(plans, key=lambda p: p.tenant.id))
-
-
-def _trunk_vlans(inv: Inventory, tenants: Sequence[TenantPlan]) -> tuple[int, ...]:
-    """VLANs a router's trunk carries: public, backbone, then its tenants'."""
-    return (inv.numbering.public_vlan, inv.numbering.backbone_vlan, *sorted(t.vlan for t in tenants))
 
 
 def router_image(router: Router) -> str:

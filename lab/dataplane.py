@@ -67,7 +67,7 @@ def endpoints(plan: Plan, tenants: Sequence[str] | None = None) -> list[Endpoint
                     node=node.name,
                     site=node.site,
                     tenant=t.tenant.name,
-                    bridge=bridge_name(t),
+                    bridge=bridge_name(t.tenant),
                     address=IPv4Interface(f"{IPv4Interface(host).ip}/{t.tenant.network.prefixlen}"),
                     gateway=str(t.address),
                 )

@@ -88,6 +88,15 @@ def burst_raw(clouds: dict[str, Any] | None = None) -> dict[str, Any]:
     return raw
 
 
+def with_tenants(raw: dict[str, Any], tenants: list[dict[str, Any]]) -> dict[str, Any]:
+    """``raw`` with ``tenants`` in place of its own, less the tenant VMs of tenants now gone."""
+    raw["tenants"] = tenants
+    if raw.get("datacenter"):
+        names = {t["name"] for t in tenants}
+        raw["datacenter"]["vms"] = [vm for vm in raw["datacenter"].get("vms", []) if vm["tenant"] in names]
+    return raw
+
+
 def fake_peer_backend(monkeypatch: pytest.MonkeyPatch, dc2_members: list[dict[str, Any]]) -> dict[str, Any]:
     """The backend's answers for a program run under Pulumi's mocks: dc1 and dc2 exist, dc2
     exports ``dc2_members`` (read as the CLI prints them). Returns what the program exports."""

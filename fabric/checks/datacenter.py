@@ -141,7 +141,7 @@ def hypervisor_ids_fit(inv: Inventory) -> Iterator[str]:
         return
     hosts = ap.site_block(inv.address_plan.backbone, 0).size
     for hv in dc.hypervisors:
-        if ap.HYPERVISOR_BACKBONE_OFFSET + hv.id >= hosts - 1:
+        if ap.HYPERVISOR_HOST_OFFSET + hv.id >= hosts - 1:
             yield f"datacenter.hypervisors[{hv.name}].id: {hv.id} is past the end of the backbone /24 (hypervisor ids 1-126)"
 
 
@@ -258,7 +258,7 @@ def router_ids_fit(inv: Inventory) -> Iterator[str]:
     """Router ids fit the site /24s; gateway routers' the tenant networks' gateway block."""
     for router in inv.routers:
         key = f"datacenter.routers[{router.name}].id"
-        if router.id >= ap.HYPERVISOR_BACKBONE_OFFSET:
+        if router.id >= ap.HYPERVISOR_HOST_OFFSET:
             yield f"{key}: {router.id} is past the end of the site /24s (router ids 1-127)"
         if router.gateway and router.id >= ap.GATEWAY_BLOCK:
             yield (

@@ -43,6 +43,7 @@ def node_places_free(inv: Inventory) -> Iterator[str]:
     for name, site, cloud in _cloud_node_ids(inv):
         taken[(site, cloud)] = name
     names = {r.name for r in inv.routers} | {name for name, _, _ in _cloud_node_ids(inv)}
+    names |= {hv.name for hv in inv.datacenter.hypervisors} if inv.datacenter is not None else set()
     max_site = ap.max_gateway_site(inv.address_plan.tenant_prefix_length)
     for node in inv.nodes:
         key = f"nodes[{node.name}]"
@@ -53,7 +54,7 @@ def node_places_free(inv: Inventory) -> Iterator[str]:
             yield f"{key}.id: {node.id} is also {taken[(node.site, node.id)]} of site {node.site}"
         taken.setdefault((node.site, node.id), key)
         if node.name in names:
-            yield f"{key}.name: {node.name!r} is also a router's or cloud node's name"
+            yield f"{key}.name: {node.name!r} is also a router's, hypervisor's or cloud node's name"
         if any(node.site in inv.tenant_sites(t) for t in inv.tenants) and sites[node.site].id > max_site:
             yield (
                 f"{key}.site: site {node.site} (id {sites[node.site].id}) has no gateway block in "

@@ -17,6 +17,8 @@ from fabric.topology import ROLE_CLOUD_NODE, ROLE_GATEWAY, local_members
 def _local_keys(inv: Inventory) -> dict[str, str]:
     """How messages name each of this stack's members: the config key that declares it."""
     keys = {r.name: f"datacenter.routers[{r.name}]" for r in inv.routers}
+    if inv.datacenter is not None:
+        keys.update({hv.name: f"datacenter.hypervisors[{hv.name}]" for hv in inv.datacenter.hypervisors})
     keys.update({n.name: f"nodes[{n.name}]" for n in inv.nodes})
     for provider, cloud in inv.clouds.enabled():
         keys.setdefault(f"{cloud.site_name(provider)}-n{cloud.node_id}", f"clouds.{provider}")

@@ -41,7 +41,6 @@ def infrastructure_apart(inv: Inventory) -> Iterator[str]:
 
 #: What each numbering base numbers, its formula's name and the range the result must stay in.
 _BASES = {
-    "vlan_base": ("vlan", ap.vlan, 1, 4094),
     "l2_vni_base": ("vni", ap.l2_vni, 1, 16_777_214),
     "l3_vni_base": ("l3_vni", ap.l3_vni, 1, 16_777_214),
     "vrf_table_base": ("vrf_table", ap.vrf_table, 100, 65_535),

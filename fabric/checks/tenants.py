@@ -18,10 +18,9 @@ _RESERVED_TENANT_NAMES = re.compile(
 
 
 def tenant_numbers(inv: Inventory, t: Tenant) -> dict[str, int]:
-    """The tenant's VLAN, VNIs and VRF table: the override where set, else the formula."""
+    """The tenant's VNIs and VRF table: the override where set, else the formula."""
     n = inv.numbering
     return {
-        "vlan": t.vlan if t.vlan is not None else ap.vlan(n.vlan_base, t.id),
         "vni": t.vni if t.vni is not None else ap.l2_vni(n.l2_vni_base, t.id),
         "l3_vni": t.l3_vni if t.l3_vni is not None else ap.l3_vni(n.l3_vni_base, t.id),
         "vrf_table": t.vrf_table if t.vrf_table is not None else ap.vrf_table(n.vrf_table_base, t.id),
@@ -35,18 +34,14 @@ def tenants_unique(inv: Inventory) -> Iterator[str]:
 
 
 def tenant_numbers_unique(inv: Inventory) -> Iterator[str]:
-    """No two tenants share a VLAN, VNI (L2 and L3 share one space) or VRF table; VLANs also
-    meet the fixed ones, and a VLAN and an L3 VNI both name a bridge (``br<N>``)."""
-    n = inv.numbering
-    owners: dict[tuple[str, int], str] = {
-        ("vlan", n.public_vlan): "numbering.public_vlan",
-        ("vlan", n.backbone_vlan): "numbering.backbone_vlan",
-    }
+    """No two tenants share a VNI (L2 and L3 share one space: each names a bridge ``br<N>``)
+    or a VRF table."""
+    owners: dict[tuple[str, int], str] = {}
     repeated_ids = {i for i, count in Counter(t.id for t in inv.tenants).items() if count > 1}
     # Formula values first, then overrides: a collision is blamed on the override.
     numbered = [(t, field, value) for t in inv.tenants for field, value in tenant_numbers(inv, t).items()]
     numbered.sort(key=lambda item: getattr(item[0], item[1]) is not None)
-    spaces = {"vni": ("vni",), "l3_vni": ("vni", "bridge"), "vlan": ("vlan", "bridge")}
+    spaces = {"l3_vni": ("vni",)}
     for t, field, value in numbered:
         if t.id in repeated_ids and getattr(t, field) is None:
             continue  # already reported as a repeated id

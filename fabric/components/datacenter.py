@@ -2,7 +2,7 @@
 for a stack without a datacenter (``frr`` nodes and cloud extensions only, e.g. the lab).
 
 Children (each name starts with the root's): a Mesh; one Router per VyOS router (with
-its WireGuard key), one Hypervisor per host and one Tenant per tenant present here; one
+its WireGuard key), one Hypervisor per host (with its key when it is in the mesh) and one Tenant per tenant present here; one
 Node per ``frr`` node; and one cloud extension per enabled cloud, named after its
 cloud site (a site of its own). Everything is rendered from the one plan the loader
 built from config and the peer stacks' members, so a preview shows every config line
@@ -67,8 +67,12 @@ class Datacenter(pulumi.ComponentResource):
         self.clouds: dict[str, CloudExtension] = {
             c.site: extension_class(c.provider)(inv, c, child) for c in plan.clouds
         }
+        self.hypervisors = {
+            hv.spec.name: Hypervisor(child_name(name, hv.spec.name), inv, hv, child) for hv in plan.hypervisors
+        }
         late = LateValues(
             public_keys={n: r.public_key for n, r in self.routers.items()}
+            | {n: hv.public_key for n, hv in self.hypervisors.items() if hv.public_key is not None}
             | {n: node.public_key for n, node in self.nodes.items()}
             | {c.node_name: c.public_key for c in self.clouds.values()},
             endpoints={c.node_name: c.public_ip for c in self.clouds.values()},
@@ -85,10 +89,8 @@ class Datacenter(pulumi.ComponentResource):
             cloud.attach(plan, late)
         self.mesh = Mesh(f"{name}-mesh", plan, late, child)
 
-        self.hypervisors = {
-            hv.spec.name: Hypervisor(child_name(name, hv.spec.name), plan, hv, ssh_private_key, child)
-            for hv in plan.hypervisors
-        }
+        for hypervisor in self.hypervisors.values():
+            hypervisor.attach(plan, late, ssh_private_key)
         sites = {m.site for m in plan.members}
         self.tenants = {
             t.name: Tenant(child_name(name, t.name), plan, t, child) for t in plan.tenants if sites & set(t.sites)

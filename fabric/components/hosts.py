@@ -8,6 +8,10 @@ from typing import Any, NamedTuple
 import pulumi
 
 from fabric import model
+from fabric.components.late import LateValues
+from fabric.deferred import WIREGUARD_PRIVATE_KEY
+from fabric.render.linux.state import HostState
+from markers import SECRET
 from providers.host import HostConcern
 
 
@@ -52,4 +56,32 @@ def concern_chain(
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
         )
         previous = [out[c.name]]
+    return out
+
+
+def concern_inputs(
+    state: HostState, wireguard_key: pulumi.Output[str] | None, late: LateValues | None, *, skip_empty: bool
+) -> list[ConcernInputs]:
+    """Each concern's resource inputs: only a concern whose files have the secret slot gets the
+    host's WireGuard private key, and each gets exactly the late values its files use.
+    ``skip_empty``: leave out concerns without files (a node's), else keep every one (a hypervisor's
+    concerns are always its resources, so one that empties is applied empty, not deleted)."""
+    out = []
+    for name, c in state.concerns.items():
+        if skip_empty and not c.files:
+            continue
+        files, actions = c.inputs()
+        slots = [(kind, slot) for f in c.files for _, kind, slot in f.slots if kind != SECRET]
+        secret = any(f.secret for f in c.files)
+        if secret and wireguard_key is None:
+            raise ValueError(f"{state.host}: concern {name} needs the host's WireGuard key")
+        out.append(
+            ConcernInputs(
+                name,
+                files,
+                actions,
+                {WIREGUARD_PRIVATE_KEY.name: wireguard_key} if secret and wireguard_key is not None else None,
+                late.inputs(slots) if slots and late is not None else None,
+            )
+        )
     return out

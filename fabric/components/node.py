@@ -12,19 +12,12 @@ from __future__ import annotations
 import pulumi
 
 from fabric import model
-from fabric.components.hosts import ConcernInputs, concern_chain
+from fabric.components.hosts import concern_chain, concern_inputs
+from fabric.components.keys import mesh_key
 from fabric.components.late import LateValues
-from fabric.deferred import WIREGUARD_PRIVATE_KEY
 from fabric.render.linux.node import render_node
 from fabric.topology import NodePlan, Plan
-from markers import SECRET
 from providers.host import HostConcern
-from providers.keys import WireguardKey
-
-
-def key_rotation(inv: model.Inventory, node: model.Node) -> str:
-    """The key's only replacing input: the fabric-wide epoch and the node's own counter."""
-    return f"{inv.mesh.key_epoch}.{node.key_rotation}"
 
 
 class Node(pulumi.ComponentResource):
@@ -36,7 +29,7 @@ class Node(pulumi.ComponentResource):
         super().__init__("fabric:index:Node", name, None, opts)
         self.name = name
         self.spec = spec
-        key = WireguardKey(f"{name}-wg-key", key_rotation(inv, spec), pulumi.ResourceOptions(parent=self))
+        key = mesh_key(name, inv, spec.key_rotation, self)
         self.public_key = key.public_key
         self.private_key = key.private_key
         self.concerns: dict[str, HostConcern] = {}
@@ -45,23 +38,8 @@ class Node(pulumi.ComponentResource):
         self, plan: Plan, planned: NodePlan, late: LateValues, ssh_private_key: pulumi.Output[str] | None
     ) -> None:
         """One host resource per concern with files."""
-        concerns = []
-        for concern, c in render_node(plan, planned).concerns.items():
-            if not c.files:
-                continue
-            files, actions = c.inputs()
-            slots = [(kind, name) for f in c.files for _, kind, name in f.slots if kind != SECRET]
-            concerns.append(
-                ConcernInputs(
-                    concern,
-                    files,
-                    actions,
-                    # Only the concern whose files have a secret slot is given the key.
-                    {WIREGUARD_PRIVATE_KEY.name: self.private_key} if any(f.secret for f in c.files) else None,
-                    late.inputs(slots) if slots else None,
-                )
-            )
-        self.concerns = concern_chain(self, self.name, self.spec.name, self.spec.ssh, ssh_private_key, concerns)
+        inputs = concern_inputs(render_node(plan, planned), self.private_key, late, skip_empty=True)
+        self.concerns = concern_chain(self, self.name, self.spec.name, self.spec.ssh, ssh_private_key, inputs)
         self.register_outputs(
             {"public_key": self.public_key, "mesh_address": str(planned.mesh_address), "site": planned.site}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from fabric import model
+from fabric.components.keys import mesh_key
 from fabric.components.late import LateValues
 from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
 from fabric.loader import ca_bundle
@@ -12,13 +13,7 @@ from fabric.render.vyos import SECTIONS, RenderedRouter, keep_on_delete, owned_s
 from fabric.render.vyos.command import late_paths, secret_paths, set_line
 from fabric.topology import Plan, RouterPlan
 from fabric.vyos_releases import release
-from providers.keys import WireguardKey
 from providers.vyos import VyosConfig
-
-
-def key_rotation(inv: model.Inventory, router: model.Router) -> str:
-    """The key's only replacing input: the fabric-wide epoch and the router's own counter."""
-    return f"{inv.mesh.key_epoch}.{router.key_rotation}"
 
 
 def api_tls(router: model.Router) -> dict[str, object]:
@@ -52,7 +47,7 @@ class Router(pulumi.ComponentResource):
         self.planned = planned
         self.mesh_address = str(planned.mesh_address)
         self.endpoint = f"https://{planned.api_address}:{planned.api_port}"
-        key = WireguardKey(f"{name}-wg-key", key_rotation(inv, spec), pulumi.ResourceOptions(parent=self))
+        key = mesh_key(name, inv, spec.key_rotation, self)
         self.public_key = key.public_key
         self.private_key = key.private_key
 

@@ -37,7 +37,6 @@ class Tenant(pulumi.ComponentResource):
                 "egress": egress,
                 "id": tenant.id,
                 "vrf": tenant.vrf,
-                "vlan": tenant.vlan,
                 "vni": self.vni,
                 "l3_vni": self.l3_vni,
                 "vrf_table": tenant.vrf_table,

@@ -1,10 +1,10 @@
 """Tenant DHCP from the gateway routers' hypervisors (``fabric/render/linux/dhcp.py``).
 
 What each server leases and tells its clients is checked on the rendered files, and for
-real: systemd-networkd (run in a namespace as a container manager would) serves with a
-rendered file, and ISC dhclient takes a lease with the router, domain and MTU. The OVS
-ports the concern's action makes are made on a real (userspace) Open vSwitch. The
-hypervisor's VRF is checked as rendered only: this kernel has no VRF module.
+real: systemd-networkd (run in a namespace as a container manager would) serves with the
+tenant bridge's rendered file and its DHCP drop-in, and ISC dhclient takes a lease with the
+router, domain and MTU. The hypervisor's VRF is checked as rendered only: this kernel has
+no VRF module.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from netaddr import IPAddress
 
 from fabric import addressing as ap
 from fabric.render.linux import dhcp, render_hypervisor
+from fabric.render.linux.node import bridge_name
 from fabric.render.vyos import SECTIONS, render_routers
-from fabric.topology import DhcpPlan
-from tests.beds.ovs import Switch
 from tests.unit.test_render_linux import build, one, parse_ini, raw_config
 
 PLAN = build(raw_config())
@@ -27,7 +26,7 @@ PLAN = build(raw_config())
 def _servers(host: str) -> dict[str, dict[str, dict[str, list[str]]]]:
     hv = next(h for h in PLAN.hypervisors if h.spec.name == host)
     state = render_hypervisor(PLAN, hv)
-    return {f.path: parse_ini(f.content) for f in state.concerns["dhcp"].files if f.path.endswith("dhcp1010.network")}
+    return {f.path: parse_ini(f.content) for f in state.concerns["dhcp"].files if "/60-br10010.network.d/" in f.path}
 
 
 def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> None:
@@ -50,7 +49,6 @@ def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> 
             f"26:uint16:{PLAN.mtu.tenant}",  # the tenant MTU, which VyOS 1.5's server cannot send
         ]
         assert one(network, "DHCPServer", "EmitDNS") == "no"  # never the host's resolvers
-        assert one(network, "Link", "MTUBytes") == str(PLAN.mtu.tenant)
     # Together: the whole range, each address once, the servers' own excepted.
     assert sorted(leased + [int(IPAddress(a)) for a in own]) == list(range(int(first), int(last) + 1))
     assert _servers("dc1-hv3") == {}  # no gateway router there
@@ -71,31 +69,18 @@ def test_no_router_serves_dhcp_and_fabric_still_owns_the_subtree() -> None:
         assert not any(c.path[:2] == ("service", "dhcp-server") for c in router.commands())
 
 
-def _run(switch: Switch, commands: tuple[tuple[str, ...], ...]) -> None:
-    for argv in commands:
-        subprocess.run(argv, env=switch.env, check=True, capture_output=True, text=True)
-
-
-def test_the_ports_on_a_real_switch(tmp_path: Path) -> None:
-    """Each server's internal port in its tenant VLAN; idempotent; a server gone is pruned,
-    other ports (the router VMs' taps) left alone."""
-    switch = Switch(tmp_path / "ovs").start()
-    try:
-        switch.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev")
-        switch.vsctl("add-port", "br0", "vt-r1", "--", "set", "Interface", "vt-r1", "type=internal")
-        servers: tuple[DhcpPlan, ...] = next(h.dhcp for h in PLAN.hypervisors if h.spec.name == "dc1-hv1")
-        assert [d.tenant.vlan for d in servers] == [1010, 1020]
-        for _ in range(2):
-            _run(switch, dhcp.port_commands("br0", servers))
-            assert sorted(switch.vsctl("list-ports", "br0").split()) == ["dhcp1010", "dhcp1020", "vt-r1"]
-        for d in servers:
-            port = dhcp.port_name(d)
-            assert switch.vsctl("get", "Interface", port, "type").strip() == "internal"
-            assert switch.vsctl("get", "Port", port, "tag").strip() == str(d.tenant.vlan)
-        _run(switch, dhcp.port_commands("br0", servers[:1]))
-        assert sorted(switch.vsctl("list-ports", "br0").split()) == ["dhcp1010", "vt-r1"]
-    finally:
-        switch.stop()
+def test_each_server_is_a_drop_in_on_the_tenant_bridge_its_host_carries() -> None:
+    """The server sits on the tenant's bridge, which the same host's VTEP concerns make (a DHCP
+    host carries the tenant even with no VM of it); a host without a gateway router serves none."""
+    for hv in PLAN.hypervisors:
+        state = render_hypervisor(PLAN, hv)
+        bridges = {f.path for f in state.concerns["segments"].files} if hv.vtep else set()
+        for d in hv.dhcp:
+            assert dhcp.drop_in_path(d) in {f.path for f in state.concerns["dhcp"].files}
+            assert f"/etc/systemd/network/60-{bridge_name(d.tenant)}.network" in bridges
+        if not hv.dhcp:
+            assert not state.concerns["dhcp"].files
+    assert [d.tenant.name for d in PLAN.hypervisors[0].dhcp] == ["acme", "globex"]
 
 
 # ----------------------------------------------------------------------------- a real lease
@@ -107,23 +92,28 @@ NETWORKD = """set -e
 mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd; mount -t tmpfs tmpfs /run/systemd; }
 mkdir -p /run/systemd/netif && echo fabric-test > /run/systemd/container
 chown -R systemd-network:systemd-network /run/systemd/netif
-mount -t tmpfs tmpfs /etc/systemd/network && cp "$1" /etc/systemd/network/
+mount -t tmpfs tmpfs /etc/systemd/network && cp -r "$1"/. /etc/systemd/network/
 mount -o remount,ro,bind /sys
 exec /lib/systemd/systemd-networkd
 """
 
 
 def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(tmp_path: Path) -> None:
-    """Real systemd-networkd serving with dc1-hv1's rendered acme server file, real ISC dhclient
-    taking a lease, over a veth between two network namespaces the test makes. The file's
-    ``VRF=`` line is left out: this kernel has no VRF module (the VRF is checked as rendered)."""
+    """Real systemd-networkd serving with dc1-hv1's rendered acme bridge file and its DHCP drop-in,
+    real ISC dhclient taking a lease through a port of that bridge (a veth to a second network
+    namespace, both made by the test). The drop-in's ``VRF=`` line is left out: this kernel has
+    no VRF module (the VRF is checked as rendered)."""
     hv = next(h for h in PLAN.hypervisors if h.spec.name == "dc1-hv1")
     server = next(d for d in hv.dhcp if d.tenant.name == "acme")
-    rendered = next(
-        f for f in render_hypervisor(PLAN, hv).files() if f.path.endswith(f"{dhcp.port_name(server)}.network")
+    files = {f.path: f.content for f in render_hypervisor(PLAN, hv).files()}
+    bridge = bridge_name(server.tenant)
+    config = tmp_path / "network"
+    (config / f"60-{bridge}.network.d").mkdir(parents=True)
+    (config / f"60-{bridge}.network").write_text(files[f"/etc/systemd/network/60-{bridge}.network"])
+    drop_in = files[dhcp.drop_in_path(server)]
+    (config / f"60-{bridge}.network.d" / "50-dhcp.conf").write_text(
+        "".join(line for line in drop_in.splitlines(True) if not line.startswith("VRF="))
     )
-    config = tmp_path / "61-server.network"
-    config.write_text("".join(line for line in rendered.content.splitlines(True) if not line.startswith("VRF=")))
     (tmp_path / "networkd.sh").write_text(NETWORKD)
     srv, cli = f"fabtest-dhs-{tmp_path.name[-6:]}", f"fabtest-dhc-{tmp_path.name[-6:]}"
     ip = ["ip", "netns"]
@@ -131,10 +121,12 @@ def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(
         subprocess.run([*ip, "add", ns], check=True)
     networkd = None
     try:
-        port = dhcp.port_name(server)
+        subprocess.run(["ip", "-n", srv, "link", "add", bridge, "type", "bridge"], check=True)
         subprocess.run(
-            ["ip", "link", "add", port, "netns", srv, "type", "veth", "peer", "name", "eth0", "netns", cli], check=True
+            ["ip", "link", "add", "vt-vm", "netns", srv, "type", "veth", "peer", "name", "eth0", "netns", cli],
+            check=True,
         )
+        subprocess.run(["ip", "-n", srv, "link", "set", "vt-vm", "master", bridge, "up"], check=True)
         subprocess.run(["ip", "-n", cli, "link", "set", "eth0", "up"], check=True)
         networkd = subprocess.Popen(
             [

@@ -48,7 +48,8 @@ KEY_TYPE = "pulumi-python:dynamic/fabric:WireguardKey"
 PUBLIC_IPS = {"aws": "203.0.113.10", "azure": "203.0.113.20", "gcp": "203.0.113.30"}
 DEBIAN_AMI = "ami-0c2d3e4f5a6b7c8d9"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-ROUTERS = {"dc1-r1": "5.254.54.2", "dc1-r2": "5.254.54.3"}
+#: This stack's members with a public endpoint: its routers and its hypervisors (mesh members too).
+LOCAL_ENDPOINTS = {"dc1-r1": "5.254.54.2", "dc1-r2": "5.254.54.3", "dc1-hv1": "5.254.54.10", "dc1-hv2": "5.254.54.11"}
 DC2_MEMBERS: list[dict[str, Any]] = [
     {"name": "dc2-r1", "site": "dc2", "site_id": 2, "node_id": 1, "endpoint": "5.254.43.162", "port": 51820,
      "public_key": deferred.public_key("real dc2-r1").sample, "mesh_address": "172.27.2.1",
@@ -58,7 +59,7 @@ DC2_MEMBERS: list[dict[str, Any]] = [
 ]  # fmt: skip
 #: Every public WireGuard endpoint a cloud node may hear from, by member name.
 ENDPOINTS: dict[str, str] = {
-    **ROUTERS,
+    **LOCAL_ENDPOINTS,
     **{m["name"]: m["endpoint"] for m in DC2_MEMBERS},
     **{f"{s}-n1": ip for s, ip in PUBLIC_IPS.items()},
 }
@@ -541,6 +542,8 @@ def test_tenant_names_never_collide_with_the_nodes_resources(monkeypatch: pytest
         t["name"] = renamed.get(t["name"], t["name"])
         if t["name"] == "n1":
             t["sites"].append("gcp")
+    for vm in raw["datacenter"]["vms"]:
+        vm["tenant"] = renamed.get(vm["tenant"], vm["tenant"])
     run = run_program(monkeypatch, pulumi_config(raw))
     names = [r.name for r in run.resources]
     assert len(names) == len(set(names))
@@ -1265,7 +1268,7 @@ def test_names_and_tags(burst: Run) -> None:
 
 def test_cloud_nodes_are_exported_with_what_the_peer_stacks_need(burst: Run) -> None:
     members = {m["name"]: m for m in burst.exports[MEMBERS_OUTPUT]}
-    assert list(members) == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1", "gcp-n1"]
+    assert list(members) == ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2", "aws-n1", "azure-n1", "gcp-n1"]
     for site, ip in PUBLIC_IPS.items():
         node = members[f"{site}-n1"]
         assert node == {
@@ -1340,7 +1343,8 @@ def test_turning_a_burst_off_removes_exactly_its_resources(monkeypatch: pytest.M
             render_router(off.plan, off_router).config()
         )
         assert "203.0.113.30" not in str(render_router(off.plan, off_router).config())
-    assert [m["name"] for m in off.exports[MEMBERS_OUTPUT]] == ["dc1-r1", "dc1-r2", "aws-n1", "azure-n1"]
+    dc1 = ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2"]
+    assert [m["name"] for m in off.exports[MEMBERS_OUTPUT]] == [*dc1, "aws-n1", "azure-n1"]
     assert set(off.exports["clouds"]) == {"aws", "azure"}
     assert {s: off.exports["clouds"][s] for s in ("aws", "azure")} == {
         s: burst.exports["clouds"][s] for s in ("aws", "azure")

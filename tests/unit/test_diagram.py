@@ -177,31 +177,51 @@ def test_dc1_and_dc2_sites_routers_hypervisors_sessions_and_tenants() -> None:
     ]
     assert d.nodes["dc2_r2"][:4] == ["dc2-r2", "VyOS router", "mesh 172.27.2.2", "gateway"]
     assert d.inside["dc2_r2"] == "dc2_SITE" and d.shapes["dc2_r2"] == "box"
-    hv = d.nodes["dc1_hv1_HV"]
-    assert d.shapes["dc1_hv1_HV"] == "cylinder" and d.inside["dc1_hv1_HV"] == "dc1_SITE"
-    assert hv[:3] == ["dc1-hv1", "hypervisor", "backbone 172.16.1.129"]
-    assert "tenant VLANs 1010, 1020, 1030" in hv and "DHCP acme, globex" in hv
-    assert "DHCP initech, umbrella" in d.nodes["dc2_hv1_HV"]
+    # Hypervisors are mesh members (VTEPs) at host 128 + id, drawn as hosts.
+    hv = d.nodes["dc1_hv1"]
+    assert d.shapes["dc1_hv1"] == "cylinder" and d.inside["dc1_hv1"] == "dc1_SITE"
+    assert hv == [
+        "dc1-hv1",
+        "hypervisor, VTEP",
+        "mesh 172.27.1.129",
+        "backbone 172.16.1.129",
+        "public 5.254.54.10/26",
+        "1 tenant VM",
+        "DHCP acme, globex",
+        "endpoint 5.254.54.10:51820",
+    ]
+    assert "2 tenant VMs" in d.nodes["dc1_hv2"] and "DHCP initech, umbrella" in d.nodes["dc2_hv1"]
     assert d.edges_of("vmspawn") == {
-        ("dc1_hv1_HV", "dc1_r1"),
-        ("dc1_hv2_HV", "dc1_r2"),
-        ("dc2_hv1_HV", "dc2_r1"),
-        ("dc2_hv2_HV", "dc2_r2"),
+        ("dc1_hv1", "dc1_r1"),
+        ("dc1_hv2", "dc1_r2"),
+        ("dc2_hv1", "dc2_r1"),
+        ("dc2_hv2", "dc2_r2"),
     }
+    # Each hypervisor is the VTEP of the tenants whose VMs or DHCP it hosts.
+    vteps = {(e.a, e.b): e.text for e in d.edges if e.kind == "vtep" and "_hv" in e.b}
+    assert vteps[("acme_TENANT", "dc1_hv1")] == ["VTEP, 1 VM"]
+    assert vteps[("initech_TENANT", "dc1_hv2")] == ["VTEP, 1 VM"]  # its VM; initech's DHCP is dc2's
+    assert vteps[("globex_TENANT", "dc1_hv2")] == ["VTEP, DHCP"]
+    assert len(vteps) == 9
     # Reflectors peer with each other and reflect to their own site's routers.
     sessions = {(e.a, e.b): e.text for e in d.edges if e.kind == "ibgp"}
+    client = ["iBGP EVPN (RR client)"]
     assert sessions == {
-        ("dc1_r1", "dc1_r2"): ["iBGP EVPN (RR client)"],
+        ("dc1_r1", "dc1_r2"): client,
+        ("dc1_r1", "dc1_hv1"): client,
+        ("dc1_r1", "dc1_hv2"): client,
         ("dc1_r1", "dc2_r1"): ["iBGP EVPN"],
-        ("dc2_r1", "dc2_r2"): ["iBGP EVPN (RR client)"],
+        ("dc2_r1", "dc2_r2"): client,
+        ("dc2_r1", "dc2_hv1"): client,
+        ("dc2_r1", "dc2_hv2"): client,
     }
-    # The rest of the full mesh: tunnels without a session.
-    assert d.edges_of("wg") == {("dc1_r1", "dc2_r2"), ("dc1_r2", "dc2_r1"), ("dc1_r2", "dc2_r2")}
-    assert "WireGuard full mesh: 6 tunnels among 4 members" in d.comments
+    # The rest of the full mesh: tunnels without a session (8 members, 28 tunnels, 7 with one).
+    assert len(d.edges_of("wg")) == 21 and ("dc1_hv1", "dc2_hv2") in d.edges_of("wg")
+    assert "WireGuard full mesh: 28 tunnels among 8 members" in d.comments
     assert d.nodes["acme_TENANT"] == [
         "acme (id 10)",
         "VRF acme, table 1010",
-        "VNI 10010 / L3 20010, VLAN 1010",
+        "VNI 10010 / L3 20010",
         "RT 65000:10",
         "100.65.10.0/24",
     ]
@@ -218,10 +238,11 @@ def test_dc1_and_dc2_sites_routers_hypervisors_sessions_and_tenants() -> None:
 def test_one_stack_draws_its_peers_dashed_from_their_export() -> None:
     plan = stack_plan("dc1")
     d = read(diagram.mermaid([plan]))
-    assert d.peers == {"dc2_r1", "dc2_r2"}
+    assert d.peers == {"dc2_r1", "dc2_r2", "dc2_hv1", "dc2_hv2"}
     assert d.nodes["dc2_r1"][-1] == "(peer stack)"
     assert d.subgraphs["dc2_SITE"] == ["dc2", "mesh 172.27.2.0/24"]  # not this stack's datacenter
-    assert d.edges_of("vmspawn") == {("dc1_hv1_HV", "dc1_r1"), ("dc1_hv2_HV", "dc1_r2")}
+    assert d.edges_of("vmspawn") == {("dc1_hv1", "dc1_r1"), ("dc1_hv2", "dc1_r2")}
+    assert d.nodes["dc2_hv1"][1] == "hypervisor, VTEP" and d.nodes["dc2_hv1"][-1] == "(peer stack)"
     assert all(r.startswith("dc1_") for t, r in d.edges_of("carries"))
 
 
@@ -405,8 +426,8 @@ def test_hostile_names_stay_inside_their_labels() -> None:
     assert d.subgraphs[d.subgraph(HOSTILE["dc1"])][1:] == ["datacenter", "mesh 172.27.1.0/24"]
     r1, r2 = d.node(HOSTILE["dc1-r1"]), d.node(HOSTILE["dc1-r2"])
     assert d.nodes[r1][1:3] == ["VyOS router", "mesh 172.27.1.1"]
-    assert d.nodes[d.node(HOSTILE["dc1-hv1"])][1] == "hypervisor"
-    assert d.nodes[d.node(HOSTILE["dc1-hv2"])][1] == "hypervisor"
+    assert d.nodes[d.node(HOSTILE["dc1-hv1"])][1] == "hypervisor, VTEP"
+    assert d.nodes[d.node(HOSTILE["dc1-hv2"])][1] == "hypervisor, VTEP"
     acme = d.node(f"{HOSTILE['acme']} (id 10)")
     globex = d.node(f"{HOSTILE['globex']} (id 20)")
     assert f"VRF {HOSTILE['acme']}, table 1010" in d.nodes[acme]

@@ -229,14 +229,15 @@ def _node_files(names: list[str]) -> tuple[dict[str, str], str]:
 
 
 @SLOW
-@given(names=st.lists(valid(fields.Name), min_size=2, max_size=2, unique=True))
+@given(names=st.lists(valid(fields.Name), min_size=3, max_size=3, unique=True))
 def test_peer_names_stay_comments_and_descriptions(names: list[str]) -> None:
     """A peer stack's member names reach wg0.conf, frr.conf and every router: checked there, they
     add no line, no ``[Interface]`` section and no key (a newline would have, issue 11 item 4)."""
-    local = {r["name"] for r in BURST["datacenter"]["routers"]} | {"aws-n1"}
+    dc = BURST["datacenter"]
+    local = {m["name"] for m in (*dc["routers"], *dc["hypervisors"])} | {"aws-n1"}
     assume(not set(names) & local and not any(n.startswith("zq") for n in names))
     hostile_files, hostile_vyos = _node_files(names)
-    plain_names = ["zqpeera", "zqpeerb"]
+    plain_names = ["zqpeera", "zqpeerb", "zqpeerc"]  # dc2's two routers and its hypervisor
     plain_files, plain_vyos = _node_files(plain_names)
     swap = dict(zip(plain_names, names, strict=True))
     assert hostile_files.keys() == plain_files.keys()

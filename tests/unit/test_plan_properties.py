@@ -82,7 +82,6 @@ def test_no_two_allocations_overlap(ids: set[int], prefix_length: int) -> None:
     for (_, last), (first, _) in itertools.pairwise(ranges):
         assert last < first
     for numbers in (
-        [t.vlan for t in plan.tenants] + [plan.public_vlan, plan.backbone_vlan],
         [t.vni for t in plan.tenants] + [t.l3_vni for t in plan.tenants],
         [t.vrf_table for t in plan.tenants],
         [t.route_target for t in plan.tenants],

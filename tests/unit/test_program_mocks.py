@@ -79,19 +79,20 @@ def test_program_builds_the_tree_and_exports_the_plan(monkeypatch: pytest.Monkey
         assert types.count("fabric:index:Datacenter") == 1 and types.count("fabric:index:Mesh") == 1
         assert types.count("fabric:index:Router") == 2 and types.count("fabric:index:Hypervisor") == 2
         assert types.count("fabric:index:Tenant") == 3  # umbrella is dc2 only
-        # Each provider resource says what it is: routers' keys and configs, 5 concerns per host.
-        assert types.count("pulumi-python:dynamic/fabric:WireguardKey") == 2
+        # Each provider resource says what it is: routers' and hypervisors' keys, routers' configs,
+        # 9 concerns per host (5 of its own, 4 as a VTEP).
+        assert types.count("pulumi-python:dynamic/fabric:WireguardKey") == 4
         assert types.count("pulumi-python:dynamic/fabric:RouterConfig") == 2
-        assert types.count("pulumi-python:dynamic/fabric:HostConcern") == 2 * 5
+        assert types.count("pulumi-python:dynamic/fabric:HostConcern") == 2 * 9
         names = [n for t, n, _ in mocks.resources if t.startswith("fabric:") or t.startswith("pulumi-python")]
         assert all(n.startswith("dc1") for n in names)
         assert "dc1-r1-wg-key" in names
         assert plan["site"] == "dc1" and plan["asn"] == 65000
         assert plan["routers"]["dc1-r1"]["roles"] == ["route-reflector", "gateway"]
-        assert plan["routers"]["dc1-r1"]["wireguard_peers"] == ["dc1-r2", "dc2-r1"]
+        assert plan["routers"]["dc1-r1"]["wireguard_peers"] == ["dc1-r2", "dc1-hv1", "dc1-hv2", "dc2-r1"]
         assert plan["tenants"]["acme"]["route_target"] == "65000:10"
         assert mesh_peers == ["dc2-r1"]
-        assert [m["name"] for m in members] == ["dc1-r1", "dc1-r2"]
+        assert [m["name"] for m in members] == ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2"]
         assert members[0]["public_key"] == deferred.public_key("mock dc1-r1-wg-key").sample
         assert "example-key" not in json.dumps([plan, members])
 

@@ -62,8 +62,7 @@ def _hypervisor(name: str, hv_id: int) -> dict[str, Any]:
 def raw_config() -> dict[str, Any]:
     """dc1: hv1 runs a gateway and an edge router, hv2 a gateway, hv3 nothing yet.
 
-    Tenant VLANs are 1000+id: acme 1010 (every datacenter), globex 1020 (dc1 only),
-    umbrella 1040 (dc2 only, so never on a dc1 trunk).
+    Tenants: acme (every datacenter), globex (dc1 only), umbrella (dc2 only, so on no dc1 host).
     """
     return {
         "sites": [{"name": "dc1", "id": 1}, {"name": "dc2", "id": 2}],
@@ -154,8 +153,8 @@ def one(parsed: dict[str, dict[str, list[str]]], section: str, key: str) -> str:
 # Section names systemd accepts per file type (systemd.netdev(5), systemd.network(5),
 # systemd.link(5), systemd.unit(5), systemd.service(5)), restricted to kinds rendered here.
 VALID_SECTIONS = {
-    ".netdev": {"Match", "NetDev", "Bond", "VLAN", "VRF"},
-    ".network": {"Match", "Link", "Network", "Address", "Route", "SR-IOV", "DHCPServer"},
+    ".netdev": {"Match", "NetDev", "Bond", "VLAN", "VRF", "Bridge", "VXLAN"},
+    ".network": {"Match", "Link", "Network", "Address", "Route", "SR-IOV", "DHCPServer", "Bridge"},
     ".link": {"Match", "Link", "SR-IOV"},
     ".service": {"Unit", "Service", "Install"},
 }
@@ -371,20 +370,19 @@ def _port_command(state: HostState, port: str) -> tuple[str, ...]:
     return argv
 
 
-def test_tenant_vlans_never_leave_the_hypervisor(states: dict[str, HostState]) -> None:
-    """The uplink trunks public and backbone only: a tenant VLAN on the switch would join the
-    site's two routers twice (VLAN and VXLAN) and loop broadcast traffic."""
+def test_no_tenant_segment_is_a_vlan(states: dict[str, HostState]) -> None:
+    """The uplink and the routers' taps trunk public and backbone only: a tenant reaches a router
+    only through EVPN, so no VLAN can give a tenant port a second path (README "Tenant VMs")."""
     for host in ("dc1-hv1", "dc1-hv2", "dc1-hv3"):
         assert _trunks(_port_command(states[host], "bond1"), "bond1") == {10, 100}
-    # The router's own tap still carries its tenants (acme 1010, globex 1020).
-    assert _trunks(_port_command(states["dc1-hv1"], "vt-dc1-r1"), "vt-dc1-r1") == {10, 100, 1010, 1020}
+    assert _trunks(_port_command(states["dc1-hv1"], "vt-dc1-r1"), "vt-dc1-r1") == {10, 100}
 
 
 def test_each_vm_tap_is_a_trunk_of_its_own_vlans_at_the_uplink_mtu(states: dict[str, HostState]) -> None:
     hv1 = states["dc1-hv1"]
     r1 = _port_command(hv1, "vt-dc1-r1")
     assert r1[:7] == ("ovs-vsctl", "--timeout=30", "--", "--may-exist", "add-port", "br0", "vt-dc1-r1")
-    assert _trunks(r1, "vt-dc1-r1") == {10, 100, 1010, 1020}
+    assert _trunks(r1, "vt-dc1-r1") == {10, 100}
     assert "mtu_request=9000" in r1
     assert _trunks(_port_command(hv1, "vt-dc1-edge"), "vt-dc1-edge") == {10, 100}
     assert not [a for a in _vsctl_commands(states["dc1-hv3"]) if "add-port" in a and "bond1" not in a]
@@ -461,7 +459,7 @@ def test_a_vm_unit_per_router_on_that_hypervisor_only(plan: topology.Plan, state
 
 
 def _vm(plan: topology.Plan, router: str) -> topology.VmPlan:
-    return next(vm for hv in plan.hypervisors for vm in hv.vms if vm.router == router)
+    return next(vm for hv in plan.hypervisors for vm in hv.vms if vm.name == router)
 
 
 def test_vm_unit_runs_as_a_plain_service_after_ovs(states: dict[str, HostState]) -> None:
@@ -493,7 +491,7 @@ def test_a_changed_unit_restarts_only_its_vm() -> None:
 def test_the_ovs_port_is_the_tap_vmspawn_creates(plan: topology.Plan, states: dict[str, HostState]) -> None:
     for hv in plan.hypervisors:
         ports = {a[a.index("add-port") + 2] for a in _vsctl_commands(states[hv.spec.name]) if "add-port" in a}
-        assert ports == {"bond1"} | {f"vt-{vm.router}" for vm in hv.vms}
+        assert ports == {"bond1"} | {f"vt-{vm.name}" for vm in hv.vms if vm.tenant is None}
         assert all(len(p) <= 15 for p in ports)
 
 
@@ -518,10 +516,23 @@ def test_an_image_path_systemd_would_expand_is_refused() -> None:
 def test_every_ini_file_parses_with_valid_sections(states: dict[str, HostState]) -> None:
     for state in states.values():
         files = ini_files(state)
-        assert len(files) == len(state.files()) - 2  # all but the two OVS scripts
+        # All but the two OVS scripts and the VTEP's wg0.conf, nftables.conf, frr.conf, daemons, sysctl.
+        others = [f for f in state.files() if not f.path.endswith(INI_SUFFIXES)]
+        assert {f.path for f in others} <= {
+            "/etc/fabric/ovs/global.sh",
+            "/etc/fabric/ovs/br0.sh",
+            "/etc/wireguard/wg0.conf",
+            "/etc/nftables.conf",
+            "/etc/frr/frr.conf",
+            "/etc/frr/daemons",
+            "/etc/sysctl.d/90-fabric.conf",
+        } | {f.path for f in state.concerns["dhcp"].files if ".network.d/" in f.path}
+        for f in state.concerns["dhcp"].files:
+            if ".network.d/" in f.path:
+                files.append(f)  # a .network drop-in parses as one
         for f in files:
             parsed = parse_ini(f.content)
-            suffix = Path(f.path).suffix
+            suffix = ".network" if ".network.d/" in f.path else Path(f.path).suffix
             assert parsed and set(parsed) <= VALID_SECTIONS[suffix], (f.path, set(parsed))
             for section in parsed.values():
                 for key, values in section.items():
@@ -534,8 +545,9 @@ def test_every_file_says_it_is_managed_by_fabric_and_for_whom(states: dict[str, 
         for f in state.files():
             lines = f.content.splitlines()
             head = lines[1] if lines[0].startswith("#!") else lines[0]
+            head = head.replace("!", "#", 1)  # frr.conf comments with '!'
             assert head.startswith(f"# {MANAGED} (hypervisor {host}"), (f.path, head)
-            assert f.owner == "root" and f.path.startswith("/etc/")
+            assert f.owner == ("frr" if f.path.startswith("/etc/frr/") else "root") and f.path.startswith("/etc/")
         for f in state.concerns["vms"].files:
             router = Path(f.path).stem.removeprefix("fabric-vm-")
             assert f"router {router}" in f.content.splitlines()[0]
@@ -543,8 +555,9 @@ def test_every_file_says_it_is_managed_by_fabric_and_for_whom(states: dict[str, 
 
 def test_every_reload_names_an_action_of_its_concern_and_actions_are_argv(states: dict[str, HostState]) -> None:
     assert list(CONCERNS) == ["sriov", "network", "ovs", "dhcp", "vms"]
+    vtep = ["wireguard", "segments", "forwarding", "frr"]
     for state in states.values():
-        assert list(state.concerns) == list(CONCERNS)
+        assert list(state.concerns) == ["sriov", "network", "ovs", *vtep, "dhcp", "vms"]
         for concern in state.concerns.values():
             names = {a.name for a in concern.actions}
             for f in concern.files:

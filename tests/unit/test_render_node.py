@@ -34,7 +34,7 @@ from fabric.render.linux.node import (
 from fabric.render.vyos import render_routers, schema_problems
 from fabric.stackfile import load_inventory, raw_config
 from markers import ENDPOINT, SECRET
-from tests.conftest import ROOT, burst_raw
+from tests.conftest import ROOT, burst_raw, with_tenants
 
 DC2 = load_inventory(ROOT, "dc2")
 REMOTE = topology.stand_ins(topology.local_members(DC2))
@@ -127,7 +127,8 @@ def test_wireguard_peers_are_every_router_and_other_cloud_with_their_endpoints()
     peers = [
         line.removeprefix("# ") for line in conf.content.splitlines() if line.startswith("# ") and "Managed" not in line
     ]
-    assert peers == ["dc1-r1", "dc1-r2", "dc2-r1", "dc2-r2", "azure-n1", "gcp-n1"]
+    datacenters = ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2", "dc2-r1", "dc2-r2", "dc2-hv1", "dc2-hv2"]
+    assert peers == [*datacenters, "azure-n1", "gcp-n1"]
     # The other clouds' addresses are known after up: slots the provider fills in.
     assert "Endpoint = <endpoint:azure-n1>:51820" in conf.content and "Endpoint = 5.254.43.162:51820" in conf.content
     azure = deferred.endpoint("azure-n1")
@@ -141,8 +142,12 @@ def test_wireguard_peers_are_every_router_and_other_cloud_with_their_endpoints()
     assert set(aws.wireguard_sources) == {
         "5.254.54.2",
         "5.254.54.3",
+        "5.254.54.10",
+        "5.254.54.11",
         "5.254.43.162",
         "5.254.43.163",
+        "5.254.43.170",
+        "5.254.43.171",
         deferred.endpoint("azure-n1"),
         deferred.endpoint("gcp-n1"),
     }
@@ -298,7 +303,7 @@ def node_values(plan: topology.Plan, cloud: topology.CloudPlan, key: str) -> mar
 
 def many_tenants_plan(tenants: int) -> topology.Plan:
     raw = burst_raw()
-    raw["tenants"] = [{"name": f"t{t}", "id": t, "sites": ["dc1", "aws"]} for t in range(1, tenants + 1)]
+    with_tenants(raw, [{"name": f"t{t}", "id": t, "sites": ["dc1", "aws"]} for t in range(1, tenants + 1)])
     raw["datacenter"]["nat_addresses"] = {}
     inv = loader.load(raw)
     return topology.build(inv, REMOTE)

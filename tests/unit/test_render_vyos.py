@@ -61,11 +61,11 @@ def test_each_section_writes_only_below_what_it_owns(example_plan: topology.Plan
 
 
 def test_secrets_and_values_known_after_up_appear_as_markers(example_plan: topology.Plan) -> None:
-    """Secrets, and this stack's other routers' public keys, are markers at their own paths
-    (where the provider fills them in); a peer stack's keys are plain values."""
+    """Secrets, and this stack's other members' public keys (routers, hypervisors), are markers at
+    their own paths (where the provider fills them in); a peer stack's keys are plain values."""
     for rendered in render_routers(example_plan):
         deferred_values = [c for c in rendered.commands() if isinstance(c.value, Deferred)]
-        others = {r.name for r in example_plan.routers} - {rendered.name}
+        others = {m.name for m in example_plan.members} - {rendered.name}
         assert {(c.value.kind, c.value.name) for c in deferred_values if isinstance(c.value, Deferred)} == {
             ("secret", "wireguard-private-key"),
             ("secret", "vyos-api-key"),

@@ -40,7 +40,7 @@ REMOTE = [
 def test_full_mesh_reaches_every_other_member(base_raw: dict[str, Any]) -> None:
     plan = build(base_raw, REMOTE)
     for r in plan.routers:
-        assert {p.name for p in r.wireguard_peers} == {"r1", "r2", "dc2-r1", "dc2-r2", "aws-n1"} - {r.name}
+        assert {p.name for p in r.wireguard_peers} == {"r1", "r2", "hv1", "dc2-r1", "dc2-r2", "aws-n1"} - {r.name}
         for p in r.wireguard_peers:
             assert p.allowed_ips == (
                 f"{next(m for m in (*plan.members, *REMOTE) if m.name == p.name).mesh_address}/32",
@@ -60,7 +60,12 @@ def test_route_reflector_sessions(base_raw: dict[str, Any]) -> None:
     r1 = next(r for r in plan.routers if r.name == "r1")  # reflector of dc1
     r2 = next(r for r in plan.routers if r.name == "r2")  # client in dc1
     # The reflector: its site's clients, clients of sites without a reflector (aws), other reflectors.
-    assert {(n.name, n.client) for n in r1.bgp_neighbors} == {("r2", True), ("aws-n1", True), ("dc2-r1", False)}
+    assert {(n.name, n.client) for n in r1.bgp_neighbors} == {
+        ("r2", True),
+        ("hv1", True),
+        ("aws-n1", True),
+        ("dc2-r1", False),
+    }
     # A client peers with its own site's reflectors only, never with another site's clients.
     assert {(n.name, n.client) for n in r2.bgp_neighbors} == {("r1", False)}
     # Sessions use mesh addresses, so they ride inside WireGuard.
@@ -89,8 +94,7 @@ def test_tenants_only_on_gateway_routers_of_their_sites(base_raw: dict[str, Any]
 def test_tenant_numbers_follow_the_documented_formulas(base_raw: dict[str, Any]) -> None:
     plan = build(base_raw)
     acme = next(t for t in plan.tenants if t.name == "acme")
-    assert (acme.vlan, acme.vni, acme.l3_vni, acme.vrf_table, acme.route_target) == (
-        1010,
+    assert (acme.vni, acme.l3_vni, acme.vrf_table, acme.route_target) == (
         10010,
         20010,
         1010,
@@ -118,9 +122,9 @@ def test_tenant_numbers_follow_the_documented_formulas(base_raw: dict[str, Any])
 
 
 def test_overrides_win_over_formulas(base_raw: dict[str, Any]) -> None:
-    plan = build(patch(base_raw, {"tenants[0].vni": 777, "tenants[0].vlan": 3000}))
+    plan = build(patch(base_raw, {"tenants[0].vni": 777, "tenants[0].vrf_table": 3000}))
     acme = next(t for t in plan.tenants if t.name == "acme")
-    assert (acme.vni, acme.vlan, acme.l3_vni) == (777, 3000, 20010)
+    assert (acme.vni, acme.vrf_table, acme.l3_vni) == (777, 3000, 20010)
 
 
 def test_mtu_plan() -> None:
@@ -180,9 +184,9 @@ def test_frr_nodes_join_the_mesh_and_their_sites_reflection(base_raw: dict[str, 
     assert [(n.name, n.client) for n in a2.bgp_neighbors] == [("a1", False)]
     for r in plan.routers:
         assert {"a1", "a2"} <= {p.name for p in r.wireguard_peers}
-    assert {p.name for p in a2.wireguard_peers} == {"r1", "r2", "dc2-r1", "dc2-r2", "a1"}
+    assert {p.name for p in a2.wireguard_peers} == {"r1", "r2", "hv1", "dc2-r1", "dc2-r2", "a1"}
     assert [(t.tenant.name, str(t.address)) for t in a2.tenants] == [("acme", "100.65.10.50")]
-    assert [m.name for m in plan.members] == ["r1", "r2", "a1", "a2"]
+    assert [m.name for m in plan.members] == ["r1", "r2", "hv1", "a1", "a2"]
 
 
 def test_only_cloud_nodes_are_next_hops_and_no_peer_pairs_have_no_session(base_raw: dict[str, Any]) -> None:

@@ -31,18 +31,13 @@ from typing import Any, ClassVar
 import pulumi
 
 from fabric import model
+from fabric.components.keys import mesh_key
 from fabric.components.late import LateValues, used
 from fabric.deferred import WIREGUARD_PRIVATE_KEY, resolve
 from fabric.render.cloudinit import packed_user_data
 from fabric.render.linux.node import render_node
 from fabric.topology import CloudPlan, CloudTenant, Plan
 from markers import SECRET
-from providers.keys import WireguardKey
-
-
-def key_rotation(inv: model.Inventory, cloud: model.Cloud) -> str:
-    """The key's only replacing input, as for routers: the fabric-wide epoch and the node's counter."""
-    return f"{inv.mesh.key_epoch}.{cloud.key_rotation}"
 
 
 def tags(cloud: CloudPlan) -> dict[str, str]:
@@ -171,9 +166,7 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
         #: cloud network (other tenants' subnets, the node's subnet) and every tenant's
         #: address space (the routers' egress chains drop the same two).
         self.other_tenants = (str(inv.address_plan.cloud_networks), str(inv.address_plan.tenant_base))
-        key = WireguardKey(
-            f"{self.node_name}-wg-key", key_rotation(inv, planned.spec), pulumi.ResourceOptions(parent=self)
-        )
+        key = mesh_key(self.node_name, inv, planned.spec.key_rotation, self)
         self.public_key = key.public_key
         self._private_key = key.private_key
 

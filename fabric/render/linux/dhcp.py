@@ -6,11 +6,13 @@ VRF address refuses) and has no raw option to send the tenant MTU. So no router 
 DHCP, on 1.5 as on 1.4 (one design); each gateway router's hypervisor serves that
 router's slice of the dynamic range with systemd-networkd's DHCP server:
 
-* an Open vSwitch internal port ``dhcp<vlan>``, tagged with the tenant VLAN, on the bridge
-  that trunks the router VM: requests from the whole segment reach it (on this host by
-  the VLAN, from other sites through the router's VXLAN);
+* on the tenant's bridge on the hypervisor (``br<vni>``, which the segments concern makes:
+  this host is a VTEP of every tenant whose DHCP it serves), through a networkd drop-in
+  (``60-br<vni>.network.d/50-dhcp.conf``): requests from the whole segment reach it, from
+  VMs on this host through the bridge, from everywhere else through EVPN;
 * in a VRF with the tenant's table, so the host's own routing never holds a tenant
-  network and nothing the host runs (sshd, FRR) answers there;
+  network and nothing the host runs (sshd, FRR) answers there (the forwarding concern's
+  input filter admits only DHCP from a tenant bridge);
 * leasing its slice less its own address (the slice's first), with the site's VRRP
   address as router, the tenant domain (option 15) and the tenant MTU (option 26,
   which the VyOS 1.5 server could not send), no DNS or NTP of the host's.
@@ -22,42 +24,15 @@ serves inside a VRF), and ``Router=`` needs systemd 249 (the hypervisors run 257
 from __future__ import annotations
 
 from fabric.render.linux.network import DIR, RELOAD, RELOAD_ACTION
-from fabric.render.linux.ovs import VSCTL
-from fabric.render.linux.state import Concern, HostAction, HostFile
+from fabric.render.linux.node import bridge_name
+from fabric.render.linux.state import Concern, HostFile
 from fabric.render.linux.text import header, ini
 from fabric.topology import DhcpPlan, HypervisorPlan, Plan
 
-#: Prefix of the DHCP servers' OVS ports (``dhcp<vlan>``).
-PORT_PREFIX = "dhcp"
-PORTS = "dhcp-ports"
 
-# $1 the bridge, $2... the ports to keep: delete every other dhcp* port of the bridge.
-PRUNE_PORTS = (
-    'br=$1; shift; keep=" $* "; '
-    'for p in $(ovs-vsctl --timeout=30 list-ports "$br"); do '
-    'case "$p" in dhcp[0-9]*) case "$keep" in *" $p "*) ;; '
-    '*) ovs-vsctl --timeout=30 -- --if-exists del-port "$br" "$p";; esac;; esac; done'
-)
-
-
-def port_name(d: DhcpPlan) -> str:
-    return f"{PORT_PREFIX}{d.tenant.vlan}"
-
-
-def port_commands(bridge: str, servers: tuple[DhcpPlan, ...]) -> tuple[tuple[str, ...], ...]:
-    """Idempotent ovs-vsctl commands: each server's internal port in its VLAN, no other."""
-    commands: list[tuple[str, ...]] = []
-    for d in servers:
-        port = port_name(d)
-        commands.append(
-            (
-                *VSCTL, "--may-exist", "add-port", bridge, port,
-                "--", "set", "Interface", port, "type=internal",
-                "--", "set", "Port", port, f"tag={d.tenant.vlan}",
-            )
-        )  # fmt: skip
-    commands.append(("sh", "-c", PRUNE_PORTS, "prune-dhcp", bridge, *(port_name(d) for d in servers)))
-    return tuple(commands)
+def drop_in_path(d: DhcpPlan) -> str:
+    """The drop-in that makes the tenant's bridge on this host its DHCP server."""
+    return f"{DIR}/60-{bridge_name(d.tenant)}.network.d/50-dhcp.conf"
 
 
 def _vrf_netdev(head: str, d: DhcpPlan) -> str:
@@ -81,16 +56,12 @@ def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
     return ini(
         head,
         [
-            ("Match", [("Name", port_name(d))]),
-            ("Link", [("MTUBytes", plan.mtu.tenant), ("RequiredForOnline", "no")]),
             (
                 "Network",
                 [
                     ("VRF", t.vrf),
                     ("Address", f"{d.address}/{network.prefixlen}"),
-                    ("LinkLocalAddressing", "no"),
                     ("IPv6AcceptRA", "no"),
-                    ("ConfigureWithoutCarrier", "yes"),
                     ("DHCPServer", "yes"),
                 ],
             ),
@@ -114,10 +85,9 @@ def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
 
 def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     head = header(hv.spec.name)
-    bridge = hv.spec.ovs.bridge
     files: list[HostFile] = []
     for d in hv.dhcp:
-        port, vrf = port_name(d), d.tenant.vrf
+        vrf, br = d.tenant.vrf, bridge_name(d.tenant)
         files += [
             HostFile(
                 f"{DIR}/60-{vrf}.netdev",
@@ -127,11 +97,11 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
             ),
             HostFile(f"{DIR}/60-{vrf}.network", _vrf_network(head, d), reload=(RELOAD,)),
             HostFile(
-                f"{DIR}/61-{port}.network",
+                drop_in_path(d),
                 _server_network(head, plan, d),
-                reload=(PORTS, RELOAD),
-                cleanup=((*VSCTL, "--if-exists", "del-port", bridge, port),),
+                reload=(RELOAD,),
+                # networkd leaves what it set on a link whose config shrank: take the server off the bridge.
+                cleanup=(("ip", "address", "flush", "dev", br), ("ip", "link", "set", br, "nomaster")),
             ),
         ]
-    actions = (HostAction(PORTS, port_commands(bridge, hv.dhcp)), RELOAD_ACTION)
-    return Concern(tuple(files), actions)
+    return Concern(tuple(files), (RELOAD_ACTION,))

@@ -1,9 +1,13 @@
-"""An ``frr`` node's host state: the WireGuard mesh, tenant segments, forwarding, FRR.
+"""A VTEP's host state: the WireGuard mesh, tenant segments, forwarding, FRR.
 
 Linux nodes (cloud nodes, small sites, the lab) join the fabric as the CIAB seed's
 nodes do, but configured from the plan: ``render_node(plan, node)`` returns files and
 idempotent actions by concern, the same shape as a hypervisor's, so the host provider
-applies it over SSH and cloud-init writes it on a cloud node's first boot.
+applies it over SSH and cloud-init writes it on a cloud node's first boot. A hypervisor
+in the mesh is the same kind of VTEP (``NodePlan.kind == "hypervisor"``): these
+concerns are part of its state, with three differences, all here: no address on its
+segments (it only bridges them), its tenant VMs' taps as bridge ports, and a filter
+that keeps the segments off the host and each VM to its own MAC and tenant network.
 
 * ``wireguard``: ``/etc/wireguard/wg0.conf`` for ``wg-quick`` (kernel WireGuard, or
   ``wireguard-go`` where the kernel has none). ``Table = off``: the interface's /20
@@ -33,7 +37,7 @@ from fabric.render.linux.network import RELOAD_ACTION
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import header, ini
 from fabric.render.vyos.bgp import HOLDTIME, KEEPALIVE
-from fabric.topology import NodePlan, Plan, TenantOnNode
+from fabric.topology import NodePlan, Plan, TenantOnNode, TenantPlan, VmPlan
 
 MESH = "wg0"
 WG_CONF = f"/etc/wireguard/{MESH}.conf"
@@ -46,16 +50,16 @@ FRR_DAEMONS = "/etc/frr/daemons"
 VXLAN_PORT = 4789
 
 
-def vxlan_name(t: TenantOnNode) -> str:
-    return f"vxlan{t.tenant.vni}"
+def vxlan_name(t: TenantPlan) -> str:
+    return f"vxlan{t.vni}"
 
 
-def bridge_name(t: TenantOnNode) -> str:
-    return f"br{t.tenant.vni}"
+def bridge_name(t: TenantPlan) -> str:
+    return f"br{t.vni}"
 
 
 def _head(node: NodePlan, comment: str = "#") -> str:
-    return header(node.name, kind="node", comment=comment)
+    return header(node.name, kind=node.kind, comment=comment)
 
 
 def wireguard(plan: Plan, node: NodePlan) -> Concern:
@@ -103,7 +107,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
     head = _head(node)
     files = []
     for t in node.tenants:
-        vx, br, tp = vxlan_name(t), bridge_name(t), t.tenant
+        vx, br, tp = vxlan_name(t.tenant), bridge_name(t.tenant), t.tenant
         files += [
             HostFile(
                 f"{NETWORKD}/60-{br}.netdev",
@@ -158,6 +162,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
             ),
             HostFile(f"{NETWORKD}/60-{br}.network", ini(head, _bridge_network(plan, t)), reload=("networkd-reload",)),
         ]
+        files += [_tap_network(plan, head, br, vm) for vm in t.vms]
     return Concern(
         files=tuple(files),
         actions=(RELOAD_ACTION,),
@@ -167,14 +172,15 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
 def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[str, object]]]]:
     """The segment's bridge: the node's address, and the tenant's other prefixes via its home gateway."""
     tp = t.tenant
+    address = [] if t.address is None else [("Address", f"{t.address}/{tp.network.prefixlen}")]
     sections: list[tuple[str, list[tuple[str, object]]]] = [
-        ("Match", [("Name", bridge_name(t))]),
+        ("Match", [("Name", bridge_name(tp))]),
         ("Link", [("MTUBytes", plan.mtu.tenant)]),
         (
             "Network",
             [
                 ("Description", f"tenant {tp.name} (id {tp.id})"),
-                ("Address", f"{t.address}/{tp.network.prefixlen}"),
+                *address,
                 ("LinkLocalAddressing", "no"),
                 ("ConfigureWithoutCarrier", "yes"),
             ],
@@ -185,15 +191,43 @@ def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[s
     return sections
 
 
+def _tap_network(plan: Plan, head: str, bridge: str, vm: VmPlan) -> HostFile:
+    """A tenant VM's tap (``vt-<vm>``, made by systemd-vmspawn) as a port of its tenant's bridge,
+    at the tenant MTU. It sorts before ``80-vm-vt.network`` (router taps), so networkd uses it."""
+    return HostFile(
+        f"{NETWORKD}/61-{vm.tap}.network",
+        ini(
+            head,
+            [
+                ("Match", [("Name", vm.tap)]),
+                ("Link", [("MTUBytes", plan.mtu.tenant)]),
+                (
+                    "Network",
+                    [
+                        ("Description", f"tenant VM {vm.name}"),
+                        ("Bridge", bridge),
+                        ("LinkLocalAddressing", "no"),
+                        ("ConfigureWithoutCarrier", "yes"),
+                    ],
+                ),
+            ],
+        ),
+        reload=("networkd-reload",),
+    )
+
+
 def forwarding(plan: Plan, node: NodePlan) -> Concern:
     """The node never carries one tenant into another: a forward filter that drops all
     but each cloud subnet to and from its own segment, and an input filter that answers
     a segment only on that tenant's own network (a node holds an address on every
-    tenant it carries). Cloud nodes also turn IP forwarding on."""
+    tenant it carries). Cloud nodes also turn IP forwarding on. A hypervisor gets
+    :func:`_hypervisor_filter` instead."""
+    if node.kind == "hypervisor":
+        return _nftables(node, _hypervisor_filter(node), routed=False)
     routed = [t for t in node.tenants if t.cloud_subnet is not None]
     forward, local = [], []
     for t in node.tenants:
-        br, name = bridge_name(t), t.tenant.name
+        br, name = bridge_name(t.tenant), t.tenant.name
         local.append(
             f'        iifname "{br}" ip daddr != {t.tenant.network} drop comment "tenant {name}: only its own network"'
         )
@@ -208,36 +242,98 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
                 f' comment "tenant {name}: cloud to fabric"',
                 f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {name}: fabric to cloud"',
             ]
-    nft = "\n".join(
-        [
-            "#!/usr/sbin/nft -f",
-            _head(node),
-            "# Tenants: each cloud subnet to its own segment and back; nothing else is forwarded.",
-            "table inet fabric",
-            "delete table inet fabric",
-            "table inet fabric {",
-            "    chain forward {",
-            "        type filter hook forward priority filter; policy drop;",
-            "        ct state established,related accept",
-            "        ct state invalid drop",
-            # Cloud workloads' MTU is above the tenants': clamp TCP to the path instead of relying on ICMP.
-            *(["        tcp flags syn tcp option maxseg size set rt mtu"] if routed else []),
-            *forward,
-            "    }",
-            "    chain input {",
-            "        type filter hook input priority filter; policy accept;",
-            *local,
-            "    }",
-            "}",
-        ]
-    )
+    rules = [
+        "# Tenants: each cloud subnet to its own segment and back; nothing else is forwarded.",
+        "table inet fabric",
+        "delete table inet fabric",
+        "table inet fabric {",
+        "    chain forward {",
+        "        type filter hook forward priority filter; policy drop;",
+        "        ct state established,related accept",
+        "        ct state invalid drop",
+        # Cloud workloads' MTU is above the tenants': clamp TCP to the path instead of relying on ICMP.
+        *(["        tcp flags syn tcp option maxseg size set rt mtu"] if routed else []),
+        *forward,
+        "    }",
+        "    chain input {",
+        "        type filter hook input priority filter; policy accept;",
+        *local,
+        "    }",
+        "}",
+    ]
+    return _nftables(node, rules, routed=bool(routed))
+
+
+def _hypervisor_filter(node: NodePlan) -> list[str]:
+    """A hypervisor only bridges its tenants' segments: it routes nothing into or out of them, its
+    own services (SSH, FRR, WireGuard) answer none of them, ARP for its addresses is not answered
+    there, and each tenant VM speaks only from its own MAC and inside its tenant's network. The one
+    exception is the DHCP server of a tenant this host serves (``dhcp`` concern): DHCP to it, and
+    ARP for its address."""
+    inet, arp, bridge = [], [], []
+    for t in node.tenants:
+        br, tp = bridge_name(t.tenant), t.tenant
+        # A bridge in the DHCP server's VRF: the input hook names the VRF device (kernel vrf.rst), so both.
+        ins = f'{{ "{br}", "{tp.vrf}" }}' if t.dhcp_server is not None else f'"{br}"'
+        if t.dhcp_server is not None:
+            inet.append(f'        iifname {ins} udp dport 67 accept comment "tenant {tp.name}: DHCP"')
+            arp.append(f'        iifname "{br}" arp daddr ip {t.dhcp_server} accept comment "tenant {tp.name}: DHCP"')
+        inet.append(f'        iifname {ins} drop comment "tenant {tp.name}: not the host\'s"')
+        arp.append(f'        iifname "{br}" drop comment "tenant {tp.name}: not the host\'s"')
+        for vm in t.vms:
+            own = f"{{ 0.0.0.0, {tp.network} }}"
+            bridge += [
+                f'        iifname "{vm.tap}" ether saddr != {vm.mac} drop comment "VM {vm.name}: its own MAC"',
+                f'        iifname "{vm.tap}" ether type ip ip saddr != {own} drop comment "VM {vm.name}: its network"',
+                f'        iifname "{vm.tap}" ether type arp arp saddr ip != {own} drop comment "VM {vm.name}: its network"',
+                f'        iifname "{vm.tap}" ether type ip6 drop comment "VM {vm.name}: no IPv6 in the fabric"',
+            ]
+    bridges = ", ".join(f'"{bridge_name(t.tenant)}"' for t in node.tenants)
+    forward = [f"        iifname {{ {bridges} }} drop", f"        oifname {{ {bridges} }} drop"] if bridges else []
+    return [
+        "# Tenant segments are only bridged here: never routed, never the host's; each VM keeps to its own.",
+        *(
+            line
+            for family in ("inet", "arp", "bridge")
+            for line in (f"table {family} fabric", f"delete table {family} fabric")
+        ),
+        "table inet fabric {",
+        "    chain forward {",
+        "        type filter hook forward priority filter; policy accept;",
+        *forward,
+        "    }",
+        "    chain input {",
+        "        type filter hook input priority filter; policy accept;",
+        *inet,
+        "    }",
+        "}",
+        "table arp fabric {",
+        "    chain input {",
+        "        type filter hook input priority filter; policy accept;",
+        *arp,
+        "    }",
+        "}",
+        "table bridge fabric {",
+        "    chain prerouting {",
+        "        type filter hook prerouting priority filter; policy accept;",
+        *bridge,
+        "    }",
+        "}",
+    ]
+
+
+def _nftables(node: NodePlan, rules: list[str], routed: bool) -> Concern:
+    """``/etc/nftables.conf`` holding ``rules`` (each table replaced whole), and IP forwarding on
+    where the node routes (cloud nodes)."""
+    nft = "\n".join(["#!/usr/sbin/nft -f", _head(node), *rules])
+    families = [family for family in ("inet", "arp", "bridge") if f"table {family} fabric {{" in nft]
     files = [
         HostFile(
             NFTABLES,
             nft + "\n",
             mode=0o755,
             reload=("nftables",),
-            cleanup=(("nft", "delete", "table", "inet", "fabric"),),
+            cleanup=tuple(("nft", "delete", "table", family, "fabric") for family in families),
         )
     ]
     if routed:

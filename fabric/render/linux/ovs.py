@@ -6,8 +6,9 @@ so each port's VLANs and MTU are ``set`` in the same transaction. The same comma
 written to ``/etc/fabric/ovs/<bridge>.sh``, so the intent is on disk (drift shows as a
 diff) and ``fabric-ovs.service`` replays it at boot after ``ovs-vswitchd.service``.
 
-The uplink trunk carries the public VLAN, the backbone VLAN and the tenant VLANs of the
-VMs on this host, and nothing else. Taps of VMs no longer on this host are removed.
+The uplink trunk and the routers' taps carry the public and backbone VLANs and nothing
+else: tenant segments reach a hypervisor only as VXLAN inside WireGuard. Taps of router
+VMs no longer on this host are removed.
 
 ``other_config:hw-offload`` is only read when ``ovs-vswitchd`` starts, so it lives in
 its own file whose change also runs ``ovs-restart``; nothing else restarts the switch.
@@ -46,12 +47,7 @@ def bridge_path(bridge: str) -> str:
 
 
 def uplink_vlans(plan: Plan, hv: HypervisorPlan) -> tuple[int, ...]:
-    """Public and backbone only: tenant VLANs never leave the hypervisor.
-
-    Every router bridges its tenant VLANs into VXLAN. If a tenant VLAN also reached the
-    switch, the two routers of a site would join it twice (VLAN and VXLAN) and loop
-    broadcast traffic between them; kept local, EVPN is the only path between hosts.
-    """
+    """Public and backbone only: no tenant segment is ever a VLAN (one L2 path: EVPN)."""
     return tuple(sorted({plan.public_vlan, hv.backbone_vlan}))
 
 
@@ -87,8 +83,8 @@ def bridge_commands(plan: Plan, hv: HypervisorPlan) -> tuple[tuple[str, ...], ..
             f"trunks={_vlan_list(uplink_vlans(plan, hv))}",
         ),
     ]
-    for vm in sorted(hv.vms, key=lambda v: v.router):
-        tap = tap_name(hv, vm)
+    for vm in router_vms(hv):
+        tap = vm.tap
         commands.append(
             (
                 *VSCTL,
@@ -109,17 +105,14 @@ def bridge_commands(plan: Plan, hv: HypervisorPlan) -> tuple[tuple[str, ...], ..
                 f"mtu_request={mtu}",
             )
         )
-    commands.append(("sh", "-c", PRUNE_TAPS, "prune-taps", br, *sorted(tap_name(hv, vm) for vm in hv.vms)))
+    commands.append(("sh", "-c", PRUNE_TAPS, "prune-taps", br, *sorted(vm.tap for vm in router_vms(hv))))
     return tuple(commands)
 
 
-def tap_name(hv: HypervisorPlan, vm: VmPlan) -> str:
-    """The tap systemd-vmspawn creates for ``--machine=<router>``: ``vt-<machine>``.
-
-    Past Linux's 15 characters vmspawn shortens it with a hash, not by truncation, so
-    the model limits router names to 12 characters and the name is always known here.
-    """
-    return vm.tap
+def router_vms(hv: HypervisorPlan) -> list[VmPlan]:
+    """The router VMs, whose taps are this bridge's trunk ports (a tenant VM's tap is a port of
+    its tenant's Linux bridge, never of OVS)."""
+    return sorted((vm for vm in hv.vms if vm.tenant is None), key=lambda v: v.name)
 
 
 def render(plan: Plan, hv: HypervisorPlan) -> Concern:

@@ -1,4 +1,5 @@
-"""Bridges: a tenant segment joins its VLAN (local VMs) and its L2 VXLAN (other sites).
+"""Bridges: a tenant segment's bridge holds its L2 VXLAN, the router's only path to the
+segment (tenant VMs sit on the hypervisors' VTEPs: README "Tenant VMs").
 
 The segment bridge holds the router's own tenant address and sits in the tenant VRF;
 a second bridge binds the L3 VNI to the VRF for EVPN type-5 routes, with the router's
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from fabric.addressing import router_mac
 from fabric.render.vyos.command import Command, cmd
-from fabric.render.vyos.names import l3_bridge, l3_vxlan, segment_bridge, segment_vxlan, vif
+from fabric.render.vyos.names import l3_bridge, l3_vxlan, segment_bridge, segment_vxlan
 from fabric.topology import Plan, RouterPlan
 
 OWNS = (("interfaces", "bridge"),)
@@ -28,7 +29,6 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             cmd(*seg, "mtu", value=plan.mtu.tenant),
             cmd(*seg, "ip", "adjust-mss", value="clamp-mss-to-pmtu"),
             cmd(*seg, "vrf", value=t.vrf),
-            cmd(*seg, "member", "interface", vif(t.vlan)),
             cmd(*seg, "member", "interface", segment_vxlan(t)),
         ]
         l3 = ("interfaces", "bridge", l3_bridge(t))

@@ -1,7 +1,6 @@
-"""The trunk to the hypervisor: one VLAN sub-interface per network on ``eth0``.
+"""The trunk to the hypervisor: the public and backbone VLANs on ``eth0``, each with an address.
 
-Public and backbone VLANs carry addresses; tenant VLANs are bridge members (see
-``bridge``), so they carry none.
+No tenant segment is a VLAN: the router reaches them through EVPN only (``bridge``).
 """
 
 from __future__ import annotations
@@ -33,8 +32,4 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         cmd(*eth, "vif", plan.backbone_vlan, "description", value="backbone"),
         cmd(*eth, "vif", plan.backbone_vlan, "address", value=f"{router.backbone_address}/{router.backbone.prefixlen}"),
     ]
-    for carried in router.tenants:
-        t = carried.tenant
-        out.append(cmd(*eth, "vif", t.vlan, "description", value=f"tenant {t.name}"))
-        out.append(cmd(*eth, "vif", t.vlan, "mtu", value=plan.mtu.tenant))
     return out

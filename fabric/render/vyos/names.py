@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fabric.topology import TenantPlan
 
-#: The router VM's one NIC: a tap on the hypervisor's OVS bridge, trunking every VLAN.
+#: The router VM's one NIC: a tap on the hypervisor's OVS bridge, trunking the public and backbone VLANs.
 TRUNK = "eth0"
 #: The WireGuard mesh interface.
 MESH = "wg0"
@@ -19,8 +19,9 @@ def vif(vlan: int) -> str:
 
 
 def segment_bridge(t: TenantPlan) -> str:
-    """The tenant segment's bridge: VLAN ``vif`` + L2 VXLAN, gateway addresses on it."""
-    return f"br{t.vlan}"
+    """The tenant segment's bridge: its L2 VXLAN and the gateway addresses (named by the L2 VNI,
+    as on hypervisors and nodes)."""
+    return f"br{t.vni}"
 
 
 def segment_vxlan(t: TenantPlan) -> str:

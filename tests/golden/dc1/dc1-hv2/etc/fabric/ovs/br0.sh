@@ -6,5 +6,5 @@ set -eu
 
 ovs-vsctl --timeout=30 -- --may-exist add-br br0 -- set Bridge br0 datapath_type=system
 ovs-vsctl --timeout=30 -- --may-exist add-port br0 bond1 -- set Port bond1 vlan_mode=trunk trunks=10,100
-ovs-vsctl --timeout=30 -- --may-exist add-port br0 vt-dc1-r2 -- set Port vt-dc1-r2 vlan_mode=trunk trunks=10,100,1010,1020,1030 -- set Interface vt-dc1-r2 mtu_request=9000
+ovs-vsctl --timeout=30 -- --may-exist add-port br0 vt-dc1-r2 -- set Port vt-dc1-r2 vlan_mode=trunk trunks=10,100 -- set Interface vt-dc1-r2 mtu_request=9000
 sh -c 'br=$1; shift; keep=" $* "; for p in $(ovs-vsctl --timeout=30 list-ports "$br"); do case "$p" in vt-*) case "$keep" in *" $p "*) ;; *) ovs-vsctl --timeout=30 -- --if-exists del-port "$br" "$p";; esac;; esac; done' prune-taps br0 vt-dc1-r2
