@@ -275,7 +275,7 @@ class Ovs(_Model):
 class Hypervisor(_Model):
     """An Arch Linux host: NICs, bonds, OVS; runs router and tenant VMs under systemd-vmspawn.
 
-    With a public SSH address it is a mesh member and the VTEP of the tenants it hosts
+    With a public address it is a mesh member and the VTEP of the tenants it hosts
     (README "Tenant VMs"); its id numbers its backbone and mesh addresses (``128 + id``).
     """
 
@@ -287,6 +287,9 @@ class Hypervisor(_Model):
     #: The bond that carries the host's own backbone address.
     management_bond: BondName = "bond0"
     ovs: Ovs = Ovs()
+    #: The host's own address on the public VLAN of its management bond (with the default route):
+    #: its WireGuard endpoint. Default: its ``ssh.address`` when that is in ``public_prefixes``.
+    public_address: Address | None = None
     #: Raise to replace this hypervisor's WireGuard key; nothing else replaces it.
     key_rotation: int = Field(default=0, ge=0)
 
@@ -371,6 +374,13 @@ class Datacenter(_Model):
     routers: list[Router] = Field(min_length=1)
     #: Tenant VMs, each on one of the hypervisors above (README "Tenant VMs").
     vms: list[TenantVm] = []
+
+    def public_address_of(self, hv: Hypervisor) -> IPAddress | None:
+        """A hypervisor's public address: as configured, else its SSH address when that is public
+        (None: the host is on the backbone only, and not in the mesh)."""
+        if hv.public_address is not None:
+            return hv.public_address
+        return hv.ssh.address if any(hv.ssh.address in p for p in self.public_prefixes) else None
 
     @property
     def upstream_gateway(self) -> IPAddress:

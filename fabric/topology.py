@@ -425,10 +425,8 @@ def _node_members(inv: Inventory) -> tuple[MeshMember, ...]:
 
 
 def public_hypervisors(dc: Datacenter) -> list[Hypervisor]:
-    """The hypervisors whose SSH address is public: mesh members and VTEPs (by id)."""
-    return sorted(
-        (hv for hv in dc.hypervisors if any(hv.ssh.address in p for p in dc.public_prefixes)), key=lambda h: h.id
-    )
+    """The hypervisors with a public address: mesh members and VTEPs (by id)."""
+    return sorted((hv for hv in dc.hypervisors if dc.public_address_of(hv) is not None), key=lambda h: h.id)
 
 
 def _hypervisor_members(inv: Inventory) -> tuple[MeshMember, ...]:
@@ -443,7 +441,7 @@ def _hypervisor_members(inv: Inventory) -> tuple[MeshMember, ...]:
             site=inv.datacenter.name,
             site_id=s,
             node_id=ap.hypervisor_host(hv.id),
-            endpoint=str(hv.ssh.address),
+            endpoint=str(inv.datacenter.public_address_of(hv)),
             port=inv.mesh.port,
             public_key=deferred.public_key(hv.name),
             mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, s, ap.hypervisor_host(hv.id))),
@@ -788,7 +786,8 @@ def _hypervisor_plan(
     the default route and the host as the VTEP of the tenants it carries."""
     specs = {r.name: r for r in dc.routers}
     here = [r for r in routers if r.hypervisor == hv.name]
-    prefix = next((p for p in dc.public_prefixes if hv.ssh.address in p), None)
+    public = dc.public_address_of(hv)
+    prefix = next((p for p in dc.public_prefixes if public is not None and public in p), None)
     dhcp = _dhcp_plans(here)
     vtep = None
     if hv.name in by_member:
@@ -800,7 +799,7 @@ def _hypervisor_plan(
         backbone=backbone,
         backbone_vlan=inv.numbering.backbone_vlan,
         underlay_mtu=inv.mtu.underlay,
-        public_address=None if prefix is None else IPNetwork(f"{hv.ssh.address}/{prefix.prefixlen}"),
+        public_address=None if prefix is None else IPNetwork(f"{public}/{prefix.prefixlen}"),
         public_gateway=None if prefix is None else public_gateway,
         public_vlan=None if prefix is None else inv.numbering.public_vlan,
         vms=tuple(

@@ -64,16 +64,30 @@ def public_gateway_usable(inv: Inventory) -> Iterator[str]:
 
 
 def hypervisor_addresses_free(inv: Inventory) -> Iterator[str]:
-    """A hypervisor's SSH address is not a public address given to something else."""
+    """A hypervisor's SSH and public addresses are no public address given to something else, and
+    a public address is a host of a public block."""
     if (dc := inv.datacenter) is None:
         return
     taken = _taken_public(dc)
     for hv in dc.hypervisors:
-        key = f"datacenter.hypervisors[{hv.name}].ssh.address"
-        if hv.ssh.address in taken:
-            yield f"{key}: {hv.ssh.address} is also {taken[hv.ssh.address]}"
-        elif _in_public(dc, hv.ssh.address):
-            taken[hv.ssh.address] = key
+        addresses = [("ssh.address", hv.ssh.address)]
+        if hv.public_address is not None and hv.public_address != hv.ssh.address:
+            addresses.append(("public_address", hv.public_address))
+            if not _in_public(dc, hv.public_address):
+                yield f"datacenter.hypervisors[{hv.name}].public_address: {hv.public_address} is outside datacenter.public_prefixes"
+                continue
+            if unusable(hv.public_address, dc.public_prefixes):
+                yield (
+                    f"datacenter.hypervisors[{hv.name}].public_address: {hv.public_address} is the network or "
+                    "broadcast address of its public prefix"
+                )
+                continue
+        for field, address in addresses:
+            key = f"datacenter.hypervisors[{hv.name}].{field}"
+            if address in taken:
+                yield f"{key}: {address} is also {taken[address]}"
+            elif _in_public(dc, address):
+                taken[address] = key
 
 
 def nat_addresses_usable(inv: Inventory) -> Iterator[str]:
@@ -82,6 +96,13 @@ def nat_addresses_usable(inv: Inventory) -> Iterator[str]:
         return
     taken = _taken_public(dc)
     taken.update({hv.ssh.address: f"datacenter.hypervisors[{hv.name}].ssh.address" for hv in dc.hypervisors})
+    taken.update(
+        {
+            hv.public_address: f"datacenter.hypervisors[{hv.name}].public_address"
+            for hv in dc.hypervisors
+            if hv.public_address
+        }
+    )
     tenants = {t.name: t for t in inv.tenants}
     for name, addr in dc.nat_addresses.items():
         key = f"datacenter.nat_addresses[{name}]"

@@ -63,8 +63,8 @@ def vm_places_known(inv: Inventory) -> Iterator[str]:
             yield f"{key}.hypervisor: unknown hypervisor {vm.hypervisor!r} ({_some('hypervisors', sorted(hypervisors))})"
         elif vm.hypervisor not in vteps:
             yield (
-                f"{key}.hypervisor: {vm.hypervisor} has no public address (its ssh.address is not in "
-                f"datacenter.public_prefixes), so it is not in the WireGuard mesh and cannot carry tenant segments"
+                f"{key}.hypervisor: {vm.hypervisor} has no public address (no public_address, and its ssh.address "
+                f"is not in datacenter.public_prefixes), so it is not in the WireGuard mesh and carries no tenant"
             )
 
 
@@ -116,7 +116,7 @@ def dhcp_hosts_in_mesh(inv: Inventory) -> Iterator[str]:
         if r.gateway and r.hypervisor in known and r.hypervisor not in vteps:
             yield (
                 f"datacenter.routers[{r.name}].hypervisor: {r.hypervisor} serves this gateway's tenant DHCP, "
-                f"so it must be in the WireGuard mesh: give it an ssh.address in datacenter.public_prefixes"
+                f"so it must be in the WireGuard mesh: give it a public_address"
             )
 
 

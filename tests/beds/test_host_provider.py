@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from fabric import deferred, loader, topology
+from fabric import deferred, loader, stackfile, topology
 from fabric.render.linux import render_hypervisor
 from fabric.render.linux.node import render_node
 from providers.host import HostConcernProvider, HostError, HostKeyError, actions_of, cleanup_of
 from tests.beds.ovs import Switch
 from tests.beds.sshd import Sshd, stand_ins
-from tests.conftest import ERRORS, burst_raw, load_yaml, patch
+from tests.conftest import ERRORS, ROOT, burst_raw, load_yaml, patch
 
 STANDINS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl", "wg", "wg-quick")
 
@@ -292,7 +292,7 @@ def test_the_ovs_concern_builds_a_real_switch(tmp_path: Path) -> None:
             assert switch.vsctl("get", "Bridge", "br0", "datapath_type").strip() == "netdev"
             assert sorted(switch.vsctl("list-ports", "br0").split()) == ["bond1", "vt-r1", "vt-r2"]
             assert switch.vsctl("get", "Port", "bond1", "trunks").strip() == "[10, 100]"  # no tenant VLAN leaves
-            assert switch.vsctl("get", "Port", "vt-r1", "trunks").strip() == "[10, 100, 1010, 1020]"
+            assert switch.vsctl("get", "Port", "vt-r1", "trunks").strip() == "[10, 100]"  # nor into a router
             assert switch.vsctl("get", "Open_vSwitch", ".", "other_config:hw-offload").strip() == '"true"'
             assert "systemctl restart ovs-vswitchd.service" in calls(tmp_path)  # hw-offload needs a restart
             again = HostConcernProvider().update("id", p, p).outs
@@ -495,3 +495,62 @@ def test_a_unit_without_cleanup_is_still_stopped_when_removed(sshd: Sshd, tmp_pa
     HostConcernProvider().delete("id", p)
     units = [path.rsplit("/", 1)[-1] for path in vms["files"]]
     assert units and all(f"systemctl disable --now {unit}" in calls(tmp_path) for unit in units)
+
+
+def example_hypervisor(host: str, move: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """A hypervisor of the dc1 example as provider inputs, its tenant VMs moved as ``move`` says."""
+    raw = stackfile.raw_config(ROOT, "dc1")
+    for vm in raw["datacenter"]["vms"]:
+        vm["hypervisor"] = (move or {}).get(vm["name"], vm["hypervisor"])
+    plan = topology.build(loader.load(raw))
+    state = render_hypervisor(plan, next(hv for hv in plan.hypervisors if hv.spec.name == host))
+    return {name: dict(zip(("files", "actions"), c.inputs(), strict=True)) for name, c in state.concerns.items()}
+
+
+def test_a_hypervisors_vtep_and_tenant_vm_apply_reapply_and_move_away(sshd: Sshd, tmp_path: Path) -> None:
+    """dc1-hv2 as a VTEP with two tenant VMs: applied, re-applied without a write, then one VM
+    moves to dc1-hv1 (its unit stops, its tap file, and its tenant's segment, which nothing else
+    on the host needs, go), then the concerns are deleted and nothing of them is left."""
+    stand_ins(sshd.bin, tmp_path / "calls.log", ("nft", "sysctl"))
+    root = tmp_path / "host"
+    concerns = ("segments", "forwarding", "vms")
+    before = example_hypervisor("dc1-hv2")
+    p = {c: props(sshd, root, c, before[c]) for c in concerns}
+    for c in concerns:
+        outs = HostConcernProvider().create(p[c]).outs
+        assert outs is not None and sorted(outs["written"]) == sorted(before[c]["files"])
+    assert (root / "etc/systemd/network/61-vt-initech-app1.network").read_text().count("Bridge=br10030") == 1
+    assert "systemctl restart fabric-vm-initech-app1.service" in calls(tmp_path)
+    assert "nft -f /etc/nftables.conf" in calls(tmp_path)
+    done = calls(tmp_path)
+    for c in concerns:
+        assert HostConcernProvider().diff("id", p[c], p[c]).changes is False
+        outs = HostConcernProvider().update("id", p[c], p[c]).outs
+        assert outs is not None and outs["written"] == [] and outs["ran"] == []
+    assert calls(tmp_path) == done
+
+    after = example_hypervisor("dc1-hv2", move={"initech-app1": "dc1-hv1"})
+    moved = {c: props(sshd, root, c, after[c]) for c in concerns}
+    removed: list[str] = []
+    for c in concerns:
+        outs = HostConcernProvider().update("id", p[c], moved[c]).outs
+        assert outs is not None
+        removed += outs["removed"]
+    assert sorted(removed) == [
+        "/etc/systemd/network/60-br10030.netdev",
+        "/etc/systemd/network/60-br10030.network",
+        "/etc/systemd/network/60-vxlan10030.netdev",
+        "/etc/systemd/network/60-vxlan10030.network",
+        "/etc/systemd/network/61-vt-initech-app1.network",
+        "/etc/systemd/system/fabric-vm-initech-app1.service",
+    ]
+    log = calls(tmp_path)[len(done) :]
+    assert {"ip link delete br10030", "ip link delete vxlan10030"} <= set(log)
+    assert "systemctl disable --now fabric-vm-initech-app1.service" in log
+    assert "br10030" not in (root / "etc/nftables.conf").read_text()
+    assert "fabric-vm-acme-db1.service" not in " ".join(log)  # the VM that stays is not touched
+
+    for c in concerns:
+        HostConcernProvider().delete("id", moved[c])
+    assert [f for f in root.rglob("*") if f.is_file()] == []
+    assert "nft delete table bridge fabric" in calls(tmp_path)

@@ -84,7 +84,7 @@ def case(order: str) -> Iterator[Case]:
 def test_a_unit_failing_mid_batch_is_undone(case: Case, order: str) -> None:
     """The interfaces' units fail, the VRF, firewall, NAT and DHCP units commit: PARTIAL."""
     case.router.fail_next_commit("interface busy", path=["interfaces"])
-    with pytest.raises(VyosError, match=r"(?s)interface busy.*\]\] failed.*back at its config from before"):
+    with pytest.raises(VyosError, match=r"(?s)interface busy.*\] failed.*back at its config from before"):
         case.update()
     assert case.router.partial_count == 1  # the rest of the batch had committed
     case.assert_as_before(timer_left=order == "arm-first")

@@ -41,7 +41,7 @@ from providers.vyos import (
     wanted_lines,
 )
 from tests.beds.vyos_emulator import VyosEmulator
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_tenants
 from tests.engine.project import bootstrap_config
 
 KEY = "test-api-key"
@@ -52,7 +52,7 @@ def render(stack: str = "dc1", index: int = 0, without: str | None = None) -> Re
     """A router of an example stack, optionally without one tenant."""
     raw = stackfile.raw_config(ROOT, stack)
     if without:
-        raw["tenants"] = [t for t in raw["tenants"] if t["name"] != without]
+        with_tenants(raw, [t for t in raw["tenants"] if t["name"] != without])
     inv = loader.load(raw)
     plan = topology.build(inv)
     return render_routers(plan)[index]

@@ -93,6 +93,8 @@ class Project:
                 numvfs.parent.mkdir(parents=True, exist_ok=True)
                 numvfs.write_text("0\n")
             server.start()
+            # Reached over loopback; in the plan it keeps its public address (its mesh endpoint).
+            hv.setdefault("public_address", hv["ssh"]["address"])
             hv["ssh"] = {
                 "address": "127.0.0.1",
                 "port": server.port,
