@@ -1,14 +1,18 @@
 """Benchmark: validate + plan + render a large fabric, and how time grows with tenants.
 
-The fabric: 2 datacenters x 16 hypervisors x 4 routers (one reflector, a gateway
-pair), 3 cloud sites of 2 nodes each (as peer-stack members), N tenants spanning
-both datacenters. Each datacenter is one stack, planned with the other as its peer,
-as ``pulumi up`` of each stack does.
+The fabric: 2 datacenters x 16 hypervisors (every one in the mesh, a VTEP) x 4 routers
+(one reflector, a gateway pair), 3 cloud sites of 2 nodes each (as peer-stack members),
+N tenants spanning both datacenters and 4 N tenant VMs spread over the hypervisors
+(2,000 with 500 tenants). Each datacenter is one stack, planned with the other as its
+peer, as ``pulumi up`` of each stack does.
 
-Targets (issue 2): 500 tenants in under 2 s, peak memory under 500 MB, 1000 tenants
-at most 2.2x the time of 500. Each size runs in a fresh process (clean peak RSS);
-the best of ``--repeat`` runs is reported. Schema validation of every rendered line
-is timed separately (``validate``), since ``plan``/``render`` never need it.
+Targets (issues 2 and 14): 500 tenants (and 2,000 VMs) in under 2 s, peak memory under
+500 MB, 1000 tenants at most 2.2x the time of 500. Each size runs in a fresh process
+(clean peak RSS); the best of ``--repeat`` runs is reported. Schema validation of every
+rendered line is timed separately (``validate``), since ``plan``/``render`` never need it.
+Also reported: WireGuard peers per router and per hypervisor, and a hypervisor's FRR
+config and tenants carried (the fewest and the most: a host that serves DHCP carries
+every tenant of its datacenter).
 
     venv/bin/python bench/plan_render.py [--tenants 500 1000] [--repeat 3]
 """
@@ -71,6 +75,19 @@ def datacenter(site: int) -> dict[str, Any]:
     }
 
 
+def vms(site: int, tenants: int) -> list[dict[str, Any]]:
+    """Half of the 4 N VMs in each datacenter: VM ``i`` on hypervisor ``i mod 16``, of tenant ``7 i mod N``."""
+    return [
+        {
+            "name": f"vm{i}",
+            "id": i,
+            "tenant": f"t{(7 * i) % tenants + 1}",
+            "hypervisor": f"dc{site}-hv{i % HYPERVISORS + 1}",
+        }
+        for i in range(1, 2 * tenants + 1)
+    ]
+
+
 def raw_config(site: int, tenants: int) -> dict[str, Any]:
     return {
         "address_plan": {
@@ -91,7 +108,7 @@ def raw_config(site: int, tenants: int) -> dict[str, Any]:
             }
             for t in range(1, tenants + 1)
         ],
-        "datacenter": datacenter(site),
+        "datacenter": {**datacenter(site), "vms": vms(site, tenants)},
         "vyos_api_key": model.Secret("fabric:vyos_api_key"),
     }
 
@@ -120,6 +137,7 @@ def run_once(tenants: int, validate: bool) -> dict[str, Any]:
     members = {s: topology.stand_ins(topology.local_members(inv)) for s, inv in invs.items()}
     lines = files = 0
     plans = []
+    frr: list[tuple[int, int]] = []
     for s, inv in invs.items():
         remote = [*members[3 - s], *cloud_members()]
         plan = topology.build(inv, remote)
@@ -127,9 +145,21 @@ def run_once(tenants: int, validate: bool) -> dict[str, Any]:
         for rendered in render_routers(plan):
             lines += len(rendered.commands())
         for hv in plan.hypervisors:
-            files += sum(len(f) for f, _ in render_hypervisor(plan, hv).concerns.values())
+            state = render_hypervisor(plan, hv)
+            files += len(state.files())
+            frr.append((len(state.file("/etc/frr/frr.conf").content), len(hv.vtep.tenants) if hv.vtep else 0))
     elapsed = time.perf_counter() - start
-    result: dict[str, Any] = {"tenants": tenants, "seconds": elapsed, "vyos_lines": lines, "host_files": files}
+    result: dict[str, Any] = {
+        "tenants": tenants,
+        "vms": sum(len(inv.dc.vms) for inv in invs.values()),
+        "seconds": elapsed,
+        "vyos_lines": lines,
+        "host_files": files,
+        "router_peers": sorted({len(r.wireguard_peers) for p in plans for r in p.routers}),
+        "hypervisor_peers": sorted({len(h.vtep.wireguard_peers) for p in plans for h in p.hypervisors if h.vtep}),
+        "frr_conf_bytes": max(size for size, _ in frr),
+        "carried": [min(n for _, n in frr), max(n for _, n in frr)],
+    }
     if validate:
         start = time.perf_counter()
         bad = 0
@@ -171,10 +201,13 @@ def main() -> int:
         best.update({k: runs[0][k] for k in ("validate_seconds", "invalid_lines")})
         results[n] = best
         print(
-            f"{n:5d} tenants: plan+render {best['seconds']:.3f} s (best of {args.repeat}), "
+            f"{n:5d} tenants, {best['vms']} VMs: plan+render {best['seconds']:.3f} s (best of {args.repeat}), "
             f"{best['vyos_lines']} VyOS lines, {best['host_files']} host files, "
             f"peak RSS {best['peak_rss_mb']:.0f} MB; schema check {best['validate_seconds']:.2f} s, "
-            f"{best['invalid_lines']} invalid lines"
+            f"{best['invalid_lines']} invalid lines\n"
+            f"       WireGuard peers per router {best['router_peers']}, per hypervisor {best['hypervisor_peers']}; "
+            f"a hypervisor's frr.conf {best['frr_conf_bytes']} bytes; tenants carried per hypervisor "
+            f"{best['carried'][0]}-{best['carried'][1]}"
         )
     if len(args.tenants) >= 2:
         a, b = args.tenants[0], args.tenants[1]

@@ -353,7 +353,7 @@ def _tenants(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
                 yield f"  {node_id(on.tenant.name, TENANT)} -.-|{label(f'VTEP {on.address}')}| {node_id(n.name)}"
         for hv in plan.hypervisors:
             for on in hv.vtep.tenants if hv.vtep else ():
-                text = label(f"VTEP, {_count(len(on.vms), 'VM')}" if on.vms else "VTEP, DHCP")
+                text = label(f"VTEP, {_count(len(on.ports), 'VM')}" if on.ports else "VTEP, DHCP")
                 yield f"  {node_id(on.tenant.name, TENANT)} -.-|{text}| {node_id(hv.spec.name)}"
         for cloud in plan.clouds:
             for ct in cloud.tenants:

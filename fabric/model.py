@@ -388,12 +388,24 @@ class Datacenter(_Model):
         return self.public_gateway or IPAddress(self.public_prefixes[0].first + 1)
 
 
+class NodePort(_Model):
+    """A tenant's port on an ``l2`` node: the interface ``vt-<name>`` that something else makes
+    there (a container's veth, a VM's tap), bridged into the tenant's segment, its frames
+    allowed only from the MAC ``02:fb:<site>:<id>``."""
+
+    name: Name
+    id: Annotated[int, Field(ge=1, le=0xFFFFFF)]
+    tenant: TenantName
+
+
 class Node(_Model):
-    """A Linux ``frr`` node configured over SSH (README "Topology"): a small site's router, or a lab node.
+    """A Linux node configured over SSH (README "Topology"): a small site's router, an edge host, a lab node.
 
     It joins the mesh like a router (site ``site``, node ``id``: mesh address and tenant
-    addresses by the same formulas) and carries the segments of the tenants spanning its
-    site as an EVPN VTEP; a ``route_reflector`` node reflects for its site.
+    addresses by the same formulas). An ``frr`` node carries the segments of the tenants
+    spanning its site as an EVPN VTEP with an address on each; an ``l2`` node only bridges
+    the segments of its ``ports``' tenants, as a hypervisor does for its VMs (README
+    "Tenant VMs"). A ``route_reflector`` node reflects for its site.
     """
 
     name: Name
@@ -403,6 +415,9 @@ class Node(_Model):
     #: Where peers reach its WireGuard port (its public or underlay address).
     endpoint: Address
     ssh: Ssh
+    kind: Literal["frr", "l2"] = "frr"
+    #: An ``l2`` node's tenant ports.
+    ports: list[NodePort] = []
     #: Raise to replace this node's WireGuard key.
     key_rotation: int = Field(default=0, ge=0)
 

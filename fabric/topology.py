@@ -42,7 +42,7 @@ from netaddr import IPAddress, IPNetwork
 from fabric import addressing as ap
 from fabric import deferred
 from fabric.deferred import Deferred
-from fabric.model import Cloud, Datacenter, Hypervisor, Inventory, Router, Site, Tenant, cloud_node_name
+from fabric.model import Cloud, Datacenter, Hypervisor, Inventory, Node, Router, Site, Tenant, cloud_node_name
 from markers import Values
 
 ROLE_REFLECTOR = "route-reflector"
@@ -242,6 +242,16 @@ class HypervisorPlan:
 
 
 @dataclass(frozen=True)
+class TenantPort:
+    """A tenant's port on an L2 VTEP: the interface ``tap`` (a VM's tap, a container's veth), a port
+    of the tenant's bridge there, whose frames must come from ``mac``."""
+
+    name: str
+    tap: str
+    mac: str
+
+
+@dataclass(frozen=True)
 class TenantOnNode:
     """One tenant segment as an ``frr`` node or a hypervisor carries it (a VTEP, no VRF)."""
 
@@ -253,8 +263,8 @@ class TenantOnNode:
     home_vrrp_address: IPAddress | None
     #: The tenant's workload subnet in the node's cloud network (None outside clouds).
     cloud_subnet: IPNetwork | None
-    #: A hypervisor's tenant VMs on this segment: their taps are ports of its bridge.
-    vms: tuple[VmPlan, ...] = ()
+    #: An L2 VTEP's ports on this segment (a hypervisor's tenant VMs' taps): ports of its bridge.
+    ports: tuple[TenantPort, ...] = ()
     #: A hypervisor's DHCP server address on this segment, when it serves the tenant's DHCP.
     dhcp_server: IPAddress | None = None
 
@@ -272,8 +282,11 @@ class NodePlan:
     wireguard_peers: tuple[WireguardPeer, ...]
     bgp_neighbors: tuple[BgpNeighbor, ...]
     tenants: tuple[TenantOnNode, ...]
-    #: "node" (an ``frr`` node: an address on each segment) or "hypervisor" (L2 only).
+    #: What the host is ("node" or "hypervisor": its files' header says so).
     kind: str = "node"
+    #: Only bridges its tenants' segments (a hypervisor, an ``l2`` node): no address on them,
+    #: the tenants of its ports (and DHCP servers) only, and the L2 host filter.
+    l2: bool = False
 
 
 @dataclass(frozen=True)
@@ -592,7 +605,7 @@ def build(inv: Inventory, remote: Sequence[MeshMember] = ()) -> Plan:
             _cloud_plan(inv, provider, by_member[name], tenants, everyone, no_peer)
             for (provider, _), (name, _, _) in zip(inv.clouds.enabled(), cloud_nodes(inv), strict=True)
         ),
-        nodes=tuple(_node_plan(by_member[n.name], tenants, everyone, no_peer) for n in inv.nodes),
+        nodes=tuple(_node_plan(n, by_member[n.name], tenants, everyone, no_peer) for n in inv.nodes),
     )
 
 
@@ -681,9 +694,41 @@ def _tenant_vms(inv: Inventory, dc: Datacenter, tenants: Sequence[TenantPlan]) -
 
 
 def _node_plan(
-    me: MeshMember, tenants: Sequence[TenantPlan], everyone: Sequence[MeshMember], no_peer: set[frozenset[str]]
+    spec: Node,
+    me: MeshMember,
+    tenants: Sequence[TenantPlan],
+    everyone: Sequence[MeshMember],
+    no_peer: set[frozenset[str]],
 ) -> NodePlan:
-    """An SSH-managed node: a VTEP (with its own address) on every segment of its site's tenants."""
+    """An SSH-managed node: an ``frr`` node is a VTEP (with its own address) on every segment of
+    its site's tenants; an ``l2`` node only bridges the segments of its ports' tenants."""
+    if spec.kind == "l2":
+        carried = [t for t in tenants if any(p.tenant == t.name for p in spec.ports)]
+        on = tuple(
+            TenantOnNode(
+                tenant=t,
+                address=None,
+                home_vrrp_address=None,
+                cloud_subnet=None,
+                ports=tuple(
+                    TenantPort(p.name, f"vt-{p.name}", ap.vm_mac(me.site_id, p.id))
+                    for p in sorted(spec.ports, key=lambda p: p.name)
+                    if p.tenant == t.name
+                ),
+            )
+            for t in carried
+        )
+    else:
+        on = tuple(
+            TenantOnNode(
+                tenant=t,
+                address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
+                home_vrrp_address=None,
+                cloud_subnet=None,
+            )
+            for t in tenants
+            if me.site in t.sites
+        )
     return NodePlan(
         name=me.name,
         id=me.node_id,
@@ -693,16 +738,8 @@ def _node_plan(
         route_reflector=me.is_reflector,
         wireguard_peers=wireguard_peers(me, everyone, no_peer),
         bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
-        tenants=tuple(
-            TenantOnNode(
-                tenant=t,
-                address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
-                home_vrrp_address=None,
-                cloud_subnet=None,
-            )
-            for t in tenants
-            if me.site in t.sites
-        ),
+        tenants=on,
+        l2=spec.kind == "l2",
     )
 
 
@@ -845,13 +882,19 @@ def _vtep_plan(
                 address=None,
                 home_vrrp_address=None,
                 cloud_subnet=None,
-                vms=tuple(vm for vm in vms if vm.tenant is not None and vm.tenant.name == t.name),
+                ports=tuple(_port(vm) for vm in vms if vm.tenant is not None and vm.tenant.name == t.name),
                 dhcp_server=servers.get(t.name),
             )
             for t in sorted(carried.values(), key=lambda t: t.id)
         ),
         kind="hypervisor",
+        l2=True,
     )
+
+
+def _port(vm: VmPlan) -> TenantPort:
+    assert vm.mac is not None  # a tenant VM's
+    return TenantPort(vm.name, vm.tap, vm.mac)
 
 
 def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:

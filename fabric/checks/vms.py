@@ -120,4 +120,36 @@ def dhcp_hosts_in_mesh(inv: Inventory) -> Iterator[str]:
             )
 
 
-RULES = (vms_unique, vm_places_known, vm_addresses_free, dhcp_hosts_in_mesh)
+def node_ports_sound(inv: Inventory) -> Iterator[str]:
+    """Only an ``l2`` node has ports; a port's tenant spans the node's site; port names are unique
+    and fit their interface (``vt-<name>``), and no two ports or VMs of a site share an id (their MAC)."""
+    tenants = {t.name: t for t in inv.tenants}
+    registered = {s.name for s in inv.sites}
+    names: dict[str, str] = {
+        vm.name: f"datacenter.vms[{vm.name}]" for vm in (inv.datacenter.vms if inv.datacenter else [])
+    }
+    macs: dict[tuple[str, int], str] = {}
+    if inv.datacenter is not None:
+        macs = {(inv.datacenter.name, vm.id): f"datacenter.vms[{vm.name}]" for vm in inv.datacenter.vms}
+    for node in inv.nodes:
+        if node.ports and node.kind != "l2":
+            yield f"nodes[{node.name}].ports: only an l2 node has ports (an frr node is on every segment of its site)"
+            continue
+        for index, port in enumerate(node.ports):
+            key = f"nodes[{node.name}].ports[{port.name}]"
+            tenant = tenants.get(port.tenant)
+            if tenant is None:
+                yield f"{key}.tenant: unknown tenant {port.tenant!r} ({_some('tenants', sorted(tenants))})"
+            elif set(tenant.sites or ()) <= registered and node.site not in inv.tenant_sites(tenant):
+                yield f"{key}.tenant: tenant {port.tenant} does not span {node.site}"
+            if port.name in names:
+                yield f"nodes[{node.name}].ports[{index}].name: {port.name!r} is also the name of {names[port.name]}"
+            names.setdefault(port.name, f"nodes[{node.name}].ports[{index}]")
+            if len(port.name) > MAX_VM_NAME:
+                yield f"{key}.name: {port.name!r} is too long: its interface is vt-<name>, at most 15 characters"
+            if (node.site, port.id) in macs:
+                yield f"{key}.id: {port.id} is also {macs[(node.site, port.id)]} of site {node.site} (one MAC each)"
+            macs.setdefault((node.site, port.id), key)
+
+
+RULES = (vms_unique, vm_places_known, vm_addresses_free, dhcp_hosts_in_mesh, node_ports_sound)

@@ -53,10 +53,11 @@ def test_preview_shows_the_full_resource_tree(project: Project) -> None:
         assert types["fabric:index:Router"] == 2
         assert types["fabric:index:Hypervisor"] == 2
         assert types["fabric:index:Tenant"] == tenants
-        # Per router its WireGuard key and its config; per hypervisor its five concerns.
-        assert types["pulumi-python:dynamic/fabric:WireguardKey"] == 2
+        # Per router its WireGuard key and its config; per hypervisor its key and nine concerns
+        # (five of the host, four of the VTEP).
+        assert types["pulumi-python:dynamic/fabric:WireguardKey"] == 4
         assert types["pulumi-python:dynamic/fabric:RouterConfig"] == 2
-        assert types["pulumi-python:dynamic/fabric:HostConcern"] == 2 * 5
+        assert types["pulumi-python:dynamic/fabric:HostConcern"] == 2 * 9
 
 
 def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
@@ -64,17 +65,18 @@ def test_a_missing_peer_stack_is_a_warning(tmp_path: Path) -> None:
     alone.init("dc1")
     result = alone.run("preview", "-s", "dc1")  # as a user runs it; a preview never contacts a router
     assert "warning: peer stack 'dc2' does not exist yet" in result.stdout
-    assert "+ 24 to create" in result.stdout
+    assert "+ 34 to create" in result.stdout
 
 
 def test_two_stacks_converge_into_one_mesh_then_nothing_changes(project: Project) -> None:
-    assert _changed(project.up("dc1")) == {"create": 24}
+    assert _changed(project.up("dc1")) == {"create": 34}
     assert project.outputs("dc1")["mesh_peers"] == []
     project.up("dc2")
-    assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2"]
+    assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2"]
     dc1_writes = {name: e.write_count for name, e in project.emulators.items() if name.startswith("dc1")}
-    assert _changed(project.up("dc1")) == {"update": 2}  # both dc1 routers gain the dc2 peers
-    assert project.outputs("dc1")["mesh_peers"] == ["dc2-r1", "dc2-r2"]
+    # Both dc1 routers and both hypervisors' tunnels gain the dc2 peers.
+    assert _changed(project.up("dc1")) == {"update": 4}
+    assert project.outputs("dc1")["mesh_peers"] == ["dc2-r1", "dc2-r2", "dc2-hv1", "dc2-hv2"]
     for name, count in dc1_writes.items():
         assert project.emulators[name].write_count - count == 3  # one configure, one confirm, one save
 
@@ -121,7 +123,7 @@ def _private_keys(project: Project, stack: str) -> list[str]:
 def test_private_keys_never_appear_in_plain_text(project: Project) -> None:
     up = project.run("up", "-s", "dc1", "--yes", "--skip-preview")
     private = _private_keys(project, "dc1")
-    assert len(private) == 2 and all(len(k) == 44 for k in private)
+    assert len(private) == 4 and all(len(k) == 44 for k in private)  # two routers, two hypervisors
     plain = project.export("dc1")
     outputs = project.run("stack", "output", "-s", "dc1", "--json")
     # A rotation's diff shows the replaced key, still as a secret.
@@ -155,7 +157,8 @@ def test_key_rotation_replaces_the_key_and_updates_every_peer_in_one_up(project:
     before = _public_keys(project, "dc1")
     project.run("config", "set", "--path", "fabric:datacenter.routers[0].key_rotation", "1", "-s", "dc1")
     changes = _changed(project.up("dc1"))
-    assert changes == {"replace": 1, "update": 2}  # the key; its own router and its peer re-configured
+    # The key; its own router, its peer router and both hypervisors' tunnels re-configured.
+    assert changes == {"replace": 1, "update": 4}
     after = _public_keys(project, "dc1")
     assert after["dc1-r1"] != before["dc1-r1"] and after["dc1-r2"] == before["dc1-r2"]
     state = json.loads(project.export("dc1"))
@@ -171,7 +174,8 @@ def test_the_key_epoch_rotates_every_key(project: Project) -> None:
     project.up("dc1")
     before = _public_keys(project, "dc1")
     project.run("config", "set", "--path", "fabric:mesh.key_epoch", "1", "-s", "dc1")
-    assert _changed(project.up("dc1")) == {"replace": 2, "update": 2}  # both keys; both routers re-keyed
+    # Every key; both routers and both hypervisors' tunnels re-keyed.
+    assert _changed(project.up("dc1")) == {"replace": 4, "update": 4}
     after = _public_keys(project, "dc1")
     assert all(after[name] != before[name] for name in before)
 

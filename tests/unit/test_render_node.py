@@ -321,7 +321,8 @@ def test_user_data_over_the_clouds_limit_is_a_config_error() -> None:
 
 def test_every_nftables_file_passes_nfts_own_check(tmp_path: Path) -> None:
     """``nft -c`` (Debian's nftables, checked by the kernel without committing) accepts each
-    node's filter, cloud nodes' (forwarding, MSS clamp) and SSH nodes' alike; a broken one fails."""
+    node's filter, cloud nodes' (forwarding, MSS clamp), SSH nodes' and hypervisors' (tenant
+    bridges kept off the host, each VM to its MAC and network) alike; a broken one fails."""
     plan = burst_plan()
     ssh_node = topology.build(
         loader.load(
@@ -341,11 +342,14 @@ def test_every_nftables_file_passes_nfts_own_check(tmp_path: Path) -> None:
         REMOTE,
     ).nodes[0]
     path = tmp_path / "fabric.nft"
-    for node in [*(c.node for c in plan.clouds), ssh_node]:
+    clouds = [c.node for c in plan.clouds]
+    hypervisors = [hv.vtep for hv in plan.hypervisors if hv.vtep is not None]  # inet, arp and bridge tables
+    assert hypervisors and any(t.ports for hv in hypervisors for t in hv.tenants)
+    for node in [*clouds, ssh_node, *hypervisors]:
         text = render_node(plan, node).file(NFTABLES).content
         path.write_text(text)
         result = subprocess.run(["nft", "-c", "-f", str(path)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, (node.name, result.stderr)
-        assert ("maxseg size set rt mtu" in text) == (node.name != "x1")
-    path.write_text(text.replace("policy drop;", "policy maybe;"))
+        assert ("maxseg size set rt mtu" in text) == (node in clouds)
+    path.write_text(re.sub(r"policy (drop|accept);", "policy maybe;", text))
     assert subprocess.run(["nft", "-c", "-f", str(path)], capture_output=True, text=True).returncode != 0

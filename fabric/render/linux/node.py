@@ -4,10 +4,11 @@ Linux nodes (cloud nodes, small sites, the lab) join the fabric as the CIAB seed
 nodes do, but configured from the plan: ``render_node(plan, node)`` returns files and
 idempotent actions by concern, the same shape as a hypervisor's, so the host provider
 applies it over SSH and cloud-init writes it on a cloud node's first boot. A hypervisor
-in the mesh is the same kind of VTEP (``NodePlan.kind == "hypervisor"``): these
-concerns are part of its state, with three differences, all here: no address on its
-segments (it only bridges them), its tenant VMs' taps as bridge ports, and a filter
-that keeps the segments off the host and each VM to its own MAC and tenant network.
+in the mesh is the same kind of VTEP, an L2 one (``NodePlan.l2``, as an ``l2`` node is):
+these concerns are part of its state, with three differences, all here: no address on
+its segments (it only bridges them), its tenant ports (VMs' taps) as bridge ports, and
+a filter that keeps the segments off the host and each port to its own MAC and tenant
+network.
 
 * ``wireguard``: ``/etc/wireguard/wg0.conf`` for ``wg-quick`` (kernel WireGuard, or
   ``wireguard-go`` where the kernel has none). ``Table = off``: the interface's /20
@@ -37,7 +38,7 @@ from fabric.render.linux.network import RELOAD_ACTION
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import header, ini
 from fabric.render.vyos.bgp import HOLDTIME, KEEPALIVE
-from fabric.topology import NodePlan, Plan, TenantOnNode, TenantPlan, VmPlan
+from fabric.topology import NodePlan, Plan, TenantOnNode, TenantPlan, TenantPort
 
 MESH = "wg0"
 WG_CONF = f"/etc/wireguard/{MESH}.conf"
@@ -162,7 +163,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
             ),
             HostFile(f"{NETWORKD}/60-{br}.network", ini(head, _bridge_network(plan, t)), reload=("networkd-reload",)),
         ]
-        files += [_tap_network(plan, head, br, vm) for vm in t.vms]
+        files += [_tap_network(plan, head, br, port) for port in t.ports]
     return Concern(
         files=tuple(files),
         actions=(RELOAD_ACTION,),
@@ -191,20 +192,21 @@ def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[s
     return sections
 
 
-def _tap_network(plan: Plan, head: str, bridge: str, vm: VmPlan) -> HostFile:
-    """A tenant VM's tap (``vt-<vm>``, made by systemd-vmspawn) as a port of its tenant's bridge,
-    at the tenant MTU. It sorts before ``80-vm-vt.network`` (router taps), so networkd uses it."""
+def _tap_network(plan: Plan, head: str, bridge: str, port: TenantPort) -> HostFile:
+    """A tenant port (``vt-<name>``: a VM's tap made by systemd-vmspawn, a container's veth) as a
+    port of its tenant's bridge, at the tenant MTU, whenever it appears. It sorts before
+    ``80-vm-vt.network`` (router taps), so networkd uses it."""
     return HostFile(
-        f"{NETWORKD}/61-{vm.tap}.network",
+        f"{NETWORKD}/61-{port.tap}.network",
         ini(
             head,
             [
-                ("Match", [("Name", vm.tap)]),
+                ("Match", [("Name", port.tap)]),
                 ("Link", [("MTUBytes", plan.mtu.tenant)]),
                 (
                     "Network",
                     [
-                        ("Description", f"tenant VM {vm.name}"),
+                        ("Description", f"tenant port {port.name}"),
                         ("Bridge", bridge),
                         ("LinkLocalAddressing", "no"),
                         ("ConfigureWithoutCarrier", "yes"),
@@ -220,10 +222,10 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     """The node never carries one tenant into another: a forward filter that drops all
     but each cloud subnet to and from its own segment, and an input filter that answers
     a segment only on that tenant's own network (a node holds an address on every
-    tenant it carries). Cloud nodes also turn IP forwarding on. A hypervisor gets
-    :func:`_hypervisor_filter` instead."""
-    if node.kind == "hypervisor":
-        return _nftables(node, _hypervisor_filter(node), routed=False)
+    tenant it carries). Cloud nodes also turn IP forwarding on. An L2 VTEP (a hypervisor)
+    gets :func:`_l2_filter` instead."""
+    if node.l2:
+        return _nftables(node, _l2_filter(node), routed=False)
     routed = [t for t in node.tenants if t.cloud_subnet is not None]
     forward, local = [], []
     for t in node.tenants:
@@ -264,12 +266,12 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     return _nftables(node, rules, routed=bool(routed))
 
 
-def _hypervisor_filter(node: NodePlan) -> list[str]:
-    """A hypervisor only bridges its tenants' segments: it routes nothing into or out of them, its
-    own services (SSH, FRR, WireGuard) answer none of them, ARP for its addresses is not answered
-    there, and each tenant VM speaks only from its own MAC and inside its tenant's network. The one
-    exception is the DHCP server of a tenant this host serves (``dhcp`` concern): DHCP to it, and
-    ARP for its address."""
+def _l2_filter(node: NodePlan) -> list[str]:
+    """An L2 VTEP (a hypervisor) only bridges its tenants' segments: it routes nothing into or out
+    of them, its own services (SSH, FRR, WireGuard) answer none of them, ARP for its addresses is
+    not answered there, and each tenant port speaks only from its own MAC and inside its tenant's
+    network. The one exception is the DHCP server of a tenant a hypervisor serves (``dhcp``
+    concern): DHCP to it, and ARP for its address."""
     inet, arp, bridge = [], [], []
     for t in node.tenants:
         br, tp = bridge_name(t.tenant), t.tenant
@@ -280,18 +282,18 @@ def _hypervisor_filter(node: NodePlan) -> list[str]:
             arp.append(f'        iifname "{br}" arp daddr ip {t.dhcp_server} accept comment "tenant {tp.name}: DHCP"')
         inet.append(f'        iifname {ins} drop comment "tenant {tp.name}: not the host\'s"')
         arp.append(f'        iifname "{br}" drop comment "tenant {tp.name}: not the host\'s"')
-        for vm in t.vms:
+        for p in t.ports:
             own = f"{{ 0.0.0.0, {tp.network} }}"
             bridge += [
-                f'        iifname "{vm.tap}" ether saddr != {vm.mac} drop comment "VM {vm.name}: its own MAC"',
-                f'        iifname "{vm.tap}" ether type ip ip saddr != {own} drop comment "VM {vm.name}: its network"',
-                f'        iifname "{vm.tap}" ether type arp arp saddr ip != {own} drop comment "VM {vm.name}: its network"',
-                f'        iifname "{vm.tap}" ether type ip6 drop comment "VM {vm.name}: no IPv6 in the fabric"',
+                f'        iifname "{p.tap}" ether saddr != {p.mac} drop comment "port {p.name}: its own MAC"',
+                f'        iifname "{p.tap}" ether type ip ip saddr != {own} drop comment "port {p.name}: its network"',
+                f'        iifname "{p.tap}" ether type arp arp saddr ip != {own} drop comment "port {p.name}: its network"',
+                f'        iifname "{p.tap}" ether type ip6 drop comment "port {p.name}: no IPv6 in the fabric"',
             ]
     bridges = ", ".join(f'"{bridge_name(t.tenant)}"' for t in node.tenants)
     forward = [f"        iifname {{ {bridges} }} drop", f"        oifname {{ {bridges} }} drop"] if bridges else []
     return [
-        "# Tenant segments are only bridged here: never routed, never the host's; each VM keeps to its own.",
+        "# Tenant segments are only bridged here: never routed, never the host's; each port keeps to its own.",
         *(
             line
             for family in ("inet", "arp", "bridge")
