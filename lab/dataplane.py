@@ -5,7 +5,10 @@ node carries, attached to that tenant's segment bridge, at host ``100 + 10*s + r
 the tenant network (``s`` the node's site id, ``r`` its id; a test address, not part of
 the fabric's plan) with the node's segment address as gateway. The node does not route
 between its bridges (IP forwarding is off on lab nodes), so a ping to another tenant
-has nowhere to go but the node, which drops it.
+has nowhere to go but the node, which drops it. On an ``l2`` node the endpoint is the
+node's tenant port: its veth in the node is named as the port (``vt-<name>``), the
+node's own networkd file makes it a port of the bridge, and it has the port's MAC; it
+has no gateway (the node has no address on the segment).
 
 :func:`matrix` pings every endpoint from every other, one source at a time with all its
 targets in parallel; :func:`capture` records the underlay while something runs;
@@ -44,6 +47,9 @@ class Endpoint:
     bridge: str
     address: IPv4Interface
     gateway: str
+    #: An l2 node's port: the interface the node bridges, and the MAC the node admits from it.
+    port: str | None = None
+    mac: str | None = None
 
     @property
     def ip(self) -> str:
@@ -62,6 +68,7 @@ def endpoints(plan: Plan, tenants: Sequence[str] | None = None) -> list[Endpoint
             if tenants is not None and t.tenant.name not in tenants:
                 continue
             host = t.tenant.network.first + ENDPOINT_BASE + 10 * node.site_id + node.id
+            port = t.ports[0] if t.ports else None  # one per tenant in the lab's config
             out.append(
                 Endpoint(
                     node=node.name,
@@ -69,7 +76,9 @@ def endpoints(plan: Plan, tenants: Sequence[str] | None = None) -> list[Endpoint
                     tenant=t.tenant.name,
                     bridge=bridge_name(t.tenant),
                     address=IPv4Interface(f"{IPv4Interface(host).ip}/{t.tenant.network.prefixlen}"),
-                    gateway=str(t.address),
+                    gateway="" if t.address is None else str(t.address),
+                    port=None if port is None else port.tap,
+                    mac=None if port is None else port.mac,
                 )
             )
     return out
@@ -80,7 +89,17 @@ def attach(state: LabState, wanted: Sequence[Endpoint], mtu: int) -> None:
     have = {(e.node, e.name) for e in state.endpoints}
     for e in wanted:
         if (e.node, e.tenant) not in have:
-            add_endpoint(state, e.node, e.tenant, e.bridge, str(e.address), mtu=mtu, gateway=e.gateway)
+            add_endpoint(
+                state,
+                e.node,
+                e.tenant,
+                e.bridge,
+                str(e.address),
+                mtu=mtu,
+                gateway=e.gateway or None,
+                port=e.port,
+                mac=e.mac,
+            )
 
 
 def detach(state: LabState, gone: Sequence[Endpoint]) -> None:

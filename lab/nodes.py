@@ -440,10 +440,16 @@ def add_endpoint(
     address: str,
     mtu: int = 1500,
     gateway: str | None = None,
+    port: str | None = None,
+    mac: str | None = None,
 ) -> EndpointState:
     """A tenant endpoint on ``node``: namespace ``fablab-ep-<node>-<name>`` with ``eth0`` at
     ``address`` (CIDR), a veth whose other end (``ep-<name>`` in the node) is a port of
-    ``bridge``, which must exist (the node's segment, once its config is applied)."""
+    ``bridge``, which must exist (the node's segment, once its config is applied).
+
+    With ``port`` the node's end is named so and the lab does not enslave it: the node's own
+    config must (an l2 node's networkd file for its tenant port ``vt-<name>``), within
+    :data:`PORT_WAIT_S`; ``mac`` sets ``eth0``'s MAC."""
     n = state.node(node)
     if not NAME.match(name):
         raise LabError(f"endpoint name {name!r}: 1-12 of a-z, 0-9 and '-' (it names ep-<name> in the node)")
@@ -458,10 +464,11 @@ def add_endpoint(
         node=node,
         name=name,
         netns=f"{PREFIX}ep-{node}-{name}",
-        node_veth=f"ep-{name}",
+        node_veth=port or f"ep-{name}",
         bridge=bridge,
         address=str(interface),
         mtu=mtu,
+        mac=mac or "",
     )
     state.endpoints.append(endpoint)
     state.save()
@@ -472,12 +479,34 @@ def add_endpoint(
         *("link", "add", "eth0", "netns", endpoint.netns, "mtu", str(mtu), "type", "veth"),
         *("peer", "name", endpoint.node_veth, "mtu", str(mtu), "netns", n.netns),
     )
-    _ip("link", "set", endpoint.node_veth, "master", bridge, "up", netns=n.netns)
+    if port is None:
+        _ip("link", "set", endpoint.node_veth, "master", bridge, "up", netns=n.netns)
+    else:
+        _wait_for_port(n.netns, port, bridge, node)
+    if mac:
+        _ip("link", "set", "eth0", "address", mac, netns=endpoint.netns)
     _ip("address", "add", str(interface), "dev", "eth0", netns=endpoint.netns)
     _ip("link", "set", "eth0", "up", netns=endpoint.netns)
     if gateway:
         _ip("route", "add", "default", "via", gateway, netns=endpoint.netns)
     return endpoint
+
+
+#: How long the node's networkd may take to make a new port a member of its bridge.
+PORT_WAIT_S = 20.0
+
+
+def _wait_for_port(netns: str, port: str, bridge: str, node: str) -> None:
+    """Until the node's own config has made ``port`` an up port of ``bridge``."""
+    deadline = time.monotonic() + PORT_WAIT_S
+    while True:
+        shown = _ip("-j", "link", "show", "dev", port, netns=netns, check=False)
+        links = json.loads(shown.stdout or "[]")
+        if links and links[0].get("master") == bridge and "UP" in links[0].get("flags", []):
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"node {node}: {port} did not become an up port of {bridge} within {PORT_WAIT_S:g} s")
+        time.sleep(0.2)
 
 
 def exec_in_endpoint(

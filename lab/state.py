@@ -67,6 +67,8 @@ class EndpointState:
     bridge: str
     address: str
     mtu: int
+    #: The endpoint's MAC ("" for the kernel's); a port of an l2 node must keep to the one the fabric gave it.
+    mac: str = ""
 
 
 @dataclass

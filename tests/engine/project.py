@@ -20,10 +20,9 @@ import yaml
 from tests.beds.sshd import Sshd, keygen, stand_ins
 from tests.beds.vyos_emulator import VyosEmulator
 
-#: What a container cannot run for real, stood in for on the test hosts (see tests/beds/sshd.py).
-#: What a hypervisor's actions call that this machine cannot run for it (no systemd as PID 1, no
-#: WireGuard module, no ``frr`` user for the FRR files' owner): logging stand-ins.
-HOST_STAND_INS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl", "wg", "wg-quick", "nft", "sysctl", "chown")
+#: What a container cannot run for real, stood in for on the test hosts (see tests/beds/sshd.py):
+#: no systemd as PID 1, no WireGuard module, no nftables of the test's own to change.
+HOST_STAND_INS = ("networkctl", "systemctl", "udevadm", "ip", "ovs-vsctl", "wg", "wg-quick", "nft", "sysctl")
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_BIN = ROOT / ".tools" / "pulumi" / "bin"

@@ -267,12 +267,14 @@ def test_adding_a_tenant_changes_only_its_lines_on_every_router(project: Project
     # Per router, the changed section as a line diff: each new line, with a little context.
     assert "dc1-r1-vyos" in preview.stdout and "+ set vrf name hooli table '1050'" in preview.stdout
     assert "set vrf name acme table '1010'" not in preview.stdout  # unchanged lines far from a change stay out
-    # The Tenant component; both routers; both hypervisors' OVS (the new VLAN on each VM's
-    # tap) and DHCP (a server for the new tenant's slice of each router).
-    assert _changed(project.up("dc1")) == {"create": 1, "update": 6}
+    # The Tenant component; both routers; on both hypervisors (each serves a DHCP slice of the
+    # new tenant) its segment, the host filter for it and its DHCP server. No switch port changes.
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 8}
     for host in ("dc1-hv1", "dc1-hv2"):
-        calls = (project.workdir / "hosts" / host / "calls.log").read_text()
-        assert "trunks=10,100,1010,1020,1030,1050" in calls and "add-port br0 dhcp1050" in calls
+        network = project.workdir / "hosts" / host / "root" / "etc/systemd/network"
+        assert (network / "60-br10050.network").exists() and (network / "60-vxlan10050.netdev").exists()
+        assert "DHCPServer=yes" in (network / "60-br10050.network.d/50-dhcp.conf").read_text()
+        assert "1050" not in (project.workdir / "hosts" / host / "calls.log").read_text()
     for name, old in before.items():
         new = _owned_running(project, name)
         changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
@@ -396,7 +398,8 @@ def test_state_of_an_earlier_version_updates_without_a_change(project: Project) 
     data["config"]["fabric:tenants"]["value"].append({"name": "hooli", "id": 50, "sites": ["dc1"]})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert "+ set vrf name hooli table '1050'" in project.run("preview", "-s", "dc1", "--diff").stdout
-    assert _changed(project.up("dc1")) == {"create": 1, "update": 6}
+    # The tenant; both routers; per hypervisor its segment, filter and DHCP server for hooli.
+    assert _changed(project.up("dc1")) == {"create": 1, "update": 8}
     for name in ("dc1-r1", "dc1-r2"):
         assert _owned_running(project, name)["vrf name hooli table"] == ["1050"]
     state = json.loads(project.export("dc1"))

@@ -772,7 +772,8 @@ def test_review_of_a_real_preview_names_every_added_line_and_file(project: Proje
     routers_after, hosts_after = _applied(project)
     counts = [summary.get(op, 0) for op in ("create", "update", "replace", "delete", "same")]
     assert "| " + " | ".join(str(n) for n in counts) + " |" in report.split("\n")
-    assert summary.get("create") == 1 and summary.get("update") == 6  # the tenant; 2 routers, 2x2 host concerns
+    # The tenant; 2 routers; per hypervisor its segment, filter and DHCP server for the tenant.
+    assert summary.get("create") == 1 and summary.get("update") == 8
 
     sections = _sections(report)
     assert set(routers_after) == {"dc1-r1", "dc1-r2"}
@@ -802,14 +803,14 @@ def test_review_of_a_real_preview_names_every_added_line_and_file(project: Proje
             if hosts_before[host][concern].get(path) != content
         }
         assert changed and shown_files == changed
-        assert "/etc/systemd/network/60-hooli.netdev" in changed
+        assert {"/etc/systemd/network/60-hooli.netdev", "/etc/systemd/network/60-br10050.netdev"} <= changed
 
     secrets = [API_KEY, project.user_key.read_text().strip()]
     full_state = json.loads(project.export("dc1", show_secrets=True))
     for r in full_state["deployment"]["resources"]:
         if r["type"] == KEY:
             secrets.append(json.loads(r["outputs"]["private_key"]["plaintext"]))
-    assert len(secrets) == 4
+    assert len(secrets) == 6  # the API key, the SSH key, two routers' and two hypervisors' WireGuard keys
     for secret in secrets:
         assert secret not in report
         for line in secret.splitlines():

@@ -206,18 +206,18 @@ def test_two_stacks_share_one_bucket_and_its_lock_refuses_a_concurrent_up(tmp_pa
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
         history = _history(project, "dc1")
         assert [(h["kind"], h["result"]) for h in history] == [("update", "succeeded")]
-        assert _changed(history[0]["resourceChanges"]) == {"create": 24}
+        assert _changed(history[0]["resourceChanges"]) == {"create": 34}
         assert "systemctl daemon-reload" in (tmp_path / "hosts/dc1-hv1/calls.log").read_text()
         assert s3.keys(LOCKS) == []
         assert project.outputs("dc1")["mesh_peers"] == []
 
         # dc2's program reads dc1's exported members from the bucket; then dc1 reads dc2's.
         project.up("dc2")
-        assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2"]
+        assert project.outputs("dc2")["mesh_peers"] == ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2"]
         # The held up left a consistent state: the next one changes only what dc2 brings,
-        # both dc1 routers gaining the dc2 peers.
-        assert _changed(project.up("dc1")) == {"update": 2}
-        assert project.outputs("dc1")["mesh_peers"] == ["dc2-r1", "dc2-r2"]
+        # both dc1 routers and both dc1 hypervisors' tunnels gaining the dc2 peers.
+        assert _changed(project.up("dc1")) == {"update": 4}
+        assert project.outputs("dc1")["mesh_peers"] == ["dc2-r1", "dc2-r2", "dc2-hv1", "dc2-hv2"]
         dc2_members = {m["name"]: m["public_key"] for m in project.outputs("dc2")["mesh_members"]}
         state = json.loads(project.export("dc1"))
         r1 = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("Router::dc1-r1"))

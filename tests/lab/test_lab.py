@@ -9,12 +9,15 @@ creates; nothing is sent anywhere else. The module starts its lab and tears it d
 (``pulumi destroy``, then every namespace, container and process, checked at the end).
 
 Config (``Pulumi.lab.yaml``): sites lab-a and lab-b (datacenters, a reflector each) and
-lab-c (a cloud site, served by both reflectors), two nodes each; tenants red (all three
+lab-c (a cloud site, served by both reflectors), two ``frr`` nodes each, and in lab-a and
+lab-b an ``l2`` node (a3, b3: the hypervisor's kind of VTEP, no address on any segment,
+no router) with tenant ports (a3: red and green, b3: blue); tenants red (all three
 sites), green (a, b) and blue (b, c); underlay MTU 1610, so tenants get exactly 1500.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -66,7 +69,8 @@ def test_every_same_tenant_pair_reaches_at_the_planned_mtu(fabric: LabFabric) ->
     assert fabric.tenant_mtu == 1500
     m = fabric.matrix()
     same = {k: v for k, v in m.items() if k[0].split("@")[0] == k[1].split("@")[0]}
-    assert len(same) == 6 * 5 + 4 * 3 + 4 * 3 and all(same.values()), [k for k, v in same.items() if not v]
+    # red on 7 endpoints (6 frr nodes and a3), green on 5 (4 and a3), blue on 5 (4 and b3).
+    assert len(same) == 7 * 6 + 5 * 4 + 5 * 4 and all(same.values()), [k for k, v in same.items() if not v]
     full = fabric.matrix(size=1500 - 28)  # 28 = IPv4 + ICMP headers
     assert all(full[k] for k in same), [k for k in same if not full[k]]
     over = fabric.matrix(size=1500 - 28 + 1)
@@ -77,7 +81,7 @@ def test_no_endpoint_reaches_another_tenant(fabric: LabFabric) -> None:
     """Not across sites, not on the same node (whose addresses on other tenants' segments stay silent too)."""
     m = fabric.matrix()
     other = [k for k in m if k[0].split("@")[0] != k[1].split("@")[0]]
-    assert len(other) == 14 * 13 - 54
+    assert len(other) == 17 * 16 - 82
     assert not any(m[k] for k in other), [k for k in other if m[k]]
     eps = by_label(fabric)
     # red@b1 next to green and blue on b1: only red's own gateway (b1's red address) answers.
@@ -103,7 +107,9 @@ def test_the_underlay_carries_only_wireguard(fabric: LabFabric) -> None:
 
 def test_evpn_routes_are_on_every_node_for_its_tenants_only(fabric: LabFabric) -> None:
     """Read from FRR's JSON: each node has exactly its tenants' VNIs, a type-3 route per VTEP of
-    the tenant and a type-2 MAC/IP route per endpoint of the tenant, and nothing of another."""
+    the tenant, a type-2 MAC/IP route per endpoint of the tenant on an frr node and a type-2
+    route with the port's MAC for one on an l2 node (which has no address there to learn IPs
+    with), and nothing of another."""
     plan_nodes = {n.name: n for n in fabric.plan_nodes()}
     vteps = {
         t: [n for n in plan_nodes.values() if any(c.tenant.name == t for c in n.tenants)]
@@ -118,7 +124,10 @@ def test_evpn_routes_are_on_every_node_for_its_tenants_only(fabric: LabFabric) -
             routes = state[vni[t]]
             assert {p.split("]:[")[-1].rstrip("]") for p in routes["3"]} == {str(n.mesh_address) for n in vteps[t]}
             ips = {p.split("]:[")[-1].rstrip("]") for p in routes["2"] if p.count("]:[") == 5}
-            assert ips == {e.ip for e in fabric.endpoints if e.tenant == t}, (name, t)
+            mine_eps = [e for e in fabric.endpoints if e.tenant == t]
+            assert {e.ip for e in mine_eps if e.port is None} <= ips <= {e.ip for e in mine_eps}, (name, t)
+            for e in mine_eps:
+                assert e.port is None or any(f"[{e.mac}]" in p for p in routes["2"]), (name, t, e.label)
 
 
 def test_adding_a_tenant_reaches_it_and_leaves_the_others_sessions_up(fabric: LabFabric) -> None:
@@ -194,3 +203,32 @@ def test_a_node_losing_frr_or_wireguard_spares_the_others_and_recovers(fabric: L
 def _established_with(fabric: LabFabric, node: str) -> bool:
     mesh = next(str(n.mesh_address) for n in fabric.plan_nodes() if n.name == node)
     return any(mesh in dataplane.bgp_uptimes(fabric.state, n) for n in ("a1", "b1"))
+
+
+def test_an_l2_node_bridges_its_ports_and_nothing_else(fabric: LabFabric) -> None:
+    """a3 runs no router and has no address on any segment (as a hypervisor): its red port
+    reaches red on lab-b and lab-c at the full tenant MTU, not one byte more; it carries
+    exactly its ports' tenants; each port is bridged by the node's own networkd file; and a
+    port speaking from another MAC than the fabric gave it is dropped by the node."""
+    eps = by_label(fabric)
+    a3_red = eps["red@a3"]
+    remote = [e for e in fabric.endpoints if e.tenant == "red" and e.site != "lab-a"]
+    assert {e.node for e in remote} == {"b1", "b2", "c1", "c2"}
+    size = fabric.tenant_mtu - 28
+    assert all(dataplane.reach(fabric.state, a3_red, [e.ip for e in remote], size=size).values())
+    assert not any(dataplane.reach(fabric.state, a3_red, [e.ip for e in remote], size=size + 1).values())
+    links = {
+        link["ifname"]: link for link in json.loads(lab.exec_in(fabric.state, "a3", ["ip", "-j", "-d", "link"]).stdout)
+    }
+    assert {n for n in links if n.startswith("br1")} == {"br10010", "br10020"}  # red and green, not blue
+    assert links["vt-a3-red"]["master"] == "br10010" and links["vt-a3-green"]["master"] == "br10020"
+    addresses = lab.exec_in(fabric.state, "a3", ["ip", "-br", "address", "show", "dev", "br10010"]).stdout.split()
+    assert addresses[2:] == []  # "br10010 UP" and nothing else: the node has no address there
+    # Another MAC on the port: the node's bridge filter drops every frame from it.
+    ns = ["ip", "-n", fabric.state.endpoint("a3", "red").netns]
+    subprocess.run([*ns, "link", "set", "eth0", "address", "02:fb:01:00:00:99"], check=True)
+    try:
+        assert not any(dataplane.reach(fabric.state, a3_red, [e.ip for e in remote]).values())
+    finally:
+        subprocess.run([*ns, "link", "set", "eth0", "address", a3_red.mac or ""], check=True)
+    wait_until(lambda: all(dataplane.reach(fabric.state, a3_red, [e.ip for e in remote]).values()), 30, "red@a3 back")
