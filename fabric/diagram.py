@@ -183,7 +183,7 @@ def _member_node(f: _Fabric, m: MeshMember) -> str:
     elif m.name in f.routers or ROLE_GATEWAY in m.roles:
         kind = "VyOS router"
     elif m.name in f.nodes:
-        kind = "frr node"
+        kind = "l2 node" if f.nodes[m.name].l2 else "frr node"
     elif ROLE_CLOUD_NODE in m.roles:
         kind = "cloud node"
     else:
@@ -350,7 +350,8 @@ def _tenants(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
                 yield f"  {node_id(c.tenant.name, TENANT)} ---|{text}| {node_id(r.name)}"
         for n in (*plan.nodes, *(c.node for c in plan.clouds)):
             for on in n.tenants:
-                yield f"  {node_id(on.tenant.name, TENANT)} -.-|{label(f'VTEP {on.address}')}| {node_id(n.name)}"
+                text = label(f"VTEP {on.address}" if on.address else f"VTEP, {_count(len(on.ports), 'port')}")
+                yield f"  {node_id(on.tenant.name, TENANT)} -.-|{text}| {node_id(n.name)}"
         for hv in plan.hypervisors:
             for on in hv.vtep.tenants if hv.vtep else ():
                 text = label(f"VTEP, {_count(len(on.ports), 'VM')}" if on.ports else "VTEP, DHCP")

@@ -350,20 +350,24 @@ def test_the_lab_draws_frr_nodes_reflectors_and_vteps() -> None:
     assert set(d.subgraphs) == {"lab_a_SITE", "lab_b_SITE", "lab_c_SITE", "TENANTS"}
     assert d.nodes["a1"] == ["a1", "frr node", "mesh 172.27.1.1", "route reflector", "endpoint 10.254.0.11:51820"]
     assert d.nodes["c2"] == ["c2", "frr node", "mesh 172.27.3.2", "endpoint 10.254.0.16:51820"]
-    assert all(d.shapes[n] == "rounded" for n in ("a1", "a2", "b1", "b2", "c1", "c2"))
+    assert all(d.shapes[n] == "rounded" for n in ("a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2"))
+    assert d.nodes["a3"] == ["a3", "l2 node", "mesh 172.27.1.3", "endpoint 10.254.0.17:51820"]
     assert d.inside["b2"] == "lab_b_SITE"
     assert not d.edges_of("vmspawn") and not d.edges_of("carries")  # no routers, no hypervisors
-    # red everywhere, green in a and b, blue in b and c: each node is a VTEP of its site's tenants.
+    # red everywhere, green in a and b, blue in b and c: each frr node is a VTEP of its site's
+    # tenants, an l2 node of its ports' (a3: red and green, b3: blue).
     vteps = d.edges_of("vtep")
-    assert {n for t, n in vteps if t == "green_TENANT"} == {"a1", "a2", "b1", "b2"}
-    assert {n for t, n in vteps if t == "blue_TENANT"} == {"b1", "b2", "c1", "c2"}
-    assert len({n for t, n in vteps if t == "red_TENANT"}) == 6
+    assert {n for t, n in vteps if t == "green_TENANT"} == {"a1", "a2", "a3", "b1", "b2"}
+    assert {n for t, n in vteps if t == "blue_TENANT"} == {"b1", "b2", "b3", "c1", "c2"}
+    assert len({n for t, n in vteps if t == "red_TENANT"}) == 7
+    texts = {(e.a, e.b): e.text for e in d.edges if e.kind == "vtep"}
+    assert texts[("red_TENANT", "a3")] == ["VTEP, 1 port"] and texts[("red_TENANT", "a1")] == ["VTEP 100.65.10.17"]
     sessions = {(e.a, e.b): e.text[0] for e in d.edges if e.kind == "ibgp"}
     assert sessions[("a1", "b1")] == "iBGP EVPN"
     assert sessions[("a1", "c1")] == "iBGP EVPN (RR client)"  # lab-c has no reflector: both serve it
     assert sessions[("b1", "c1")] == "iBGP EVPN (RR client)"
     assert ("a2", "b2") not in sessions and ("a2", "b2") in d.edges_of("wg")
-    assert len(sessions) + len(d.edges_of("wg")) == 15  # the full mesh of 6
+    assert len(sessions) + len(d.edges_of("wg")) == 28  # the full mesh of 8
     no_key_anywhere(text, [plan])
 
 

@@ -291,7 +291,14 @@ def _l2_filter(node: NodePlan) -> list[str]:
                 f'        iifname "{p.tap}" ether type ip6 drop comment "port {p.name}: no IPv6 in the fabric"',
             ]
     bridges = ", ".join(f'"{bridge_name(t.tenant)}"' for t in node.tenants)
-    forward = [f"        iifname {{ {bridges} }} drop", f"        oifname {{ {bridges} }} drop"] if bridges else []
+    # Bridged frames reach this hook too where br_netfilter is loaded (next to Docker, say), as
+    # from the bridge to itself: those stay; anything routed into or out of a segment does not.
+    forward = [
+        f'        iifname "{bridge_name(t.tenant)}" oifname "{bridge_name(t.tenant)}" accept'
+        f' comment "tenant {t.tenant.name}: its own segment"'
+        for t in node.tenants
+    ]
+    forward += [f"        iifname {{ {bridges} }} drop", f"        oifname {{ {bridges} }} drop"] if bridges else []
     return [
         "# Tenant segments are only bridged here: never routed, never the host's; each port keeps to its own.",
         *(
