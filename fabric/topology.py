@@ -387,27 +387,51 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
 
 
 def local_members(inv: Inventory) -> tuple[MeshMember, ...]:
-    """This stack's routers, nodes and cloud nodes as mesh members (what it exports to the
-    other stacks, once an apply has filled in their deferred keys and endpoints)."""
-    return (
-        _router_members(inv)
-        + _hypervisor_members(inv)
-        + _node_members(inv)
-        + tuple(
-            MeshMember(
-                name=name,
-                site=site.name,
-                site_id=site.id,
-                node_id=cloud.node_id,
-                endpoint=deferred.endpoint(name),
-                port=inv.mesh.port,
-                public_key=deferred.public_key(name),
-                mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, cloud.node_id)),
-                roles=(ROLE_CLOUD_NODE,),
-            )
-            for name, site, cloud in cloud_nodes(inv)
-        )
+    """This stack's routers, hypervisors in the mesh, nodes and cloud nodes as mesh members (what
+    it exports to the other stacks, once an apply has filled in their deferred keys and endpoints)."""
+    members: list[MeshMember] = []
+    if (dc := inv.datacenter) is not None:
+        here = inv.site(dc.name)
+        members += [
+            _member(inv, r.name, here, r.id, str(r.public_address), _router_roles(r))
+            for r in sorted(dc.routers, key=lambda r: r.id)
+        ]
+        # Hypervisor h at host 128 + h of the site's mesh /24, its public address its endpoint.
+        members += [
+            _member(inv, hv.name, here, ap.hypervisor_host(hv.id), str(dc.public_address_of(hv)), (ROLE_HYPERVISOR,))
+            for hv in public_hypervisors(dc)
+        ]
+    members += [
+        _member(inv, n.name, inv.site(n.site), n.id, str(n.endpoint), (ROLE_REFLECTOR,) if n.route_reflector else ())
+        for n in sorted(inv.nodes, key=lambda n: (inv.site(n.site).id, n.id))
+    ]
+    members += [
+        _member(inv, name, site, cloud.node_id, deferred.endpoint(name), (ROLE_CLOUD_NODE,))
+        for name, site, cloud in cloud_nodes(inv)
+    ]
+    return tuple(members)
+
+
+def _member(
+    inv: Inventory, name: str, site: Site, node_id: int, endpoint: str | Deferred, roles: tuple[str, ...]
+) -> MeshMember:
+    """A member of this stack: node ``node_id`` of ``site`` (its mesh address by the formula), its
+    public key known after ``up``."""
+    return MeshMember(
+        name=name,
+        site=site.name,
+        site_id=site.id,
+        node_id=node_id,
+        endpoint=endpoint,
+        port=inv.mesh.port,
+        public_key=deferred.public_key(name),
+        mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, site.id, node_id)),
+        roles=roles,
     )
+
+
+def _router_roles(r: Router) -> tuple[str, ...]:
+    return tuple(role for role, on in ((ROLE_REFLECTOR, r.route_reflector), (ROLE_GATEWAY, r.gateway)) if on)
 
 
 def cloud_nodes(inv: Inventory) -> list[tuple[str, Site, Cloud]]:
@@ -419,69 +443,9 @@ def cloud_nodes(inv: Inventory) -> list[tuple[str, Site, Cloud]]:
     return out
 
 
-def _node_members(inv: Inventory) -> tuple[MeshMember, ...]:
-    cp = inv.address_plan.control_plane
-    return tuple(
-        MeshMember(
-            name=n.name,
-            site=n.site,
-            site_id=inv.site(n.site).id,
-            node_id=n.id,
-            endpoint=str(n.endpoint),
-            port=inv.mesh.port,
-            public_key=deferred.public_key(n.name),
-            mesh_address=str(ap.mesh_address(cp, inv.site(n.site).id, n.id)),
-            roles=(ROLE_REFLECTOR,) if n.route_reflector else (),
-        )
-        for n in sorted(inv.nodes, key=lambda n: (inv.site(n.site).id, n.id))
-    )
-
-
 def public_hypervisors(dc: Datacenter) -> list[Hypervisor]:
     """The hypervisors with a public address: mesh members and VTEPs (by id)."""
     return sorted((hv for hv in dc.hypervisors if dc.public_address_of(hv) is not None), key=lambda h: h.id)
-
-
-def _hypervisor_members(inv: Inventory) -> tuple[MeshMember, ...]:
-    """Hypervisors with a public address: in the full mesh at host ``128 + id`` of the site's
-    mesh /24, their public address their WireGuard endpoint."""
-    if inv.datacenter is None:
-        return ()
-    s = inv.site_id
-    return tuple(
-        MeshMember(
-            name=hv.name,
-            site=inv.datacenter.name,
-            site_id=s,
-            node_id=ap.hypervisor_host(hv.id),
-            endpoint=str(inv.datacenter.public_address_of(hv)),
-            port=inv.mesh.port,
-            public_key=deferred.public_key(hv.name),
-            mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, s, ap.hypervisor_host(hv.id))),
-            roles=(ROLE_HYPERVISOR,),
-        )
-        for hv in public_hypervisors(inv.datacenter)
-    )
-
-
-def _router_members(inv: Inventory) -> tuple[MeshMember, ...]:
-    if inv.datacenter is None:
-        return ()
-    s = inv.site_id
-    return tuple(
-        MeshMember(
-            name=r.name,
-            site=inv.datacenter.name,
-            site_id=s,
-            node_id=r.id,
-            endpoint=str(r.public_address),
-            port=inv.mesh.port,
-            public_key=deferred.public_key(r.name),
-            mesh_address=str(ap.mesh_address(inv.address_plan.control_plane, s, r.id)),
-            roles=tuple(role for role, on in ((ROLE_REFLECTOR, r.route_reflector), (ROLE_GATEWAY, r.gateway)) if on),
-        )
-        for r in sorted(inv.datacenter.routers, key=lambda r: r.id)
-    )
 
 
 def resolved(m: MeshMember, values: Values) -> MeshMember:

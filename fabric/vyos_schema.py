@@ -623,6 +623,12 @@ _RESERVED_VRF_NAMES: Final = frozenset(
 )
 
 
+def vrf_name_problem(name: str) -> str | None:
+    """Why VyOS refuses ``name`` as a ``vrf name`` (its ``vrf-name`` validator, then its reserved
+    names), or None: what a tenant name must pass, since it names the tenant's VRF."""
+    return _vrf_name(name) or _vrf_not_reserved(name)
+
+
 def _vrf_not_reserved(value: str) -> str | None:
     """Only for ``vrf name``: other VRF fields may say 'default' (the main table)."""
     if value in _RESERVED_VRF_NAMES:

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from fabric import addressing as ap
 from fabric.checks.common import duplicates, overlap
 from fabric.model import Inventory, Tenant
+from fabric.vyos_schema import vrf_name_problem
 
 #: Linux's own routing tables: a tenant VRF must not use one (``ip route show table 0|253|254|255``).
 RESERVED_TABLES = {0: "unspecified", 253: "default", 254: "main", 255: "local"}
-_RESERVED_TENANT_NAMES = re.compile(
-    r"^(default|mgmt|management|lo|(bond|br|dum|en|eth|gnv|ifb|lan|macsec|peth|tun|veth|vti|vtun|vxlan|wg|wlan)[0-9].*)$"
-)
+#: Names a VRF on a Linux host must not take besides what VyOS refuses (its management VRF,
+#: and interface kinds the hypervisors and nodes have).
+_RESERVED_TENANT_NAMES = re.compile(r"^(mgmt|management|(ifb|macsec|veth)[0-9].*)$")
 
 
 def tenant_numbers(inv: Inventory, t: Tenant) -> dict[str, int]:
@@ -63,9 +64,10 @@ def vrf_tables_free(inv: Inventory) -> Iterator[str]:
 
 
 def tenant_names_usable(inv: Inventory) -> Iterator[str]:
-    """A tenant name can name a VRF: not a reserved name, not an interface name."""
+    """A tenant name can name a VRF: not a reserved name, not an interface name (VyOS's own
+    ``vrf-name`` rule: no name that starts like an interface, ``br``, ``wg``, ``eth``…)."""
     for t in inv.tenants:
-        if _RESERVED_TENANT_NAMES.match(t.name):
+        if _RESERVED_TENANT_NAMES.match(t.name) or vrf_name_problem(t.name):
             yield f"tenants[{t.name}].name: {t.name!r} is reserved or looks like an interface name; VRFs cannot use it"
 
 
