@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,6 +27,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from fabric.addressing import HYPERVISOR_HOST_OFFSET
 from fabric.cloud_limits import CLOUDS
 from fabric.fields import (
     BondName,
@@ -90,6 +92,12 @@ def _address(value: Any) -> IPAddress:
     if addr.version != 4 or "/" in str(value):
         raise ValueError(f"{shown(value)} is not a plain IPv4 address")
     return addr
+
+
+def _member_node_id(value: int) -> int:
+    if value == HYPERVISOR_HOST_OFFSET:
+        raise ValueError(f"{value} is no member's node id (routers and nodes 1-127, hypervisors 129-254)")
+    return value
 
 
 def _endpoint(value: Any) -> str:
@@ -189,7 +197,8 @@ class Site(_Model):
     """A site's name and id, registered once for the whole fabric."""
 
     name: Name
-    id: Id
+    #: At most 255: a tenant VM's MAC holds it in one byte (``02:fb:<site>:<id>``).
+    id: Annotated[int, Field(ge=1, le=255)]
     kind: Literal["datacenter", "cloud"] = "datacenter"
 
 
@@ -396,6 +405,8 @@ class NodePort(_Model):
     name: Name
     id: Annotated[int, Field(ge=1, le=0xFFFFFF)]
     tenant: TenantName
+    #: Its address in the tenant network: the only IPv4 source its node admits from it.
+    address: Address
 
 
 class Node(_Model):
@@ -530,8 +541,8 @@ class ExportedMember(_Model):
     name: Name
     site: Name
     site_id: Id
-    #: Routers and nodes count from 1, hypervisors from 129 (``128 + id``).
-    node_id: Annotated[int, Field(ge=1, le=255)]
+    #: Routers and nodes count from 1, hypervisors from 129 (``128 + id``): never 128 or 255.
+    node_id: Annotated[int, Field(ge=1, le=254), AfterValidator(_member_node_id)]
     #: Empty while a cloud node's public address is not allocated yet.
     endpoint: Annotated[str, BeforeValidator(_endpoint)]
     port: Annotated[int, Field(ge=1, le=65535)]

@@ -9,7 +9,8 @@ stack's members' WireGuard public keys and its cloud nodes' public addresses, is
 
 Rules (README "Topology"):
 
-* WireGuard: a full mesh among all routers and nodes of all sites, less ``mesh.no_peer``.
+* WireGuard: a full mesh among all routers, hypervisors with a public address and nodes of
+  all sites, less ``mesh.no_peer``.
 * iBGP (one AS): a node peers with the route reflectors of its own site; a site with no
   reflector (a cloud extension) is served by every reflector; reflectors peer with each
   other. Sessions run between mesh addresses, so BGP and EVPN ride inside WireGuard.
@@ -113,6 +114,16 @@ class TenantPlan:
     egress: tuple[EgressAllow, ...]
     #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
     cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
+
+    @property
+    def bridge(self) -> str:
+        """The segment's bridge on every VTEP (router, hypervisor, node): ``br<vni>``."""
+        return f"br{self.vni}"
+
+    @property
+    def vxlan(self) -> str:
+        """The segment's VXLAN device on every VTEP: ``vxlan<vni>``."""
+        return f"vxlan{self.vni}"
 
     @property
     def prefixes(self) -> tuple[IPNetwork, ...]:
@@ -244,11 +255,13 @@ class HypervisorPlan:
 @dataclass(frozen=True)
 class TenantPort:
     """A tenant's port on an L2 VTEP: the interface ``tap`` (a VM's tap, a container's veth), a port
-    of the tenant's bridge there, whose frames must come from ``mac``."""
+    of the tenant's bridge there, whose frames must come from ``mac`` and whose IPv4 and ARP must
+    come from ``sources`` (its fixed address, or the tenant's DHCP range) or 0.0.0.0."""
 
     name: str
     tap: str
     mac: str
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -648,7 +661,7 @@ def _tenant_vms(inv: Inventory, dc: Datacenter, tenants: Sequence[TenantPlan]) -
                 image=vm.image or f"/var/lib/machines/{vm.name}.raw",
                 cpus=vm.cpus,
                 memory=vm.memory,
-                tap=f"vt-{vm.name}",
+                tap=tap_name(vm.name),
                 tenant=by_name[vm.tenant],
                 mac=ap.vm_mac(inv.site_id, vm.id),
                 address=vm.address,
@@ -675,7 +688,7 @@ def _node_plan(
                 home_vrrp_address=None,
                 cloud_subnet=None,
                 ports=tuple(
-                    TenantPort(p.name, f"vt-{p.name}", ap.vm_mac(me.site_id, p.id))
+                    TenantPort(p.name, tap_name(p.name), ap.vm_mac(me.site_id, p.id), _sources(t, p.address))
                     for p in sorted(spec.ports, key=lambda p: p.name)
                     if p.tenant == t.name
                 ),
@@ -809,7 +822,7 @@ def _hypervisor_plan(
                 image=router_image(specs[r.name]),
                 cpus=specs[r.name].vm.cpus,
                 memory=specs[r.name].vm.memory,
-                tap=f"vt-{r.name}",
+                tap=tap_name(r.name),
                 trunk_vlans=r.trunk_vlans,
             )
             for r in here
@@ -857,8 +870,24 @@ def _vtep_plan(
 
 
 def _port(vm: VmPlan) -> TenantPort:
-    assert vm.mac is not None  # a tenant VM's
-    return TenantPort(vm.name, vm.tap, vm.mac)
+    assert vm.mac is not None and vm.tenant is not None  # a tenant VM's
+    return TenantPort(vm.name, vm.tap, vm.mac, _sources(vm.tenant, vm.address))
+
+
+def _sources(t: TenantPlan, address: IPAddress | None) -> tuple[str, ...]:
+    """Where a port may speak from: its fixed address, else the tenant's DHCP range (its lease)."""
+    if address is not None:
+        return (str(address),)
+    first, last = ap.dhcp_range(t.network)
+    return (f"{first}-{last}",)
+
+
+def tap_name(machine: str) -> str:
+    """The tap systemd-vmspawn makes for ``--machine=<machine>`` (and an l2 node's port): ``vt-<machine>``.
+
+    Past Linux's 15 characters vmspawn shortens it with a hash, not by truncation, so VM and
+    port names have at most 12 characters (:data:`fabric.model.MAX_VM_NAME`) and the name is known."""
+    return f"vt-{machine}"
 
 
 def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:

@@ -72,12 +72,13 @@ def cloud_networks_fit(inv: Inventory) -> Iterator[str]:
 
 
 def cloud_node_names_free(inv: Inventory) -> Iterator[str]:
-    """A cloud node's name (``<site>-n<id>``) is not a router's."""
-    routers = {r.name for r in inv.routers}
+    """A cloud node's name (``<site>-n<id>``) is not a router's, a hypervisor's or a node's."""
+    taken = {r.name for r in inv.routers} | {n.name for n in inv.nodes}
+    taken |= {hv.name for hv in inv.datacenter.hypervisors} if inv.datacenter is not None else set()
     for provider, cloud, site in _enabled_sites(inv):
         name = cloud_node_name(site.name, cloud.node_id)
-        if name in routers:
-            yield f"clouds.{provider}.node_id: the node's name {name} is also a router's name"
+        if name in taken:
+            yield f"clouds.{provider}.node_id: the node's name {name} is also a router's, hypervisor's or node's name"
 
 
 def cloud_tenants_fit(inv: Inventory) -> Iterator[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from netaddr import IPAddress, IPNetwork
 
+from fabric.model import MAX_VM_NAME
 from fabric.topology import MeshMember
 
 #: The peer stacks' members, validated, by the stack name as ``peer_stacks`` lists it.
@@ -29,6 +30,15 @@ def duplicates(items: list[Any], attr: str, key: str) -> Iterator[str]:
                 yield f"{key}[{item.name}].{attr}: {value} is also used by {key}[{first.name}]"
         else:
             seen[value] = (index, item)
+
+
+def tap_fits(key: str, name: str, what: str) -> Iterator[str]:
+    """``vt-<name>`` (a VM's tap, a port's interface) fits Linux's 15 characters."""
+    if len(name) > MAX_VM_NAME:
+        yield (
+            f"{key}.name: {name!r} is too long: its interface is vt-<name> and Linux interface names have at "
+            f"most 15 characters, so a {what} name has at most {MAX_VM_NAME}"
+        )
 
 
 def overlap(a: IPNetwork, b: IPNetwork) -> bool:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric.checks.common import duplicates, overlap, overlaps, unusable
-from fabric.model import DEFAULT_BOND_MTU, MAX_VM_NAME, Datacenter, Inventory
+from fabric.checks.common import duplicates, overlap, overlaps, tap_fits, unusable
+from fabric.model import DEFAULT_BOND_MTU, Datacenter, Inventory
 
 #: Where a public block can never be: (network, what it is).
 NOT_PUBLIC = (
@@ -70,18 +70,24 @@ def hypervisor_addresses_free(inv: Inventory) -> Iterator[str]:
         return
     taken = _taken_public(dc)
     for hv in dc.hypervisors:
+        key = f"datacenter.hypervisors[{hv.name}]"
         addresses = [("ssh.address", hv.ssh.address)]
-        if hv.public_address is not None and hv.public_address != hv.ssh.address:
-            addresses.append(("public_address", hv.public_address))
-            if not _in_public(dc, hv.public_address):
-                yield f"datacenter.hypervisors[{hv.name}].public_address: {hv.public_address} is outside datacenter.public_prefixes"
-                continue
-            if unusable(hv.public_address, dc.public_prefixes):
+        if hv.public_address is not None:
+            if _in_public(dc, hv.ssh.address) and hv.ssh.address != hv.public_address:
                 yield (
-                    f"datacenter.hypervisors[{hv.name}].public_address: {hv.public_address} is the network or "
-                    "broadcast address of its public prefix"
+                    f"{key}.public_address: {hv.public_address} is not its ssh.address {hv.ssh.address}, which is "
+                    "public: the host has one public address (networkd would remove the one Pulumi reaches it at); "
+                    "leave public_address out or make it the same"
                 )
                 continue
+            if problem := _public_host_problem(dc, hv.public_address, "hypervisor"):
+                yield f"{key}.public_address: {problem}"
+                continue
+            if hv.public_address != hv.ssh.address:
+                addresses.append(("public_address", hv.public_address))
+        elif _in_public(dc, hv.ssh.address) and (problem := _public_host_problem(dc, hv.ssh.address, "hypervisor")):
+            yield f"{key}.ssh.address: {problem}"
+            continue
         for field, address in addresses:
             key = f"datacenter.hypervisors[{hv.name}].{field}"
             if address in taken:
@@ -233,12 +239,7 @@ def uplinks_sound(inv: Inventory) -> Iterator[str]:
 def router_names_fit(inv: Inventory) -> Iterator[str]:
     """A router name fits the VM's tap name (``vt-<name>``, 15 characters)."""
     for router in inv.routers:
-        if len(router.name) > MAX_VM_NAME:
-            yield (
-                f"datacenter.routers[{router.name}].name: {router.name!r} is too long: systemd-vmspawn names the "
-                f"VM's tap vt-<name> and Linux interface names have at most 15 characters, so a router name has "
-                f"at most {MAX_VM_NAME}"
-            )
+        yield from tap_fits(f"datacenter.routers[{router.name}]", router.name, "router")
 
 
 def router_hypervisors_known(inv: Inventory) -> Iterator[str]:
@@ -258,21 +259,24 @@ def router_public_addresses_usable(inv: Inventory) -> Iterator[str]:
     """A router's public address is a free host address on the gateway's link."""
     if (dc := inv.datacenter) is None:
         return
-    gateway = dc.upstream_gateway
     for router in dc.routers:
         key = f"datacenter.routers[{router.name}].public_address"
-        addr = router.public_address
-        if not _in_public(dc, addr):
-            yield f"{key}: {addr} is outside datacenter.public_prefixes"
-        elif unusable(addr, dc.public_prefixes):
-            yield f"{key}: {addr} is the network or broadcast address of its public prefix"
-        elif addr == gateway:
-            yield f"{key}: {addr} is also datacenter.public_gateway"
-        elif not any(addr in p and gateway in p for p in dc.public_prefixes):
-            yield (
-                f"{key}: {addr} is not in the same prefix as the public gateway "
-                f"{gateway}, so the router's default route would be off-link"
-            )
+        if router.public_address == dc.upstream_gateway:
+            yield f"{key}: {router.public_address} is also datacenter.public_gateway"
+        elif problem := _public_host_problem(dc, router.public_address, "router"):
+            yield f"{key}: {problem}"
+
+
+def _public_host_problem(dc: Datacenter, addr: IPAddress, what: str) -> str | None:
+    """Why ``addr`` cannot be a host's address on the public VLAN (with the default route), or None."""
+    gateway = dc.upstream_gateway
+    if not _in_public(dc, addr):
+        return f"{addr} is outside datacenter.public_prefixes"
+    if unusable(addr, dc.public_prefixes):
+        return f"{addr} is the network or broadcast address of its public prefix"
+    if not any(addr in p and gateway in p for p in dc.public_prefixes):
+        return f"{addr} is not in the same prefix as the public gateway {gateway}, so the {what}'s default route would be off-link"
+    return None
 
 
 def router_ids_fit(inv: Inventory) -> Iterator[str]:

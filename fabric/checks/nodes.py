@@ -35,15 +35,13 @@ def nodes_reflected(inv: Inventory) -> Iterator[str]:
 
 
 def node_places_free(inv: Inventory) -> Iterator[str]:
-    """A node sits in a registered site, with an id and a name no router or cloud node there has."""
+    """A node sits in a registered site, with an id no router or cloud node there has."""
     sites = {s.name: s for s in inv.sites}
     taken: dict[tuple[str, int], str] = {}
     if inv.datacenter is not None:
         taken.update({(inv.datacenter.name, r.id): f"datacenter.routers[{r.name}]" for r in inv.routers})
     for name, site, cloud in _cloud_node_ids(inv):
         taken[(site, cloud)] = name
-    names = {r.name for r in inv.routers} | {name for name, _, _ in _cloud_node_ids(inv)}
-    names |= {hv.name for hv in inv.datacenter.hypervisors} if inv.datacenter is not None else set()
     max_site = ap.max_gateway_site(inv.address_plan.tenant_prefix_length)
     for node in inv.nodes:
         key = f"nodes[{node.name}]"
@@ -53,8 +51,6 @@ def node_places_free(inv: Inventory) -> Iterator[str]:
         if (node.site, node.id) in taken:
             yield f"{key}.id: {node.id} is also {taken[(node.site, node.id)]} of site {node.site}"
         taken.setdefault((node.site, node.id), key)
-        if node.name in names:
-            yield f"{key}.name: {node.name!r} is also a router's, hypervisor's or cloud node's name"
         if any(node.site in inv.tenant_sites(t) for t in inv.tenants) and sites[node.site].id > max_site:
             yield (
                 f"{key}.site: site {node.site} (id {sites[node.site].id}) has no gateway block in "
@@ -72,4 +68,32 @@ def node_host_keys_pinned(inv: Inventory) -> Iterator[str]:
             )
 
 
-RULES = (nodes_unique, nodes_reflected, node_places_free, node_host_keys_pinned)
+def members_unique(inv: Inventory) -> Iterator[str]:
+    """A mesh member's name (it names WireGuard peers and BGP neighbors) and a WireGuard endpoint
+    belong to one member of the stack: router, hypervisor or node (a cloud node's name is
+    ``clouds.cloud_node_names_free``'s). Repeats within one list, and public addresses within the
+    datacenter, are their own rules' to report."""
+    names: list[tuple[str, str]] = []
+    endpoints: list[tuple[str, str]] = []
+    if (dc := inv.datacenter) is not None:
+        names += [(f"datacenter.routers[{r.name}]", r.name) for r in dc.routers]
+        names += [(f"datacenter.hypervisors[{hv.name}]", hv.name) for hv in dc.hypervisors]
+        endpoints += [(f"datacenter.routers[{r.name}]", str(r.public_address)) for r in dc.routers]
+        endpoints += [
+            (f"datacenter.hypervisors[{hv.name}]", str(address))
+            for hv in dc.hypervisors
+            if (address := dc.public_address_of(hv)) is not None
+        ]
+    names += [(f"nodes[{n.name}]", n.name) for n in inv.nodes]
+    endpoints += [(f"nodes[{n.name}]", str(n.endpoint)) for n in inv.nodes]
+    for field, entries in (("name", names), ("endpoint", endpoints)):
+        seen: dict[str, str] = {}
+        for key, value in entries:
+            first = seen.setdefault(value, key)
+            same_list = first.split("[")[0] == key.split("[")[0]
+            both_datacenter = field == "endpoint" and first.startswith("datacenter.") and key.startswith("datacenter.")
+            if first != key and not same_list and not both_datacenter:
+                yield f"{key}.{field}: {value} is also the {field} of {first}"
+
+
+RULES = (nodes_unique, nodes_reflected, node_places_free, node_host_keys_pinned, members_unique)

@@ -1,9 +1,11 @@
-"""Rules of tenant VMs (``datacenter.vms``): names, ids, tenants, hypervisors, fixed addresses.
+"""Rules of tenant VMs (``datacenter.vms``) and of ``l2`` nodes' tenant ports: names, ids,
+tenants, hosts, addresses, images and the devices they make on their host.
 
 A VM is a vmspawn machine on its hypervisor and a port of its tenant's segment there, so
 its name shares the routers' (one machine namespace, and the tap ``vt-<name>``), its
 hypervisor must be a VTEP (in the mesh: a public address), its tenant must reach this
-datacenter, and a fixed address must be one no gateway, router, node or DHCP lease can hold.
+datacenter, a fixed address must be one no gateway, router, node or DHCP lease can hold,
+and its disk image is its own. An ``l2`` node's port is the same kind of thing on a node.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from collections.abc import Iterator
 from netaddr import IPAddress
 
 from fabric import addressing as ap
-from fabric.checks.common import duplicates
-from fabric.model import MAX_VM_NAME, Inventory
-from fabric.topology import public_hypervisors, tenant_plan
+from fabric.checks.common import duplicates, tap_fits
+from fabric.model import Inventory, Tenant
+from fabric.topology import public_hypervisors, router_image, tenant_plan
+
+#: Where tenant VMs' disk images live on a hypervisor (systemd-vmspawn's own default place).
+IMAGE_DIR = "/var/lib/machines/"
 
 
 def _some(what: str, names: list[str], shown: int = 8) -> str:
@@ -24,41 +29,58 @@ def _some(what: str, names: list[str], shown: int = 8) -> str:
     return f"{what}: {', '.join(names[:shown]) or 'none'}{more}"
 
 
+def _tenant_at(inv: Inventory, key: str, name: str, site: str) -> Iterator[str]:
+    """The tenant ``name`` exists and spans ``site`` (a tenant naming unknown sites is reported by its own rule)."""
+    tenants = {t.name: t for t in inv.tenants}
+    tenant = tenants.get(name)
+    if tenant is None:
+        yield f"{key}.tenant: unknown tenant {name!r} ({_some('tenants', sorted(tenants))})"
+    elif set(tenant.sites or ()) <= {s.name for s in inv.sites} and site not in inv.tenant_sites(tenant):
+        yield f"{key}.tenant: tenant {name} does not span {site} (its sites: {', '.join(inv.tenant_sites(tenant))})"
+
+
+def _address_free(inv: Inventory, key: str, tenant: Tenant, address: IPAddress, sites: list[int]) -> Iterator[str]:
+    """A fixed address in the tenant network, off the gateways' and every site's block, off the DHCP range."""
+    network = tenant_plan(inv, tenant).network
+    host = int(address) - network.first
+    first, last = ap.dhcp_range(network)
+    if address not in network:
+        yield f"{key}: {address} is outside tenant {tenant.name}'s network {network}"
+    elif address in (network.network, network.broadcast):
+        yield f"{key}: {address} is the network or broadcast address of {network}"
+    elif host < ap.GATEWAY_BLOCK or host // ap.GATEWAY_BLOCK in sites:
+        block = host // ap.GATEWAY_BLOCK
+        what = "the sites' gateway addresses" if block == 0 else f"site {block}'s routers and nodes"
+        yield (
+            f"{key}: {address} is in the block of {what} "
+            f"({ap.GATEWAY_BLOCK}-address blocks: 0 for gateways, s for site s); use a block no site has"
+        )
+    elif first <= address <= last:
+        yield f"{key}: {address} is in the DHCP range {first}-{last} of {network}"
+
+
 def vms_unique(inv: Inventory) -> Iterator[str]:
-    """VM names and ids are unique, no VM is named like a router (both are vmspawn machines) and
-    no hypervisor like a router (both are mesh members)."""
+    """VM names and ids are unique, no VM is named like a router (both are vmspawn machines)."""
     if (dc := inv.datacenter) is None:
         return
     yield from duplicates(dc.vms, "name", "datacenter.vms")
     yield from duplicates(dc.vms, "id", "datacenter.vms")
     routers = {r.name for r in dc.routers}
-    for hv in dc.hypervisors:
-        if hv.name in routers:
-            yield f"datacenter.hypervisors[{hv.name}].name: {hv.name!r} is also a router's name (both are mesh members)"
     for vm in dc.vms:
         if vm.name in routers:
             yield f"datacenter.vms[{vm.name}].name: {vm.name!r} is also a router's name (both are VMs on the hypervisors)"
-        if len(vm.name) > MAX_VM_NAME:
-            yield (
-                f"datacenter.vms[{vm.name}].name: {vm.name!r} is too long: systemd-vmspawn names the VM's tap "
-                f"vt-<name> and Linux interface names have at most 15 characters, so a VM name has at most {MAX_VM_NAME}"
-            )
+        yield from tap_fits(f"datacenter.vms[{vm.name}]", vm.name, "VM")
 
 
 def vm_places_known(inv: Inventory) -> Iterator[str]:
     """A VM's tenant reaches this datacenter, and its hypervisor is one of the datacenter's, in the mesh."""
     if (dc := inv.datacenter) is None:
         return
-    tenants = {t.name: t for t in inv.tenants}
     hypervisors = {hv.name for hv in dc.hypervisors}
     vteps = {hv.name for hv in public_hypervisors(dc)}
     for vm in dc.vms:
         key = f"datacenter.vms[{vm.name}]"
-        tenant = tenants.get(vm.tenant)
-        if tenant is None:
-            yield f"{key}.tenant: unknown tenant {vm.tenant!r} ({_some('tenants', sorted(tenants))})"
-        elif set(tenant.sites or ()) <= {s.name for s in inv.sites} and dc.name not in inv.tenant_sites(tenant):
-            yield f"{key}.tenant: tenant {vm.tenant} does not span {dc.name} (its sites: {', '.join(inv.tenant_sites(tenant))})"
+        yield from _tenant_at(inv, key, vm.tenant, dc.name)
         if vm.hypervisor not in hypervisors:
             yield f"{key}.hypervisor: unknown hypervisor {vm.hypervisor!r} ({_some('hypervisors', sorted(hypervisors))})"
         elif vm.hypervisor not in vteps:
@@ -80,25 +102,51 @@ def vm_addresses_free(inv: Inventory) -> Iterator[str]:
         if vm.address is None or vm.tenant not in tenants:
             continue
         key = f"datacenter.vms[{vm.name}].address"
-        network = tenant_plan(inv, tenants[vm.tenant]).network
-        host = int(vm.address) - network.first
-        first, last = ap.dhcp_range(network)
-        if vm.address not in network:
-            yield f"{key}: {vm.address} is outside tenant {vm.tenant}'s network {network}"
-        elif vm.address in (network.network, network.broadcast):
-            yield f"{key}: {vm.address} is the network or broadcast address of {network}"
-        elif host < ap.GATEWAY_BLOCK or host // ap.GATEWAY_BLOCK in sites:
-            block = host // ap.GATEWAY_BLOCK
-            what = "the sites' gateway addresses" if block == 0 else f"site {block}'s routers and nodes"
-            yield (
-                f"{key}: {vm.address} is in the block of {what} "
-                f"({ap.GATEWAY_BLOCK}-address blocks: 0 for gateways, s for site s); use a block no site has"
-            )
-        elif first <= vm.address <= last:
-            yield f"{key}: {vm.address} is in the DHCP range {first}-{last} of {network}"
-        elif vm.address in seen:
+        problems = list(_address_free(inv, key, tenants[vm.tenant], vm.address, sites))
+        yield from problems
+        if not problems and vm.address in seen:
             yield f"{key}: {vm.address} is also the address of datacenter.vms[{seen[vm.address]}]"
         seen.setdefault(vm.address, vm.name)
+
+
+def vm_images_own(inv: Inventory) -> Iterator[str]:
+    """A tenant VM boots its own disk: an image under /var/lib/machines/, no other VM's on its
+    hypervisor and never a router's (which holds the router's keys), nor a device of the host."""
+    if (dc := inv.datacenter) is None:
+        return
+    routers = {router_image(r): r.name for r in dc.routers}
+    used: dict[tuple[str, str], str] = {}
+    names = [vm.name for vm in dc.vms]
+    # A repeated name, or a router's, is its own rule's (a default image is named after the VM).
+    for vm in (v for v in dc.vms if names.count(v.name) == 1 and v.name not in {r.name for r in dc.routers}):
+        key = f"datacenter.vms[{vm.name}].image"
+        image = vm.image or f"{IMAGE_DIR}{vm.name}.raw"
+        if not image.startswith(IMAGE_DIR) or image == IMAGE_DIR:
+            yield f"{key}: {image} is not under {IMAGE_DIR}: a tenant VM boots an image there, never a host device"
+        elif image in routers:
+            yield f"{key}: {image} is router {routers[image]}'s image"
+        elif (vm.hypervisor, image) in used:
+            yield f"{key}: {image} is also the image of datacenter.vms[{used[(vm.hypervisor, image)]}] on {vm.hypervisor}"
+        used.setdefault((vm.hypervisor, image), vm.name)
+
+
+def host_devices_apart(inv: Inventory) -> Iterator[str]:
+    """A hypervisor's own devices (NICs, bonds, OVS bridge) are named unlike the devices its tenants
+    make there: the tenant's bridge and VXLAN device (``br<vni>``, ``vxlan<vni>``) and VRF (its name)."""
+    if (dc := inv.datacenter) is None:
+        return
+    tenant_devices: dict[str, str] = {}
+    for t in inv.tenants:
+        if set(t.sites or ()) <= {s.name for s in inv.sites} and dc.name in inv.tenant_sites(t):
+            p = tenant_plan(inv, t)
+            tenant_devices.update({p.bridge: t.name, p.vxlan: t.name, p.vrf: t.name})
+    for hv in dc.hypervisors:
+        key = f"datacenter.hypervisors[{hv.name}]"
+        for field, name in [("ovs.bridge", hv.ovs.bridge), *(("bonds", b.name) for b in hv.bonds)] + [
+            ("nics", n.name) for n in hv.nics
+        ]:
+            if name in tenant_devices:
+                yield f"{key}.{field}: {name} is also a device of tenant {tenant_devices[name]} on the hypervisors"
 
 
 def dhcp_hosts_in_mesh(inv: Inventory) -> Iterator[str]:
@@ -121,35 +169,40 @@ def dhcp_hosts_in_mesh(inv: Inventory) -> Iterator[str]:
 
 
 def node_ports_sound(inv: Inventory) -> Iterator[str]:
-    """Only an ``l2`` node has ports; a port's tenant spans the node's site; port names are unique
-    and fit their interface (``vt-<name>``), and no two ports or VMs of a site share an id (their MAC)."""
+    """Only an ``l2`` node has ports; a port's tenant spans the node's site and its address is a
+    free one of the tenant network; port names are unique and fit their interface (``vt-<name>``),
+    and no two ports or VMs of a site share an id (their MAC)."""
     tenants = {t.name: t for t in inv.tenants}
-    registered = {s.name for s in inv.sites}
-    names: dict[str, str] = {
-        vm.name: f"datacenter.vms[{vm.name}]" for vm in (inv.datacenter.vms if inv.datacenter else [])
-    }
+    sites = sorted(s.id for s in inv.sites)
+    names: dict[str, str] = {}
     macs: dict[tuple[str, int], str] = {}
-    if inv.datacenter is not None:
-        macs = {(inv.datacenter.name, vm.id): f"datacenter.vms[{vm.name}]" for vm in inv.datacenter.vms}
+    if (dc := inv.datacenter) is not None:
+        names = {vm.name: f"datacenter.vms[{vm.name}]" for vm in dc.vms}
+        macs = {(dc.name, vm.id): f"datacenter.vms[{vm.name}]" for vm in dc.vms}
     for node in inv.nodes:
         if node.ports and node.kind != "l2":
             yield f"nodes[{node.name}].ports: only an l2 node has ports (an frr node is on every segment of its site)"
             continue
         for index, port in enumerate(node.ports):
             key = f"nodes[{node.name}].ports[{port.name}]"
-            tenant = tenants.get(port.tenant)
-            if tenant is None:
-                yield f"{key}.tenant: unknown tenant {port.tenant!r} ({_some('tenants', sorted(tenants))})"
-            elif set(tenant.sites or ()) <= registered and node.site not in inv.tenant_sites(tenant):
-                yield f"{key}.tenant: tenant {port.tenant} does not span {node.site}"
+            yield from _tenant_at(inv, key, port.tenant, node.site)
+            if port.tenant in tenants:
+                yield from _address_free(inv, f"{key}.address", tenants[port.tenant], port.address, sites)
             if port.name in names:
                 yield f"nodes[{node.name}].ports[{index}].name: {port.name!r} is also the name of {names[port.name]}"
             names.setdefault(port.name, f"nodes[{node.name}].ports[{index}]")
-            if len(port.name) > MAX_VM_NAME:
-                yield f"{key}.name: {port.name!r} is too long: its interface is vt-<name>, at most 15 characters"
+            yield from tap_fits(key, port.name, "port")
             if (node.site, port.id) in macs:
                 yield f"{key}.id: {port.id} is also {macs[(node.site, port.id)]} of site {node.site} (one MAC each)"
             macs.setdefault((node.site, port.id), key)
 
 
-RULES = (vms_unique, vm_places_known, vm_addresses_free, dhcp_hosts_in_mesh, node_ports_sound)
+RULES = (
+    vms_unique,
+    vm_places_known,
+    vm_addresses_free,
+    vm_images_own,
+    host_devices_apart,
+    dhcp_hosts_in_mesh,
+    node_ports_sound,
+)

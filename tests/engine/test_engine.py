@@ -466,3 +466,45 @@ def test_adding_a_router_shows_every_line_it_changes_on_the_others_in_preview(pr
         assert "peer dc1-r3 public-key '<public-key:dc1-r3>'" in config["wireguard"]
     assert steps["dc1-r3-vyos"]["op"] == "create"
     assert "set system host-name 'dc1-r3'" in steps["dc1-r3-vyos"]["newState"]["inputs"]["config"]["system"]
+
+
+def test_a_vm_added_then_moved_changes_only_its_hypervisors(project: Project) -> None:
+    """As a newcomer does it: a VM added in the stack file shows in the preview as its
+    hypervisor's files (the unit, the tap's port in the tenant bridge) and nothing on any
+    router; ``up`` writes them on that host only and starts the VM; moved to the other
+    hypervisor, it stops there and starts on the new one."""
+    project.up("dc1")
+    writes = {name: e.write_requests for name, e in project.emulators.items()}
+    calls = {h: project.workdir / "hosts" / h / "calls.log" for h in ("dc1-hv1", "dc1-hv2")}
+    path = project.dir / "Pulumi.dc1.yaml"
+
+    def place(hypervisor: str) -> None:
+        data = yaml.safe_load(path.read_text())
+        vms = data["config"]["fabric:datacenter"]["vms"]
+        vms[:] = [vm for vm in vms if vm["name"] != "globex-app1"]
+        vms.append({"name": "globex-app1", "id": 7, "tenant": "globex", "hypervisor": hypervisor})
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    place("dc1-hv1")
+    preview = project.run("preview", "-s", "dc1", "--diff").stdout
+    assert "/etc/systemd/system/fabric-vm-globex-app1.service" in preview
+    assert "SYSTEMD_VMSPAWN_NETWORK_MAC=02:fb:01:00:00:07" in preview
+    assert "61-vt-globex-app1.network" in preview and "dc1-r1-vyos" not in preview
+    before = {h: c.read_text() for h, c in calls.items()}
+    # hv1's unit, tap port and host filter (its globex segment exists already: it serves globex's DHCP).
+    assert _changed(project.up("dc1")) == {"update": 3}
+    assert "systemctl restart fabric-vm-globex-app1.service" in calls["dc1-hv1"].read_text()[len(before["dc1-hv1"]) :]
+    assert calls["dc1-hv2"].read_text() == before["dc1-hv2"]
+    hv1 = project.workdir / "hosts" / "dc1-hv1" / "root" / "etc/systemd/network"
+    assert "Bridge=br10020" in (hv1 / "61-vt-globex-app1.network").read_text()
+
+    place("dc1-hv2")
+    before = {h: c.read_text() for h, c in calls.items()}
+    assert _changed(project.up("dc1")) == {"update": 6}  # the same three concerns on both hosts
+    assert (
+        "systemctl disable --now fabric-vm-globex-app1.service"
+        in calls["dc1-hv1"].read_text()[len(before["dc1-hv1"]) :]
+    )
+    assert "systemctl restart fabric-vm-globex-app1.service" in calls["dc1-hv2"].read_text()[len(before["dc1-hv2"]) :]
+    assert not (hv1 / "61-vt-globex-app1.network").exists()
+    assert {name: e.write_requests for name, e in project.emulators.items()} == writes  # no router touched

@@ -52,11 +52,11 @@ VXLAN_PORT = 4789
 
 
 def vxlan_name(t: TenantPlan) -> str:
-    return f"vxlan{t.vni}"
+    return t.vxlan
 
 
 def bridge_name(t: TenantPlan) -> str:
-    return f"br{t.vni}"
+    return t.bridge
 
 
 def _head(node: NodePlan, comment: str = "#") -> str:
@@ -174,9 +174,11 @@ def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[s
     """The segment's bridge: the node's address, and the tenant's other prefixes via its home gateway."""
     tp = t.tenant
     address = [] if t.address is None else [("Address", f"{t.address}/{tp.network.prefixlen}")]
+    # A bridge without an address never gets past "carrier": not what wait-online waits for.
+    online = [] if t.address is not None else [("RequiredForOnline", "no")]
     sections: list[tuple[str, list[tuple[str, object]]]] = [
         ("Match", [("Name", bridge_name(tp))]),
-        ("Link", [("MTUBytes", plan.mtu.tenant)]),
+        ("Link", [("MTUBytes", plan.mtu.tenant), *online]),
         (
             "Network",
             [
@@ -202,7 +204,8 @@ def _tap_network(plan: Plan, head: str, bridge: str, port: TenantPort) -> HostFi
             head,
             [
                 ("Match", [("Name", port.tap)]),
-                ("Link", [("MTUBytes", plan.mtu.tenant)]),
+                # A VM's tap exists only while it runs: boot never waits for it.
+                ("Link", [("MTUBytes", plan.mtu.tenant), ("RequiredForOnline", "no")]),
                 (
                     "Network",
                     [
@@ -259,6 +262,7 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         "    }",
         "    chain input {",
         "        type filter hook input priority filter; policy accept;",
+        *_overlay_only_in_mesh(),
         *local,
         "    }",
         "}",
@@ -266,12 +270,22 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     return _nftables(node, rules, routed=bool(routed))
 
 
+def _overlay_only_in_mesh() -> list[str]:
+    """VXLAN and BGP are answered only inside WireGuard: the kernel's VXLAN socket listens on every
+    address and, without learning, takes a frame from anyone; bgpd listens everywhere too."""
+    return [
+        f'        udp dport {VXLAN_PORT} iifname != "{MESH}" drop comment "VXLAN only inside WireGuard"',
+        f'        tcp dport 179 iifname != "{MESH}" drop comment "BGP only inside WireGuard"',
+    ]
+
+
 def _l2_filter(node: NodePlan) -> list[str]:
     """An L2 VTEP (a hypervisor) only bridges its tenants' segments: it routes nothing into or out
     of them, its own services (SSH, FRR, WireGuard) answer none of them, ARP for its addresses is
-    not answered there, and each tenant port speaks only from its own MAC and inside its tenant's
-    network. The one exception is the DHCP server of a tenant a hypervisor serves (``dhcp``
-    concern): DHCP to it, and ARP for its address."""
+    not answered there, and each tenant port speaks only IPv4 and ARP, from its own MAC and its
+    own sources (its address or the DHCP range), and serves no DHCP. The one exception is the
+    DHCP server of a tenant a hypervisor serves (``dhcp`` concern): DHCP to it, and ARP for its
+    address. VXLAN and BGP are taken only from inside WireGuard, as on every VTEP."""
     inet, arp, bridge = [], [], []
     for t in node.tenants:
         br, tp = bridge_name(t.tenant), t.tenant
@@ -283,12 +297,15 @@ def _l2_filter(node: NodePlan) -> list[str]:
         inet.append(f'        iifname {ins} drop comment "tenant {tp.name}: not the host\'s"')
         arp.append(f'        iifname "{br}" drop comment "tenant {tp.name}: not the host\'s"')
         for p in t.ports:
-            own = f"{{ 0.0.0.0, {tp.network} }}"
+            own = "{ 0.0.0.0, " + ", ".join(p.sources) + " }"
             bridge += [
                 f'        iifname "{p.tap}" ether saddr != {p.mac} drop comment "port {p.name}: its own MAC"',
-                f'        iifname "{p.tap}" ether type ip ip saddr != {own} drop comment "port {p.name}: its network"',
-                f'        iifname "{p.tap}" ether type arp arp saddr ip != {own} drop comment "port {p.name}: its network"',
-                f'        iifname "{p.tap}" ether type ip6 drop comment "port {p.name}: no IPv6 in the fabric"',
+                # IPv4 and ARP only: a VLAN tag, IPv6 or anything else would pass the rules below.
+                f'        iifname "{p.tap}" ether type != {{ ip, arp }} drop comment "port {p.name}: IPv4 and ARP"',
+                f'        iifname "{p.tap}" ip saddr != {own} drop comment "port {p.name}: its own address"',
+                f'        iifname "{p.tap}" arp saddr ether != {p.mac} drop comment "port {p.name}: its own MAC"',
+                f'        iifname "{p.tap}" arp saddr ip != {own} drop comment "port {p.name}: its own address"',
+                f'        iifname "{p.tap}" udp sport 67 drop comment "port {p.name}: no DHCP server"',
             ]
     bridges = ", ".join(f'"{bridge_name(t.tenant)}"' for t in node.tenants)
     # Bridged frames reach this hook too where br_netfilter is loaded (next to Docker, say), as
@@ -313,6 +330,7 @@ def _l2_filter(node: NodePlan) -> list[str]:
         "    }",
         "    chain input {",
         "        type filter hook input priority filter; policy accept;",
+        *_overlay_only_in_mesh(),
         *inet,
         "    }",
         "}",

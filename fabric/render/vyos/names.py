@@ -19,13 +19,12 @@ def vif(vlan: int) -> str:
 
 
 def segment_bridge(t: TenantPlan) -> str:
-    """The tenant segment's bridge: its L2 VXLAN and the gateway addresses (named by the L2 VNI,
-    as on hypervisors and nodes)."""
-    return f"br{t.vni}"
+    """The tenant segment's bridge: its L2 VXLAN and the gateway addresses (named as on every VTEP)."""
+    return t.bridge
 
 
 def segment_vxlan(t: TenantPlan) -> str:
-    return f"vxlan{t.vni}"
+    return t.vxlan
 
 
 def l3_bridge(t: TenantPlan) -> str:
