@@ -682,12 +682,9 @@ def _node_plan(
     if spec.kind == "l2":
         carried = [t for t in tenants if any(p.tenant == t.name for p in spec.ports)]
         on = tuple(
-            TenantOnNode(
-                tenant=t,
-                address=None,
-                home_vrrp_address=None,
-                cloud_subnet=None,
-                ports=tuple(
+            _bridged(
+                t,
+                tuple(
                     TenantPort(p.name, tap_name(p.name), ap.vm_mac(me.site_id, p.id), _sources(t, p.address))
                     for p in sorted(spec.ports, key=lambda p: p.name)
                     if p.tenant == t.name
@@ -706,18 +703,7 @@ def _node_plan(
             for t in tenants
             if me.site in t.sites
         )
-    return NodePlan(
-        name=me.name,
-        id=me.node_id,
-        site=me.site,
-        site_id=me.site_id,
-        mesh_address=IPAddress(me.mesh_address),
-        route_reflector=me.is_reflector,
-        wireguard_peers=wireguard_peers(me, everyone, no_peer),
-        bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
-        tenants=on,
-        l2=spec.kind == "l2",
-    )
+    return _vtep(me, everyone, no_peer, on, l2=spec.kind == "l2")
 
 
 def _cloud_plan(
@@ -731,18 +717,12 @@ def _cloud_plan(
     """A cloud extension: its network from the site id, its node a VTEP for the tenants spanning it."""
     spec = getattr(inv.clouds, provider)
     network = ap.cloud_network(inv.address_plan.cloud_networks, me.site_id)
-    peers = wireguard_peers(me, everyone, no_peer)
     carried = [t for t in tenants if me.site in t.sites]
-    node = NodePlan(
-        name=me.name,
-        id=me.node_id,
-        site=me.site,
-        site_id=me.site_id,
-        mesh_address=IPAddress(me.mesh_address),
-        route_reflector=False,
-        wireguard_peers=peers,
-        bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
-        tenants=tuple(
+    node = _vtep(
+        me,
+        everyone,
+        no_peer,
+        tuple(
             TenantOnNode(
                 tenant=t,
                 address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
@@ -773,7 +753,7 @@ def _cloud_plan(
             for t in carried
         ),
         mesh_port=inv.mesh.port,
-        wireguard_sources=tuple(sorted({p.endpoint for p in peers if p.endpoint}, key=str)),
+        wireguard_sources=tuple(sorted({p.endpoint for p in node.wireguard_peers if p.endpoint}, key=str)),
     )
 
 
@@ -844,28 +824,47 @@ def _vtep_plan(
     a VM on it and those whose DHCP it serves (no address on their segments)."""
     carried = {d.tenant.name: d.tenant for d in dhcp} | {vm.tenant.name: vm.tenant for vm in vms if vm.tenant}
     servers = {d.tenant.name: d.address for d in dhcp}
+    tenants = tuple(
+        _bridged(
+            t,
+            tuple(_port(vm) for vm in vms if vm.tenant is not None and vm.tenant.name == t.name),
+            servers.get(t.name),
+        )
+        for t in sorted(carried.values(), key=lambda t: t.id)
+    )
+    return _vtep(me, everyone, no_peer, tenants, l2=True, kind="hypervisor")
+
+
+def _vtep(
+    me: MeshMember,
+    everyone: Sequence[MeshMember],
+    no_peer: set[frozenset[str]],
+    tenants: tuple[TenantOnNode, ...],
+    *,
+    l2: bool = False,
+    kind: str = "node",
+) -> NodePlan:
+    """A Linux VTEP's plan (a node, a cloud node, a hypervisor): the member's mesh address, its
+    peers and sessions by the mesh's rules, and the tenants it carries."""
     return NodePlan(
         name=me.name,
         id=me.node_id,
         site=me.site,
         site_id=me.site_id,
         mesh_address=IPAddress(me.mesh_address),
-        route_reflector=False,
+        route_reflector=me.is_reflector,
         wireguard_peers=wireguard_peers(me, everyone, no_peer),
         bgp_neighbors=bgp_neighbors(me, everyone, no_peer),
-        tenants=tuple(
-            TenantOnNode(
-                tenant=t,
-                address=None,
-                home_vrrp_address=None,
-                cloud_subnet=None,
-                ports=tuple(_port(vm) for vm in vms if vm.tenant is not None and vm.tenant.name == t.name),
-                dhcp_server=servers.get(t.name),
-            )
-            for t in sorted(carried.values(), key=lambda t: t.id)
-        ),
-        kind="hypervisor",
-        l2=True,
+        tenants=tenants,
+        kind=kind,
+        l2=l2,
+    )
+
+
+def _bridged(t: TenantPlan, ports: tuple[TenantPort, ...], dhcp_server: IPAddress | None = None) -> TenantOnNode:
+    """A tenant on an L2 VTEP: its segment bridged to ``ports``, no address of the host's on it."""
+    return TenantOnNode(
+        tenant=t, address=None, home_vrrp_address=None, cloud_subnet=None, ports=ports, dhcp_server=dhcp_server
     )
 
 
