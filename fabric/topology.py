@@ -225,10 +225,6 @@ class VmPlan:
     mac: str | None = None
     address: IPAddress | None = None
 
-    @property
-    def kind(self) -> str:
-        return "router" if self.tenant is None else "tenant"
-
 
 @dataclass(frozen=True)
 class HypervisorPlan:
@@ -658,7 +654,7 @@ def _tenant_vms(inv: Inventory, dc: Datacenter, tenants: Sequence[TenantPlan]) -
         out.setdefault(vm.hypervisor, []).append(
             VmPlan(
                 name=vm.name,
-                image=vm.image or f"/var/lib/machines/{vm.name}.raw",
+                image=machine_image(vm.name, vm.image),
                 cpus=vm.cpus,
                 memory=vm.memory,
                 tap=tap_name(vm.name),
@@ -906,6 +902,15 @@ def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
     return tuple(sorted(plans, key=lambda p: p.tenant.id))
 
 
+#: Where VMs' disk images live on a hypervisor (systemd-vmspawn's own default place).
+IMAGE_DIR = "/var/lib/machines/"
+
+
+def machine_image(name: str, image: str | None) -> str:
+    """A VM's disk image on its hypervisor: as configured, else ``/var/lib/machines/<name>.raw``."""
+    return image or f"{IMAGE_DIR}{name}.raw"
+
+
 def router_image(router: Router) -> str:
     """Where the router's disk image lives on its hypervisor."""
-    return router.vm.image or f"/var/lib/machines/{router.name}.raw"
+    return machine_image(router.name, router.vm.image)

@@ -89,11 +89,10 @@ def hypervisor_addresses_free(inv: Inventory) -> Iterator[str]:
             yield f"{key}.ssh.address: {problem}"
             continue
         for field, address in addresses:
-            key = f"datacenter.hypervisors[{hv.name}].{field}"
             if address in taken:
-                yield f"{key}: {address} is also {taken[address]}"
+                yield f"{key}.{field}: {address} is also {taken[address]}"
             elif _in_public(dc, address):
-                taken[address] = key
+                taken[address] = f"{key}.{field}"
 
 
 def nat_addresses_usable(inv: Inventory) -> Iterator[str]:

@@ -17,10 +17,7 @@ from netaddr import IPAddress
 from fabric import addressing as ap
 from fabric.checks.common import duplicates, tap_fits
 from fabric.model import Inventory, Tenant
-from fabric.topology import public_hypervisors, router_image, tenant_plan
-
-#: Where tenant VMs' disk images live on a hypervisor (systemd-vmspawn's own default place).
-IMAGE_DIR = "/var/lib/machines/"
+from fabric.topology import IMAGE_DIR, machine_image, public_hypervisors, router_image, tenant_plan
 
 
 def _some(what: str, names: list[str], shown: int = 8) -> str:
@@ -120,7 +117,7 @@ def vm_images_own(inv: Inventory) -> Iterator[str]:
     # A repeated name, or a router's, is its own rule's (a default image is named after the VM).
     for vm in (v for v in dc.vms if names.count(v.name) == 1 and v.name not in {r.name for r in dc.routers}):
         key = f"datacenter.vms[{vm.name}].image"
-        image = vm.image or f"{IMAGE_DIR}{vm.name}.raw"
+        image = machine_image(vm.name, vm.image)
         if not image.startswith(IMAGE_DIR) or image == IMAGE_DIR:
             yield f"{key}: {image} is not under {IMAGE_DIR}: a tenant VM boots an image there, never a host device"
         elif image in routers:
@@ -142,9 +139,12 @@ def host_devices_apart(inv: Inventory) -> Iterator[str]:
             tenant_devices.update({p.bridge: t.name, p.vxlan: t.name, p.vrf: t.name})
     for hv in dc.hypervisors:
         key = f"datacenter.hypervisors[{hv.name}]"
-        for field, name in [("ovs.bridge", hv.ovs.bridge), *(("bonds", b.name) for b in hv.bonds)] + [
-            ("nics", n.name) for n in hv.nics
-        ]:
+        own = [
+            ("ovs.bridge", hv.ovs.bridge),
+            *(("bonds", b.name) for b in hv.bonds),
+            *(("nics", n.name) for n in hv.nics),
+        ]
+        for field, name in own:
             if name in tenant_devices:
                 yield f"{key}.{field}: {name} is also a device of tenant {tenant_devices[name]} on the hypervisors"
 

@@ -132,3 +132,37 @@ def test_a_hostile_peer_export_is_refused_naming_the_peer_and_member(project: Pr
     # The hostile text is only ever quoted: no line of output starts a wg-quick hook.
     assert not any(line.lstrip().startswith(("PostUp", "[Interface]", "AllowedIPs")) for line in output.splitlines())
     _nothing_registered(project, "dc1")
+
+
+def test_bad_tenant_vms_are_refused_like_validate(project: Project) -> None:
+    """Hostile text in a VM's name (refused by its field), then a VM on an unknown hypervisor and
+    one booting a host device (refused by the rules): each time ``preview`` and ``up`` stop with
+    exactly ``validate``'s messages, and nothing is registered."""
+    original = _stack_file(project, "dc1")
+    hostile = {"name": "evil\n[Service]", "id": 10, "tenant": "acme", "hypervisor": "dc1-hv1"}
+    inconsistent = [
+        {"name": "lost", "id": 11, "tenant": "acme", "hypervisor": "dc1-hv9"},
+        {"name": "thief", "id": 12, "tenant": "acme", "hypervisor": "dc1-hv1", "image": "/dev/sda"},
+    ]
+    for added, wanted in (
+        ([hostile], ["datacenter.vms[3].name: 'evil\\n[Service]' holds the control character '\\n' (newline)"]),
+        (
+            inconsistent,
+            [
+                "datacenter.vms[lost].hypervisor: unknown hypervisor 'dc1-hv9' (hypervisors: dc1-hv1, dc1-hv2)",
+                "datacenter.vms[thief].image: /dev/sda is not under /var/lib/machines/",
+            ],
+        ),
+    ):
+        data = json.loads(json.dumps(original))
+        data["config"]["fabric:datacenter"]["vms"] += added
+        _write_stack_file(project, "dc1", data)
+        expected = _validate_messages(project, "dc1")
+        assert all(any(m.startswith(w) for m in expected) for w in wanted), expected
+        for command in (["preview"], ["up", "--yes"]):
+            result = project.run(*command, "-s", "dc1", check=False)
+            assert result.returncode != 0
+            for message in expected:
+                assert message in result.stdout + result.stderr, message
+            assert not any(line.lstrip().startswith("[Service]") for line in result.stdout.splitlines())
+        _nothing_registered(project, "dc1")

@@ -228,7 +228,7 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     tenant it carries). Cloud nodes also turn IP forwarding on. An L2 VTEP (a hypervisor)
     gets :func:`_l2_filter` instead."""
     if node.l2:
-        return _nftables(node, _l2_filter(node), routed=False)
+        return _l2_filter(node)
     routed = [t for t in node.tenants if t.cloud_subnet is not None]
     forward, local = [], []
     for t in node.tenants:
@@ -238,8 +238,7 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         )
         # The node is the tenant's next hop, not a service: ping it, nothing else (no SSH, no BGP).
         local.append(f'        iifname "{br}" meta l4proto != icmp drop comment "tenant {name}: only ICMP to the node"')
-        # Bridged frames reach this hook too where br_netfilter is loaded (e.g. next to Docker).
-        forward.append(f'        iifname "{br}" oifname "{br}" accept comment "tenant {name}: its own segment"')
+        forward.append(_own_segment(t.tenant))
         if t.cloud_subnet is not None:
             forward += [
                 # Only from outside the segments: no tenant can pose as another's cloud subnet.
@@ -247,11 +246,7 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
                 f' comment "tenant {name}: cloud to fabric"',
                 f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {name}: fabric to cloud"',
             ]
-    rules = [
-        "# Tenants: each cloud subnet to its own segment and back; nothing else is forwarded.",
-        "table inet fabric",
-        "delete table inet fabric",
-        "table inet fabric {",
+    inet = [
         "    chain forward {",
         "        type filter hook forward priority filter; policy drop;",
         "        ct state established,related accept",
@@ -265,9 +260,15 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         *_overlay_only_in_mesh(),
         *local,
         "    }",
-        "}",
     ]
-    return _nftables(node, rules, routed=bool(routed))
+    comment = "# Tenants: each cloud subnet to its own segment and back; nothing else is forwarded."
+    return _nftables(node, comment, {"inet": inet}, routed=bool(routed))
+
+
+def _own_segment(t: TenantPlan) -> str:
+    """Bridged frames reach the forward hook too where br_netfilter is loaded (next to Docker,
+    say), as from the bridge to itself: those stay in their segment."""
+    return f'        iifname "{t.bridge}" oifname "{t.bridge}" accept comment "tenant {t.name}: its own segment"'
 
 
 def _overlay_only_in_mesh() -> list[str]:
@@ -279,7 +280,7 @@ def _overlay_only_in_mesh() -> list[str]:
     ]
 
 
-def _l2_filter(node: NodePlan) -> list[str]:
+def _l2_filter(node: NodePlan) -> Concern:
     """An L2 VTEP (a hypervisor) only bridges its tenants' segments: it routes nothing into or out
     of them, its own services (SSH, FRR, WireGuard) answer none of them, ARP for its addresses is
     not answered there, and each tenant port speaks only IPv4 and ARP, from its own MAC and its
@@ -308,59 +309,46 @@ def _l2_filter(node: NodePlan) -> list[str]:
                 f'        iifname "{p.tap}" udp sport 67 drop comment "port {p.name}: no DHCP server"',
             ]
     bridges = ", ".join(f'"{bridge_name(t.tenant)}"' for t in node.tenants)
-    # Bridged frames reach this hook too where br_netfilter is loaded (next to Docker, say), as
-    # from the bridge to itself: those stay; anything routed into or out of a segment does not.
-    forward = [
-        f'        iifname "{bridge_name(t.tenant)}" oifname "{bridge_name(t.tenant)}" accept'
-        f' comment "tenant {t.tenant.name}: its own segment"'
-        for t in node.tenants
-    ]
+    # Bridged frames stay in their own segment; anything routed into or out of a segment does not pass.
+    forward = [_own_segment(t.tenant) for t in node.tenants]
     forward += [f"        iifname {{ {bridges} }} drop", f"        oifname {{ {bridges} }} drop"] if bridges else []
-    return [
-        "# Tenant segments are only bridged here: never routed, never the host's; each port keeps to its own.",
-        *(
-            line
-            for family in ("inet", "arp", "bridge")
-            for line in (f"table {family} fabric", f"delete table {family} fabric")
-        ),
-        "table inet fabric {",
-        "    chain forward {",
-        "        type filter hook forward priority filter; policy accept;",
-        *forward,
-        "    }",
-        "    chain input {",
-        "        type filter hook input priority filter; policy accept;",
-        *_overlay_only_in_mesh(),
-        *inet,
-        "    }",
-        "}",
-        "table arp fabric {",
-        "    chain input {",
-        "        type filter hook input priority filter; policy accept;",
-        *arp,
-        "    }",
-        "}",
-        "table bridge fabric {",
-        "    chain prerouting {",
-        "        type filter hook prerouting priority filter; policy accept;",
-        *bridge,
-        "    }",
-        "}",
-    ]
+    tables = {
+        "inet": [
+            "    chain forward {",
+            "        type filter hook forward priority filter; policy accept;",
+            *forward,
+            "    }",
+            "    chain input {",
+            "        type filter hook input priority filter; policy accept;",
+            *_overlay_only_in_mesh(),
+            *inet,
+            "    }",
+        ],
+        "arp": ["    chain input {", "        type filter hook input priority filter; policy accept;", *arp, "    }"],
+        "bridge": [
+            "    chain prerouting {",
+            "        type filter hook prerouting priority filter; policy accept;",
+            *bridge,
+            "    }",
+        ],
+    }
+    comment = "# Tenant segments are only bridged here: never routed, never the host's; each port keeps to its own."
+    return _nftables(node, comment, tables, routed=False)
 
 
-def _nftables(node: NodePlan, rules: list[str], routed: bool) -> Concern:
-    """``/etc/nftables.conf`` holding ``rules`` (each table replaced whole), and IP forwarding on
-    where the node routes (cloud nodes)."""
-    nft = "\n".join(["#!/usr/sbin/nft -f", _head(node), *rules])
-    families = [family for family in ("inet", "arp", "bridge") if f"table {family} fabric {{" in nft]
+def _nftables(node: NodePlan, comment: str, tables: dict[str, list[str]], routed: bool) -> Concern:
+    """``/etc/nftables.conf`` with a table ``fabric`` per family in ``tables`` (family -> its
+    chains), each replaced whole, and IP forwarding on where the node routes (cloud nodes)."""
+    replace = [line for family in tables for line in (f"table {family} fabric", f"delete table {family} fabric")]
+    bodies = [line for family, chains in tables.items() for line in (f"table {family} fabric {{", *chains, "}")]
+    nft = "\n".join(["#!/usr/sbin/nft -f", _head(node), comment, *replace, *bodies])
     files = [
         HostFile(
             NFTABLES,
             nft + "\n",
             mode=0o755,
             reload=("nftables",),
-            cleanup=tuple(("nft", "delete", "table", family, "fabric") for family in families),
+            cleanup=tuple(("nft", "delete", "table", family, "fabric") for family in tables),
         )
     ]
     if routed:
