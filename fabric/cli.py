@@ -133,7 +133,7 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
         tenants.add_column(col)
     for t in plan.tenants:
         gw = next((str(c.vrrp_address) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
-        egress = "all" if t.egress_allow_all else f"{len(t.egress)} rules"
+        egress = "all" if t.policy.egress_default == "accept" else f"{len(t.policy.allows)} rules"
         tenants.add_row(
             t.name,
             str(t.id),

@@ -41,8 +41,9 @@ from dataclasses import dataclass, field, replace
 from netaddr import IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric import deferred
+from fabric import deferred, isolation
 from fabric.deferred import Deferred
+from fabric.isolation import Rule, TenantPolicy
 from fabric.model import Cloud, Datacenter, Hypervisor, Inventory, Node, Router, Site, Tenant, cloud_node_name
 from markers import Values
 
@@ -85,14 +86,6 @@ class BgpNeighbor:
 
 
 @dataclass(frozen=True)
-class EgressAllow:
-    destination: str
-    protocol: str
-    ports: tuple[int, ...]
-    description: str
-
-
-@dataclass(frozen=True)
 class TenantPlan:
     """A tenant's fabric-wide numbers and prefixes."""
 
@@ -110,8 +103,8 @@ class TenantPlan:
     services: IPNetwork
     migration: IPNetwork
     dhcp_site: str | None
-    egress_allow_all: bool
-    egress: tuple[EgressAllow, ...]
+    #: The tenant's isolation policy (:mod:`fabric.isolation`): what every filter translates.
+    policy: TenantPolicy
     #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
     cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
 
@@ -133,7 +126,7 @@ class TenantPlan:
     @property
     def owned_prefixes(self) -> tuple[IPNetwork, ...]:
         """Every prefix the tenant owns, cloud subnets included (its own traffic is never filtered)."""
-        return (*self.prefixes, *(subnet for _, subnet in self.cloud_subnets))
+        return self.policy.own
 
 
 @dataclass(frozen=True)
@@ -368,6 +361,27 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
     sites = inv.tenant_sites(t)
     datacenters = [s for s in sites if inv.site(s).kind == "datacenter"]
     pool = plan.cloud_networks
+    blocks = {
+        name: ap.tenant_block(getattr(plan, f"tenant_{name}"), length, t.id)
+        for name in ("networks", "access", "services", "migration")
+    }
+    cloud_subnets = tuple(
+        (s, ap.cloud_tenant_subnet(ap.cloud_network(pool, inv.site(s).id), t.id))
+        for s in sites
+        if inv.site(s).kind == "cloud"
+    )
+    own = (*blocks.values(), *(subnet for _, subnet in cloud_subnets))
+    allows = tuple(
+        Rule(
+            isolation.ALLOW_BASE + i,
+            "accept",
+            r.description or f"allow {r.destination}",
+            destinations=(r.destination,),
+            protocol=r.protocol,
+            ports=tuple(r.ports),
+        )
+        for i, r in enumerate(t.egress.allow)
+    )
     return TenantPlan(
         name=t.name,
         id=t.id,
@@ -378,20 +392,13 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         l3_vni=t.l3_vni if t.l3_vni is not None else ap.l3_vni(n.l3_vni_base, t.id),
         vrf_table=t.vrf_table if t.vrf_table is not None else ap.vrf_table(n.vrf_table_base, t.id),
         route_target=ap.route_target(inv.asn, t.id),
-        network=ap.tenant_block(plan.tenant_networks, length, t.id),
-        access=ap.tenant_block(plan.tenant_access, length, t.id),
-        services=ap.tenant_block(plan.tenant_services, length, t.id),
-        migration=ap.tenant_block(plan.tenant_migration, length, t.id),
+        network=blocks["networks"],
+        access=blocks["access"],
+        services=blocks["services"],
+        migration=blocks["migration"],
         dhcp_site=t.dhcp_site or (datacenters[0] if datacenters else None),
-        egress_allow_all=t.egress.allow_all,
-        egress=tuple(
-            EgressAllow(str(r.destination), r.protocol, tuple(r.ports), r.description) for r in t.egress.allow
-        ),
-        cloud_subnets=tuple(
-            (s, ap.cloud_tenant_subnet(ap.cloud_network(pool, inv.site(s).id), t.id))
-            for s in sites
-            if inv.site(s).kind == "cloud"
-        ),
+        policy=isolation.tenant_policy(t.name, own, plan.tenant_base, pool, allows, t.egress.allow_all),
+        cloud_subnets=cloud_subnets,
     )
 
 
@@ -742,15 +749,21 @@ def _cloud_plan(
                 tenant=t,
                 subnet=dict(t.cloud_subnets)[me.site],
                 routes=t.prefixes,
-                egress=(ANYWHERE,)
-                if t.egress_allow_all
-                else tuple(dict.fromkeys(IPNetwork(e.destination) for e in t.egress)),
+                egress=_cloud_egress(t.policy, dict(t.cloud_subnets)[me.site]),
             )
             for t in carried
         ),
         mesh_port=inv.mesh.port,
         wireguard_sources=tuple(sorted({p.endpoint for p in node.wireguard_peers if p.endpoint}, key=str)),
     )
+
+
+def _cloud_egress(policy: TenantPolicy, subnet: IPNetwork) -> tuple[IPNetwork, ...]:
+    """Where a cloud subnet's route table reaches the internet: everything with ``allow_all``,
+    else each destination of the allow entries that apply to the subnet, once."""
+    if policy.egress_default == "accept":
+        return (ANYWHERE,)
+    return tuple(dict.fromkeys(d for r in isolation.in_scope(policy.allows, subnet) for d in r.destinations))
 
 
 def _home_vrrp_address(inv: Inventory, t: TenantPlan) -> IPAddress | None:

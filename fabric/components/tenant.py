@@ -9,19 +9,21 @@ from fabric.topology import Plan, TenantPlan
 
 class Tenant(pulumi.ComponentResource):
     """Its inputs (and outputs) are the tenant's name and egress policy, what the policy pack
-    and a reviewer check: ``allow_all`` and the allow list, as configured."""
+    and a reviewer check: ``allow_all`` and the allow list, from its isolation policy."""
 
     def __init__(self, name: str, plan: Plan, tenant: TenantPlan, opts: pulumi.ResourceOptions) -> None:
+        policy = tenant.policy
         egress = {
-            "allow_all": tenant.egress_allow_all,
+            "allow_all": policy.egress_default == "accept",
             "allow": [
                 {
-                    "destination": e.destination,
+                    "destination": ", ".join(map(str, e.destinations)),
+                    **({"source": ", ".join(map(str, e.sources))} if e.sources else {}),
                     "protocol": e.protocol,
                     "ports": list(e.ports),
-                    "description": e.description,
+                    "description": e.reason,
                 }
-                for e in tenant.egress
+                for e in policy.allows
             ],
         }
         super().__init__("fabric:index:Tenant", name, {"name": tenant.name, "egress": egress}, opts)

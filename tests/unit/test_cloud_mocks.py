@@ -93,6 +93,15 @@ def tenant_prefix_list(tenant: str) -> list[str]:
 #: ``address_plan.cloud_networks`` and ``tenant_base``: what no tenant filter admits beyond its own.
 CLOUD_POOL = "10.240.0.0/12"
 TENANT_SPACE = "100.64.0.0/10"
+#: The isolation policy's fixed denies, in its order.
+DENIED = [TENANT_SPACE, CLOUD_POOL]
+
+
+def own_prefixes(site: str, tenant: str, clouds: tuple[str, ...]) -> list[str]:
+    """The tenant policy's own prefixes as a cloud's filter lists them: that cloud's subnet, then
+    the fabric prefixes, then its subnets in the other clouds it spans (by site id)."""
+    others = sorted((c for c in clouds if c != site), key=lambda c: CLOUD_SITE_IDS[c])
+    return [cloud_subnet(site, tenant), *tenant_prefix_list(tenant), *(cloud_subnet(c, tenant) for c in others)]
 
 
 @dataclass
@@ -760,45 +769,41 @@ BOTH = ("acme", "globex")
 
 
 def test_aws_network_acls_are_exact_per_tenant(crossed: Run) -> None:
-    """Stateless: own subnet, deny the cloud networks, the tenant's prefixes, deny tenant space,
-    then the allow list outbound and its replies (ephemeral ports) inbound; ICMP from the node."""
+    """Stateless, the tenant policy in order: its own prefixes, deny tenant space and the cloud
+    networks, then the allow list outbound and its replies (ephemeral ports) inbound; ICMP from
+    the node before the denies."""
 
-    def entry(rule: int, action: str, protocol: str, cidr: str, ports: tuple[int, int] = (0, 0)) -> dict[str, Any]:
-        icmp = {"icmpType": -1, "icmpCode": -1} if protocol == "icmp" else {}
-        return {"ruleNo": rule, "action": action, "protocol": protocol, "cidrBlock": cidr,
-                "fromPort": ports[0], "toPort": ports[1], **icmp}  # fmt: skip
-
-    def isolation(tenant: str, first: int) -> list[dict[str, Any]]:
-        """Deny the cloud networks, allow the tenant's prefixes, deny tenant space."""
-        prefixes = tenant_prefix_list(tenant)
-        return [
-            entry(first, "deny", "-1", CLOUD_POOL),
-            *(entry(first + 10 * (i + 1), "allow", "-1", p) for i, p in enumerate(prefixes)),
-            entry(first + 50, "deny", "-1", TENANT_SPACE),
-        ]
+    def entries(first: int, *rows: tuple[Any, ...]) -> list[dict[str, Any]]:
+        out = []
+        for i, (action, protocol, cidr, *ports) in enumerate(rows):
+            low, high = ports[0] if ports else (0, 0)
+            icmp = {"icmpType": -1, "icmpCode": -1} if protocol == "icmp" else {}
+            out.append({"ruleNo": first + 10 * i, "action": action, "protocol": protocol, "cidrBlock": cidr,
+                        "fromPort": low, "toPort": high, **icmp})  # fmt: skip
+        return out
 
     replies = (1024, 65535)
     expected = {
         "acme": (
-            [entry(170, "allow", "tcp", "192.0.2.0/24", (443, 443)), entry(180, "allow", "udp", "198.51.100.53/32", (53, 53))],
-            [entry(180, "allow", "tcp", "192.0.2.0/24", replies), entry(190, "allow", "udp", "198.51.100.53/32", replies)],
+            [("allow", "tcp", "192.0.2.0/24", (443, 443)), ("allow", "udp", "198.51.100.53/32", (53, 53))],
+            [("allow", "tcp", "192.0.2.0/24", replies), ("allow", "udp", "198.51.100.53/32", replies)],
         ),
         "globex": (
-            [entry(170, "allow", "-1", "0.0.0.0/0")],
-            [entry(180, "allow", "tcp", "0.0.0.0/0", replies), entry(190, "allow", "udp", "0.0.0.0/0", replies),
-             entry(200, "allow", "icmp", "0.0.0.0/0")],
+            [("allow", "-1", "0.0.0.0/0")],
+            [("allow", "tcp", "0.0.0.0/0", replies), ("allow", "udp", "0.0.0.0/0", replies),
+             ("allow", "icmp", "0.0.0.0/0")],
         ),
     }  # fmt: skip
     acls = {a.name: a for a in crossed.of_type("aws:ec2/networkAcl:NetworkAcl")}
     assert set(acls) == {f"aws-tenant-{t}-acl" for t in BOTH}  # the node's subnet keeps the VPC's default ACL
     for t in BOTH:
-        acl, own = acls[f"aws-tenant-{t}-acl"], cloud_subnet("aws", t)
+        acl = acls[f"aws-tenant-{t}-acl"]
+        own = [("allow", "-1", p) for p in own_prefixes("aws", t, ALL_CLOUDS)]
+        denies = [("deny", "-1", p) for p in DENIED]
         out, replies_in = expected[t]
-        assert acl.plain("egress") == [entry(100, "allow", "-1", own), *isolation(t, 110), *out]
-        assert acl.plain("ingress") == [
-            entry(100, "allow", "-1", own), entry(110, "allow", "icmp", f"{node_address('aws')}/32"),
-            *isolation(t, 120), *replies_in,
-        ]  # fmt: skip
+        assert acl.plain("egress") == entries(100, *own, *denies, *out)
+        icmp = ("allow", "icmp", f"{node_address('aws')}/32")
+        assert acl.plain("ingress") == entries(100, *own, icmp, *denies, *replies_in)
         assert acl.plain("subnetIds") == [crossed.by_name(f"aws-tenant-{t}-subnet").id]
         assert acl.plain("vpcId") == crossed.by_name("aws-vpc").id
 
@@ -834,7 +839,8 @@ def test_azure_tenant_nsgs_are_exact_per_tenant(crossed: Run) -> None:
     nsgs = {n.name: n for n in crossed.of_type("azure-native:network:NetworkSecurityGroup")}
     assert set(nsgs) == {"azure-node-nsg"} | {f"azure-tenant-{t}-nsg" for t in BOTH}
     for t in BOTH:
-        own, prefixes = [cloud_subnet("azure", t)], tenant_prefix_list(t)
+        own, *prefixes = own_prefixes("azure", t, ALL_CLOUDS)
+        own = [own]
         rules = [
             {k: v for k, v in r.items() if k != "description"}
             for r in nsgs[f"azure-tenant-{t}-nsg"].plain("securityRules")
@@ -846,7 +852,7 @@ def test_azure_tenant_nsgs_are_exact_per_tenant(crossed: Run) -> None:
             rule("in-deny-vnet", 4096, "Deny", "*", "VirtualNetwork", inbound=True),
             rule("out-own-subnet", 100, "Allow", "*", own),
             rule("out-tenant-prefixes", 110, "Allow", "*", prefixes),
-            rule("out-deny-tenants", 120, "Deny", "*", [CLOUD_POOL, TENANT_SPACE]),
+            rule("out-deny-tenants", 120, "Deny", "*", DENIED),
             *allow_list[t],
             rule("out-deny-all", 4096, "Deny", "*", "*"),
         ]  # fmt: skip
@@ -875,10 +881,10 @@ def test_gcp_tenant_firewalls_are_exact_per_tenant(crossed: Run) -> None:
         "globex": fabric_side,  # allow_all: GCP's implied allow-egress rule does the rest
     }
     for t in BOTH:
-        own = [cloud_subnet("gcp", t), *tenant_prefix_list(t)]
+        own = own_prefixes("gcp", t, ALL_CLOUDS)
         ranges = {
             "in": own, "in-node-icmp": [f"{node_address('gcp')}/32"], "out": own,
-            "out-deny-tenants": [CLOUD_POOL, TENANT_SPACE], "out-192-0-2-0-24": ["192.0.2.0/24"],
+            "out-deny-tenants": DENIED, "out-192-0-2-0-24": ["192.0.2.0/24"],
             "out-198-51-100-53-32": ["198.51.100.53/32"], "out-deny": ["0.0.0.0/0"],
         }  # fmt: skip
         mine = {
@@ -942,10 +948,11 @@ def test_a_network_acl_past_awss_default_quota_is_a_warning(monkeypatch: pytest.
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
     raw = burst_raw()
     acme = next(t for t in raw["tenants"] if t["name"] == "acme")
-    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(14)]
+    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(13)]
     run = run_program(monkeypatch, pulumi_config(raw))
-    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 7 + 14: one too many
-    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 8 + the 14 destinations' replies
+    # 6 own prefixes (its subnets in 2 clouds, 4 fabric blocks), 2 denies; inbound also ICMP from the node.
+    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 8 + 13: one too many
+    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 9 + the 13 destinations' replies
     assert [w for w in warnings if "network ACL" in w] == [
         "tenant acme: its network ACL in aws has 21 outbound entries, over AWS's default quota of 20 "
         "(raise 'Rules per network ACL' to at most 40, or merge allow-list entries)",
@@ -976,7 +983,9 @@ def test_allow_list_entries_merge_per_destination_and_protocol(monkeypatch: pyte
         (e["protocol"], e["cidrBlock"], e["fromPort"], e["toPort"])
         for e in run.by_name("aws-tenant-acme-acl").plain("egress")
     ]
-    assert out[7:] == [
+    # Past the policy's own prefixes and its denies, the last of which is the cloud networks'.
+    fixed = [cidr for _, cidr, _, _ in out].index(CLOUD_POOL) + 1
+    assert out[fixed:] == [
         ("tcp", "192.0.2.0/24", 80, 81), ("tcp", "192.0.2.0/24", 443, 443), ("tcp", "192.0.2.0/24", 8443, 8443),
         ("icmp", "192.0.2.0/24", 0, 0), ("udp", "203.0.113.0/24", 0, 65535),
     ]  # fmt: skip
@@ -984,7 +993,7 @@ def test_allow_list_entries_merge_per_destination_and_protocol(monkeypatch: pyte
         (e["protocol"], e["cidrBlock"], e["fromPort"], e["toPort"])
         for e in run.by_name("aws-tenant-acme-acl").plain("ingress")
     ]
-    assert replies[8:] == [
+    assert replies[[cidr for _, cidr, _, _ in replies].index(CLOUD_POOL) + 1 :] == [
         ("tcp", "192.0.2.0/24", 1024, 65535), ("icmp", "192.0.2.0/24", 0, 0), ("udp", "203.0.113.0/24", 1024, 65535),
     ]  # fmt: skip
     nsg = {

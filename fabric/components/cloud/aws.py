@@ -13,13 +13,14 @@ each direction is listed, and replies to the tenant's egress come back to the ep
 ports (1024-65535, AWS's advice, every client OS's range inside). Entries are checked
 in rule-number order (100, 110, ...), first match wins:
 
-* outbound: the own subnet; deny every cloud network (other tenants' subnets, the
-  node's); the tenant's prefixes (through the node); deny all tenant space; then each
-  allow-list entry with its protocol and ports (``allow_all``: everything);
-* inbound: the own subnet; ICMP from the node (path MTU: the tenant MTU is smaller than
-  the VPC's, so the node answers "fragmentation needed"); the same two denies around
-  the tenant's prefixes; then the replies from each allow-list destination (TCP and
-  UDP to the ephemeral ports, ICMP for ``icmp`` and ``all``).
+* outbound, the tenant's policy (:mod:`fabric.isolation`) translated: its own prefixes
+  (the subnet first; the fabric's through the node); deny all tenant space and every
+  cloud network (other tenants' subnets, the node's); then each allow-list entry that
+  applies to the subnet, with its protocol and ports (``allow_all``: everything);
+* inbound: the same own prefixes; ICMP from the node (path MTU: the tenant MTU is smaller
+  than the VPC's, so the node answers "fragmentation needed"); the same denies; then the
+  replies from each allowed destination (TCP and UDP to the ephemeral ports, ICMP for
+  ``icmp`` and ``all``).
 
 The VPC's DNS, DHCP, metadata and time services are never filtered by network ACLs.
 """
@@ -37,9 +38,11 @@ from fabric.components.cloud.common import (
     ANYWHERE,
     CloudExtension,
     EgressRule,
+    denied_prefixes,
     egress_destinations,
     egress_rules,
     host_prefix,
+    own_prefixes,
     tags,
 )
 from fabric.topology import CloudPlan, CloudTenant
@@ -82,23 +85,17 @@ def _egress_replies(rule: EgressRule) -> list[AclEntry]:
 
 def acl_entries(extension: CloudExtension, t: CloudTenant) -> tuple[list[AclEntry], list[AclEntry]]:
     """(outbound, inbound) entries of the tenant subnet's network ACL, in rule order."""
-    own = str(t.subnet)
-    cloud_space, tenant_space = extension.other_tenants
-    prefixes = [str(p) for p in t.routes]
+    own, denied = own_prefixes(t), denied_prefixes(t)
     rules = egress_rules(t)
     outbound = [
-        _allow("-1", own),
-        AclEntry("deny", "-1", cloud_space),
-        *(_allow("-1", p) for p in prefixes),
-        AclEntry("deny", "-1", tenant_space),
+        *(_allow("-1", p) for p in own),
+        *(AclEntry("deny", "-1", p) for p in denied),
         *(e for rule in rules for e in _egress_out(rule)),
     ]
     inbound = [
-        _allow("-1", own),
+        *(_allow("-1", p) for p in own),
         _allow("icmp", host_prefix(extension.node_address)),
-        AclEntry("deny", "-1", cloud_space),
-        *(_allow("-1", p) for p in prefixes),
-        AclEntry("deny", "-1", tenant_space),
+        *(AclEntry("deny", "-1", p) for p in denied),
         *dict.fromkeys(e for rule in rules for e in _egress_replies(rule)),
     ]
     return outbound, inbound

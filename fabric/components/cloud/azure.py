@@ -10,15 +10,16 @@ every subnet to the internet by default (a system route), so a tenant without
 Subnets of one VNet reach each other over Azure's system routes, never through the
 node, and Azure's default ``AllowVnetInBound``/``AllowVnetOutBound`` admit it (the
 ``VirtualNetwork`` tag even takes in the prefixes of user-defined routes). So each
-tenant's subnet gets an NSG of its own (stateful: replies need no rule):
+tenant's subnet gets an NSG of its own (stateful: replies need no rule), the tenant's
+policy (:mod:`fabric.isolation`) translated:
 
 * inbound: the own subnet, ICMP from the node (path MTU: the tenant MTU is smaller
-  than the VNet's), the tenant's prefixes (forwarded by the node); then deny
+  than the VNet's), the tenant's other own prefixes (forwarded by the node); then deny
   ``VirtualNetwork``. The internet stays denied by Azure's ``DenyAllInBound``.
-* outbound: the own subnet, the tenant's prefixes; deny every cloud network and all
-  tenant space (explicit prefixes, not the ``VirtualNetwork`` tag, which may hold a
-  default route); each allow-list entry with its protocol and ports (``allow_all``:
-  everything); then deny everything.
+* outbound: the own subnet, the other own prefixes; deny all tenant space and every
+  cloud network (explicit prefixes, not the ``VirtualNetwork`` tag, which may hold a
+  default route); each allow-list entry that applies to the subnet, with its protocol
+  and ports (``allow_all``: everything); then deny everything.
 
 Azure's DNS and metadata (168.63.129.16, 169.254.169.254) are not subject to NSGs.
 
@@ -39,9 +40,11 @@ from fabric.components.cloud.common import (
     ANYWHERE,
     CloudExtension,
     EgressRule,
+    denied_prefixes,
     egress_destinations,
     egress_rules,
     host_prefix,
+    own_prefixes,
     port_text,
     prefix_slug,
     tags,
@@ -296,11 +299,13 @@ def _rule(
 
 def tenant_rules(extension: CloudExtension, t: CloudTenant) -> list[network.SecurityRuleArgs]:
     """The tenant subnet's NSG rules (see the module's docstring)."""
-    own, prefixes = [str(t.subnet)], [str(p) for p in t.routes]
+    subnet, *prefixes = own_prefixes(t)
+    own = [subnet]
 
     def egress(i: int, r: EgressRule) -> network.SecurityRuleArgs:
         ports = [port_text(*p) for p in r.ports]
-        what = "allow_all" if t.tenant.egress_allow_all else f"{r.destination} {r.protocol} {','.join(ports) or 'any'}"
+        default = t.tenant.policy.egress_default == "accept"
+        what = "allow_all" if default else f"{r.destination} {r.protocol} {','.join(ports) or 'any'}"
         return _rule(
             f"out-{r.slug}", EGRESS_PRIORITY + i, "Outbound", "Allow", PROTOCOLS[r.protocol], [r.destination], ports,
             f"tenant {t.tenant.name} egress: {what}",
@@ -318,7 +323,7 @@ def tenant_rules(extension: CloudExtension, t: CloudTenant) -> list[network.Secu
         _rule("out-own-subnet", 100, "Outbound", "Allow", "*", own, description=f"tenant {name}'s own subnet"),
         _rule("out-tenant-prefixes", 110, "Outbound", "Allow", "*", prefixes,
              description=f"tenant {name}'s prefixes, through the node"),
-        _rule("out-deny-tenants", 120, "Outbound", "Deny", "*", list(extension.other_tenants),
+        _rule("out-deny-tenants", 120, "Outbound", "Deny", "*", list(denied_prefixes(t)),
              description="no cloud network, no other tenant"),
         *(egress(i, r) for i, r in enumerate(egress_rules(t))),
         _rule("out-deny-all", LAST_PRIORITY, "Outbound", "Deny", "*", "*", description="nothing off the allow list"),

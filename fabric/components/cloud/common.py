@@ -12,12 +12,12 @@ resources exist is always known in a preview.
 Every tenant's workload subnet gets its own filter (AWS network ACL, Azure NSG, GCP
 firewall rules on the tenant's tag), because the cloud delivers traffic between subnets
 of one network itself, never through the node: the node's forward filter cannot keep
-tenants apart there. Each filter mirrors the tenant's egress chain on the VyOS routers
-(:mod:`fabric.render.vyos.firewall`): the tenant's own subnet and prefixes, never
-another tenant's (``tenant_base``) nor any cloud network (``cloud_networks``), then
-its allow list, then nothing (or everything, with ``egress.allow_all``). Traffic
-between the subnet and the tenant's prefixes passes the node, forwarded with the
-tenant's own addresses as sources, so the prefixes are what the filters admit.
+tenants apart there. Each filter translates the tenant's isolation policy
+(:mod:`fabric.isolation`), as the VyOS routers' egress chains do: the tenant's own
+prefixes, never another tenant's space nor any cloud network, then the allow-list
+entries that apply to the subnet, then nothing (or everything, with ``egress.allow_all``).
+Traffic between the subnet and the tenant's prefixes passes the node, forwarded with
+the tenant's own addresses as sources, so the own prefixes are what the filters admit.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from fabric import model
 from fabric.components.keys import mesh_key
 from fabric.components.late import LateValues, used
 from fabric.deferred import WIREGUARD_PRIVATE_KEY, resolve
+from fabric.isolation import Rule, in_scope
 from fabric.render.cloudinit import packed_user_data
 from fabric.render.linux.node import render_node
 from fabric.topology import CloudPlan, CloudTenant, Plan
@@ -112,17 +113,19 @@ def port_text(first: int, last: int) -> str:
 
 
 def egress_rules(t: CloudTenant) -> tuple[EgressRule, ...]:
-    """What the tenant may reach beyond its own prefixes: everything with ``allow_all``
-    (the routers' egress chain ends in accept), else its allow list, in config order.
+    """The tenant policy's allow list as it applies to the subnet (:func:`fabric.isolation.in_scope`),
+    then everything when the policy's egress default is accept (``allow_all``).
 
-    ``allow_all`` is the tenant's setting, not ``t.internet`` (a route question): an
-    allow-list entry for ``0.0.0.0/0`` would still name its protocol and ports.
+    Entries with the same destination and protocol merge; an entry for ``0.0.0.0/0`` keeps its
+    protocol and ports (only the default opens everything).
     """
-    if t.tenant.egress_allow_all:
-        return (EgressRule(ANYWHERE, "all", ()),)
+    policy = t.tenant.policy
     merged: dict[tuple[str, str], set[int] | None] = {}
-    for allow in t.tenant.egress:
-        key = (allow.destination, allow.protocol)
+    allows = [(str(d), r) for r in in_scope(policy.allows, t.subnet) for d in r.destinations]
+    if policy.egress_default == "accept":
+        allows = [(ANYWHERE, Rule(0, "accept", "egress default", protocol="all"))]
+    for destination, allow in allows:
+        key = (destination, allow.protocol)
         ports = merged.setdefault(key, set())
         if ports is None:
             continue
@@ -133,6 +136,17 @@ def egress_rules(t: CloudTenant) -> tuple[EgressRule, ...]:
     return tuple(
         EgressRule(destination, protocol, port_ranges(ports or ())) for (destination, protocol), ports in merged.items()
     )
+
+
+def own_prefixes(t: CloudTenant) -> tuple[str, ...]:
+    """The policy's own prefixes, the subnet first: what the tenant's filter admits both ways."""
+    subnet = str(t.subnet)
+    return (subnet, *(p for p in map(str, t.tenant.policy.own) if p != subnet))
+
+
+def denied_prefixes(t: CloudTenant) -> tuple[str, ...]:
+    """The policy's fixed denies: every other tenant's space and every cloud network."""
+    return tuple(str(p) for p in t.tenant.policy.denied)
 
 
 def egress_destinations(t: CloudTenant) -> tuple[str, ...]:
@@ -162,10 +176,6 @@ class CloudExtension(pulumi.ComponentResource, abc.ABC):
         self.node_name = planned.node.name
         self.mesh_address = str(planned.node.mesh_address)
         self.node_address = str(planned.node_address)
-        #: What no tenant filter admits beyond the tenant's own subnet and prefixes: every
-        #: cloud network (other tenants' subnets, the node's subnet) and every tenant's
-        #: address space (the routers' egress chains drop the same two).
-        self.other_tenants = (str(inv.address_plan.cloud_networks), str(inv.address_plan.tenant_base))
         key = mesh_key(self.node_name, inv, planned.spec.key_rotation, self)
         self.public_key = key.public_key
         self._private_key = key.private_key

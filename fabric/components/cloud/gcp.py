@@ -12,14 +12,16 @@ its tag. Routes name the node by its fixed private address, so replacing the nod
 route as it is.
 
 GCP firewall rules bind to tags, not subnets; a custom network denies all ingress and
-allows all egress unless a rule says otherwise. Each tenant's tag gets, by priority:
+allows all egress unless a rule says otherwise. Each tenant's tag gets, by priority, its
+policy (:mod:`fabric.isolation`) translated:
 
-* ingress: its own subnet and its prefixes (the fabric, forwarded by the node with
+* ingress: its own prefixes (its subnet; the fabric, forwarded by the node with
   the tenant's addresses as sources), ICMP from the node (path MTU); nothing else, so
   no other tenant's subnet reaches it;
-* egress: its own subnet and prefixes (1000); deny every cloud network and all tenant
-  space (1100: another tenant's workload may admit more than its own subnet); each
-  allow-list destination with its protocols and ports (1200); then, without
+* egress: its own prefixes (1000); deny all tenant space and every cloud network
+  (1100: another tenant's workload may admit more than its own subnet); each
+  allow-list destination that applies to the subnet, with its protocols and ports
+  (1200); then, without
   ``egress.allow_all``, deny everything (65000). GCP always lets a VM reach its
   metadata server (DNS included).
 """
@@ -34,10 +36,12 @@ from fabric.components.cloud.common import (
     ANYWHERE,
     CloudExtension,
     EgressRule,
+    denied_prefixes,
     egress_destinations,
     egress_rules,
     host_prefix,
     labels,
+    own_prefixes,
     port_text,
     prefix_slug,
 )
@@ -144,7 +148,7 @@ class GcpExtension(CloudExtension):
     def _tenant_firewalls(self, t: CloudTenant) -> None:
         """The tenant tag's rules (see the module's docstring); every range list is non-empty."""
         tag = self.tenant_tags[t.tenant.name]
-        own = [str(t.subnet), *(str(p) for p in t.routes)]
+        own = list(own_prefixes(t))
         everything = [gcp.compute.FirewallAllowArgs(protocol="all")]
 
         def rule(
@@ -182,10 +186,10 @@ class GcpExtension(CloudExtension):
             "out-deny-tenants",
             "EGRESS",
             DENY_TENANTS_PRIORITY,
-            list(self.other_tenants),
+            list(denied_prefixes(t)),
             denies=[gcp.compute.FirewallDenyArgs(protocol="all")],
         )
-        if t.tenant.egress_allow_all:
+        if t.tenant.policy.egress_default == "accept":
             return  # GCP's implied rule allows all other egress
         by_destination: dict[str, list[EgressRule]] = {}
         for r in egress_rules(t):

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from fabric.isolation import Rule
 from fabric.render.vyos.command import Command, cmd
 from fabric.render.vyos.names import ADMIN, MESH, MESH_ENDPOINTS, egress_chain, segment_bridge, tenant_group, vif
 from fabric.topology import Plan, RouterPlan, TenantOnRouter
@@ -30,8 +31,8 @@ OWNS = (("firewall",),)
 INPUT_RULE_BASE = 1000
 #: Tenant ``t``'s jump rule in the forward filter.
 FORWARD_RULE_BASE = 1000
-#: First allow-list rule in an egress chain.
-ALLOW_RULE_BASE = 100
+#: Conntrack's "invalid" drop in an egress chain, between the policy's own-prefix rule and the rest.
+INVALID_RULE = 15
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
@@ -127,27 +128,38 @@ def _egress(plan: Plan, router: RouterPlan) -> list[Command]:
 
 
 def _chain(plan: Plan, carried: TenantOnRouter) -> list[Command]:
+    """The tenant's egress rules (:mod:`fabric.isolation`) as its chain, each under its policy
+    number; the chain is entered only from the tenant's own prefixes (``_forward``)."""
     t = carried.tenant
+    policy = t.policy
     c = ("firewall", "ipv4", "name", egress_chain(t))
+    rules = {
+        r.number: _policy_rule(c, r, own=tenant_group(t) if r.destinations == policy.own else None)
+        for r in policy.egress
+    }
+    # Conntrack's verdict, after the own prefixes (see the module docstring): a device detail.
+    rules[INVALID_RULE] = _rule(c, INVALID_RULE, "drop", "invalid", state=("invalid",))
     out = [
         cmd(*c, "description", value=f"tenant {t.name} egress"),
-        cmd(*c, "default-action", value="accept" if t.egress_allow_all else "drop"),
-        *_rule(c, 10, "accept", "own prefixes", dest_group=tenant_group(t)),
-        *_rule(c, 15, "drop", "invalid", state=("invalid",)),
-        *_rule(c, 20, "drop", "other tenants", dest_address=str(plan.tenant_base)),
-        *_rule(c, 30, "drop", "other tenants' cloud subnets", dest_address=str(plan.cloud_networks)),
+        cmd(*c, "default-action", value=policy.egress_default),
     ]
-    for i, allow in enumerate(t.egress):
-        out += _rule(
-            c,
-            ALLOW_RULE_BASE + i,
-            "accept",
-            allow.description or f"allow {allow.destination}",
-            dest_address=allow.destination,
-            protocol=None if allow.protocol == "all" else allow.protocol,
-            port=",".join(str(p) for p in allow.ports) or None,
-        )
-    return out
+    return out + [line for _, lines in sorted(rules.items()) for line in lines]
+
+
+def _policy_rule(base: tuple[str, ...], rule: Rule, own: str | None = None) -> list[Command]:
+    """One policy rule; its own-prefix set, when that is its destination, as the tenant's group."""
+    assert len(rule.sources) <= 1 and (own is not None or len(rule.destinations) <= 1)  # as the policy makes them
+    return _rule(
+        base,
+        rule.number,
+        rule.action,
+        rule.reason,
+        dest_group=own,
+        dest_address=None if own is not None or not rule.destinations else str(rule.destinations[0]),
+        source_address=str(rule.sources[0]) if rule.sources else None,
+        protocol=None if rule.protocol == "all" else rule.protocol,
+        port=",".join(str(p) for p in rule.ports) or None,
+    )
 
 
 def _rule(
@@ -161,6 +173,7 @@ def _rule(
     protocol: str | None = None,
     port: str | None = None,
     source_group: str | None = None,
+    source_address: str | None = None,
     source_address_group: str | None = None,
     dest_group: str | None = None,
     dest_address: str | None = None,
@@ -177,6 +190,8 @@ def _rule(
         out.append(cmd(*r, "destination", "port", value=port))
     if source_group is not None:
         out.append(cmd(*r, "source", "group", "network-group", value=source_group))
+    if source_address is not None:
+        out.append(cmd(*r, "source", "address", value=source_address))
     if source_address_group is not None:
         out.append(cmd(*r, "source", "group", "address-group", value=source_address_group))
     if dest_group is not None:
