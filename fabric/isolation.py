@@ -73,6 +73,11 @@ class TenantPolicy:
     ingress: tuple[Rule, ...] = ()
 
     @property
+    def own_rule(self) -> Rule:
+        """The rule that keeps the tenant's own prefixes reachable from each other."""
+        return next(r for r in self.egress if r.number == OWN)
+
+    @property
     def allows(self) -> tuple[Rule, ...]:
         """The allow list: the egress rules past the fixed ones."""
         return tuple(r for r in self.egress if r.number >= ALLOW_BASE)

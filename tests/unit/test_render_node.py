@@ -174,13 +174,19 @@ def test_forwarding_lets_each_tenants_cloud_subnet_reach_only_its_own_segment() 
     nft = render_node(plan, aws.node).file(NFTABLES).content
     assert "policy drop;" in nft
     rules = [line.strip() for line in nft.splitlines() if line.strip().endswith('"') and "accept" in line]
+    own = {t.name: "{ " + ", ".join(map(str, t.policy.own)) + " }" for t in plan.tenants}
+    assert own["acme"].startswith("{ 100.65.10.0/24, ") and "10.243.10.0/24" in own["acme"]
     assert rules == [
         'iifname "br10010" oifname "br10010" accept comment "tenant acme: its own segment"',
-        'iifname != "br*" ip saddr 10.243.10.0/24 oifname "br10010" accept comment "tenant acme: cloud to fabric"',
-        'iifname "br10010" ip daddr 10.243.10.0/24 accept comment "tenant acme: fabric to cloud"',
+        f'iifname != "br*" ip saddr 10.243.10.0/24 ip daddr {own["acme"]} oifname "br10010" accept'
+        ' comment "tenant acme: cloud to fabric (own prefixes)"',
+        f'iifname "br10010" ip saddr {own["acme"]} ip daddr 10.243.10.0/24 accept'
+        ' comment "tenant acme: fabric to cloud (own prefixes)"',
         'iifname "br10020" oifname "br10020" accept comment "tenant globex: its own segment"',
-        'iifname != "br*" ip saddr 10.243.20.0/24 oifname "br10020" accept comment "tenant globex: cloud to fabric"',
-        'iifname "br10020" ip daddr 10.243.20.0/24 accept comment "tenant globex: fabric to cloud"',
+        f'iifname != "br*" ip saddr 10.243.20.0/24 ip daddr {own["globex"]} oifname "br10020" accept'
+        ' comment "tenant globex: cloud to fabric (own prefixes)"',
+        f'iifname "br10020" ip saddr {own["globex"]} ip daddr 10.243.20.0/24 accept'
+        ' comment "tenant globex: fabric to cloud (own prefixes)"',
     ]
 
 

@@ -19,8 +19,9 @@ network.
   the node's address on the segment, as systemd-networkd files.
 * ``forwarding``: an nftables filter so the node never carries one tenant into another
   (it holds an address on every segment it carries): nothing is forwarded but, on cloud
-  nodes, each tenant's cloud subnet to its own segment and back (and IP forwarding is
-  on there); a segment reaches the node only within its tenant's network.
+  nodes, each tenant's cloud subnet to its own segment and back, between the tenant's own
+  prefixes (its isolation policy's own-prefix rule, :mod:`fabric.isolation`; IP forwarding
+  is on there); a segment reaches the node only within its tenant's network.
 * Removing a file undoes what it made (``cleanup``): a dropped tenant's VXLAN device
   and bridge are deleted (networkd never deletes a netdev), the tunnel and FRR stop
   when their config goes.
@@ -240,11 +241,16 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
         local.append(f'        iifname "{br}" meta l4proto != icmp drop comment "tenant {name}: only ICMP to the node"')
         forward.append(_own_segment(t.tenant))
         if t.cloud_subnet is not None:
+            # The tenant policy's own-prefix rule, the one that applies here (the cloud's route
+            # table sends the node only the tenant's prefixes; egress leaves through the cloud).
+            rule = t.tenant.policy.own_rule
+            own = "{ " + ", ".join(str(p) for p in rule.destinations) + " }"
             forward += [
                 # Only from outside the segments: no tenant can pose as another's cloud subnet.
-                f'        iifname != "br*" ip saddr {t.cloud_subnet} oifname "{br}" accept'
-                f' comment "tenant {name}: cloud to fabric"',
-                f'        iifname "{br}" ip daddr {t.cloud_subnet} accept comment "tenant {name}: fabric to cloud"',
+                f'        iifname != "br*" ip saddr {t.cloud_subnet} ip daddr {own} oifname "{br}" accept'
+                f' comment "tenant {name}: cloud to fabric ({rule.reason})"',
+                f'        iifname "{br}" ip saddr {own} ip daddr {t.cloud_subnet} accept'
+                f' comment "tenant {name}: fabric to cloud ({rule.reason})"',
             ]
     inet = [
         "    chain forward {",
