@@ -94,7 +94,7 @@ def raw_config(site: int, tenants: int) -> dict[str, Any]:
             "tenant_access": "100.64.0.0/14",
             "tenant_networks": "100.68.0.0/14",
             "tenant_services": "100.72.0.0/14",
-            "tenant_migration": "100.76.0.0/14",
+            "tenant_segments": "100.96.0.0/12",
         },
         "sites": [{"name": "dc1", "id": 1}, {"name": "dc2", "id": 2}]
         + [{"name": c, "id": 3 + i, "kind": "cloud"} for i, c in enumerate(CLOUDS)],

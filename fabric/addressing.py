@@ -81,6 +81,26 @@ def tenant_block(pool: IPNetwork, prefix_length: int, t: int) -> IPNetwork:
     return nth_subnet(pool, prefix_length, t)
 
 
+#: Segment slots per tenant: its first segment (slot 0, numbered by its own formulas) and
+#: ``tenants[].segments[].id`` 1-15.
+SEGMENT_SLOTS = 16
+
+
+def segment_slot(t: int, j: int) -> int:
+    """Segment ``j`` of tenant ``t``'s place in the segment pool and VNI range: ``16t + j``."""
+    return SEGMENT_SLOTS * t + j
+
+
+def segment_block(pool: IPNetwork, prefix_length: int, t: int, j: int) -> IPNetwork:
+    """Segment ``j`` (1-15) of tenant ``t``: the ``16t + j``-th subnet of ``tenant_segments``."""
+    return nth_subnet(pool, prefix_length, segment_slot(t, j))
+
+
+def segment_vni(base: int, t: int, j: int) -> int:
+    """Segment ``j`` (1-15) of tenant ``t``'s L2 VNI: ``segment_vni_base + 16t + j``."""
+    return base + segment_slot(t, j)
+
+
 def vrrp_address(network: IPNetwork, s: int) -> IPAddress:
     """The VRRP virtual address of site ``s`` on a tenant network: host ``s``."""
     return IPAddress(network.first + s)

@@ -132,7 +132,7 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
     for col in ("tenant", "id", "sites", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
         tenants.add_column(col)
     for t in plan.tenants:
-        gw = next((str(c.vrrp_address) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
+        gw = next((str(c.first.vrrp_address) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
         egress = "all" if t.policy.egress_default == "accept" else f"{len(t.policy.allows)} rules"
         tenants.add_row(
             t.name,

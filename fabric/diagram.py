@@ -346,7 +346,7 @@ def _tenants(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
     for plan in plans:
         for r in plan.routers:
             for c in r.tenants:
-                text = label(f"VRF, VRRP {c.vrrp_address}")
+                text = label(f"VRF, VRRP {c.first.vrrp_address}")
                 yield f"  {node_id(c.tenant.name, TENANT)} ---|{text}| {node_id(r.name)}"
         for n in (*plan.nodes, *(c.node for c in plan.clouds)):
             for on in n.tenants:

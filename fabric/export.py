@@ -54,7 +54,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
                 "network": str(t.network),
                 "access": str(t.access),
                 "services": str(t.services),
-                "migration": str(t.migration),
+                "segments": {s.name: {"vni": s.vni, "network": str(s.network)} for s in t.segments[1:]},
                 "dhcp_site": t.dhcp_site,
             }
             for t in plan.tenants

@@ -146,9 +146,13 @@ _EXPECTED = {
 
 #: Keys earlier versions read, with why they went: the stack file still holding one learns what to do.
 _RETIRED = {
-    key: "no longer used: a tenant segment is never a VLAN, it reaches every hypervisor as VXLAN inside "
-    "WireGuard (README 'Tenant VMs'); remove it"
-    for key in ("vlan", "vlan_base")
+    **{
+        key: "no longer used: a tenant segment is never a VLAN, it reaches every hypervisor as VXLAN inside "
+        "WireGuard (README 'Tenant VMs'); remove it"
+        for key in ("vlan", "vlan_base")
+    },
+    "tenant_migration": "no longer used: a VM moves between hypervisors with its MAC and address (EVPN "
+    "stretches its segment), so no migration block is needed (README 'Tenant networks'); remove it",
 }
 
 

@@ -151,7 +151,8 @@ class AddressPlan(_Model):
     tenant_access: Prefix = IPNetwork("100.64.0.0/16")
     tenant_networks: Prefix = IPNetwork("100.65.0.0/16")
     tenant_services: Prefix = IPNetwork("100.80.0.0/16")
-    tenant_migration: Prefix = IPNetwork("100.96.0.0/16")
+    #: Tenants' further segments (``tenants[].segments``): 16 blocks per tenant id.
+    tenant_segments: Prefix = IPNetwork("100.112.0.0/12")
     tenant_prefix_length: int = Field(default=24, ge=8, le=26)
     #: Cloud extensions' networks (VPC/VNet): cloud site ``s`` gets the pool's ``s``-th /16.
     cloud_networks: Prefix = IPNetwork("10.240.0.0/12")
@@ -161,7 +162,7 @@ class AddressPlan(_Model):
             "tenant_access": self.tenant_access,
             "tenant_networks": self.tenant_networks,
             "tenant_services": self.tenant_services,
-            "tenant_migration": self.tenant_migration,
+            "tenant_segments": self.tenant_segments,
         }
 
 
@@ -170,6 +171,8 @@ class Numbering(_Model):
 
     l2_vni_base: int = Field(default=10000, ge=1, le=16_777_214)
     l3_vni_base: int = Field(default=20000, ge=1, le=16_777_214)
+    #: Segment ``j`` of tenant ``t`` has VNI ``segment_vni_base + 16t + j``.
+    segment_vni_base: int = Field(default=100000, ge=1, le=16_777_214)
     vrf_table_base: int = Field(default=1000, ge=100, le=65_535)
     public_vlan: int = Field(default=10, ge=1, le=4094)
     backbone_vlan: int = Field(default=100, ge=1, le=4094)
@@ -218,8 +221,26 @@ class Egress(_Model):
     allow: list[EgressRule] = []
 
 
+class Segment(_Model):
+    """A tenant's further L2 segment (README "Tenant networks"): its own VNI, bridge, gateways and
+    DHCP range, in the tenant's VRF, so it routes to the tenant's other segments and to no one else's."""
+
+    #: Names the segment in ``source``, ``vms[].segment`` and its VRRP groups; ``main`` is the first segment's.
+    name: Name
+    #: 1-15: numbers its VNI and block (``16 * tenant id + id``); never reuse one.
+    id: Annotated[int, Field(ge=1, le=15)]
+    #: An address block of its own inside ``address_plan.tenant_base``; default: the formula's
+    #: block of ``address_plan.tenant_segments``.
+    prefix: Prefix | None = None
+    #: The segment is the tenant's services block (``address_plan.tenant_services``'s ``t``-th
+    #: block): managed services and load-balancer addresses on a segment of their own.
+    services: bool = False
+    #: The datacenters (and sites of ``frr`` nodes) it spans; default: the tenant's, but clouds.
+    sites: list[Name] | None = None
+
+
 class Tenant(_Model):
-    """A tenant: VRF, segment, VNIs, gateways. Numbers derive from ``id`` unless overridden."""
+    """A tenant: VRF, segments, VNIs, gateways. Numbers derive from ``id`` unless overridden."""
 
     name: TenantName
     id: Id
@@ -229,6 +250,8 @@ class Tenant(_Model):
     #: The datacenter whose gateway pair serves DHCP; default: the lowest-id datacenter spanned.
     dhcp_site: Name | None = None
     egress: Egress = Egress()
+    #: Segments besides the first (whose numbers are ``vni``, ``address_plan.tenant_networks``'s block).
+    segments: list[Segment] = []
     vni: int | None = Field(default=None, ge=1, le=16_777_214)
     l3_vni: int | None = Field(default=None, ge=1, le=16_777_214)
     vrf_table: int | None = Field(default=None, ge=100, le=65_535)
@@ -324,7 +347,9 @@ class TenantVm(_Model):
     image: HostPath | None = None
     cpus: int = Field(default=2, ge=1, le=64)
     memory: Memory = "4G"
-    #: A fixed address in the tenant network (outside its gateways and DHCP range); default: DHCP.
+    #: The tenant's segment the VM is on (``tenants[].segments[].name``); default: its first, ``main``.
+    segment: Name | None = None
+    #: A fixed address in its segment (outside its gateways and DHCP range); default: DHCP.
     address: Address | None = None
 
 
@@ -405,7 +430,9 @@ class NodePort(_Model):
     name: Name
     id: Annotated[int, Field(ge=1, le=0xFFFFFF)]
     tenant: TenantName
-    #: Its address in the tenant network: the only IPv4 source its node admits from it.
+    #: The tenant's segment it is on; default: its first, ``main``.
+    segment: Name | None = None
+    #: Its address in its segment: the only IPv4 source its node admits from it.
     address: Address
 
 

@@ -85,28 +85,22 @@ class BgpNeighbor:
     client: bool
 
 
+#: The name of a tenant's first segment (``tenants[]``'s own ``vni`` and network).
+FIRST_SEGMENT = "main"
+
+
 @dataclass(frozen=True)
-class TenantPlan:
-    """A tenant's fabric-wide numbers and prefixes."""
+class SegmentPlan:
+    """One L2 segment of a tenant: a VNI, a bridge ``br<vni>`` on every VTEP that carries it, an
+    address block with each site's gateways and DHCP range, in the tenant's VRF."""
 
     name: str
+    #: 0 for the tenant's first segment, else ``tenants[].segments[].id``.
     id: int
-    description: str
-    sites: tuple[str, ...]
-    vrf: str
     vni: int
-    l3_vni: int
-    vrf_table: int
-    route_target: str
     network: IPNetwork
-    access: IPNetwork
-    services: IPNetwork
-    migration: IPNetwork
-    dhcp_site: str | None
-    #: The tenant's isolation policy (:mod:`fabric.isolation`): what every filter translates.
-    policy: TenantPolicy
-    #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
-    cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
+    #: The sites whose gateways (and ``frr`` nodes) carry it.
+    sites: tuple[str, ...]
 
     @property
     def bridge(self) -> str:
@@ -119,9 +113,63 @@ class TenantPlan:
         return f"vxlan{self.vni}"
 
     @property
+    def first(self) -> bool:
+        return self.id == 0
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """A tenant's fabric-wide numbers and prefixes."""
+
+    name: str
+    id: int
+    description: str
+    sites: tuple[str, ...]
+    vrf: str
+    l3_vni: int
+    vrf_table: int
+    route_target: str
+    #: Its segments, the first (``main``) first, then by id.
+    segments: tuple[SegmentPlan, ...]
+    access: IPNetwork
+    services: IPNetwork
+    dhcp_site: str | None
+    #: The tenant's isolation policy (:mod:`fabric.isolation`): what every filter translates.
+    policy: TenantPolicy
+    #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
+    cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
+
+    @property
+    def first(self) -> SegmentPlan:
+        """The tenant's first segment (``main``): its ``vni`` and ``tenant_networks`` block."""
+        return self.segments[0]
+
+    @property
+    def vni(self) -> int:
+        return self.first.vni
+
+    @property
+    def network(self) -> IPNetwork:
+        return self.first.network
+
+    @property
+    def bridge(self) -> str:
+        return self.first.bridge
+
+    @property
+    def vxlan(self) -> str:
+        return self.first.vxlan
+
+    def segment(self, name: str | None) -> SegmentPlan:
+        """A segment by name (None: the first)."""
+        return next(s for s in self.segments if s.name == (name or FIRST_SEGMENT))
+
+    @property
     def prefixes(self) -> tuple[IPNetwork, ...]:
-        """The tenant's blocks of the tenant address pools (what its cloud subnets route to the fabric)."""
-        return (self.network, self.access, self.services, self.migration)
+        """The tenant's blocks in the fabric (segments, access, services): what its cloud subnets
+        route to the fabric."""
+        blocks = (self.network, self.access, self.services, *(s.network for s in self.segments[1:]))
+        return tuple(dict.fromkeys(blocks))
 
     @property
     def owned_prefixes(self) -> tuple[IPNetwork, ...]:
@@ -130,22 +178,35 @@ class TenantPlan:
 
 
 @dataclass(frozen=True)
+class SegmentOnRouter:
+    """One segment of a tenant as one gateway router carries it."""
+
+    segment: SegmentPlan
+    address: IPAddress
+    #: The VRRP address: the tenant's default gateway on the segment at this site.
+    vrrp_address: IPAddress
+    vrid: int
+    #: This router's slice of the DHCP range (served by its hypervisor), or None when another site serves DHCP.
+    dhcp: tuple[IPAddress, IPAddress] | None
+
+
+@dataclass(frozen=True)
 class TenantOnRouter:
     """One tenant as one gateway router carries it."""
 
     tenant: TenantPlan
-    address: IPAddress
-    #: The VRRP address: the tenant's default gateway on its segment at this site.
-    vrrp_address: IPAddress
-    vrid: int
+    #: The tenant's segments at this router's site, the first first.
+    segments: tuple[SegmentOnRouter, ...]
     priority: int
     route_distinguisher: str
-    #: This router's slice of the DHCP range (served by its hypervisor), or None when another site serves DHCP.
-    dhcp: tuple[IPAddress, IPAddress] | None
     #: Source address of the tenant's egress, or None to masquerade behind the router.
     nat_address: IPAddress | None
     #: (cloud workload subnet, next hop: that cloud node's address on the segment).
     cloud_routes: tuple[tuple[IPNetwork, IPAddress], ...] = ()
+
+    @property
+    def first(self) -> SegmentOnRouter:
+        return self.segments[0]
 
 
 @dataclass(frozen=True)
@@ -194,6 +255,7 @@ class DhcpPlan:
     tenant's gateway routers that run there, less its own address (the first of them)."""
 
     tenant: TenantPlan
+    segment: SegmentPlan
     address: IPAddress
     first: IPAddress
     last: IPAddress
@@ -213,8 +275,9 @@ class VmPlan:
     tap: str
     #: A router's tap: the VLANs its OVS port trunks (public, backbone); () for a tenant VM.
     trunk_vlans: tuple[int, ...] = ()
-    #: A tenant VM's tenant, MAC and fixed address (None: DHCP).
+    #: A tenant VM's tenant, segment, MAC and fixed address (None: DHCP).
     tenant: TenantPlan | None = None
+    segment: SegmentPlan | None = None
     mac: str | None = None
     address: IPAddress | None = None
 
@@ -258,6 +321,7 @@ class TenantOnNode:
     """One tenant segment as an ``frr`` node or a hypervisor carries it (a VTEP, no VRF)."""
 
     tenant: TenantPlan
+    segment: SegmentPlan
     #: The node's address on the segment (the next hop routers use for its cloud subnet);
     #: None on a hypervisor, which only bridges the segment.
     address: IPAddress | None
@@ -356,21 +420,21 @@ class Plan:
 
 def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
     """A tenant's numbers: overrides where given, the ``base + id`` formulas otherwise."""
-    plan, n = inv.address_plan, inv.numbering
+    plan = inv.address_plan
     length = plan.tenant_prefix_length
     sites = inv.tenant_sites(t)
     datacenters = [s for s in sites if inv.site(s).kind == "datacenter"]
     pool = plan.cloud_networks
-    blocks = {
-        name: ap.tenant_block(getattr(plan, f"tenant_{name}"), length, t.id)
-        for name in ("networks", "access", "services", "migration")
-    }
+    access = ap.tenant_block(plan.tenant_access, length, t.id)
+    services = ap.tenant_block(plan.tenant_services, length, t.id)
+    segments = segment_plans(inv, t, services)
     cloud_subnets = tuple(
         (s, ap.cloud_tenant_subnet(ap.cloud_network(pool, inv.site(s).id), t.id))
         for s in sites
         if inv.site(s).kind == "cloud"
     )
-    own = (*blocks.values(), *(subnet for _, subnet in cloud_subnets))
+    blocks = (segments[0].network, access, services, *(s.network for s in segments[1:]))
+    own = (*dict.fromkeys(blocks), *(subnet for _, subnet in cloud_subnets))
     allows = tuple(
         Rule(
             isolation.ALLOW_BASE + i,
@@ -382,24 +446,57 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         )
         for i, r in enumerate(t.egress.allow)
     )
+    n = inv.numbering
     return TenantPlan(
         name=t.name,
         id=t.id,
         description=t.description,
         sites=tuple(sites),
         vrf=t.name,
-        vni=t.vni if t.vni is not None else ap.l2_vni(n.l2_vni_base, t.id),
         l3_vni=t.l3_vni if t.l3_vni is not None else ap.l3_vni(n.l3_vni_base, t.id),
         vrf_table=t.vrf_table if t.vrf_table is not None else ap.vrf_table(n.vrf_table_base, t.id),
         route_target=ap.route_target(inv.asn, t.id),
-        network=blocks["networks"],
-        access=blocks["access"],
-        services=blocks["services"],
-        migration=blocks["migration"],
+        segments=segments,
+        access=access,
+        services=services,
         dhcp_site=t.dhcp_site or (datacenters[0] if datacenters else None),
         policy=isolation.tenant_policy(t.name, own, plan.tenant_base, pool, allows, t.egress.allow_all),
         cloud_subnets=cloud_subnets,
     )
+
+
+def segment_plans(inv: Inventory, t: Tenant, services: IPNetwork) -> tuple[SegmentPlan, ...]:
+    """The tenant's first segment (its ``vni``, ``tenant_networks`` block, every site it spans), then
+    its ``segments`` by id: each with VNI ``segment_vni_base + 16t + j`` and its own block (as
+    configured, the services block, or the ``16t + j``-th of ``tenant_segments``)."""
+    plan, n = inv.address_plan, inv.numbering
+    sites = tuple(inv.tenant_sites(t))
+    first = SegmentPlan(
+        name=FIRST_SEGMENT,
+        id=0,
+        vni=t.vni if t.vni is not None else ap.l2_vni(n.l2_vni_base, t.id),
+        network=ap.tenant_block(plan.tenant_networks, plan.tenant_prefix_length, t.id),
+        sites=sites,
+    )
+    rest = []
+    for seg in sorted(t.segments, key=lambda s: s.id):
+        if seg.prefix is not None:
+            network = seg.prefix
+        elif seg.services:
+            network = services
+        else:
+            network = ap.segment_block(plan.tenant_segments, plan.tenant_prefix_length, t.id, seg.id)
+        spans = seg.sites if seg.sites is not None else [s for s in sites if inv.site(s).kind != "cloud"]
+        rest.append(
+            SegmentPlan(
+                name=seg.name,
+                id=seg.id,
+                vni=ap.segment_vni(n.segment_vni_base, t.id, seg.id),
+                network=network,
+                sites=tuple(sorted(spans, key=lambda name: inv.site(name).id)),
+            )
+        )
+    return (first, *rest)
 
 
 def local_members(inv: Inventory) -> tuple[MeshMember, ...]:
@@ -532,19 +629,26 @@ def _tenant_on_router(
     inv: Inventory, dc: Datacenter, router: Router, t: TenantPlan, mesh: IPAddress, everyone: Sequence[MeshMember]
 ) -> TenantOnRouter:
     s = inv.site_id
-    dhcp = None
-    if t.dhcp_site == dc.name:
-        gateways = sorted(r.id for r in dc.routers if r.gateway)
-        first, last = ap.dhcp_range(t.network)
-        dhcp = ap.split_range(first, last, len(gateways), gateways.index(router.id))
+    gateways = sorted(r.id for r in dc.routers if r.gateway)
+
+    def on(seg: SegmentPlan) -> SegmentOnRouter:
+        dhcp = None
+        if t.dhcp_site == dc.name:
+            first, last = ap.dhcp_range(seg.network)
+            dhcp = ap.split_range(first, last, len(gateways), gateways.index(router.id))
+        return SegmentOnRouter(
+            segment=seg,
+            address=ap.router_tenant_address(seg.network, s, router.id),
+            vrrp_address=ap.vrrp_address(seg.network, s),
+            vrid=ap.vrrp_vrid(s),
+            dhcp=dhcp,
+        )
+
     return TenantOnRouter(
         tenant=t,
-        address=ap.router_tenant_address(t.network, s, router.id),
-        vrrp_address=ap.vrrp_address(t.network, s),
-        vrid=ap.vrrp_vrid(s),
+        segments=tuple(on(seg) for seg in t.segments if dc.name in seg.sites),
         priority=ap.vrrp_priority(router.id),
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
-        dhcp=dhcp,
         nat_address=dc.nat_addresses.get(t.name),
         cloud_routes=cloud_routes(t, everyone),
     )
@@ -658,6 +762,7 @@ def _tenant_vms(inv: Inventory, dc: Datacenter, tenants: Sequence[TenantPlan]) -
     by_name = {t.name: t for t in tenants}
     out: dict[str, list[VmPlan]] = {}
     for vm in sorted(dc.vms, key=lambda v: v.name):
+        tenant = by_name[vm.tenant]
         out.setdefault(vm.hypervisor, []).append(
             VmPlan(
                 name=vm.name,
@@ -665,7 +770,8 @@ def _tenant_vms(inv: Inventory, dc: Datacenter, tenants: Sequence[TenantPlan]) -
                 cpus=vm.cpus,
                 memory=vm.memory,
                 tap=tap_name(vm.name),
-                tenant=by_name[vm.tenant],
+                tenant=tenant,
+                segment=tenant.segment(vm.segment),
                 mac=ap.vm_mac(inv.site_id, vm.id),
                 address=vm.address,
             )
@@ -681,30 +787,32 @@ def _node_plan(
     no_peer: set[frozenset[str]],
 ) -> NodePlan:
     """An SSH-managed node: an ``frr`` node is a VTEP (with its own address) on every segment of
-    its site's tenants; an ``l2`` node only bridges the segments of its ports' tenants."""
+    its site's tenants; an ``l2`` node only bridges the segments of its ports."""
     if spec.kind == "l2":
-        carried = [t for t in tenants if any(p.tenant == t.name for p in spec.ports)]
+        ports: dict[tuple[int, int], list[TenantPort]] = {}
+        for p in sorted(spec.ports, key=lambda p: p.name):
+            t = next(t for t in tenants if t.name == p.tenant)
+            seg = t.segment(p.segment)
+            port = TenantPort(p.name, tap_name(p.name), ap.vm_mac(me.site_id, p.id), _sources(seg, p.address))
+            ports.setdefault((t.id, seg.id), []).append(port)
         on = tuple(
-            _bridged(
-                t,
-                tuple(
-                    TenantPort(p.name, tap_name(p.name), ap.vm_mac(me.site_id, p.id), _sources(t, p.address))
-                    for p in sorted(spec.ports, key=lambda p: p.name)
-                    if p.tenant == t.name
-                ),
-            )
-            for t in carried
+            _bridged(t, seg, tuple(ports[(t.id, seg.id)]))
+            for t in tenants
+            for seg in t.segments
+            if (t.id, seg.id) in ports
         )
     else:
         on = tuple(
             TenantOnNode(
                 tenant=t,
-                address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
+                segment=seg,
+                address=ap.router_tenant_address(seg.network, me.site_id, me.node_id),
                 home_vrrp_address=None,
                 cloud_subnet=None,
             )
             for t in tenants
-            if me.site in t.sites
+            for seg in t.segments
+            if me.site in seg.sites
         )
     return _vtep(me, everyone, no_peer, on, l2=spec.kind == "l2")
 
@@ -728,6 +836,7 @@ def _cloud_plan(
         tuple(
             TenantOnNode(
                 tenant=t,
+                segment=t.first,
                 address=ap.router_tenant_address(t.network, me.site_id, me.node_id),
                 home_vrrp_address=_home_vrrp_address(inv, t),
                 cloud_subnet=dict(t.cloud_subnets)[me.site],
@@ -829,17 +938,19 @@ def _vtep_plan(
     everyone: Sequence[MeshMember],
     no_peer: set[frozenset[str]],
 ) -> NodePlan:
-    """A hypervisor as a mesh member and L2 VTEP of exactly the tenants it carries: those with
-    a VM on it and those whose DHCP it serves (no address on their segments)."""
-    carried = {d.tenant.name: d.tenant for d in dhcp} | {vm.tenant.name: vm.tenant for vm in vms if vm.tenant}
-    servers = {d.tenant.name: d.address for d in dhcp}
+    """A hypervisor as a mesh member and L2 VTEP of exactly the segments it carries: those with
+    a VM on them and those whose DHCP it serves (no address on them)."""
+    carried = {(d.tenant.id, d.segment.id): (d.tenant, d.segment) for d in dhcp}
+    carried |= {(vm.tenant.id, vm.segment.id): (vm.tenant, vm.segment) for vm in vms if vm.tenant and vm.segment}
+    servers = {(d.tenant.id, d.segment.id): d.address for d in dhcp}
     tenants = tuple(
         _bridged(
             t,
-            tuple(_port(vm) for vm in vms if vm.tenant is not None and vm.tenant.name == t.name),
-            servers.get(t.name),
+            seg,
+            tuple(_port(vm) for vm in vms if vm.tenant is not None and vm.segment == seg and vm.tenant.id == t.id),
+            servers.get(key),
         )
-        for t in sorted(carried.values(), key=lambda t: t.id)
+        for key, (t, seg) in sorted(carried.items())
     )
     return _vtep(me, everyone, no_peer, tenants, l2=True, kind="hypervisor")
 
@@ -870,23 +981,31 @@ def _vtep(
     )
 
 
-def _bridged(t: TenantPlan, ports: tuple[TenantPort, ...], dhcp_server: IPAddress | None = None) -> TenantOnNode:
-    """A tenant on an L2 VTEP: its segment bridged to ``ports``, no address of the host's on it."""
+def _bridged(
+    t: TenantPlan, seg: SegmentPlan, ports: tuple[TenantPort, ...], dhcp_server: IPAddress | None = None
+) -> TenantOnNode:
+    """A tenant's segment on an L2 VTEP: bridged to ``ports``, no address of the host's on it."""
     return TenantOnNode(
-        tenant=t, address=None, home_vrrp_address=None, cloud_subnet=None, ports=ports, dhcp_server=dhcp_server
+        tenant=t,
+        segment=seg,
+        address=None,
+        home_vrrp_address=None,
+        cloud_subnet=None,
+        ports=ports,
+        dhcp_server=dhcp_server,
     )
 
 
 def _port(vm: VmPlan) -> TenantPort:
-    assert vm.mac is not None and vm.tenant is not None  # a tenant VM's
-    return TenantPort(vm.name, vm.tap, vm.mac, _sources(vm.tenant, vm.address))
+    assert vm.mac is not None and vm.segment is not None  # a tenant VM's
+    return TenantPort(vm.name, vm.tap, vm.mac, _sources(vm.segment, vm.address))
 
 
-def _sources(t: TenantPlan, address: IPAddress | None) -> tuple[str, ...]:
-    """Where a port may speak from: its fixed address, else the tenant's DHCP range (its lease)."""
+def _sources(seg: SegmentPlan, address: IPAddress | None) -> tuple[str, ...]:
+    """Where a port may speak from: its fixed address, else its segment's DHCP range (its lease)."""
     if address is not None:
         return (str(address),)
-    first, last = ap.dhcp_range(t.network)
+    first, last = ap.dhcp_range(seg.network)
     return (f"{first}-{last}",)
 
 
@@ -899,20 +1018,23 @@ def tap_name(machine: str) -> str:
 
 
 def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
-    """One server per tenant for the DHCP slices of the routers on a host (a pair on one host
-    serves both slices, which are adjacent, from one server)."""
-    slices: dict[str, list[tuple[TenantOnRouter, tuple[IPAddress, IPAddress]]]] = {}
+    """One server per tenant segment for the DHCP slices of the routers on a host (a pair on one
+    host serves both slices, which are adjacent, from one server)."""
+    slices: dict[tuple[int, int], list[tuple[TenantOnRouter, SegmentOnRouter, tuple[IPAddress, IPAddress]]]] = {}
     for router in routers:
         for carried in router.tenants:
-            if carried.dhcp is not None:
-                slices.setdefault(carried.tenant.name, []).append((carried, carried.dhcp))
+            for seg in carried.segments:
+                if seg.dhcp is not None:
+                    key = (carried.tenant.id, seg.segment.id)
+                    slices.setdefault(key, []).append((carried, seg, seg.dhcp))
     plans = []
-    for group in slices.values():
-        start = min(first for _, (first, _) in group)
-        stop = max(last for _, (_, last) in group)
-        on = group[0][0]
-        plans.append(DhcpPlan(on.tenant, start, start + 1, stop, on.vrrp_address))
-    return tuple(sorted(plans, key=lambda p: p.tenant.id))
+    for key in sorted(slices):
+        group = slices[key]
+        start = min(first for _, _, (first, _) in group)
+        stop = max(last for _, _, (_, last) in group)
+        carried, seg, _ = group[0]
+        plans.append(DhcpPlan(carried.tenant, seg.segment, start, start + 1, stop, seg.vrrp_address))
+    return tuple(plans)
 
 
 #: Where VMs' disk images live on a hypervisor (systemd-vmspawn's own default place).

@@ -1,8 +1,8 @@
 """What the lab shows about the fabric's data plane: endpoints, reachability, captures, EVPN.
 
-Endpoints come from the fabric's own plan: on every node, one endpoint per tenant the
-node carries, attached to that tenant's segment bridge, at host ``100 + 10*s + r`` of
-the tenant network (``s`` the node's site id, ``r`` its id; a test address, not part of
+Endpoints come from the fabric's own plan: on every node, one endpoint per tenant segment
+the node carries, attached to that segment's bridge, at host ``100 + 10*s + r`` of the
+segment's network (``s`` the node's site id, ``r`` its id; a test address, not part of
 the fabric's plan) with the node's segment address as gateway. The node does not route
 between its bridges (IP forwarding is off on lab nodes), so a ping to another tenant
 has nowhere to go but the node, which drops it. On an ``l2`` node the endpoint is the
@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from typing import Any
 
-from fabric.render.linux.node import bridge_name
-from fabric.topology import Plan
+from fabric.topology import FIRST_SEGMENT, Plan
 from lab.nodes import add_endpoint, exec_in, exec_in_endpoint, remove_endpoint
 from lab.state import LabState
 
@@ -45,6 +44,8 @@ class Endpoint:
     site: str
     tenant: str
     bridge: str
+    #: The tenant's segment (its first: ``main``).
+    segment: str
     address: IPv4Interface
     gateway: str
     #: An l2 node's port: the interface the node bridges, and the MAC the node admits from it.
@@ -56,8 +57,13 @@ class Endpoint:
         return str(self.address.ip)
 
     @property
+    def name(self) -> str:
+        """The endpoint's name on its node: the tenant's, with the segment's past the first."""
+        return self.tenant if self.segment == FIRST_SEGMENT else f"{self.tenant}-{self.segment}"
+
+    @property
     def label(self) -> str:
-        return f"{self.tenant}@{self.node}"
+        return f"{self.name}@{self.node}"
 
 
 def endpoints(plan: Plan, tenants: Sequence[str] | None = None) -> list[Endpoint]:
@@ -67,15 +73,16 @@ def endpoints(plan: Plan, tenants: Sequence[str] | None = None) -> list[Endpoint
         for t in node.tenants:
             if tenants is not None and t.tenant.name not in tenants:
                 continue
-            host = t.tenant.network.first + ENDPOINT_BASE + 10 * node.site_id + node.id
-            port = t.ports[0] if t.ports else None  # one per tenant in the lab's config
+            host = t.segment.network.first + ENDPOINT_BASE + 10 * node.site_id + node.id
+            port = t.ports[0] if t.ports else None  # one per segment in the lab's config
             out.append(
                 Endpoint(
                     node=node.name,
                     site=node.site,
                     tenant=t.tenant.name,
-                    bridge=bridge_name(t.tenant),
-                    address=IPv4Interface(f"{IPv4Interface(host).ip}/{t.tenant.network.prefixlen}"),
+                    bridge=t.segment.bridge,
+                    segment=t.segment.name,
+                    address=IPv4Interface(f"{IPv4Interface(host).ip}/{t.segment.network.prefixlen}"),
                     gateway="" if t.address is None else str(t.address),
                     port=None if port is None else port.tap,
                     mac=None if port is None else port.mac,
@@ -88,11 +95,11 @@ def attach(state: LabState, wanted: Sequence[Endpoint], mtu: int) -> None:
     """Create the endpoints that do not exist yet (their bridges must: the config is applied)."""
     have = {(e.node, e.name) for e in state.endpoints}
     for e in wanted:
-        if (e.node, e.tenant) not in have:
+        if (e.node, e.name) not in have:
             add_endpoint(
                 state,
                 e.node,
-                e.tenant,
+                e.name,
                 e.bridge,
                 str(e.address),
                 mtu=mtu,
@@ -105,8 +112,8 @@ def attach(state: LabState, wanted: Sequence[Endpoint], mtu: int) -> None:
 def detach(state: LabState, gone: Sequence[Endpoint]) -> None:
     have = {(e.node, e.name) for e in state.endpoints}
     for e in gone:
-        if (e.node, e.tenant) in have:
-            remove_endpoint(state, e.node, e.tenant)
+        if (e.node, e.name) in have:
+            remove_endpoint(state, e.node, e.name)
 
 
 def ping_script(targets: Sequence[str], size: int, wait_s: float) -> str:
@@ -122,7 +129,7 @@ def reach(
     state: LabState, src: Endpoint, targets: Sequence[str], size: int = 56, wait_s: float = 1.0
 ) -> dict[str, bool]:
     """Which of ``targets`` answer a ping from ``src`` (payload ``size`` bytes, don't fragment)."""
-    done = exec_in_endpoint(state, src.node, src.tenant, ["sh", "-c", ping_script(targets, size, wait_s)])
+    done = exec_in_endpoint(state, src.node, src.name, ["sh", "-c", ping_script(targets, size, wait_s)])
     answers = dict(line.split()[::-1] for line in done.stdout.splitlines() if line.startswith(("ok ", "no ")))
     return {t: answers.get(t) == "ok" for t in targets}
 
@@ -149,8 +156,10 @@ def matrix(
 
 
 def expected(eps: Sequence[Endpoint]) -> dict[tuple[str, str], bool]:
-    """What the design says: same tenant answers, any other tenant does not."""
-    return {(a.label, b.label): a.tenant == b.tenant for a in eps for b in eps if a != b}
+    """What the design says: the same segment of the same tenant answers; any other tenant does not,
+    nor, with no gateway on the lab's nodes, the tenant's other segments (routing between them is
+    the gateway routers' job)."""
+    return {(a.label, b.label): (a.tenant, a.segment) == (b.tenant, b.segment) for a in eps for b in eps if a != b}
 
 
 @contextmanager

@@ -16,7 +16,6 @@ from netaddr import IPAddress
 
 from fabric import addressing as ap
 from fabric.render.linux import dhcp, render_hypervisor
-from fabric.render.linux.node import bridge_name
 from fabric.render.vyos import SECTIONS, render_routers
 from tests.unit.test_render_linux import build, one, parse_ini, raw_config
 
@@ -77,7 +76,7 @@ def test_each_server_is_a_drop_in_on_the_tenant_bridge_its_host_carries() -> Non
         bridges = {f.path for f in state.concerns["segments"].files} if hv.vtep else set()
         for d in hv.dhcp:
             assert dhcp.drop_in_path(d) in {f.path for f in state.concerns["dhcp"].files}
-            assert f"/etc/systemd/network/60-{bridge_name(d.tenant)}.network" in bridges
+            assert f"/etc/systemd/network/60-{d.segment.bridge}.network" in bridges
         if not hv.dhcp:
             assert not state.concerns["dhcp"].files
     assert [d.tenant.name for d in PLAN.hypervisors[0].dhcp] == ["acme", "globex"]
@@ -106,7 +105,7 @@ def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(
     hv = next(h for h in PLAN.hypervisors if h.spec.name == "dc1-hv1")
     server = next(d for d in hv.dhcp if d.tenant.name == "acme")
     files = {f.path: f.content for f in render_hypervisor(PLAN, hv).files()}
-    bridge = bridge_name(server.tenant)
+    bridge = server.segment.bridge
     config = tmp_path / "network"
     (config / f"60-{bridge}.network.d").mkdir(parents=True)
     (config / f"60-{bridge}.network").write_text(files[f"/etc/systemd/network/60-{bridge}.network"])

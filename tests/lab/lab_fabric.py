@@ -70,8 +70,8 @@ class LabFabric:
         self.timings["pulumi up"] = time.monotonic() - start
         wanted = self.plan_endpoints()
         self.refresh_state()
-        keys = {(e.node, e.tenant) for e in wanted}
-        dataplane.detach(self.state, [e for e in self.endpoints if (e.node, e.tenant) not in keys])
+        keys = {(e.node, e.name) for e in wanted}
+        dataplane.detach(self.state, [e for e in self.endpoints if (e.node, e.name) not in keys])
         self.refresh_state()
         # Endpoints' own MTU is above the tenants', so that an oversize packet leaves them
         # and it is the fabric that refuses it.

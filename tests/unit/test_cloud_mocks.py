@@ -24,7 +24,7 @@ import itertools
 import json
 import runpy
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ CLOUD_SITE_IDS = {"aws": 3, "azure": 4, "gcp": 5}
 
 def tenant_prefixes(tenant: str) -> set[str]:
     t = TENANT_IDS[tenant]
-    return {f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24", f"100.96.{t}.0/24"}
+    return {f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24"}
 
 
 def cloud_subnet(site: str, tenant: str) -> str:
@@ -85,9 +85,9 @@ def node_address(site: str) -> str:
 
 
 def tenant_prefix_list(tenant: str) -> list[str]:
-    """The tenant's prefixes in plan order: network, access, services, migration."""
+    """The tenant's prefixes in plan order: network, access, services."""
     t = TENANT_IDS[tenant]
-    return [f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24", f"100.96.{t}.0/24"]
+    return [f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24"]
 
 
 #: ``address_plan.cloud_networks`` and ``tenant_base``: what no tenant filter admits beyond its own.
@@ -97,7 +97,7 @@ TENANT_SPACE = "100.64.0.0/10"
 DENIED = [TENANT_SPACE, CLOUD_POOL]
 
 
-def own_prefixes(site: str, tenant: str, clouds: tuple[str, ...]) -> list[str]:
+def own_prefixes(site: str, tenant: str, clouds: Iterable[str]) -> list[str]:
     """The tenant policy's own prefixes as a cloud's filter lists them: that cloud's subnet, then
     the fabric prefixes, then its subnets in the other clouds it spans (by site id)."""
     others = sorted((c for c in clouds if c != site), key=lambda c: CLOUD_SITE_IDS[c])
@@ -367,7 +367,6 @@ EXPECTED_TREES = {
         ("gcp:compute/route:Route", "gcp-tenant-acme-100-65-10-0-24"),  # one route per prefix of acme
         ("gcp:compute/route:Route", "gcp-tenant-acme-100-64-10-0-24"),
         ("gcp:compute/route:Route", "gcp-tenant-acme-100-80-10-0-24"),
-        ("gcp:compute/route:Route", "gcp-tenant-acme-100-96-10-0-24"),
     },
 }
 CLOUD_TYPES = ("aws:", "azure-native:", "gcp:", "pulumi:providers:")
@@ -704,7 +703,7 @@ def test_routes_cover_exactly_the_tenants_spanning_each_cloud(burst: Run) -> Non
         internet = [r for r in routes if r.get("gatewayId") == igw]
         # globex: egress.allow_all; acme: its allow list's destinations.
         assert internet == [{"cidrBlock": d, "gatewayId": igw} for d in EGRESS_DESTINATIONS[t]]
-        assert len(routes) == 4 + len(internet)
+        assert len(routes) == len(tenant_prefixes(t)) + len(internet)
     associations = {
         (a.plain("subnetId"), a.plain("routeTableId"))
         for a in burst.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
@@ -783,7 +782,7 @@ def test_aws_network_acls_are_exact_per_tenant(crossed: Run) -> None:
         return out
 
     replies = (1024, 65535)
-    expected = {
+    expected: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {
         "acme": (
             [("allow", "tcp", "192.0.2.0/24", (443, 443)), ("allow", "udp", "198.51.100.53/32", (53, 53))],
             [("allow", "tcp", "192.0.2.0/24", replies), ("allow", "udp", "198.51.100.53/32", replies)],
@@ -839,8 +838,8 @@ def test_azure_tenant_nsgs_are_exact_per_tenant(crossed: Run) -> None:
     nsgs = {n.name: n for n in crossed.of_type("azure-native:network:NetworkSecurityGroup")}
     assert set(nsgs) == {"azure-node-nsg"} | {f"azure-tenant-{t}-nsg" for t in BOTH}
     for t in BOTH:
-        own, *prefixes = own_prefixes("azure", t, ALL_CLOUDS)
-        own = [own]
+        subnet, *prefixes = own_prefixes("azure", t, ALL_CLOUDS)
+        own = [subnet]
         rules = [
             {k: v for k, v in r.items() if k != "description"}
             for r in nsgs[f"azure-tenant-{t}-nsg"].plain("securityRules")
@@ -856,8 +855,8 @@ def test_azure_tenant_nsgs_are_exact_per_tenant(crossed: Run) -> None:
             *allow_list[t],
             rule("out-deny-all", 4096, "Deny", "*", "*"),
         ]  # fmt: skip
-        subnet = crossed.by_name(f"azure-tenant-{t}-subnet")
-        assert subnet.plain("networkSecurityGroup") == {"id": nsgs[f"azure-tenant-{t}-nsg"].id}
+        made = crossed.by_name(f"azure-tenant-{t}-subnet")
+        assert made.plain("networkSecurityGroup") == {"id": nsgs[f"azure-tenant-{t}-nsg"].id}
     assert crossed.by_name("azure-node-subnet").plain("networkSecurityGroup") is None  # the node's NIC has its own
 
 
@@ -948,11 +947,11 @@ def test_a_network_acl_past_awss_default_quota_is_a_warning(monkeypatch: pytest.
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
     raw = burst_raw()
     acme = next(t for t in raw["tenants"] if t["name"] == "acme")
-    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(13)]
+    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(14)]
     run = run_program(monkeypatch, pulumi_config(raw))
-    # 6 own prefixes (its subnets in 2 clouds, 4 fabric blocks), 2 denies; inbound also ICMP from the node.
-    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 8 + 13: one too many
-    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 9 + the 13 destinations' replies
+    # 5 own prefixes (its subnets in 2 clouds, 3 fabric blocks), 2 denies; inbound also ICMP from the node.
+    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 7 + 14: one too many
+    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 8 + the 14 destinations' replies
     assert [w for w in warnings if "network ACL" in w] == [
         "tenant acme: its network ACL in aws has 21 outbound entries, over AWS's default quota of 20 "
         "(raise 'Rules per network ACL' to at most 40, or merge allow-list entries)",

@@ -89,13 +89,13 @@ def test_no_two_allocations_overlap(ids: set[int], prefix_length: int) -> None:
         assert len(numbers) == len(set(numbers))
     # Inside each tenant network: gateways, router addresses and DHCP never meet.
     for r in plan.routers:
-        for c in r.tenants:
-            net = c.tenant.network
+        for c in (on for t in r.tenants for on in t.segments):
+            net = c.segment.network
             assert c.vrrp_address in net and c.address in net and c.vrrp_address != c.address
             if c.dhcp:
                 assert c.dhcp[0] > c.address and c.dhcp[1] < net.broadcast
-    addresses = [c.address for r in plan.routers for c in r.tenants] + [
-        c.vrrp_address for r in plan.routers for c in r.tenants if r.id == 1
+    addresses = [c.address for r in plan.routers for t in r.tenants for c in t.segments] + [
+        c.vrrp_address for r in plan.routers for t in r.tenants for c in t.segments if r.id == 1
     ]
     assert len(addresses) == len(set(addresses))
 

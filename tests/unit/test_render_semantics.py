@@ -86,10 +86,11 @@ def test_every_claimed_address_has_exactly_one_owner(plan: topology.Plan) -> Non
 
 def test_tenant_gateways_are_on_the_segment_they_serve(plan: topology.Plan) -> None:
     for r in plan.routers:
-        for carried in r.tenants:
-            assert carried.vrrp_address in carried.tenant.network and carried.address in carried.tenant.network
+        for carried in (on for c in r.tenants for on in c.segments):
+            net = carried.segment.network
+            assert carried.vrrp_address in net and carried.address in net
             if carried.dhcp is not None:
                 first, last = carried.dhcp
-                assert first in carried.tenant.network and last < carried.tenant.network.broadcast
+                assert first in net and last < net.broadcast
                 # Leases never hand out a gateway's or a router's address.
                 assert int(first) > int(carried.address) and int(first) > int(carried.vrrp_address)

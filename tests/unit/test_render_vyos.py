@@ -16,7 +16,7 @@ from fabric.deferred import Deferred
 from fabric.errors import ConfigError
 from fabric.render.vyos import SECTIONS, owned_subtrees, render_router, render_routers, schema_problems
 from fabric.render.vyos.command import Command, late_paths, secret_paths, set_line
-from fabric.render.vyos.names import l3_bridge, segment_bridge
+from fabric.render.vyos.names import l3_bridge
 from fabric.vyos_schema import VyosSchema
 from tests.conftest import ROOT, patch
 
@@ -106,7 +106,7 @@ def test_evpn_tenant_config(example_plan: topology.Plan) -> None:
         )
         assert f"set interfaces vxlan vxlan{t.vni} source-address '{r.mesh_address}'" in text
         assert f"set interfaces vxlan vxlan{t.vni} parameters nolearning" in text
-        assert f"set high-availability vrrp group {t.name}-{r.site} address {c.vrrp_address}/24" in text
+        assert f"set high-availability vrrp group {t.name}-{r.site} address {c.first.vrrp_address}/24" in text
     assert "set protocols bgp address-family l2vpn-evpn advertise-all-vni" in text
 
 
@@ -197,5 +197,5 @@ def test_a_routers_l3_vni_bridges_share_one_router_mac_unique_in_the_fabric() ->
             assert len(l3) == 1
             macs[router.name] = l3.pop()
             # segment bridges keep their own MAC (the VRRP gateway has its own virtual MAC)
-            assert not any(f"interfaces bridge {segment_bridge(c.tenant)} mac" in config for c in router.tenants)
+            assert not any(f"interfaces bridge {c.tenant.bridge} mac" in config for c in router.tenants)
     assert len(set(macs.values())) == len(macs) >= 4

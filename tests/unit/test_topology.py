@@ -100,17 +100,17 @@ def test_tenant_numbers_follow_the_documented_formulas(base_raw: dict[str, Any])
         1010,
         "65000:10",
     )
-    assert (str(acme.network), str(acme.access), str(acme.services), str(acme.migration)) == (
+    assert (str(acme.network), str(acme.access), str(acme.services)) == (
         "100.65.10.0/24",
         "100.64.10.0/24",
         "100.80.10.0/24",
-        "100.96.10.0/24",
     )
     r1, r2 = plan.routers
-    c1, c2 = r1.tenants[0], r2.tenants[0]
+    t1, t2 = r1.tenants[0], r2.tenants[0]
+    c1, c2 = t1.first, t2.first
     assert (str(c1.vrrp_address), str(c1.address), str(c2.address)) == ("100.65.10.1", "100.65.10.17", "100.65.10.18")
-    assert (c1.vrid, c1.priority, c2.priority) == (1, 199, 198)
-    assert c1.route_distinguisher == "172.27.1.1:10"
+    assert (c1.vrid, t1.priority, t2.priority) == (1, 199, 198)
+    assert t1.route_distinguisher == "172.27.1.1:10"
     # DHCP: the upper half of the network, split between the pair.
     assert c1.dhcp is not None and c2.dhcp is not None
     assert (str(c1.dhcp[0]), str(c1.dhcp[1]), str(c2.dhcp[0]), str(c2.dhcp[1])) == (

@@ -24,7 +24,6 @@ serves inside a VRF), and ``Router=`` needs systemd 249 (the hypervisors run 257
 from __future__ import annotations
 
 from fabric.render.linux.network import DIR, RELOAD, RELOAD_ACTION
-from fabric.render.linux.node import bridge_name
 from fabric.render.linux.state import Concern, HostFile
 from fabric.render.linux.text import header, ini
 from fabric.topology import DhcpPlan, HypervisorPlan, Plan
@@ -32,7 +31,7 @@ from fabric.topology import DhcpPlan, HypervisorPlan, Plan
 
 def drop_in_path(d: DhcpPlan) -> str:
     """The drop-in that makes the tenant's bridge on this host its DHCP server."""
-    return f"{DIR}/60-{bridge_name(d.tenant)}.network.d/50-dhcp.conf"
+    return f"{DIR}/60-{d.segment.bridge}.network.d/50-dhcp.conf"
 
 
 def _vrf_netdev(head: str, d: DhcpPlan) -> str:
@@ -52,7 +51,7 @@ def _vrf_network(head: str, d: DhcpPlan) -> str:
 
 def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
     t = d.tenant
-    network = t.network
+    network = d.segment.network
     return ini(
         head,
         [
@@ -86,16 +85,21 @@ def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
 def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     head = header(hv.spec.name)
     files: list[HostFile] = []
+    vrfs: set[str] = set()
     for d in hv.dhcp:
-        vrf, br = d.tenant.vrf, bridge_name(d.tenant)
+        vrf, br = d.tenant.vrf, d.segment.bridge
+        if vrf not in vrfs:  # one VRF per tenant, for all of its segments here
+            vrfs.add(vrf)
+            files += [
+                HostFile(
+                    f"{DIR}/60-{vrf}.netdev",
+                    _vrf_netdev(head, d),
+                    reload=(RELOAD,),
+                    cleanup=(("ip", "link", "delete", vrf),),
+                ),
+                HostFile(f"{DIR}/60-{vrf}.network", _vrf_network(head, d), reload=(RELOAD,)),
+            ]
         files += [
-            HostFile(
-                f"{DIR}/60-{vrf}.netdev",
-                _vrf_netdev(head, d),
-                reload=(RELOAD,),
-                cleanup=(("ip", "link", "delete", vrf),),
-            ),
-            HostFile(f"{DIR}/60-{vrf}.network", _vrf_network(head, d), reload=(RELOAD,)),
             HostFile(
                 drop_in_path(d),
                 _server_network(head, plan, d),

@@ -39,7 +39,7 @@ from fabric.render.linux.network import RELOAD_ACTION
 from fabric.render.linux.state import Concern, HostAction, HostFile, HostState
 from fabric.render.linux.text import header, ini
 from fabric.render.vyos.bgp import HOLDTIME, KEEPALIVE
-from fabric.topology import NodePlan, Plan, TenantOnNode, TenantPlan, TenantPort
+from fabric.topology import NodePlan, Plan, TenantOnNode, TenantPort
 
 MESH = "wg0"
 WG_CONF = f"/etc/wireguard/{MESH}.conf"
@@ -50,14 +50,6 @@ FRR_CONF = "/etc/frr/frr.conf"
 FRR_DAEMONS = "/etc/frr/daemons"
 #: The standard VXLAN port (IANA 4789); it only ever appears inside WireGuard.
 VXLAN_PORT = 4789
-
-
-def vxlan_name(t: TenantPlan) -> str:
-    return t.vxlan
-
-
-def bridge_name(t: TenantPlan) -> str:
-    return t.bridge
 
 
 def _head(node: NodePlan, comment: str = "#") -> str:
@@ -109,7 +101,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
     head = _head(node)
     files = []
     for t in node.tenants:
-        vx, br, tp = vxlan_name(t.tenant), bridge_name(t.tenant), t.tenant
+        vx, br, seg = t.segment.vxlan, t.segment.bridge, t.segment
         files += [
             HostFile(
                 f"{NETWORKD}/60-{br}.netdev",
@@ -132,7 +124,7 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
                         (
                             "VXLAN",
                             [
-                                ("VNI", tp.vni),
+                                ("VNI", seg.vni),
                                 ("Local", node.mesh_address),
                                 ("DestinationPort", VXLAN_PORT),
                                 ("MacLearning", "no"),
@@ -173,17 +165,17 @@ def segments(plan: Plan, node: NodePlan) -> Concern:
 
 def _bridge_network(plan: Plan, t: TenantOnNode) -> list[tuple[str, list[tuple[str, object]]]]:
     """The segment's bridge: the node's address, and the tenant's other prefixes via its home gateway."""
-    tp = t.tenant
-    address = [] if t.address is None else [("Address", f"{t.address}/{tp.network.prefixlen}")]
+    tp, seg = t.tenant, t.segment
+    address = [] if t.address is None else [("Address", f"{t.address}/{seg.network.prefixlen}")]
     # A bridge without an address never gets past "carrier": not what wait-online waits for.
     online = [] if t.address is not None else [("RequiredForOnline", "no")]
     sections: list[tuple[str, list[tuple[str, object]]]] = [
-        ("Match", [("Name", bridge_name(tp))]),
+        ("Match", [("Name", seg.bridge)]),
         ("Link", [("MTUBytes", plan.mtu.tenant), *online]),
         (
             "Network",
             [
-                ("Description", f"tenant {tp.name} (id {tp.id})"),
+                ("Description", f"tenant {tp.name} (id {tp.id})" + ("" if seg.first else f" segment {seg.name}")),
                 *address,
                 ("LinkLocalAddressing", "no"),
                 ("ConfigureWithoutCarrier", "yes"),
@@ -233,13 +225,13 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     routed = [t for t in node.tenants if t.cloud_subnet is not None]
     forward, local = [], []
     for t in node.tenants:
-        br, name = bridge_name(t.tenant), t.tenant.name
+        br, name = t.segment.bridge, t.tenant.name
         local.append(
-            f'        iifname "{br}" ip daddr != {t.tenant.network} drop comment "tenant {name}: only its own network"'
+            f'        iifname "{br}" ip daddr != {t.segment.network} drop comment "tenant {name}: only its own network"'
         )
         # The node is the tenant's next hop, not a service: ping it, nothing else (no SSH, no BGP).
         local.append(f'        iifname "{br}" meta l4proto != icmp drop comment "tenant {name}: only ICMP to the node"')
-        forward.append(_own_segment(t.tenant))
+        forward.append(_own_segment(t))
         if t.cloud_subnet is not None:
             # The tenant policy's own-prefix rule, the one that applies here (the cloud's route
             # table sends the node only the tenant's prefixes; egress leaves through the cloud).
@@ -271,10 +263,11 @@ def forwarding(plan: Plan, node: NodePlan) -> Concern:
     return _nftables(node, comment, {"inet": inet}, routed=bool(routed))
 
 
-def _own_segment(t: TenantPlan) -> str:
+def _own_segment(t: TenantOnNode) -> str:
     """Bridged frames reach the forward hook too where br_netfilter is loaded (next to Docker,
     say), as from the bridge to itself: those stay in their segment."""
-    return f'        iifname "{t.bridge}" oifname "{t.bridge}" accept comment "tenant {t.name}: its own segment"'
+    br = t.segment.bridge
+    return f'        iifname "{br}" oifname "{br}" accept comment "tenant {t.tenant.name}: its own segment"'
 
 
 def _overlay_only_in_mesh() -> list[str]:
@@ -295,7 +288,7 @@ def _l2_filter(node: NodePlan) -> Concern:
     address. VXLAN and BGP are taken only from inside WireGuard, as on every VTEP."""
     inet, arp, bridge = [], [], []
     for t in node.tenants:
-        br, tp = bridge_name(t.tenant), t.tenant
+        br, tp = t.segment.bridge, t.tenant
         # A bridge in the DHCP server's VRF: the input hook names the VRF device (kernel vrf.rst), so both.
         ins = f'{{ "{br}", "{tp.vrf}" }}' if t.dhcp_server is not None else f'"{br}"'
         if t.dhcp_server is not None:
@@ -314,9 +307,9 @@ def _l2_filter(node: NodePlan) -> Concern:
                 f'        iifname "{p.tap}" arp saddr ip != {own} drop comment "port {p.name}: its own address"',
                 f'        iifname "{p.tap}" udp sport 67 drop comment "port {p.name}: no DHCP server"',
             ]
-    bridges = ", ".join(f'"{bridge_name(t.tenant)}"' for t in node.tenants)
+    bridges = ", ".join(f'"{t.segment.bridge}"' for t in node.tenants)
     # Bridged frames stay in their own segment; anything routed into or out of a segment does not pass.
-    forward = [_own_segment(t.tenant) for t in node.tenants]
+    forward = [_own_segment(t) for t in node.tenants]
     forward += [f"        iifname {{ {bridges} }} drop", f"        oifname {{ {bridges} }} drop"] if bridges else []
     tables = {
         "inet": [

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from fabric.isolation import Rule
 from fabric.render.vyos.command import Command, cmd
-from fabric.render.vyos.names import ADMIN, MESH, MESH_ENDPOINTS, egress_chain, segment_bridge, tenant_group, vif
+from fabric.render.vyos.names import ADMIN, MESH, MESH_ENDPOINTS, egress_chain, tenant_group, vif
 from fabric.topology import Plan, RouterPlan, TenantOnRouter
 
 OWNS = (("firewall",),)
@@ -79,7 +79,7 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         out += _rule(f, 80, "accept", "VRRP on the public VLAN", protocol="vrrp", inbound=vif(plan.public_vlan))
     for carried in router.tenants:
         t = carried.tenant
-        where = f"tenant {t.name} ({segment_bridge(t)} in VRF {t.vrf})"
+        where = f"tenant {t.name} ({t.bridge} in VRF {t.vrf})"
         out += _rule(f, INPUT_RULE_BASE + 2 * t.id, "accept", f"VRRP, {where}", protocol="vrrp", inbound=t.vrf)
         out += _rule(
             f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP, {where}", protocol="udp", port="67", inbound=t.vrf

@@ -18,15 +18,6 @@ def vif(vlan: int) -> str:
     return f"{TRUNK}.{vlan}"
 
 
-def segment_bridge(t: TenantPlan) -> str:
-    """The tenant segment's bridge: its L2 VXLAN and the gateway addresses (named as on every VTEP)."""
-    return t.bridge
-
-
-def segment_vxlan(t: TenantPlan) -> str:
-    return t.vxlan
-
-
 def l3_bridge(t: TenantPlan) -> str:
     """The bridge that binds the tenant's L3 VNI to its VRF (EVPN type-5)."""
     return f"br{t.l3_vni}"

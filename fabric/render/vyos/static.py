@@ -1,9 +1,9 @@
-"""Static routes of the default VRF: the upstream default, and tenant prefixes back into their VRFs."""
+"""Static routes of the default VRF: the upstream default, and each tenant segment back into its VRF
+(the way back for replies to its source NAT and for its published services)."""
 
 from __future__ import annotations
 
 from fabric.render.vyos.command import Command, cmd
-from fabric.render.vyos.names import segment_bridge
 from fabric.topology import Plan, RouterPlan
 
 OWNS = (("protocols", "static"),)
@@ -13,6 +13,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
     out = [cmd("protocols", "static", "route", "0.0.0.0/0", "next-hop", router.public_gateway)]
     for carried in router.tenants:
         t = carried.tenant
-        route = ("protocols", "static", "route", t.network, "interface", segment_bridge(t))
-        out.append(cmd(*route, "vrf", value=t.vrf))
+        for on in carried.segments:
+            route = ("protocols", "static", "route", on.segment.network, "interface", on.segment.bridge)
+            out.append(cmd(*route, "vrf", value=t.vrf))
     return out
