@@ -36,6 +36,7 @@ from fabric.topology import (
     MeshMember,
     NodePlan,
     Plan,
+    TenantOnNode,
     TenantPlan,
     WireguardPeer,
 )
@@ -231,7 +232,7 @@ def _hypervisor_lines(hv: HypervisorPlan) -> list[str]:
     if tenant_vms:
         lines.append(_count(tenant_vms, "tenant VM"))
     if hv.dhcp:
-        lines.append("DHCP " + ", ".join(d.tenant.name for d in hv.dhcp))
+        lines.append("DHCP " + ", ".join(dict.fromkeys(d.tenant.name for d in hv.dhcp)))
     return lines
 
 
@@ -349,16 +350,31 @@ def _tenants(f: _Fabric, plans: Sequence[Plan]) -> Iterable[str]:
                 text = label(f"VRF, VRRP {c.first.vrrp_address}")
                 yield f"  {node_id(c.tenant.name, TENANT)} ---|{text}| {node_id(r.name)}"
         for n in (*plan.nodes, *(c.node for c in plan.clouds)):
-            for on in n.tenants:
-                text = label(f"VTEP {on.address}" if on.address else f"VTEP, {_count(len(on.ports), 'port')}")
-                yield f"  {node_id(on.tenant.name, TENANT)} -.-|{text}| {node_id(n.name)}"
+            for tenant, ons in _by_tenant(n.tenants):
+                ports = sum(len(on.ports) for on in ons)
+                text = f"VTEP {ons[0].address}" if ons[0].address else f"VTEP, {_count(ports, 'port')}"
+                yield f"  {node_id(tenant, TENANT)} -.-|{label(text + _segments(ons))}| {node_id(n.name)}"
         for hv in plan.hypervisors:
-            for on in hv.vtep.tenants if hv.vtep else ():
-                text = label(f"VTEP, {_count(len(on.ports), 'VM')}" if on.ports else "VTEP, DHCP")
-                yield f"  {node_id(on.tenant.name, TENANT)} -.-|{text}| {node_id(hv.spec.name)}"
+            for tenant, ons in _by_tenant(hv.vtep.tenants if hv.vtep else ()):
+                vms = sum(len(on.ports) for on in ons)
+                text = f"VTEP, {_count(vms, 'VM')}" if vms else "VTEP, DHCP"
+                yield f"  {node_id(tenant, TENANT)} -.-|{label(text + _segments(ons))}| {node_id(hv.spec.name)}"
         for cloud in plan.clouds:
             for ct in cloud.tenants:
                 yield f"  {node_id(cloud.node.name)} -.- {subnet_id(ct.tenant.name, cloud.site)}"
+
+
+def _by_tenant(carried: Iterable[TenantOnNode]) -> list[tuple[str, list[TenantOnNode]]]:
+    """A VTEP's segments grouped by tenant (one edge per tenant), in order."""
+    groups: dict[str, list[TenantOnNode]] = {}
+    for on in carried:
+        groups.setdefault(on.tenant.name, []).append(on)
+    return list(groups.items())
+
+
+def _segments(ons: Sequence[TenantOnNode]) -> str:
+    """``, 3 segments`` when a VTEP carries more than the tenant's first segment."""
+    return f", {_count(len(ons), 'segment')}" if len(ons) > 1 or not ons[0].segment.first else ""
 
 
 def mermaid(plans: Sequence[Plan]) -> str:

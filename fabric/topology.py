@@ -478,6 +478,7 @@ def segment_plans(inv: Inventory, t: Tenant, services: IPNetwork) -> tuple[Segme
         network=ap.tenant_block(plan.tenant_networks, plan.tenant_prefix_length, t.id),
         sites=sites,
     )
+    ids = {s.name: (s.id, s.kind) for s in inv.sites}  # the checks build plans of configs they refuse
     rest = []
     for seg in sorted(t.segments, key=lambda s: s.id):
         if seg.prefix is not None:
@@ -486,14 +487,14 @@ def segment_plans(inv: Inventory, t: Tenant, services: IPNetwork) -> tuple[Segme
             network = services
         else:
             network = ap.segment_block(plan.tenant_segments, plan.tenant_prefix_length, t.id, seg.id)
-        spans = seg.sites if seg.sites is not None else [s for s in sites if inv.site(s).kind != "cloud"]
+        spans = seg.sites if seg.sites is not None else [s for s in sites if ids[s][1] != "cloud"]
         rest.append(
             SegmentPlan(
                 name=seg.name,
                 id=seg.id,
                 vni=ap.segment_vni(n.segment_vni_base, t.id, seg.id),
                 network=network,
-                sites=tuple(sorted(spans, key=lambda name: inv.site(name).id)),
+                sites=tuple(sorted(spans, key=lambda name: ids.get(name, (0, ""))[0])),
             )
         )
     return (first, *rest)

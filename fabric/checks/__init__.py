@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from fabric.checks import clouds, datacenter, mesh, nodes, peers, plan, sites, tenants, vms
+from fabric.checks import clouds, datacenter, mesh, nodes, peers, plan, segments, sites, tenants, vms
 from fabric.checks.common import Remote
 from fabric.model import Inventory
 
@@ -29,6 +29,7 @@ RULES: tuple[Rule, ...] = (
     *sites.RULES,
     sites.stack_has_devices,
     *tenants.RULES,
+    *segments.RULES,
     *datacenter.RULES,
     *vms.RULES,
     plan.mtu_fits,

@@ -17,7 +17,7 @@ from netaddr import IPAddress
 from fabric import addressing as ap
 from fabric.checks.common import duplicates, tap_fits
 from fabric.model import Inventory, Tenant
-from fabric.topology import IMAGE_DIR, machine_image, public_hypervisors, router_image, tenant_plan
+from fabric.topology import FIRST_SEGMENT, IMAGE_DIR, machine_image, public_hypervisors, router_image, tenant_plan
 
 
 def _some(what: str, names: list[str], shown: int = 8) -> str:
@@ -36,13 +36,30 @@ def _tenant_at(inv: Inventory, key: str, name: str, site: str) -> Iterator[str]:
         yield f"{key}.tenant: tenant {name} does not span {site} (its sites: {', '.join(inv.tenant_sites(tenant))})"
 
 
-def _address_free(inv: Inventory, key: str, tenant: Tenant, address: IPAddress, sites: list[int]) -> Iterator[str]:
-    """A fixed address in the tenant network, off the gateways' and every site's block, off the DHCP range."""
-    network = tenant_plan(inv, tenant).network
+def _segment(inv: Inventory, key: str, tenant: Tenant, name: str | None, site: str) -> Iterator[str]:
+    """``segment`` names one of the tenant's segments, and that segment spans ``site``."""
+    if name is None:
+        return
+    segments = {s.name: s for s in tenant_plan(inv, tenant).segments}
+    if name not in segments:
+        yield f"{key}.segment: tenant {tenant.name} has no segment {name!r} ({_some('segments', sorted(segments))})"
+    elif site not in segments[name].sites:
+        yield f"{key}.segment: segment {name} of tenant {tenant.name} does not span {site}"
+
+
+def _address_free(
+    inv: Inventory, key: str, tenant: Tenant, segment: str | None, address: IPAddress, sites: list[int]
+) -> Iterator[str]:
+    """A fixed address in its segment, off the gateways' and every site's block, off the DHCP range."""
+    seg = next((s for s in tenant_plan(inv, tenant).segments if s.name == (segment or FIRST_SEGMENT)), None)
+    if seg is None:
+        return  # an unknown segment is reported by its own rule
+    network = seg.network
     host = int(address) - network.first
     first, last = ap.dhcp_range(network)
+    where = f"tenant {tenant.name}'s network" if seg.first else f"segment {seg.name} of tenant {tenant.name}"
     if address not in network:
-        yield f"{key}: {address} is outside tenant {tenant.name}'s network {network}"
+        yield f"{key}: {address} is outside {where} {network}"
     elif address in (network.network, network.broadcast):
         yield f"{key}: {address} is the network or broadcast address of {network}"
     elif host < ap.GATEWAY_BLOCK or host // ap.GATEWAY_BLOCK in sites:
@@ -54,6 +71,11 @@ def _address_free(inv: Inventory, key: str, tenant: Tenant, address: IPAddress, 
         )
     elif first <= address <= last:
         yield f"{key}: {address} is in the DHCP range {first}-{last} of {network}"
+
+
+def _spans_known(inv: Inventory, t: Tenant) -> bool:
+    """The tenant's sites are registered (else its own rule reports them, and no plan is built)."""
+    return set(t.sites or ()) <= {s.name for s in inv.sites}
 
 
 def vms_unique(inv: Inventory) -> Iterator[str]:
@@ -75,9 +97,12 @@ def vm_places_known(inv: Inventory) -> Iterator[str]:
         return
     hypervisors = {hv.name for hv in dc.hypervisors}
     vteps = {hv.name for hv in public_hypervisors(dc)}
+    tenants = {t.name: t for t in inv.tenants}
     for vm in dc.vms:
         key = f"datacenter.vms[{vm.name}]"
         yield from _tenant_at(inv, key, vm.tenant, dc.name)
+        if vm.tenant in tenants and _spans_known(inv, tenants[vm.tenant]):
+            yield from _segment(inv, key, tenants[vm.tenant], vm.segment, dc.name)
         if vm.hypervisor not in hypervisors:
             yield f"{key}.hypervisor: unknown hypervisor {vm.hypervisor!r} ({_some('hypervisors', sorted(hypervisors))})"
         elif vm.hypervisor not in vteps:
@@ -99,7 +124,7 @@ def vm_addresses_free(inv: Inventory) -> Iterator[str]:
         if vm.address is None or vm.tenant not in tenants:
             continue
         key = f"datacenter.vms[{vm.name}].address"
-        problems = list(_address_free(inv, key, tenants[vm.tenant], vm.address, sites))
+        problems = list(_address_free(inv, key, tenants[vm.tenant], vm.segment, vm.address, sites))
         yield from problems
         if not problems and vm.address in seen:
             yield f"{key}: {vm.address} is also the address of datacenter.vms[{seen[vm.address]}]"
@@ -134,9 +159,10 @@ def host_devices_apart(inv: Inventory) -> Iterator[str]:
         return
     tenant_devices: dict[str, str] = {}
     for t in inv.tenants:
-        if set(t.sites or ()) <= {s.name for s in inv.sites} and dc.name in inv.tenant_sites(t):
+        if _spans_known(inv, t) and dc.name in inv.tenant_sites(t):
             p = tenant_plan(inv, t)
-            tenant_devices.update({p.bridge: t.name, p.vxlan: t.name, p.vrf: t.name})
+            tenant_devices.update({p.vrf: t.name})
+            tenant_devices.update({name: t.name for s in p.segments for name in (s.bridge, s.vxlan)})
     for hv in dc.hypervisors:
         key = f"datacenter.hypervisors[{hv.name}]"
         own = [
@@ -186,8 +212,9 @@ def node_ports_sound(inv: Inventory) -> Iterator[str]:
         for index, port in enumerate(node.ports):
             key = f"nodes[{node.name}].ports[{port.name}]"
             yield from _tenant_at(inv, key, port.tenant, node.site)
-            if port.tenant in tenants:
-                yield from _address_free(inv, f"{key}.address", tenants[port.tenant], port.address, sites)
+            if port.tenant in tenants and _spans_known(inv, tenants[port.tenant]):
+                yield from _segment(inv, key, tenants[port.tenant], port.segment, node.site)
+                yield from _address_free(inv, f"{key}.address", tenants[port.tenant], port.segment, port.address, sites)
             if port.name in names:
                 yield f"nodes[{node.name}].ports[{index}].name: {port.name!r} is also the name of {names[port.name]}"
             names.setdefault(port.name, f"nodes[{node.name}].ports[{index}]")

@@ -71,9 +71,13 @@ TENANT_IDS = {"acme": 10, "globex": 20}
 CLOUD_SITE_IDS = {"aws": 3, "azure": 4, "gcp": 5}
 
 
+#: The example tenants' further segments' blocks (``tenants[].segments`` in Pulumi.yaml): acme's
+#: ``data`` is slot 16 x 10 + 1 of ``tenant_segments``; its ``services`` segment is its services block.
+SEGMENT_BLOCKS = {"acme": ["100.112.161.0/24"], "globex": []}
+
+
 def tenant_prefixes(tenant: str) -> set[str]:
-    t = TENANT_IDS[tenant]
-    return {f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24"}
+    return set(tenant_prefix_list(tenant))
 
 
 def cloud_subnet(site: str, tenant: str) -> str:
@@ -85,9 +89,9 @@ def node_address(site: str) -> str:
 
 
 def tenant_prefix_list(tenant: str) -> list[str]:
-    """The tenant's prefixes in plan order: network, access, services."""
+    """The tenant's prefixes in plan order: network, access, services, its further segments'."""
     t = TENANT_IDS[tenant]
-    return [f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24"]
+    return [f"100.65.{t}.0/24", f"100.64.{t}.0/24", f"100.80.{t}.0/24", *SEGMENT_BLOCKS[tenant]]
 
 
 #: ``address_plan.cloud_networks`` and ``tenant_base``: what no tenant filter admits beyond its own.
@@ -367,6 +371,7 @@ EXPECTED_TREES = {
         ("gcp:compute/route:Route", "gcp-tenant-acme-100-65-10-0-24"),  # one route per prefix of acme
         ("gcp:compute/route:Route", "gcp-tenant-acme-100-64-10-0-24"),
         ("gcp:compute/route:Route", "gcp-tenant-acme-100-80-10-0-24"),
+        ("gcp:compute/route:Route", "gcp-tenant-acme-100-112-161-0-24"),
     },
 }
 CLOUD_TYPES = ("aws:", "azure-native:", "gcp:", "pulumi:providers:")
@@ -947,11 +952,12 @@ def test_a_network_acl_past_awss_default_quota_is_a_warning(monkeypatch: pytest.
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
     raw = burst_raw()
     acme = next(t for t in raw["tenants"] if t["name"] == "acme")
-    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(14)]
+    acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(13)]
     run = run_program(monkeypatch, pulumi_config(raw))
-    # 5 own prefixes (its subnets in 2 clouds, 3 fabric blocks), 2 denies; inbound also ICMP from the node.
-    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 7 + 14: one too many
-    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 8 + the 14 destinations' replies
+    # 6 own prefixes (its subnets in 2 clouds, 4 fabric blocks: network, access, services, segment
+    # data), 2 denies; inbound also ICMP from the node.
+    assert len(run.by_name("aws-tenant-acme-acl").plain("egress")) == 21  # 8 + 13: one too many
+    assert len(run.by_name("aws-tenant-acme-acl").plain("ingress")) == 22  # 9 + the 13 destinations' replies
     assert [w for w in warnings if "network ACL" in w] == [
         "tenant acme: its network ACL in aws has 21 outbound entries, over AWS's default quota of 20 "
         "(raise 'Rules per network ACL' to at most 40, or merge allow-list entries)",

@@ -199,7 +199,7 @@ def test_dc1_and_dc2_sites_routers_hypervisors_sessions_and_tenants() -> None:
     }
     # Each hypervisor is the VTEP of the tenants whose VMs or DHCP it hosts.
     vteps = {(e.a, e.b): e.text for e in d.edges if e.kind == "vtep" and "_hv" in e.b}
-    assert vteps[("acme_TENANT", "dc1_hv1")] == ["VTEP, 1 VM"]
+    assert vteps[("acme_TENANT", "dc1_hv1")] == ["VTEP, 1 VM, 3 segments"]  # acme: main, data, services
     assert vteps[("initech_TENANT", "dc1_hv2")] == ["VTEP, 1 VM"]  # its VM; initech's DHCP is dc2's
     assert vteps[("globex_TENANT", "dc1_hv2")] == ["VTEP, DHCP"]
     assert len(vteps) == 9

@@ -177,7 +177,14 @@ def test_tenants_leaving_from_nat_addresses_fail_over_with_them() -> None:
         plan = stackfile.load_stack(ROOT, stack).plan
         for router, rendered in zip(plan.routers, render_routers(plan), strict=True):
             members = rendered.config().get(f"high-availability vrrp sync-group nat-{router.site} member", [])
-            nat_tenants = {f"{c.tenant.name}-{router.site}" for c in router.tenants if c.nat_address is not None}
+            nat_tenants = {
+                f"{c.tenant.name}-{router.site}"
+                if on.segment.first
+                else f"{c.tenant.name}.{on.segment.name}.{router.site}"
+                for c in router.tenants
+                if c.nat_address is not None
+                for on in c.segments
+            }
             if router.nat_addresses:
                 assert set(members) == {f"public-{router.site}"} | nat_tenants
                 tied += len(nat_tenants)

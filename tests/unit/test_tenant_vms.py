@@ -207,9 +207,11 @@ def test_a_vm_keeps_its_mac_and_address_when_it_moves() -> None:
 
 def test_a_hypervisor_carries_exactly_the_tenants_of_its_vms_and_its_dhcp() -> None:
     dc1 = EXAMPLES[0]
-    carried = {hv.spec.name: [t.tenant.name for t in hv.vtep.tenants] for hv in dc1.hypervisors if hv.vtep}
+    carried = {hv.spec.name: [t.segment.bridge for t in hv.vtep.tenants] for hv in dc1.hypervisors if hv.vtep}
+    # Each DHCP host carries every segment it serves (acme's three: main, data, services);
     # dc1-hv2 carries initech only for its VM (initech's DHCP is served in dc2).
-    assert carried == {"dc1-hv1": ["acme", "globex"], "dc1-hv2": ["acme", "globex", "initech"]}
+    acme = ["br10010", "br100161", "br100162"]
+    assert carried == {"dc1-hv1": [*acme, "br10020"], "dc1-hv2": [*acme, "br10020", "br10030"]}
     hv2 = dc1.hypervisors[1]
     assert hv2.vtep is not None and hv2.vtep.mesh_address == ap.mesh_address(dc1.control_plane, 1, 130)
     assert [n.name for n in hv2.vtep.bgp_neighbors] == ["dc1-r1"]  # its site's route reflector
@@ -232,6 +234,6 @@ def test_the_vm_unit_tap_and_filter_as_rendered() -> None:
     assert 'iifname "vt-acme-db1" ether saddr != 02:fb:01:00:00:02 drop' in nft
     assert 'iifname "br10030" drop' in nft  # initech: not served here, nothing of the host's
     assert 'iifname { "br10010", "acme" } udp dport 67 accept' in nft  # acme's DHCP server is here
-    assert 'iifname { "br10010", "br10020", "br10030" } drop' in nft  # never routed
+    assert 'iifname { "br10010", "br100161", "br100162", "br10020", "br10030" } drop' in nft  # never routed
     ovs = state.concerns["ovs"].action("ovs-bridge").commands
     assert not any("vt-acme-db1" in argv for argv in ovs)  # a tenant VM's tap is never an OVS port
