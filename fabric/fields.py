@@ -181,6 +181,15 @@ TenantName = Annotated[
         15,
     ),
 ]
+#: Who an egress allow entry is for: a segment (``data``), a VM (``<datacenter>/<vm>``) or a prefix.
+SourceRef = Annotated[
+    str,
+    checked(
+        "a source: a segment name, <datacenter>/<vm>, or an IPv4 prefix like 100.65.10.0/28",
+        r"[a-z][a-z0-9-]*(?:/[a-z][a-z0-9-]*)?|[0-9]{1,3}(?:\.[0-9]{1,3}){3}/[0-9]{1,2}",
+        63,
+    ),
+]
 #: Free text for humans (descriptions): letters, digits, spaces and plain punctuation; no quotes.
 Description = Annotated[
     str,

@@ -44,6 +44,7 @@ from fabric.fields import (
     Memory,
     Name,
     NicName,
+    SourceRef,
     SshPublicKey,
     StackName,
     TenantName,
@@ -211,6 +212,26 @@ class EgressRule(_Model):
     destination: Prefix
     protocol: Literal["tcp", "udp", "icmp", "all"] = "tcp"
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
+    #: Only this part of the tenant may use the entry: a segment name, ``<datacenter>/<vm>`` (a VM
+    #: with a fixed address) or a prefix of the tenant's; default: all of it.
+    source: SourceRef | None = None
+    description: Description = ""
+
+
+class Publish(_Model):
+    """A tenant service published on a public address (README "Published services"): destination NAT
+    on the gateway routers, the firewall admitting exactly that flow."""
+
+    #: Where it is reached: an address of a datacenter's public prefixes that its gateways hold by
+    #: VRRP; default: the tenant's NAT address in each datacenter that gives it one.
+    public_address: Address | None = None
+    protocol: Literal["tcp", "udp"] = "tcp"
+    port: int = Field(ge=1, le=65535)
+    #: The tenant address it goes to (on one of its segments), and port (default: ``port``).
+    to: Address
+    to_port: int | None = Field(default=None, ge=1, le=65535)
+    #: Who may reach it; default: anywhere.
+    from_: list[Prefix] = Field(default=[], alias="from")
     description: Description = ""
 
 
@@ -252,6 +273,8 @@ class Tenant(_Model):
     egress: Egress = Egress()
     #: Segments besides the first (whose numbers are ``vni``, ``address_plan.tenant_networks``'s block).
     segments: list[Segment] = []
+    #: Services reached from outside on a public address (at most 99).
+    publish: list[Publish] = Field(default=[], max_length=99)
     vni: int | None = Field(default=None, ge=1, le=16_777_214)
     l3_vni: int | None = Field(default=None, ge=1, le=16_777_214)
     vrf_table: int | None = Field(default=None, ge=100, le=65_535)

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
-from netaddr import IPAddress, IPNetwork
+from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from fabric import addressing as ap
 from fabric import deferred, isolation
@@ -83,6 +84,21 @@ class BgpNeighbor:
     name: str
     address: str
     client: bool
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published service (``tenants[].publish``): ``port`` on a public address goes to ``to_port``
+    of ``to``; its number is its isolation rule's and names its NAT rule."""
+
+    number: int
+    #: As configured (None: the tenant's NAT address, in each datacenter that gives it one).
+    public_address: IPAddress | None
+    protocol: Literal["tcp", "udp"]
+    port: int
+    to: IPAddress
+    to_port: int
+    reason: str
 
 
 #: The name of a tenant's first segment (``tenants[]``'s own ``vni`` and network).
@@ -136,6 +152,7 @@ class TenantPlan:
     dhcp_site: str | None
     #: The tenant's isolation policy (:mod:`fabric.isolation`): what every filter translates.
     policy: TenantPolicy
+    published: tuple[Published, ...] = ()
     #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
     cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
 
@@ -203,6 +220,8 @@ class TenantOnRouter:
     nat_address: IPAddress | None
     #: (cloud workload subnet, next hop: that cloud node's address on the segment).
     cloud_routes: tuple[tuple[IPNetwork, IPAddress], ...] = ()
+    #: The tenant's services published in this datacenter, each with its public address here.
+    published: tuple[tuple[IPAddress, Published], ...] = ()
 
     @property
     def first(self) -> SegmentOnRouter:
@@ -243,7 +262,7 @@ class RouterPlan:
     bgp_neighbors: tuple[BgpNeighbor, ...]
     tenants: tuple[TenantOnRouter, ...]
     trunk_vlans: tuple[int, ...]
-    #: Tenant NAT addresses this datacenter's routers hold together (VRRP on the public VLAN).
+    #: Tenant NAT and published addresses this datacenter's routers hold together (VRRP on the public VLAN).
     nat_addresses: tuple[IPNetwork, ...]
     public_vrid: int
     vrrp_priority: int
@@ -441,10 +460,36 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
             "accept",
             r.description or f"allow {r.destination}",
             destinations=(r.destination,),
+            sources=source,
             protocol=r.protocol,
             ports=tuple(r.ports),
         )
         for i, r in enumerate(t.egress.allow)
+        if (source := egress_source(inv, segments, r.source)) is not None
+    )
+    published = tuple(
+        Published(
+            number=isolation.PUBLISH_BASE + i,
+            public_address=p.public_address,
+            protocol=p.protocol,
+            port=p.port,
+            to=p.to,
+            to_port=p.to_port or p.port,
+            reason=p.description or f"published {p.protocol} {p.port} to {p.to}",
+        )
+        for i, p in enumerate(t.publish)
+    )
+    ingress = tuple(
+        Rule(
+            p.number,
+            "accept",
+            p.reason,
+            destinations=(IPNetwork(f"{p.to}/32"),),
+            sources=tuple(spec.from_),
+            protocol=p.protocol,
+            ports=(p.to_port,),
+        )
+        for p, spec in zip(published, t.publish, strict=True)
     )
     n = inv.numbering
     return TenantPlan(
@@ -460,9 +505,31 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         access=access,
         services=services,
         dhcp_site=t.dhcp_site or (datacenters[0] if datacenters else None),
-        policy=isolation.tenant_policy(t.name, own, plan.tenant_base, pool, allows, t.egress.allow_all),
+        policy=isolation.tenant_policy(t.name, own, plan.tenant_base, pool, allows, t.egress.allow_all, ingress),
+        published=published,
         cloud_subnets=cloud_subnets,
     )
+
+
+def egress_source(inv: Inventory, segments: Sequence[SegmentPlan], ref: str | None) -> tuple[IPNetwork, ...] | None:
+    """An allow entry's ``source`` as prefixes: () for all of the tenant, a segment's block, a prefix,
+    a VM's fixed address (``<datacenter>/<vm>``); None where it names nothing this stack can see (a
+    VM of another datacenter, whose traffic leaves through that datacenter's gateways; an unknown
+    name, which the checks refuse), so the entry applies to nothing here."""
+    if ref is None:
+        return ()
+    if ref[0].isdigit():
+        try:
+            return (IPNetwork(ref).cidr,)
+        except (AddrFormatError, ValueError):
+            return None  # refused by the checks
+    if "/" in ref:
+        site, name = ref.split("/", 1)
+        dc = inv.datacenter
+        vm = next((v for v in dc.vms if v.name == name), None) if dc is not None and dc.name == site else None
+        return None if vm is None or vm.address is None else (IPNetwork(f"{vm.address}/32"),)
+    segment = next((s for s in segments if s.name == ref), None)
+    return None if segment is None else (segment.network,)
 
 
 def segment_plans(inv: Inventory, t: Tenant, services: IPNetwork) -> tuple[SegmentPlan, ...]:
@@ -645,14 +712,25 @@ def _tenant_on_router(
             dhcp=dhcp,
         )
 
+    nat = dc.nat_addresses.get(t.name)
+    published = tuple((address, p) for p in t.published if (address := published_address(dc, nat, p)) is not None)
     return TenantOnRouter(
         tenant=t,
         segments=tuple(on(seg) for seg in t.segments if dc.name in seg.sites),
+        published=published,
         priority=ap.vrrp_priority(router.id),
         route_distinguisher=ap.route_distinguisher(mesh, t.id),
-        nat_address=dc.nat_addresses.get(t.name),
+        nat_address=nat,
         cloud_routes=cloud_routes(t, everyone),
     )
+
+
+def published_address(dc: Datacenter, nat: IPAddress | None, p: Published) -> IPAddress | None:
+    """Where a service is published in this datacenter: its configured address when one of the
+    datacenter's public prefixes holds it, else the tenant's NAT address here; None: not here."""
+    if p.public_address is None:
+        return nat
+    return p.public_address if any(p.public_address in prefix for prefix in dc.public_prefixes) else None
 
 
 def build(inv: Inventory, remote: Sequence[MeshMember] = ()) -> Plan:
@@ -709,9 +787,15 @@ def _datacenter_plan(
     backbone = ap.site_block(plan.backbone, s)
     public_gateway = dc.upstream_gateway
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
+    held = [addr for _, addr in sorted(dc.nat_addresses.items())]
+    held += sorted(
+        {p.public_address for t in here for p in t.published if p.public_address is not None} - set(held),
+        key=int,
+    )
     nat_addresses = tuple(
-        IPNetwork(f"{addr}/{next(p.prefixlen for p in dc.public_prefixes if addr in p)}")
-        for _, addr in sorted(dc.nat_addresses.items())
+        IPNetwork(f"{addr}/{prefix.prefixlen}")
+        for addr in held
+        if (prefix := next((p for p in dc.public_prefixes if addr in p), None)) is not None
     )
 
     routers = []

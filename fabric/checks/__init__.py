@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from fabric.checks import clouds, datacenter, mesh, nodes, peers, plan, segments, sites, tenants, vms
+from fabric.checks import clouds, datacenter, mesh, nodes, peers, plan, publish, segments, sites, tenants, vms
 from fabric.checks.common import Remote
 from fabric.model import Inventory
 
@@ -32,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     *segments.RULES,
     *datacenter.RULES,
     *vms.RULES,
+    *publish.RULES,
     plan.mtu_fits,
     *clouds.RULES,
     *nodes.RULES,

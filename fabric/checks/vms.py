@@ -47,10 +47,11 @@ def _segment(inv: Inventory, key: str, tenant: Tenant, name: str | None, site: s
         yield f"{key}.segment: segment {name} of tenant {tenant.name} does not span {site}"
 
 
-def _address_free(
+def address_free(
     inv: Inventory, key: str, tenant: Tenant, segment: str | None, address: IPAddress, sites: list[int]
 ) -> Iterator[str]:
-    """A fixed address in its segment, off the gateways' and every site's block, off the DHCP range."""
+    """A fixed address in its segment, off the gateways' and every site's block, off the DHCP range
+    (what a VM, a port or a published service's target may be)."""
     seg = next((s for s in tenant_plan(inv, tenant).segments if s.name == (segment or FIRST_SEGMENT)), None)
     if seg is None:
         return  # an unknown segment is reported by its own rule
@@ -124,7 +125,7 @@ def vm_addresses_free(inv: Inventory) -> Iterator[str]:
         if vm.address is None or vm.tenant not in tenants:
             continue
         key = f"datacenter.vms[{vm.name}].address"
-        problems = list(_address_free(inv, key, tenants[vm.tenant], vm.segment, vm.address, sites))
+        problems = list(address_free(inv, key, tenants[vm.tenant], vm.segment, vm.address, sites))
         yield from problems
         if not problems and vm.address in seen:
             yield f"{key}: {vm.address} is also the address of datacenter.vms[{seen[vm.address]}]"
@@ -214,7 +215,7 @@ def node_ports_sound(inv: Inventory) -> Iterator[str]:
             yield from _tenant_at(inv, key, port.tenant, node.site)
             if port.tenant in tenants and _spans_known(inv, tenants[port.tenant]):
                 yield from _segment(inv, key, tenants[port.tenant], port.segment, node.site)
-                yield from _address_free(inv, f"{key}.address", tenants[port.tenant], port.segment, port.address, sites)
+                yield from address_free(inv, f"{key}.address", tenants[port.tenant], port.segment, port.address, sites)
             if port.name in names:
                 yield f"nodes[{node.name}].ports[{index}].name: {port.name!r} is also the name of {names[port.name]}"
             names.setdefault(port.name, f"nodes[{node.name}].ports[{index}]")

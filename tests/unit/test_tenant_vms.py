@@ -114,6 +114,9 @@ def _fabric(vms: list[tuple[int, int]], hypervisors: int = HYPERVISORS) -> dict[
         for h in range(1, hypervisors + 1)
     ]
     tenants = [t["name"] for t in raw["tenants"] if "dc1" in (t.get("sites") or ["dc1"])]
+    for t in raw["tenants"]:  # the example's allow entries for one of its VMs go with its VMs
+        allow = t.get("egress", {}).get("allow", [])
+        allow[:] = [a for a in allow if "/" not in a.get("source", "")]
     dc["vms"] = [
         {
             "name": f"vm{i}",

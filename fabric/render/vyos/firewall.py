@@ -22,7 +22,16 @@ from __future__ import annotations
 
 from fabric.isolation import Rule
 from fabric.render.vyos.command import Command, cmd
-from fabric.render.vyos.names import ADMIN, MESH, MESH_ENDPOINTS, egress_chain, tenant_group, vif
+from fabric.render.vyos.names import (
+    ADMIN,
+    MESH,
+    MESH_ENDPOINTS,
+    egress_chain,
+    ingress_chain,
+    publish_group,
+    tenant_group,
+    vif,
+)
 from fabric.topology import Plan, RouterPlan, TenantOnRouter
 
 OWNS = (("firewall",),)
@@ -31,12 +40,21 @@ OWNS = (("firewall",),)
 INPUT_RULE_BASE = 1000
 #: Tenant ``t``'s jump rule in the forward filter.
 FORWARD_RULE_BASE = 1000
+#: Tenant ``t``'s jump to its published services' chain in the forward filter.
+INGRESS_JUMP_BASE = 100000
 #: Conntrack's "invalid" drop in an egress chain, between the policy's own-prefix rule and the rest.
 INVALID_RULE = 15
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
-    return _groups(plan, router) + _input(plan, router) + _forward(router) + _egress(plan, router) + _ipv6()
+    return (
+        _groups(plan, router)
+        + _input(plan, router)
+        + _forward(router)
+        + _egress(plan, router)
+        + _ingress(router)
+        + _ipv6()
+    )
 
 
 def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
@@ -48,6 +66,9 @@ def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
         out += [
             cmd("firewall", "group", "network-group", tenant_group(t), "network", value=p) for p in t.owned_prefixes
         ]
+        for rule in t.policy.ingress if carried.published else ():
+            group = publish_group(t, rule)
+            out += [cmd("firewall", "group", "network-group", group, "network", value=p) for p in rule.sources]
     return out
 
 
@@ -117,6 +138,32 @@ def _forward(router: RouterPlan) -> list[Command]:
             cmd(*r, "jump-target", value=egress_chain(t)),
             cmd(*r, "source", "group", "network-group", value=tenant_group(t)),
         ]
+    for carried in (c for c in router.tenants if c.published):
+        t = carried.tenant
+        r = (*f, "rule", INGRESS_JUMP_BASE + t.id)
+        out += [
+            cmd(*r, "description", value=f"tenant {t.name} published services"),
+            cmd(*r, "action", value="jump"),
+            cmd(*r, "jump-target", value=ingress_chain(t)),
+            cmd(*r, "destination", "group", "network-group", value=tenant_group(t)),
+        ]
+    return out
+
+
+def _ingress(router: RouterPlan) -> list[Command]:
+    """The tenant's ingress rules (its published services, after destination NAT) as its chain,
+    where this datacenter publishes any; entered for traffic to the tenant from outside it (the
+    tenant's own and other tenants' traffic meets an egress chain first)."""
+    out: list[Command] = []
+    for carried in (c for c in router.tenants if c.published):
+        t = carried.tenant
+        c = ("firewall", "ipv4", "name", ingress_chain(t))
+        out += [
+            cmd(*c, "description", value=f"tenant {t.name} published services"),
+            cmd(*c, "default-action", value="drop"),
+        ]
+        for rule in t.policy.ingress:
+            out += _policy_rule(c, rule, source_group=publish_group(t, rule) if rule.sources else None)
     return out
 
 
@@ -146,9 +193,13 @@ def _chain(plan: Plan, carried: TenantOnRouter) -> list[Command]:
     return out + [line for _, lines in sorted(rules.items()) for line in lines]
 
 
-def _policy_rule(base: tuple[str, ...], rule: Rule, own: str | None = None) -> list[Command]:
-    """One policy rule; its own-prefix set, when that is its destination, as the tenant's group."""
-    assert len(rule.sources) <= 1 and (own is not None or len(rule.destinations) <= 1)  # as the policy makes them
+def _policy_rule(
+    base: tuple[str, ...], rule: Rule, own: str | None = None, source_group: str | None = None
+) -> list[Command]:
+    """One policy rule; its own-prefix set, when that is its destination, as the tenant's group,
+    and its sources, when they are several, as ``source_group``."""
+    assert source_group is not None or len(rule.sources) <= 1  # as the policy makes them
+    assert own is not None or len(rule.destinations) <= 1
     return _rule(
         base,
         rule.number,
@@ -156,7 +207,8 @@ def _policy_rule(base: tuple[str, ...], rule: Rule, own: str | None = None) -> l
         rule.reason,
         dest_group=own,
         dest_address=None if own is not None or not rule.destinations else str(rule.destinations[0]),
-        source_address=str(rule.sources[0]) if rule.sources else None,
+        source_group=source_group,
+        source_address=str(rule.sources[0]) if rule.sources and source_group is None else None,
         protocol=None if rule.protocol == "all" else rule.protocol,
         port=",".join(str(p) for p in rule.ports) or None,
     )

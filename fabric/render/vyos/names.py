@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fabric.isolation import Rule
 from fabric.topology import TenantPlan
 
 #: The router VM's one NIC: a tap on the hypervisor's OVS bridge, trunking the public and backbone VLANs.
@@ -39,3 +40,13 @@ EGRESS_PREFIX = "EGRESS-"
 def egress_chain(t: TenantPlan) -> str:
     """Firewall chain a tenant's outbound traffic jumps to."""
     return f"{EGRESS_PREFIX}{t.name}"
+
+
+def ingress_chain(t: TenantPlan) -> str:
+    """Firewall chain traffic to a tenant's published services jumps to."""
+    return f"INGRESS-{t.name}"
+
+
+def publish_group(t: TenantPlan, rule: Rule) -> str:
+    """Firewall network-group of who may reach one published service (``from``), by its rule number."""
+    return f"PUBLISH-{t.name}-{rule.number}"

@@ -2,9 +2,10 @@
 
 VRID and address derive from the site id, so the groups of different sites on one
 stretched segment never collide; the lower router id is master. A second group on
-the public VLAN holds the tenants' NAT addresses, so exactly one router answers for
-them; it has the same master as the tenant groups, and a sync-group ties it to the
-groups of the tenants (all their segments) that leave from those addresses: if one of them fails over
+the public VLAN holds the tenants' NAT and published addresses, so exactly one router
+answers for them; it has the same master as the tenant groups, and a sync-group ties it
+to the groups of the tenants (all their segments) that leave from or are reached on those
+addresses: if one of them fails over
 (a segment lost on one router), the others follow, so a tenant's traffic and the
 replies to its NAT address always meet the router that holds the connection. Tenants
 that masquerade behind the router's own address need no tie (their replies go to the
@@ -39,7 +40,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         public = f"public-{router.site}"
         g = ("high-availability", "vrrp", "group", public)
         out += [
-            cmd(*g, "description", value=f"tenant NAT addresses at {router.site}"),
+            cmd(*g, "description", value=f"tenant public addresses at {router.site}"),
             cmd(*g, "interface", value=vif(plan.public_vlan)),
             cmd(*g, "vrid", value=router.public_vrid),
             cmd(*g, "priority", value=router.vrrp_priority),
@@ -48,7 +49,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         tied = [
             _group(c.tenant.name, on.segment, router.site)
             for c in router.tenants
-            if c.nat_address is not None
+            if c.nat_address is not None or c.published
             for on in c.segments
         ]
         sync = ("high-availability", "vrrp", "sync-group", f"nat-{router.site}")
