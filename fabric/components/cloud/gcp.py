@@ -28,6 +28,8 @@ policy (:mod:`fabric.isolation`) translated:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -58,6 +60,49 @@ OWN_PRIORITY = 1000
 DENY_TENANTS_PRIORITY = 1100
 EGRESS_PRIORITY = 1200
 DENY_ALL_PRIORITY = 65000
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """One GCP firewall rule of a tenant's tag, before it is a resource: ``ranges`` are its sources
+    (ingress) or destinations (egress), never empty; ``allows``/``denies`` are (protocol, ports)."""
+
+    what: str
+    direction: str
+    priority: int
+    ranges: tuple[str, ...]
+    allows: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    denies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def tenant_firewall_rules(node_address: str, t: CloudTenant) -> list[FirewallRule]:
+    """The tenant's policy (:mod:`fabric.isolation`) as its tag's firewall rules (see the module's
+    docstring); with ``allow_all``, GCP's implied allow-egress rule does the rest."""
+    own = own_prefixes(t)
+    every = (("all", ()),)
+    rules = [
+        FirewallRule("in", "INGRESS", OWN_PRIORITY, own, allows=every),
+        FirewallRule("in-node-icmp", "INGRESS", OWN_PRIORITY, (host_prefix(node_address),), allows=(("icmp", ()),)),
+        FirewallRule("out", "EGRESS", OWN_PRIORITY, own, allows=every),
+        FirewallRule("out-deny-tenants", "EGRESS", DENY_TENANTS_PRIORITY, denied_prefixes(t), denies=every),
+    ]
+    if t.tenant.policy.egress_default == "accept":
+        return rules
+    by_destination: dict[str, list[EgressRule]] = {}
+    for r in egress_rules(t):
+        by_destination.setdefault(r.destination, []).append(r)
+    rules += [
+        FirewallRule(
+            f"out-{prefix_slug(destination)}",
+            "EGRESS",
+            EGRESS_PRIORITY,
+            (destination,),
+            allows=tuple((r.protocol, tuple(port_text(*p) for p in r.ports)) for r in entries),
+        )
+        for destination, entries in by_destination.items()
+    ]
+    rules.append(FirewallRule("out-deny", "EGRESS", DENY_ALL_PRIORITY, (ANYWHERE,), denies=every))
+    return rules
 
 
 class GcpExtension(CloudExtension):
@@ -146,72 +191,22 @@ class GcpExtension(CloudExtension):
         )
 
     def _tenant_firewalls(self, t: CloudTenant) -> None:
-        """The tenant tag's rules (see the module's docstring); every range list is non-empty."""
-        tag = self.tenant_tags[t.tenant.name]
-        own = list(own_prefixes(t))
-        everything = [gcp.compute.FirewallAllowArgs(protocol="all")]
-
-        def rule(
-            what: str,
-            direction: str,
-            priority: int,
-            ranges: list[str],
-            allows: list[gcp.compute.FirewallAllowArgs] | None = None,
-            denies: list[gcp.compute.FirewallDenyArgs] | None = None,
-        ) -> None:
+        """The tenant tag's rules (:func:`tenant_firewall_rules`)."""
+        for f in tenant_firewall_rules(self.node_address, t):
             gcp.compute.Firewall(
-                self.tenant(t, what),
+                self.tenant(t, f.what),
                 network=self.network.id,
-                direction=direction,
-                priority=priority,
-                source_ranges=ranges if direction == "INGRESS" else None,
-                destination_ranges=ranges if direction == "EGRESS" else None,
-                allows=allows,
-                denies=denies,
-                target_tags=[tag],
+                direction=f.direction,
+                priority=f.priority,
+                source_ranges=list(f.ranges) if f.direction == "INGRESS" else None,
+                destination_ranges=list(f.ranges) if f.direction == "EGRESS" else None,
+                allows=[gcp.compute.FirewallAllowArgs(protocol=p, ports=list(ports) or None) for p, ports in f.allows]
+                or None,
+                denies=[gcp.compute.FirewallDenyArgs(protocol=p) for p, _ in f.denies] or None,
+                target_tags=[self.tenant_tags[t.tenant.name]],
                 description=self.description,
                 opts=self._opts,
             )
-
-        rule("in", "INGRESS", OWN_PRIORITY, own, allows=everything)
-        rule(
-            "in-node-icmp",
-            "INGRESS",
-            OWN_PRIORITY,
-            [host_prefix(self.node_address)],
-            allows=[gcp.compute.FirewallAllowArgs(protocol="icmp")],
-        )
-        rule("out", "EGRESS", OWN_PRIORITY, own, allows=everything)
-        rule(
-            "out-deny-tenants",
-            "EGRESS",
-            DENY_TENANTS_PRIORITY,
-            list(denied_prefixes(t)),
-            denies=[gcp.compute.FirewallDenyArgs(protocol="all")],
-        )
-        if t.tenant.policy.egress_default == "accept":
-            return  # GCP's implied rule allows all other egress
-        by_destination: dict[str, list[EgressRule]] = {}
-        for r in egress_rules(t):
-            by_destination.setdefault(r.destination, []).append(r)
-        for destination, rules in by_destination.items():
-            rule(
-                f"out-{prefix_slug(destination)}",
-                "EGRESS",
-                EGRESS_PRIORITY,
-                [destination],
-                allows=[
-                    gcp.compute.FirewallAllowArgs(protocol=r.protocol, ports=[port_text(*p) for p in r.ports] or None)
-                    for r in rules
-                ],
-            )
-        rule(
-            "out-deny",
-            "EGRESS",
-            DENY_ALL_PRIORITY,
-            [ANYWHERE],
-            denies=[gcp.compute.FirewallDenyArgs(protocol="all")],
-        )
 
     def _attach(self, wireguard_sources: pulumi.Output[list[str]]) -> None:
         planned = self.planned

@@ -7,15 +7,19 @@
   rules match the VRF's name, not the bridge's.
 * IPv6 is not used by the fabric: only established traffic, ICMPv6 and loopback.
 * ``forward``: established traffic returns; a tenant's traffic jumps to its egress
-  chain; everything else (other tenants, the internet inbound) is dropped. Invalid
+  chain, traffic to a tenant with published services to its ingress chain; everything
+  else (other tenants, the internet inbound) is dropped. Invalid
   packets are dropped in each egress chain *after* the tenant's own prefixes: traffic to
   a cloud subnet hairpins through the gateway while replies come straight back from
   the cloud node on the segment, so this router sees only one direction of such TCP
   flows, which conntrack calls invalid.
-* Egress chain per tenant (the tiCrypt seed's single controlled exit): its own
-  prefixes (cloud subnets included), never another tenant's (nor another tenant's
-  cloud subnet), then its allow list, then drop (or accept when
-  the tenant's egress is ``allow_all``).
+* Egress and ingress chains per tenant translate its isolation policy
+  (:mod:`fabric.isolation`), rule by rule under the policy's numbers. Egress (the tiCrypt
+  seed's single controlled exit): its own prefixes (segments, services, cloud subnets),
+  never another tenant's (nor another tenant's cloud subnet), then its allow list (an
+  entry limited to its ``source``), then drop (or accept when the tenant's egress is
+  ``allow_all``). Ingress: each published service (after destination NAT) from its
+  ``from`` prefixes, then drop.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
         out += [
             cmd("firewall", "group", "network-group", tenant_group(t), "network", value=p) for p in t.owned_prefixes
         ]
-        for rule in t.policy.ingress if carried.published else ():
+        for rule in t.policy.ingress:
             group = publish_group(t, rule)
             out += [cmd("firewall", "group", "network-group", group, "network", value=p) for p in rule.sources]
     return out
@@ -138,7 +142,7 @@ def _forward(router: RouterPlan) -> list[Command]:
             cmd(*r, "jump-target", value=egress_chain(t)),
             cmd(*r, "source", "group", "network-group", value=tenant_group(t)),
         ]
-    for carried in (c for c in router.tenants if c.published):
+    for carried in (c for c in router.tenants if c.tenant.policy.ingress):
         t = carried.tenant
         r = (*f, "rule", INGRESS_JUMP_BASE + t.id)
         out += [
@@ -151,11 +155,12 @@ def _forward(router: RouterPlan) -> list[Command]:
 
 
 def _ingress(router: RouterPlan) -> list[Command]:
-    """The tenant's ingress rules (its published services, after destination NAT) as its chain,
-    where this datacenter publishes any; entered for traffic to the tenant from outside it (the
-    tenant's own and other tenants' traffic meets an egress chain first)."""
+    """The tenant's ingress rules (its published services, after destination NAT) as its chain, on
+    every router that carries it (the policy, whether or not this datacenter publishes); entered
+    for traffic to the tenant from outside it (the tenant's own and other tenants' traffic meets
+    an egress chain first)."""
     out: list[Command] = []
-    for carried in (c for c in router.tenants if c.published):
+    for carried in (c for c in router.tenants if c.tenant.policy.ingress):
         t = carried.tenant
         c = ("firewall", "ipv4", "name", ingress_chain(t))
         out += [
