@@ -132,7 +132,8 @@ def decide(policies: Iterable[TenantPolicy], packet: Packet) -> Verdict:
     source = next((p for p in policies if _within(packet.source, p.own)), None)
     target = next((p for p in policies if _within(packet.destination, p.own)), None)
     if source is not None:
-        verdict = first_match(source.egress, packet, source.egress_default)
+        default = "egress.allow_all" if source.egress_default == "accept" else "no allow-list entry"
+        verdict = first_match(source.egress, packet, source.egress_default, reason=default)
         if verdict.action == "drop" or target is None or target is source:
             return verdict
     if target is not None:

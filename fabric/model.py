@@ -235,6 +235,14 @@ class Publish(_Model):
     description: Description = ""
 
 
+class TenantDns(_Model):
+    """The tenant's resolver (README "Tenant DNS"): names of its VMs under ``<tenant>.<domain>``,
+    other names forwarded to ``forward`` through the tenant's own exit (its egress policy must
+    admit UDP 53 to each)."""
+
+    forward: list[Address] = Field(default=[], max_length=3)
+
+
 class Egress(_Model):
     """A tenant's single exit: denied by default, allowed per rule or all at once."""
 
@@ -275,6 +283,7 @@ class Tenant(_Model):
     segments: list[Segment] = []
     #: Services reached from outside on a public address (at most 99).
     publish: list[Publish] = Field(default=[], max_length=99)
+    dns: TenantDns = TenantDns()
     vni: int | None = Field(default=None, ge=1, le=16_777_214)
     l3_vni: int | None = Field(default=None, ge=1, le=16_777_214)
     vrf_table: int | None = Field(default=None, ge=100, le=65_535)

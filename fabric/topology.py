@@ -153,6 +153,9 @@ class TenantPlan:
     #: The tenant's isolation policy (:mod:`fabric.isolation`): what every filter translates.
     policy: TenantPolicy
     published: tuple[Published, ...] = ()
+    #: Its DNS zone (``<tenant>.<domain>``) and the resolvers names outside it go to.
+    zone: str = ""
+    dns_forward: tuple[IPAddress, ...] = ()
     #: (cloud site, the tenant's workload subnet there) for every cloud site it spans.
     cloud_subnets: tuple[tuple[str, IPNetwork], ...] = ()
 
@@ -283,6 +286,19 @@ class DhcpPlan:
 
 
 @dataclass(frozen=True)
+class DnsPlan:
+    """A tenant's resolver on a hypervisor that serves its DHCP: on the DHCP servers' addresses, in
+    the tenant's VRF; its VMs' names (those with a fixed address), other names forwarded."""
+
+    tenant: TenantPlan
+    listen: tuple[IPAddress, ...]
+    #: (fully qualified name, address) of each of the tenant's VMs with a fixed address.
+    records: tuple[tuple[str, IPAddress], ...]
+    #: The first segment's gateway here: the resolver's way to its forwarders.
+    gateway: IPAddress
+
+
+@dataclass(frozen=True)
 class VmPlan:
     """A VM under systemd-vmspawn: a router (its tap an OVS trunk port) or a tenant's VM (its
     tap a port of the tenant's bridge, with a MAC fabric chose)."""
@@ -314,6 +330,8 @@ class HypervisorPlan:
     vms: tuple[VmPlan, ...]
     #: Tenants whose DHCP this host serves (for the gateway routers it runs).
     dhcp: tuple[DhcpPlan, ...]
+    #: Their resolvers, one per tenant.
+    dns: tuple[DnsPlan, ...] = ()
     #: The host as a mesh member and L2 VTEP (None: no public address, so not in the mesh).
     vtep: NodePlan | None = None
     #: The host's own public address (its SSH address, when public) on the public VLAN
@@ -507,6 +525,8 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         dhcp_site=t.dhcp_site or (datacenters[0] if datacenters else None),
         policy=isolation.tenant_policy(t.name, own, plan.tenant_base, pool, allows, t.egress.allow_all, ingress),
         published=published,
+        zone=f"{t.name}.{inv.domain}",
+        dns_forward=tuple(t.dns.forward),
         cloud_subnets=cloud_subnets,
     )
 
@@ -986,6 +1006,7 @@ def _hypervisor_plan(
     public = dc.public_address_of(hv)
     prefix = next((p for p in dc.public_prefixes if public is not None and public in p), None)
     dhcp = _dhcp_plans(here)
+    dns = _dns_plans(dc, dhcp)
     vtep = None
     if hv.name in by_member:
         vtep = _vtep_plan(by_member[hv.name], tenant_vms, dhcp, everyone, no_peer)
@@ -1012,6 +1033,7 @@ def _hypervisor_plan(
         )
         + tenant_vms,
         dhcp=dhcp,
+        dns=dns,
         vtep=vtep,
     )
 
@@ -1120,6 +1142,23 @@ def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
         carried, seg, _ = group[0]
         plans.append(DhcpPlan(carried.tenant, seg.segment, start, start + 1, stop, seg.vrrp_address))
     return tuple(plans)
+
+
+def _dns_plans(dc: Datacenter, dhcp: Sequence[DhcpPlan]) -> tuple[DnsPlan, ...]:
+    """A resolver per tenant this host serves DHCP for, on those servers' addresses; its records:
+    the datacenter's VMs of the tenant that have a fixed address."""
+    out = []
+    for tenant_id in dict.fromkeys(d.tenant.id for d in dhcp):
+        mine = [d for d in dhcp if d.tenant.id == tenant_id]
+        t = mine[0].tenant
+        records = tuple(
+            (f"{vm.name}.{t.zone}", vm.address)
+            for vm in sorted(dc.vms, key=lambda v: v.name)
+            if vm.tenant == t.name and vm.address is not None
+        )
+        first = next((d for d in mine if d.segment.first), mine[0])
+        out.append(DnsPlan(t, tuple(d.address for d in mine), records, first.router))
+    return tuple(out)
 
 
 #: Where VMs' disk images live on a hypervisor (systemd-vmspawn's own default place).

@@ -16,7 +16,8 @@ fi
 # vSwitch (its userspace datapath), FRR (its own checker validates every rendered
 # frr.conf), cloud-init (its schema validates every rendered user-data), nftables (`nft -c`
 # checks every rendered filter), systemd-networkd and ISC's DHCP client (a tenant DHCP
-# server as rendered, and a client taking its lease), and for the
+# server as rendered, and a client taking its lease), dnsmasq and dig (a tenant resolver
+# as rendered, and a client asking it), and for the
 # lab: debootstrap (its nodes' Debian tree), systemd-nspawn (its containers), tcpdump
 # (captures on its underlay), and Node.js for Mermaid's parser (the diagram test).
 # Installed from Debian's packages when missing.
@@ -31,6 +32,8 @@ command -v systemd-nspawn >/dev/null || packages+=(systemd-container)
 command -v tcpdump >/dev/null || packages+=(tcpdump)
 [ -x /lib/systemd/systemd-networkd ] || packages+=(systemd)
 command -v dhclient >/dev/null || packages+=(isc-dhcp-client)
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || packages+=(dnsmasq-base)
+command -v dig >/dev/null || packages+=(bind9-dnsutils)
 command -v npm >/dev/null || packages+=(nodejs npm)  # Mermaid's own parser reads every diagram
 if [ ${#packages[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
+from fabric import addressing as ap
 from fabric.checks.vms import address_free
+from fabric.isolation import Packet, decide
 from fabric.model import Inventory, Tenant
 from fabric.topology import published_address, tenant_plan
 
@@ -126,4 +128,24 @@ def _public_address_free(inv: Inventory, key: str, t: Tenant, address: IPAddress
         yield f"{key}: {address} is {own[address]}; a published address moves with the gateways (VRRP)"
 
 
-RULES = (egress_sources_known, published_services_sound)
+def dns_forwarders_reachable(inv: Inventory) -> Iterator[str]:
+    """A tenant resolver's forwarders are outside tenant space and admitted by the tenant's own
+    egress policy (UDP 53 from the resolver: the first address of its DHCP range), the one
+    evaluator deciding (:func:`fabric.isolation.decide`)."""
+    for t in (t for t in inv.tenants if _known(inv, t) and t.dns.forward):
+        plan = tenant_plan(inv, t)
+        resolver = ap.dhcp_range(plan.network)[0]
+        for i, server in enumerate(t.dns.forward):
+            key = f"tenants[{t.name}].dns.forward[{i}]"
+            verdict = decide([plan.policy], Packet(resolver, server, "udp", 53))
+            if any(server in p for p in plan.policy.denied):
+                yield f"{key}: {server} is tenant or cloud space; a resolver forwards to the internet"
+            elif verdict.action != "accept":
+                yield (
+                    f"{key}: tenant {t.name}'s egress does not admit UDP 53 to {server} from its resolver "
+                    f"({resolver}), whose queries leave through the tenant's exit ({verdict.reason}); "
+                    "add an egress.allow entry"
+                )
+
+
+RULES = (egress_sources_known, published_services_sound, dns_forwarders_reachable)

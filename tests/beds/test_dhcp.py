@@ -1,10 +1,11 @@
-"""Tenant DHCP from the gateway routers' hypervisors (``fabric/render/linux/dhcp.py``).
+"""Tenant DHCP and DNS from the gateway routers' hypervisors (``fabric/render/linux/dhcp.py``).
 
 What each server leases and tells its clients is checked on the rendered files, and for
 real: systemd-networkd (run in a namespace as a container manager would) serves with the
 tenant bridge's rendered file and its DHCP drop-in, and ISC dhclient takes a lease with the
-router, domain and MTU. The hypervisor's VRF is checked as rendered only: this kernel has
-no VRF module.
+router, domain, resolver and MTU; real dnsmasq serves with the rendered resolver config and
+real dig asks it. The hypervisor's VRF is checked as rendered only: this kernel has no VRF
+module.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 from netaddr import IPAddress
 
 from fabric import addressing as ap
+from fabric import stackfile
 from fabric.render.linux import dhcp, render_hypervisor
 from fabric.render.vyos import SECTIONS, render_routers
+from tests.conftest import ROOT
 from tests.unit.test_render_linux import build, one, parse_ini, raw_config
 
 PLAN = build(raw_config())
@@ -47,7 +50,11 @@ def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> 
             f"15:string:acme.{PLAN.domain}",
             f"26:uint16:{PLAN.mtu.tenant}",  # the tenant MTU, which VyOS 1.5's server cannot send
         ]
-        assert one(network, "DHCPServer", "EmitDNS") == "no"  # never the host's resolvers
+        # The tenant's resolver on the server's own address, never the host's resolvers.
+        assert (one(network, "DHCPServer", "EmitDNS"), one(network, "DHCPServer", "DNS")) == (
+            "yes",
+            address.split("/")[0],
+        )
     # Together: the whole range, each address once, the servers' own excepted.
     assert sorted(leased + [int(IPAddress(a)) for a in own]) == list(range(int(first), int(last) + 1))
     assert _servers("dc1-hv3") == {}  # no gateway router there
@@ -170,7 +177,7 @@ def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(
         assert f"option routers {server.router};" in text
         assert f"option interface-mtu {PLAN.mtu.tenant};" in text
         assert f'option domain-name "acme.{PLAN.domain}";' in text
-        assert "domain-name-servers" not in text
+        assert f"option domain-name-servers {server.address};" in text  # the tenant's resolver
     finally:
         if (tmp_path / "pid").exists():
             subprocess.run(["kill", (tmp_path / "pid").read_text().strip()], check=False)
@@ -178,4 +185,63 @@ def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(
             networkd.terminate()
             networkd.wait(timeout=10)
         for ns in (srv, cli):
+            subprocess.run([*ip, "delete", ns], check=False)
+
+
+def test_the_rendered_resolver_answers_its_zone_and_forwards_the_rest(tmp_path: Path) -> None:
+    """Real dnsmasq with dc1-hv1's rendered acme config, started with its unit's command less
+    ``ip vrf exec acme`` (this kernel has no VRF module), in a namespace holding its listen
+    addresses; a second real dnsmasq in another namespace is the forwarder 198.51.100.53 and
+    knows one name; real dig asks from a client namespace. All three namespaces are the test's."""
+    example = stackfile.load_stack(ROOT, "dc1").plan  # acme's forwarder, its VM with a fixed address
+    hv = next(h for h in example.hypervisors if h.spec.name == "dc1-hv1")
+    resolver = next(r for r in hv.dns if r.tenant.name == "acme")
+    files = {f.path: f.content for f in render_hypervisor(example, hv).files()}
+    conf = tmp_path / "acme.conf"
+    conf.write_text(files[dhcp.dns_conf_path(resolver)])
+    argv = dhcp.dnsmasq_argv(resolver)
+    assert argv[:4] == ("/usr/bin/ip", "vrf", "exec", "acme")
+    forwarder = str(resolver.tenant.dns_forward[0])
+    suffix = tmp_path.name[-6:]
+    srv, cli, up = (f"fabtest-{kind}-{suffix}" for kind in ("dns", "dnc", "dnu"))
+    ip = ["ip", "netns"]
+
+    def run(*args: str) -> None:
+        subprocess.run(list(args), check=True)
+
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for ns in (srv, cli, up):
+            run(*ip, "add", ns)
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+        run("ip", "link", "add", "seg", "netns", srv, "type", "veth", "peer", "name", "eth0", "netns", cli)
+        run("ip", "link", "add", "wan", "netns", srv, "type", "veth", "peer", "name", "eth0", "netns", up)
+        for address in resolver.listen:
+            run("ip", "-n", srv, "address", "add", f"{address}/32", "dev", "seg")
+        run("ip", "-n", srv, "address", "add", "198.51.100.1/24", "dev", "wan")
+        run("ip", "-n", cli, "address", "add", "100.65.10.150/24", "dev", "eth0")
+        run("ip", "-n", up, "address", "add", f"{forwarder}/24", "dev", "eth0")
+        for ns, dev in ((srv, "seg"), (srv, "wan"), (cli, "eth0"), (up, "eth0")):
+            run("ip", "-n", ns, "link", "set", dev, "up")
+        run("ip", "-n", srv, "route", "add", "100.65.10.0/24", "dev", "seg")
+        upstream = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--listen-address={forwarder}"]
+        upstream += ["--bind-interfaces", "--address=/partner.example/203.0.113.9", "--pid-file="]
+        procs.append(subprocess.Popen([*ip, "exec", up, *upstream], stderr=subprocess.PIPE))
+        served = [*ip, "exec", srv, "dnsmasq", *argv[5:-1], f"--conf-file={conf}"]
+        procs.append(subprocess.Popen(served, stderr=subprocess.PIPE))
+
+        def dig(name: str, kind: str = "A") -> str:
+            asked = [*ip, "exec", cli, "dig", "+short", "+tries=5", "+time=1", f"@{resolver.listen[0]}", name, kind]
+            return subprocess.run(asked, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+        assert dig("acme-db1.acme.fabric.internal") == "100.65.10.100"
+        assert dig("100.10.65.100.in-addr.arpa", "PTR") == "acme-db1.acme.fabric.internal."
+        assert dig("partner.example") == "203.0.113.9"  # forwarded
+        # Its zone is its own: a name it has no record of is not asked upstream, nor answered.
+        assert dig("acme-web1.acme.fabric.internal") == ""
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+        for ns in (srv, cli, up):
             subprocess.run([*ip, "delete", ns], check=False)

@@ -953,6 +953,7 @@ def test_a_network_acl_past_awss_default_quota_is_a_warning(monkeypatch: pytest.
     raw = burst_raw()
     acme = next(t for t in raw["tenants"] if t["name"] == "acme")
     acme["egress"]["allow"] = [{"destination": f"192.0.2.{i}/32", "protocol": "tcp", "ports": [443]} for i in range(13)]
+    acme["dns"] = {}  # its forwarder is off this allow list
     run = run_program(monkeypatch, pulumi_config(raw))
     # 6 own prefixes (its subnets in 2 clouds, 4 fabric blocks: network, access, services, segment
     # data), 2 denies; inbound also ICMP from the node.
@@ -972,6 +973,7 @@ def test_allow_list_entries_merge_per_destination_and_protocol(monkeypatch: pyte
     raw = burst_raw()
     acme = next(t for t in raw["tenants"] if t["name"] == "acme")
     acme["sites"].append("azure")
+    acme["dns"] = {}  # its forwarder is off this allow list
     acme["egress"]["allow"] = [
         {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [443]},
         {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [80, 81, 8443]},

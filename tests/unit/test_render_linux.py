@@ -35,6 +35,7 @@ from fabric.render.linux import (
     sriov,
     vms,
 )
+from fabric.render.linux.dhcp import DNS_DIR
 from tests.conftest import ROOT
 
 NICS: list[dict[str, Any]] = [
@@ -526,7 +527,7 @@ def test_every_ini_file_parses_with_valid_sections(states: dict[str, HostState])
             "/etc/frr/frr.conf",
             "/etc/frr/daemons",
             "/etc/sysctl.d/90-fabric.conf",
-        } | {f.path for f in state.concerns["dhcp"].files if ".network.d/" in f.path}
+        } | {f.path for f in state.concerns["dhcp"].files if ".network.d/" in f.path or f.path.startswith(DNS_DIR)}
         for f in state.concerns["dhcp"].files:
             if ".network.d/" in f.path:
                 files.append(f)  # a .network drop-in parses as one
@@ -653,6 +654,8 @@ def test_systemd_accepts_the_rendered_units(tmp_path: Path, states: dict[str, Ho
         "fabric-ovs.service",
         "fabric-vm-dc1-edge.service",
         "fabric-vm-dc1-r1.service",
+        "fabric-dns-acme.service",
+        "fabric-dns-globex.service",
     }
     for f in units:
         path = tmp_path / Path(f.path).name

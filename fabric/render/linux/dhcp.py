@@ -1,4 +1,4 @@
-"""Tenant DHCP, served by the hypervisors of the tenant's gateway routers, not by the routers.
+"""Tenant DHCP and DNS, served by the hypervisors of the tenant's gateway routers, not by the routers.
 
 VyOS 1.5's DHCP server (Kea, in the vyos-1x schema fabric carries) serves nothing on a
 segment in a VRF (its fallback socket binds to the address without the device, which a
@@ -14,19 +14,99 @@ router's slice of the dynamic range with systemd-networkd's DHCP server:
   network and nothing the host runs (sshd, FRR) answers there (the forwarding concern's
   input filter admits only DHCP from a tenant bridge);
 * leasing its slice less its own address (the slice's first), with the site's VRRP
-  address as router, the tenant domain (option 15) and the tenant MTU (option 26,
-  which the VyOS 1.5 server could not send), no DNS or NTP of the host's.
+  address as router, its own address as DNS server, the tenant domain (option 15) and
+  the tenant MTU (option 26, which the VyOS 1.5 server could not send), no NTP.
+
+DNS (README "Tenant DNS"): VyOS's DNS forwarding (PowerDNS recursor) has no VRF option in
+1.5 or 1.4 (the schema fabric carries has none), so the same hosts serve it: per tenant one
+dnsmasq (``fabric-dns-<tenant>.service``), started by ``ip vrf exec <tenant>`` so every socket
+it opens is in the tenant's VRF (kernel vrf.rst). It listens on the DHCP servers' addresses
+only, answers ``<tenant>.<domain>`` from its records alone (the tenant's VMs with a fixed
+address: ``<vm>.<tenant>.<domain>``, and their reverse names), and forwards other names to
+``dns.forward`` through the tenant's first segment's gateway, so the queries leave through
+the tenant's own exit and egress policy (the checks refuse a forwarder it does not admit).
+Without forwarders it answers its zone only.
 
 ASSUMED, from systemd.network(5) and sd-dhcp-server: the server binds to its link (so it
-serves inside a VRF), and ``Router=`` needs systemd 249 (the hypervisors run 257).
+serves inside a VRF), and ``Router=`` needs systemd 249 (the hypervisors run 257). ASSUMED,
+from ip-vrf(8): ``ip vrf exec`` needs cgroup v2 with BPF (Arch's kernels have it).
 """
 
 from __future__ import annotations
 
 from fabric.render.linux.network import DIR, RELOAD, RELOAD_ACTION
-from fabric.render.linux.state import Concern, HostFile
-from fabric.render.linux.text import header, ini
-from fabric.topology import DhcpPlan, HypervisorPlan, Plan
+from fabric.render.linux.state import Concern, HostAction, HostFile
+from fabric.render.linux.text import exec_line, header, ini
+from fabric.topology import DhcpPlan, DnsPlan, HypervisorPlan, Plan
+
+#: Where a tenant resolver's dnsmasq config lives on the hypervisor.
+DNS_DIR = "/etc/fabric/dns"
+DNSMASQ = "/usr/bin/dnsmasq"
+IP = "/usr/bin/ip"
+
+
+def dns_unit(d: DnsPlan) -> str:
+    return f"fabric-dns-{d.tenant.name}.service"
+
+
+def dns_conf_path(d: DnsPlan) -> str:
+    return f"{DNS_DIR}/{d.tenant.name}.conf"
+
+
+def dnsmasq_argv(d: DnsPlan) -> tuple[str, ...]:
+    """dnsmasq in the tenant's VRF, in the foreground (systemd supervises it), with its config only."""
+    return (IP, "vrf", "exec", d.tenant.vrf, DNSMASQ, "--keep-in-foreground", f"--conf-file={dns_conf_path(d)}")
+
+
+def dns_config(head: str, d: DnsPlan) -> str:
+    """dnsmasq(8) options: its addresses only, its zone from its records only, the rest forwarded."""
+    zone = d.tenant.zone
+    lines = [
+        head,
+        "port=53",
+        # Its addresses as networkd brings them up (at boot dnsmasq may start first).
+        "bind-dynamic",
+        *(f"listen-address={a}" for a in d.listen),
+        # Nothing of the host's: not its resolv.conf, not its /etc/hosts.
+        "no-resolv",
+        "no-hosts",
+        "no-poll",
+        "domain-needed",
+        f"local=/{zone}/",
+        f"domain={zone}",
+        *(f"host-record={name},{address}" for name, address in d.records),
+        *(f"server={f}" for f in d.tenant.dns_forward),
+        "cache-size=1000",
+        "pid-file=",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _dns_unit(head: str, d: DnsPlan) -> str:
+    return ini(
+        head,
+        [
+            (
+                "Unit",
+                [
+                    ("Description", f"fabric tenant {d.tenant.name} DNS (dnsmasq in VRF {d.tenant.vrf})"),
+                    ("Documentation", "man:dnsmasq(8)"),
+                    ("Wants", "network-online.target"),
+                    ("After", "network-online.target systemd-networkd.service"),
+                ],
+            ),
+            (
+                "Service",
+                [
+                    ("Type", "exec"),
+                    ("ExecStart", exec_line(dnsmasq_argv(d))),
+                    ("Restart", "on-failure"),
+                    ("RestartSec", "5s"),
+                ],
+            ),
+            ("Install", [("WantedBy", "multi-user.target")]),
+        ],
+    )
 
 
 def drop_in_path(d: DhcpPlan) -> str:
@@ -49,9 +129,11 @@ def _vrf_network(head: str, d: DhcpPlan) -> str:
     )
 
 
-def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
+def _server_network(head: str, plan: Plan, d: DhcpPlan, dns: DnsPlan | None) -> str:
     t = d.tenant
     network = d.segment.network
+    # The resolver's way to its forwarders, in the VRF's table: the first segment's gateway.
+    gateway = dns is not None and d.segment.first and bool(t.dns_forward)
     return ini(
         head,
         [
@@ -62,6 +144,7 @@ def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
                     ("Address", f"{d.address}/{network.prefixlen}"),
                     ("IPv6AcceptRA", "no"),
                     ("DHCPServer", "yes"),
+                    *([("Gateway", dns.gateway)] if gateway and dns is not None else []),
                 ],
             ),
             (
@@ -71,7 +154,8 @@ def _server_network(head: str, plan: Plan, d: DhcpPlan) -> str:
                     ("PoolSize", int(d.last) - int(d.first) + 1),
                     ("EmitRouter", "yes"),
                     ("Router", d.router),
-                    ("EmitDNS", "no"),
+                    ("EmitDNS", "yes"),
+                    ("DNS", d.address),
                     ("EmitNTP", "no"),
                     ("EmitTimezone", "no"),
                     ("SendOption", f"15:string:{t.name}.{plan.domain}"),
@@ -86,6 +170,7 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
     head = header(hv.spec.name)
     files: list[HostFile] = []
     vrfs: set[str] = set()
+    resolvers = {r.tenant.id: r for r in hv.dns}
     for d in hv.dhcp:
         vrf, br = d.tenant.vrf, d.segment.bridge
         if vrf not in vrfs:  # one VRF per tenant, for all of its segments here
@@ -102,10 +187,24 @@ def render(plan: Plan, hv: HypervisorPlan) -> Concern:
         files += [
             HostFile(
                 drop_in_path(d),
-                _server_network(head, plan, d),
+                _server_network(head, plan, d, resolvers.get(d.tenant.id)),
                 reload=(RELOAD,),
                 # networkd leaves what it set on a link whose config shrank: take the server off the bridge.
                 cleanup=(("ip", "address", "flush", "dev", br), ("ip", "link", "set", br, "nomaster")),
             ),
         ]
-    return Concern(tuple(files), (RELOAD_ACTION,))
+    actions = [RELOAD_ACTION, HostAction("daemon-reload", (("systemctl", "daemon-reload"),))]
+    for r in hv.dns:
+        unit, restart = dns_unit(r), f"dns-{r.tenant.name}"
+        files += [
+            HostFile(dns_conf_path(r), dns_config(head, r), reload=(restart,)),
+            HostFile(
+                f"/etc/systemd/system/{unit}",
+                _dns_unit(head, r),
+                reload=("daemon-reload", restart),
+                cleanup=(("systemctl", "disable", "--now", unit),),
+            ),
+        ]
+        # After networkd has the addresses it listens on (RELOAD_ACTION comes first).
+        actions.append(HostAction(restart, (("systemctl", "enable", unit), ("systemctl", "restart", unit))))
+    return Concern(tuple(files), tuple(actions))
