@@ -130,7 +130,13 @@ def test_a_huge_value_is_refused_and_quoted_short(name: str) -> None:
 
 BASE: dict[str, Any] = load_yaml(ERRORS / "_base.yaml")
 #: Plain stand-ins: distinct words that occur nowhere else in any output.
-PLAIN = {"tenant": "zqtenant", "description": "zqdescription", "domain": "zqdomain.example", "image": "/zq/image.raw"}
+PLAIN = {
+    "tenant": "zqtenant",
+    "description": "zqdescription",
+    "domain": "zqdomain.example",
+    "segment": "zqsegment",
+    "image": "/zq/image.raw",
+}
 
 
 def same_shape(hostile: str, plain: str, swap: dict[str, str]) -> None:
@@ -154,7 +160,21 @@ def _base_with(values: dict[str, str]) -> dict[str, Any]:
         {
             "domain": values["domain"],
             "tenants[1].name": values["tenant"],
-            "tenants[1].egress": {"allow": [{"destination": "192.0.2.0/24", "description": values["description"]}]},
+            "tenants[1].egress": {
+                "allow": [
+                    {"destination": "192.0.2.0/24", "description": values["description"]},
+                    {"destination": "198.51.100.0/24", "source": values["segment"]},
+                ]
+            },
+            "tenants[1].segments": [{"name": values["segment"], "id": 1}],
+            "tenants[1].publish": [
+                {
+                    "public_address": "5.254.54.30",
+                    "port": 2222,
+                    "to": "100.65.20.100",
+                    "description": values["description"],
+                }
+            ],
         },
     )
 
@@ -170,9 +190,14 @@ def _vyos_text(raw: dict[str, Any]) -> tuple[str, topology.Plan]:
     tenant=valid(fields.TenantName),
     description=valid(fields.Description).filter(bool),
     domain=valid(fields.DnsName),
+    segment=valid(fields.Name),
 )
-def test_vyos_lines_hold_each_value_in_its_place_and_split_back(tenant: str, description: str, domain: str) -> None:
-    values = {"tenant": tenant, "description": description, "domain": domain}
+def test_vyos_lines_hold_each_value_in_its_place_and_split_back(
+    tenant: str, description: str, domain: str, segment: str
+) -> None:
+    """Tenant, segment and domain names and descriptions (allow entries, published services) sit in
+    their words of the set lines and nowhere else, whatever they hold, and every line splits back."""
+    values = {"tenant": tenant, "description": description, "domain": domain, "segment": segment}
     try:
         hostile, plan = _vyos_text(_base_with(values))
     except ConfigError:

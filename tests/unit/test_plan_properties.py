@@ -160,3 +160,78 @@ def test_adding_a_tenant_only_adds_config_lines(ids: set[int], extra: int) -> No
         assert old <= new
         # What the tenant adds is the same whoever else is there.
         assert new - old == alone - empty
+
+
+def _segmented(layout: dict[int, set[int]]) -> model.Inventory:
+    """Tenants ``t<id>`` each with segments ``s<j>`` for the ids in ``layout[id]``."""
+    raw = patch(
+        BASE,
+        {
+            "tenants": [
+                {"name": f"t{t}", "id": t, "segments": [{"name": f"s{j}", "id": j} for j in sorted(js)]}
+                for t, js in sorted(layout.items())
+            ],
+        },
+    )
+    return loader.load(raw)
+
+
+def _segment_numbers(plan: topology.Plan) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Everything numbered about each tenant segment: VNI, block, bridge, and per router its
+    address, gateway, VRID and DHCP slice, and per hypervisor its DHCP server."""
+    out: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for t in plan.tenants:
+        for s in t.segments:
+            on_routers = tuple(
+                (r.name, str(on.address), str(on.vrrp_address), on.vrid, on.dhcp)
+                for r in plan.routers
+                for c in r.tenants
+                if c.tenant.name == t.name
+                for on in c.segments
+                if on.segment.name == s.name
+            )
+            servers = tuple(
+                (hv.spec.name, str(d.address), str(d.first), str(d.last))
+                for hv in plan.hypervisors
+                for d in hv.dhcp
+                if d.tenant.name == t.name and d.segment.name == s.name
+            )
+            out[(t.name, s.name)] = (s.vni, str(s.network), s.bridge, s.sites, on_routers, servers)
+    return out
+
+
+segment_layouts = st.dictionaries(
+    st.integers(min_value=1, max_value=200),
+    st.sets(st.integers(min_value=1, max_value=15), max_size=4),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(layout=segment_layouts, data=st.data())
+def test_segment_numbers_stay_when_another_segment_or_tenant_comes_or_goes(
+    layout: dict[int, set[int]], data: st.DataObject
+) -> None:
+    """Adding or removing a segment, or a whole tenant, leaves every other segment's numbers as
+    they were, and no two segments of the fabric share a VNI, block or bridge."""
+    before = _segment_numbers(topology.build(_segmented(layout)))
+    assert before  # every tenant has its first segment at least
+    changed = {t: set(js) for t, js in layout.items()}
+    t = data.draw(st.sampled_from(sorted(changed)))
+    change = data.draw(st.sampled_from(["add segment", "remove segment", "add tenant", "remove tenant"]))
+    if change == "add segment" and len(changed[t]) < 15:
+        changed[t].add(data.draw(st.sampled_from(sorted(set(range(1, 16)) - changed[t]))))
+    elif change == "remove segment" and changed[t]:
+        changed[t].discard(data.draw(st.sampled_from(sorted(changed[t]))))
+    elif change == "add tenant":
+        new = data.draw(st.integers(min_value=1, max_value=200).filter(lambda i: i not in changed))
+        changed[new] = data.draw(st.sets(st.integers(min_value=1, max_value=15), max_size=4))
+    elif change == "remove tenant" and len(changed) > 1:
+        del changed[t]
+    after = _segment_numbers(topology.build(_segmented(changed)))
+    for key in before.keys() & after.keys():
+        assert before[key] == after[key], key
+    for what in range(3):  # VNI, block, bridge
+        values = [numbers[what] for numbers in after.values()]
+        assert len(values) == len(set(values))
