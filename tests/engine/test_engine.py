@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from netaddr import IPNetwork
 
+from fabric import addressing as ap
 from fabric.render.vyos import all_owned_subtrees
 from providers.vyos import desired_config, flatten, owned, owned_roots
 from tests.engine.project import Project
@@ -508,3 +510,52 @@ def test_a_vm_added_then_moved_changes_only_its_hypervisors(project: Project) ->
     assert "systemctl restart fabric-vm-globex-app1.service" in calls["dc1-hv2"].read_text()[len(before["dc1-hv2"]) :]
     assert not (hv1 / "61-vt-globex-app1.network").exists()
     assert {name: e.write_requests for name, e in project.emulators.items()} == writes  # no router touched
+
+
+def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_exactly(project: Project) -> None:
+    """As a newcomer does it, in Pulumi.yaml: tenant initech gets a second segment, a published
+    port on a public address of dc1 and an allow entry for that segment only. The preview shows
+    each new line on each gateway; one ``up`` applies them; removing them again leaves every
+    router's running config as it was before, line for line."""
+    project.up("dc1")
+    routers = ("dc1-r1", "dc1-r2")
+    before = {name: _owned_running(project, name) for name in routers}
+    path = project.dir / "Pulumi.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    initech = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == "initech")
+    initech["segments"] = [{"name": "db", "id": 1}]
+    initech["publish"] = [{"public_address": "5.254.54.40", "port": 8443, "to": "100.65.30.100", "to_port": 443}]
+    initech["egress"]["allow"].append(
+        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    db = ap.segment_block(IPNetwork("100.112.0.0/12"), 24, 30, 1)  # slot 16 x 30 + 1
+    vni = ap.segment_vni(100000, 30, 1)
+
+    preview = project.run("preview", "-s", "dc1", "--diff").stdout
+    for line in (
+        f"+ set interfaces bridge br{vni} address '{ap.router_tenant_address(db, 1, 1)}/24'",
+        f"+ set interfaces vxlan vxlan{vni} vni '{vni}'",
+        f"+ set high-availability vrrp group initech.db.dc1 address {ap.vrrp_address(db, 1)}/24",
+        "+ set nat destination rule 203000 destination address '5.254.54.40'",
+        "+ set nat destination rule 203000 translation port '443'",
+        f"+ set firewall ipv4 name EGRESS-initech rule 101 source address '{db}'",
+        "+ set firewall ipv4 name INGRESS-initech rule 100 destination address '100.65.30.100/32'",
+        "+ set high-availability vrrp group public-dc1 address 5.254.54.40/26",
+    ):
+        assert line in preview, line
+    assert "- set" not in preview  # nothing of what is there goes
+    changed = _changed(project.up("dc1"))
+    assert changed == {"update": 3}, changed  # the Tenant component and the two gateways
+    applied = {name: _owned_running(project, name) for name in routers}
+    # Its paths: the tenant's, the segment's, the NAT rule's, the public VRRP group and its sync
+    # group (dc1 holds a public address now), the ingress jump, VRRP admitted on the public VLAN.
+    ours = ("initech", str(vni), str(db), "203000", "public-dc1", "nat-dc1", "100030", "rule 80 ")
+    for name in routers:
+        added = {p for p in applied[name].keys() | before[name].keys() if applied[name].get(p) != before[name].get(p)}
+        assert added and not [p for p in added if not any(word in p for word in ours)]
+
+    path.write_text(original)
+    assert _changed(project.up("dc1")) == {"update": 3}
+    assert {name: _owned_running(project, name) for name in routers} == before
