@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from typing import Any
 
-from fabric.topology import FIRST_SEGMENT, Plan
+from fabric.topology import FIRST_SEGMENT, Plan, TenantOnNode
 from lab.nodes import add_endpoint, exec_in, exec_in_endpoint, remove_endpoint
 from lab.state import LabState
 
@@ -59,11 +59,20 @@ class Endpoint:
     @property
     def name(self) -> str:
         """The endpoint's name on its node: the tenant's, with the segment's past the first."""
-        return self.tenant if self.segment == FIRST_SEGMENT else f"{self.tenant}-{self.segment}"
+        return _name(self.tenant, self.segment)
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.node}"
+
+
+def _name(tenant: str, segment: str) -> str:
+    return tenant if segment == FIRST_SEGMENT else f"{tenant}-{segment}"
+
+
+def segment_name(carried: TenantOnNode) -> str:
+    """A carried segment as the lab names its endpoints: ``red``, ``red-db``."""
+    return _name(carried.tenant.name, carried.segment.name)
 
 
 def endpoints(plan: Plan, tenants: Sequence[str] | None = None) -> list[Endpoint]:

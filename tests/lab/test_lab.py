@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netaddr import IPAddress, IPNetwork
 
 import lab
 from lab import dataplane
@@ -69,8 +70,9 @@ def test_every_same_tenant_pair_reaches_at_the_planned_mtu(fabric: LabFabric) ->
     assert fabric.tenant_mtu == 1500
     m = fabric.matrix()
     same = {k: v for k, v in m.items() if k[0].split("@")[0] == k[1].split("@")[0]}
-    # red on 7 endpoints (6 frr nodes and a3), green on 5 (4 and a3), blue on 5 (4 and b3).
-    assert len(same) == 7 * 6 + 5 * 4 + 5 * 4 and all(same.values()), [k for k, v in same.items() if not v]
+    # red on 7 endpoints (6 frr nodes and a3), green on 5 (4 and a3), blue on 5 (4 and b3), red's
+    # segment db on the 4 frr nodes of the datacenters.
+    assert len(same) == 7 * 6 + 5 * 4 + 5 * 4 + 4 * 3 and all(same.values()), [k for k, v in same.items() if not v]
     full = fabric.matrix(size=1500 - 28)  # 28 = IPv4 + ICMP headers
     assert all(full[k] for k in same), [k for k in same if not full[k]]
     over = fabric.matrix(size=1500 - 28 + 1)
@@ -78,10 +80,11 @@ def test_every_same_tenant_pair_reaches_at_the_planned_mtu(fabric: LabFabric) ->
 
 
 def test_no_endpoint_reaches_another_tenant(fabric: LabFabric) -> None:
-    """Not across sites, not on the same node (whose addresses on other tenants' segments stay silent too)."""
+    """Not across sites, not on the same node (whose addresses on other tenants' segments stay
+    silent too); nor, at L2, another segment of its own tenant (the lab has no gateway to route)."""
     m = fabric.matrix()
     other = [k for k in m if k[0].split("@")[0] != k[1].split("@")[0]]
-    assert len(other) == 17 * 16 - 82
+    assert len(other) == 21 * 20 - 94
     assert not any(m[k] for k in other), [k for k in other if m[k]]
     eps = by_label(fabric)
     # red@b1 next to green and blue on b1: only red's own gateway (b1's red address) answers.
@@ -89,6 +92,22 @@ def test_no_endpoint_reaches_another_tenant(fabric: LabFabric) -> None:
         fabric.state, eps["red@b1"], [eps["red@b1"].gateway, eps["green@b1"].gateway, eps["blue@b1"].gateway]
     )
     assert list(answered.values()) == [True, False, False]
+
+
+def test_a_tenants_second_segment_is_an_l2_segment_of_its_own(fabric: LabFabric) -> None:
+    """red's segment db (its own VNI and block, slot 16 x 10 + 1 of tenant_segments) spans the frr
+    nodes of the two datacenters: its endpoints reach each other across sites and nothing else at
+    L2, not red's first segment, not green or blue; a node answers on db only from db."""
+    db = [e for e in fabric.endpoints if e.name == "red-db"]
+    assert sorted(e.node for e in db) == ["a1", "a2", "b1", "b2"]
+    assert all(IPAddress(e.ip) in IPNetwork("100.112.161.0/24") for e in db)
+    m = fabric.matrix()
+    for a in db:
+        reached = {b.label for b in fabric.endpoints if b != a and m[(a.label, b.label)]}
+        assert reached == {b.label for b in db if b != a}, a.label
+    eps = by_label(fabric)
+    answered = dataplane.reach(fabric.state, eps["red-db@a1"], [eps["red-db@a1"].gateway, eps["red@a1"].gateway])
+    assert list(answered.values()) == [True, False]
 
 
 def test_the_underlay_carries_only_wireguard(fabric: LabFabric) -> None:
@@ -111,20 +130,21 @@ def test_evpn_routes_are_on_every_node_for_its_tenants_only(fabric: LabFabric) -
     route with the port's MAC for one on an l2 node (which has no address there to learn IPs
     with), and nothing of another."""
     plan_nodes = {n.name: n for n in fabric.plan_nodes()}
+    # Per segment (its endpoints' name: the tenant's, with the segment's past the first).
+    segments = {dataplane.segment_name(c): c.segment.vni for n in plan_nodes.values() for c in n.tenants}
+    assert set(segments) == {"red", "green", "blue", "red-db"}
     vteps = {
-        t: [n for n in plan_nodes.values() if any(c.tenant.name == t for c in n.tenants)]
-        for t in ("red", "green", "blue")
+        s: [n for n in plan_nodes.values() if any(dataplane.segment_name(c) == s for c in n.tenants)] for s in segments
     }
-    vni = {c.tenant.name: c.tenant.vni for n in plan_nodes.values() for c in n.tenants}
     for name, node in plan_nodes.items():
         state = dataplane.evpn(fabric.state, name)
-        mine = {c.tenant.name for c in node.tenants}
-        assert set(state) == {vni[t] for t in mine}, name
+        mine = {dataplane.segment_name(c) for c in node.tenants}
+        assert set(state) == {segments[s] for s in mine}, name
         for t in mine:
-            routes = state[vni[t]]
+            routes = state[segments[t]]
             assert {p.split("]:[")[-1].rstrip("]") for p in routes["3"]} == {str(n.mesh_address) for n in vteps[t]}
             ips = {p.split("]:[")[-1].rstrip("]") for p in routes["2"] if p.count("]:[") == 5}
-            mine_eps = [e for e in fabric.endpoints if e.tenant == t]
+            mine_eps = [e for e in fabric.endpoints if e.name == t]
             assert {e.ip for e in mine_eps if e.port is None} <= ips <= {e.ip for e in mine_eps}, (name, t)
             for e in mine_eps:
                 assert e.port is None or any(f"[{e.mac}]" in p for p in routes["2"]), (name, t, e.label)
@@ -212,7 +232,7 @@ def test_an_l2_node_bridges_its_ports_and_nothing_else(fabric: LabFabric) -> Non
     port speaking from another MAC than the fabric gave it is dropped by the node."""
     eps = by_label(fabric)
     a3_red = eps["red@a3"]
-    remote = [e for e in fabric.endpoints if e.tenant == "red" and e.site != "lab-a"]
+    remote = [e for e in fabric.endpoints if e.name == "red" and e.site != "lab-a"]
     assert {e.node for e in remote} == {"b1", "b2", "c1", "c2"}
     size = fabric.tenant_mtu - 28
     assert all(dataplane.reach(fabric.state, a3_red, [e.ip for e in remote], size=size).values())
