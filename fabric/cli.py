@@ -129,7 +129,8 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
             ", ".join(c.tenant.name for c in r.tenants),
         )
     tenants = Table(title="tenants")
-    for col in ("tenant", "id", "sites", "vni", "l3 vni", "table", "rt", "network", "gateway here", "egress"):
+    columns = ("tenant", "id", "sites", "vni", "l3 vni", "table", "rt", "network", "gateway here", "segments", "egress")
+    for col in columns:
         tenants.add_column(col)
     for t in plan.tenants:
         gw = next((str(c.first.vrrp_address) for r in plan.routers for c in r.tenants if c.tenant.name == t.name), "-")
@@ -144,7 +145,8 @@ def _plan_tables(stack: str, plan: Plan) -> Table:
             t.route_target,
             str(t.network),
             gw,
-            egress,
+            ", ".join(f"{s.name} {s.network} (vni {s.vni})" for s in t.segments[1:]) or "-",
+            egress + (f", {len(t.published)} published" if t.published else ""),
         )
     outer.add_row(sites)
     outer.add_row(routers)

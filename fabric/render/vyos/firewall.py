@@ -135,23 +135,22 @@ def _forward(router: RouterPlan) -> list[Command]:
     ]
     for carried in router.tenants:
         t = carried.tenant
-        r = (*f, "rule", FORWARD_RULE_BASE + t.id)
-        out += [
-            cmd(*r, "description", value=f"tenant {t.name}"),
-            cmd(*r, "action", value="jump"),
-            cmd(*r, "jump-target", value=egress_chain(t)),
-            cmd(*r, "source", "group", "network-group", value=tenant_group(t)),
-        ]
-    for carried in (c for c in router.tenants if c.tenant.policy.ingress):
-        t = carried.tenant
-        r = (*f, "rule", INGRESS_JUMP_BASE + t.id)
-        out += [
-            cmd(*r, "description", value=f"tenant {t.name} published services"),
-            cmd(*r, "action", value="jump"),
-            cmd(*r, "jump-target", value=ingress_chain(t)),
-            cmd(*r, "destination", "group", "network-group", value=tenant_group(t)),
-        ]
+        out += _jump(f, FORWARD_RULE_BASE + t.id, f"tenant {t.name}", egress_chain(t), "source", tenant_group(t))
+    for t in (c.tenant for c in router.tenants if c.tenant.policy.ingress):
+        what = f"tenant {t.name} published services"
+        out += _jump(f, INGRESS_JUMP_BASE + t.id, what, ingress_chain(t), "destination", tenant_group(t))
     return out
+
+
+def _jump(base: tuple[str, ...], number: int, description: str, chain: str, side: str, group: str) -> list[Command]:
+    """A rule that sends traffic whose ``side`` (source or destination) is in ``group`` to ``chain``."""
+    r = (*base, "rule", number)
+    return [
+        cmd(*r, "description", value=description),
+        cmd(*r, "action", value="jump"),
+        cmd(*r, "jump-target", value=chain),
+        cmd(*r, side, "group", "network-group", value=group),
+    ]
 
 
 def _ingress(router: RouterPlan) -> list[Command]:
