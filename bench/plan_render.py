@@ -3,16 +3,17 @@
 The fabric: 2 datacenters x 16 hypervisors (every one in the mesh, a VTEP) x 4 routers
 (one reflector, a gateway pair), 3 cloud sites of 2 nodes each (as peer-stack members),
 N tenants spanning both datacenters and 4 N tenant VMs spread over the hypervisors
-(2,000 with 500 tenants). Each datacenter is one stack, planned with the other as its
-peer, as ``pulumi up`` of each stack does.
+(2,000 with 500 tenants); tenants 1-240 also have two further segments, a published port
+and an allow entry for one segment (issue 15). Each datacenter is one stack, planned with
+the other as its peer, as ``pulumi up`` of each stack does.
 
 Targets (issues 2 and 14): 500 tenants (and 2,000 VMs) in under 2 s, peak memory under
 500 MB, 1000 tenants at most 2.2x the time of 500. Each size runs in a fresh process
 (clean peak RSS); the best of ``--repeat`` runs is reported. Schema validation of every
 rendered line is timed separately (``validate``), since ``plan``/``render`` never need it.
 Also reported: WireGuard peers per router and per hypervisor, and a hypervisor's FRR
-config and tenants carried (the fewest and the most: a host that serves DHCP carries
-every tenant of its datacenter).
+config and tenant segments carried (the fewest and the most: a host that serves DHCP
+carries every segment of its datacenter).
 
     venv/bin/python bench/plan_render.py [--tenants 500 1000] [--repeat 3]
 """
@@ -35,6 +36,9 @@ from fabric.render.linux import render_hypervisor
 from fabric.render.vyos import render_routers
 from fabric.vyos_schema import VyosSchema
 
+#: Tenants 1-240 have two further segments and a published port (the segment pool holds 16
+#: blocks per tenant id up to 255 at /24) and an allow entry for one of those segments.
+SEGMENTED = 240
 HYPERVISORS = 16
 ROUTERS = 4
 CLOUDS = ("aws", "azure", "gcp")
@@ -102,9 +106,33 @@ def raw_config(site: int, tenants: int) -> dict[str, Any]:
             {
                 "name": f"t{t}",
                 "id": t,
-                "egress": {"allow": [{"destination": "192.0.2.0/24", "ports": [443]}]}
+                "egress": {
+                    "allow": [
+                        {"destination": "192.0.2.0/24", "ports": [443]},
+                        *(
+                            [{"destination": "198.51.100.0/24", "ports": [5432], "source": "db"}]
+                            if t <= SEGMENTED
+                            else []
+                        ),
+                    ]
+                }
                 if t % 2
                 else {"allow_all": True},
+                **(
+                    {
+                        "segments": [{"name": "db", "id": 1}, {"name": "web", "id": 2}],
+                        "publish": [
+                            {
+                                "public_address": "5.254.51.200",
+                                "port": 8000 + t,
+                                "to": f"100.68.{t}.100",
+                                "to_port": 443,
+                            }
+                        ],
+                    }
+                    if t <= SEGMENTED
+                    else {}
+                ),
             }
             for t in range(1, tenants + 1)
         ],
@@ -224,7 +252,7 @@ def main() -> int:
             f"{best['invalid_lines']} invalid lines\n"
             f"       WireGuard peers per router {best['router_peers']}, per hypervisor {best['hypervisor_peers']} "
             f"(peering only where needed: {best['selective_peers'][0]}-{best['selective_peers'][1]}); "
-            f"a hypervisor's frr.conf {best['frr_conf_bytes']} bytes; tenants carried per hypervisor "
+            f"a hypervisor's frr.conf {best['frr_conf_bytes']} bytes; tenant segments carried per hypervisor "
             f"{best['carried'][0]}-{best['carried'][1]}"
         )
     if len(args.tenants) >= 2:

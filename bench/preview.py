@@ -10,7 +10,8 @@ resource registration and diffing).
 
 Target (issue 3): the 200-tenant preview under 60 s on this 2-core machine. Cases: a new
 stack, the same stack after ``up``, a router added (every router's config names its new
-key) and a tenant VM added (its hypervisor's files and actions only).
+key), a tenant VM added (its hypervisor's files and actions only) and, on one tenant, a
+segment, a published port and a per-segment allow entry added (issue 15).
 
     venv/bin/python bench/preview.py [--repeat 3]
 """
@@ -107,6 +108,20 @@ def add_vm(project: Project, tenant: str) -> None:
     )
 
 
+def add_tenant_networks(project: Project, tenant: str) -> None:
+    """On ``tenant``: a second segment, a published port on a public address of dc1, and an
+    allow entry for that segment only (the engine test's newcomer change)."""
+    path = project.dir / "Pulumi.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    t = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == tenant)
+    t["segments"] = [{"name": "db", "id": 1}]
+    t["publish"] = [{"public_address": "5.254.54.40", "port": 8443, "to": f"100.65.{t['id']}.100", "to_port": 443}]
+    t.setdefault("egress", {}).setdefault("allow", []).append(
+        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:
     """A new stack's preview, the preview of the same stack after ``up`` (every config
     rendered and diffed), and the preview of adding a router to it (whose new key every
@@ -131,11 +146,19 @@ def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:
             existing = _preview(project, times, repeat)
             add_vm(project, "acme" if tenants is None else "t1")
             vm = _preview(project, times, repeat)
+            add_tenant_networks(project, "initech" if tenants is None else "t2")
+            networks = _preview(project, times, repeat)
             add_router(project)
             added = _preview(project, times, repeat)
         finally:
             project.close()
-    return {"new stack": new, "after up": existing, "a VM added": vm, "a router added": added}
+    return {
+        "new stack": new,
+        "after up": existing,
+        "a VM added": vm,
+        "a segment, a published port, a per-segment rule": networks,
+        "a router added": added,
+    }
 
 
 def main() -> int:
