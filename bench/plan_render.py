@@ -123,6 +123,8 @@ def raw_config(site: int, tenants: int) -> dict[str, Any]:
                         "segments": [{"name": "db", "id": 1}, {"name": "web", "id": 2}],
                         "publish": [
                             {
+                                "id": 1,
+                                "datacenter": "dc1",
                                 "public_address": "5.254.51.200",
                                 "port": 8000 + t,
                                 "to": f"100.68.{t}.100",

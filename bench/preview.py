@@ -115,7 +115,16 @@ def add_tenant_networks(project: Project, tenant: str) -> None:
     data: dict[str, Any] = yaml.safe_load(path.read_text())
     t = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == tenant)
     t["segments"] = [{"name": "db", "id": 1}]
-    t["publish"] = [{"public_address": "5.254.54.40", "port": 8443, "to": f"100.65.{t['id']}.100", "to_port": 443}]
+    t["publish"] = [
+        {
+            "id": 1,
+            "datacenter": "dc1",
+            "public_address": "5.254.54.41",
+            "port": 8443,
+            "to": f"100.65.{t['id']}.100",
+            "to_port": 443,
+        }
+    ]
     t.setdefault("egress", {}).setdefault("allow", []).append(
         {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
     )

@@ -220,10 +220,15 @@ class EgressRule(_Model):
 
 class Publish(_Model):
     """A tenant service published on a public address (README "Published services"): destination NAT
-    on the gateway routers, the firewall admitting exactly that flow."""
+    on one datacenter's gateway routers, the firewall admitting exactly that flow."""
 
-    #: Where it is reached: an address of a datacenter's public prefixes that its gateways hold by
-    #: VRRP; default: the tenant's NAT address in each datacenter that gives it one.
+    #: 1-99, unique in the tenant: numbers its NAT and firewall rules; never reuse one.
+    id: Annotated[int, Field(ge=1, le=99)]
+    #: The datacenter whose gateways publish it: the one its target's replies leave through
+    #: (a DHCP client's gateway is its DHCP datacenter's); default: the tenant's DHCP datacenter.
+    datacenter: Name | None = None
+    #: An address of that datacenter's public prefixes, which its gateways then hold by VRRP;
+    #: default: the tenant's NAT address there.
     public_address: Address | None = None
     protocol: Literal["tcp", "udp"] = "tcp"
     port: int = Field(ge=1, le=65535)

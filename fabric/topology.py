@@ -92,7 +92,9 @@ class Published:
     of ``to``; its number is its isolation rule's and names its NAT rule."""
 
     number: int
-    #: As configured (None: the tenant's NAT address, in each datacenter that gives it one).
+    #: The datacenter whose gateways publish it.
+    datacenter: str | None
+    #: As configured (None: the tenant's NAT address there).
     public_address: IPAddress | None
     protocol: Literal["tcp", "udp"]
     port: int
@@ -283,6 +285,9 @@ class DhcpPlan:
     last: IPAddress
     #: The site's VRRP gateway address, handed out as the router.
     router: IPAddress
+    #: The tenant's resolvers on this segment in the datacenter (each DHCP server's address, this
+    #: one's first), handed out as DNS servers.
+    resolvers: tuple[IPAddress, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -485,9 +490,11 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         for i, r in enumerate(t.egress.allow)
         if (source := egress_source(inv, segments, r.source)) is not None
     )
+    dhcp_site = t.dhcp_site or (datacenters[0] if datacenters else None)
     published = tuple(
         Published(
-            number=isolation.PUBLISH_BASE + i,
+            number=isolation.PUBLISH_BASE + p.id,
+            datacenter=p.datacenter or dhcp_site,
             public_address=p.public_address,
             protocol=p.protocol,
             port=p.port,
@@ -495,7 +502,7 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
             to_port=p.to_port or p.port,
             reason=p.description or f"published {p.protocol} {p.port} to {p.to}",
         )
-        for i, p in enumerate(t.publish)
+        for p in t.publish
     )
     ingress = tuple(
         Rule(
@@ -522,7 +529,7 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         segments=segments,
         access=access,
         services=services,
-        dhcp_site=t.dhcp_site or (datacenters[0] if datacenters else None),
+        dhcp_site=dhcp_site,
         policy=isolation.tenant_policy(t.name, own, plan.tenant_base, pool, allows, t.egress.allow_all, ingress),
         published=published,
         zone=f"{t.name}.{inv.domain}",
@@ -746,11 +753,11 @@ def _tenant_on_router(
 
 
 def published_address(dc: Datacenter, nat: IPAddress | None, p: Published) -> IPAddress | None:
-    """Where a service is published in this datacenter: its configured address when one of the
-    datacenter's public prefixes holds it, else the tenant's NAT address here; None: not here."""
-    if p.public_address is None:
-        return nat
-    return p.public_address if any(p.public_address in prefix for prefix in dc.public_prefixes) else None
+    """Where a service is published in this datacenter: nowhere (None) unless it is its
+    datacenter; there, its configured address, else the tenant's NAT address."""
+    if p.datacenter != dc.name:
+        return None
+    return p.public_address or nat
 
 
 def build(inv: Inventory, remote: Sequence[MeshMember] = ()) -> Plan:
@@ -809,7 +816,8 @@ def _datacenter_plan(
     admin = tuple(dc.admin_prefixes) or (plan.control_plane, backbone)
     held = [addr for _, addr in sorted(dc.nat_addresses.items())]
     held += sorted(
-        {p.public_address for t in here for p in t.published if p.public_address is not None} - set(held),
+        {p.public_address for t in here for p in t.published if p.datacenter == dc.name and p.public_address}
+        - set(held),
         key=int,
     )
     nat_addresses = tuple(
@@ -853,9 +861,26 @@ def _datacenter_plan(
             )
         )
     vms = _tenant_vms(inv, dc, tenants)
+    dhcp = {hv.name: _dhcp_plans([r for r in routers if r.hypervisor == hv.name]) for hv in dc.hypervisors}
+    resolvers: dict[tuple[int, int], list[IPAddress]] = {}
+    for d in (d for plans in dhcp.values() for d in plans):
+        resolvers.setdefault((d.tenant.id, d.segment.id), []).append(d.address)
     hypervisors = tuple(
         _hypervisor_plan(
-            inv, dc, hv, routers, backbone, public_gateway, vms.get(hv.name, ()), by_member, everyone, no_peer
+            inv,
+            dc,
+            hv,
+            routers,
+            backbone,
+            public_gateway,
+            vms.get(hv.name, ()),
+            tuple(
+                replace(d, resolvers=(d.address, *sorted(set(resolvers[(d.tenant.id, d.segment.id)]) - {d.address})))
+                for d in dhcp[hv.name]
+            ),
+            by_member,
+            everyone,
+            no_peer,
         )
         for hv in sorted(dc.hypervisors, key=lambda h: h.id)
     )
@@ -995,6 +1020,7 @@ def _hypervisor_plan(
     backbone: IPNetwork,
     public_gateway: IPAddress,
     tenant_vms: tuple[VmPlan, ...],
+    dhcp: tuple[DhcpPlan, ...],
     by_member: Mapping[str, MeshMember],
     everyone: Sequence[MeshMember],
     no_peer: set[frozenset[str]],
@@ -1005,7 +1031,6 @@ def _hypervisor_plan(
     here = [r for r in routers if r.hypervisor == hv.name]
     public = dc.public_address_of(hv)
     prefix = next((p for p in dc.public_prefixes if public is not None and public in p), None)
-    dhcp = _dhcp_plans(here)
     dns = _dns_plans(dc, dhcp)
     vtep = None
     if hv.name in by_member:

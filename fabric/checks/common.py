@@ -7,7 +7,7 @@ from typing import Any
 
 from netaddr import IPAddress, IPNetwork
 
-from fabric.model import MAX_VM_NAME
+from fabric.model import MAX_VM_NAME, Inventory, Tenant
 from fabric.topology import MeshMember
 
 #: The peer stacks' members, validated, by the stack name as ``peer_stacks`` lists it.
@@ -30,6 +30,11 @@ def duplicates(items: list[Any], attr: str, key: str) -> Iterator[str]:
                 yield f"{key}[{item.name}].{attr}: {value} is also used by {key}[{first.name}]"
         else:
             seen[value] = (index, item)
+
+
+def spans_known(inv: Inventory, t: Tenant) -> bool:
+    """The tenant's sites are registered (else its own rule reports them, and no plan is built)."""
+    return set(t.sites or ()) <= {s.name for s in inv.sites}
 
 
 def tap_fits(key: str, name: str, what: str) -> Iterator[str]:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netaddr import IPNetwork
-
 from fabric import addressing as ap
-from fabric.checks.common import duplicates, overlap
+from fabric.checks.common import duplicates, overlap, overlaps, spans_known
 from fabric.checks.tenants import tenant_numbers
 from fabric.model import Inventory, Tenant
 from fabric.topology import FIRST_SEGMENT, tenant_plan
@@ -24,6 +22,8 @@ MAX_VNI = 16_777_214
 MAX_SEGMENT_PREFIX = 26
 #: The shortest: a segment is one L2 broadcast domain.
 MIN_SEGMENT_PREFIX = 16
+#: A segment's source NAT rule is ``100000 + slot``, below the published services' 200000.
+MAX_SEGMENT_SLOT = 100000
 
 
 def _key(t: Tenant, name: str) -> str:
@@ -54,7 +54,7 @@ def segment_sites_spanned(inv: Inventory) -> Iterator[str]:
     segments through the first), each once, its tenant's DHCP datacenter among them."""
     kinds = {s.name: s.kind for s in inv.sites}
     for t in inv.tenants:
-        if not set(t.sites or ()) <= set(kinds):
+        if not spans_known(inv, t):
             continue  # the tenant's own rule reports it
         spanned = inv.tenant_sites(t)
         dhcp = tenant_plan(inv, t).dhcp_site
@@ -77,12 +77,16 @@ def segment_sites_spanned(inv: Inventory) -> Iterator[str]:
 
 
 def segment_blocks_fit(inv: Inventory) -> Iterator[str]:
-    """A configured prefix lies in ``tenant_base`` and is /16 to /26, with a gateway block for each
-    site it spans; a formula's block exists in ``tenant_segments``; its VNI stays a VNI."""
+    """A configured prefix lies in ``tenant_base`` outside the pools (whose blocks belong to tenant
+    ids, used or not) and is /16 to /26, with a gateway block for each site it spans; a formula's
+    block exists in ``tenant_segments``; its VNI stays a VNI and its NAT rule number in its range."""
     plan, n = inv.address_plan, inv.numbering
     ids = {s.name: s.id for s in inv.sites}
     capacity = ap.capacity(plan.tenant_segments, plan.tenant_prefix_length)
     for t in inv.tenants:
+        spans = {s.name: s.sites for s in tenant_plan(inv, t).segments} if spans_known(inv, t) else {}
+        if t.segments and ap.segment_slot(t.id, ap.SEGMENT_SLOTS - 1) >= MAX_SEGMENT_SLOT:
+            yield f"tenants[{t.name}].id: {t.id} is too large for segments (their NAT rules run out past id 6249)"
         for seg in t.segments:
             key = _key(t, seg.name)
             vni = ap.segment_vni(n.segment_vni_base, t.id, seg.id)
@@ -99,14 +103,18 @@ def segment_blocks_fit(inv: Inventory) -> Iterator[str]:
                     )
                 continue
             prefix = seg.prefix
+            pool = next((k for k, p in plan.tenant_pools().items() if overlap(prefix, p)), None)
             if prefix not in plan.tenant_base:
                 yield f"{key}.prefix: {prefix} is outside address_plan.tenant_base {plan.tenant_base}"
+            elif pool is not None:
+                yield (
+                    f"{key}.prefix: {prefix} is in address_plan.{pool}, whose blocks belong to tenant ids "
+                    "(used or not); use tenant space outside the pools"
+                )
             elif not MIN_SEGMENT_PREFIX <= prefix.prefixlen <= MAX_SEGMENT_PREFIX:
                 yield f"{key}.prefix: {prefix} is not /{MIN_SEGMENT_PREFIX} to /{MAX_SEGMENT_PREFIX}"
             else:
-                datacenters = [s.name for s in inv.sites if s.kind == "datacenter"]
-                sites = seg.sites if seg.sites is not None else (t.sites or datacenters)
-                top = max((ids[s] for s in sites if s in ids), default=0)
+                top = max((ids[s] for s in spans.get(seg.name, ()) if s in ids), default=0)
                 if top > ap.max_gateway_site(prefix.prefixlen):
                     yield (
                         f"{key}.prefix: {prefix} has room for router blocks of sites up to "
@@ -115,43 +123,38 @@ def segment_blocks_fit(inv: Inventory) -> Iterator[str]:
 
 
 def segment_blocks_apart(inv: Inventory) -> Iterator[str]:
-    """No segment's block meets another block of any tenant (networks, access, services, segments):
-    only a configured prefix can, and it is blamed."""
-    registered = {s.name for s in inv.sites}
-    blocks: list[tuple[str, IPNetwork]] = []
-    configured: list[tuple[str, IPNetwork]] = []
-    for t in inv.tenants:
-        if not set(t.sites or ()) <= registered:
-            continue
-        p = tenant_plan(inv, t)
-        uses_services = any(s.services for s in t.segments)
-        blocks += [(f"tenants[{t.name}] (its network)", p.network), (f"tenants[{t.name}] (its access block)", p.access)]
-        if not uses_services:
-            blocks.append((f"tenants[{t.name}] (its services block)", p.services))
-        for seg, spec in zip(p.segments[1:], sorted(t.segments, key=lambda s: s.id), strict=True):
-            where = configured if spec.prefix is not None else blocks
-            where.append((f"{_key(t, seg.name)}.prefix" if spec.prefix else _key(t, seg.name), seg.network))
-    for i, (key, net) in enumerate(configured):
-        clash = next((k for k, b in [*blocks, *configured[:i]] if overlap(net, b)), None)
-        if clash is not None:
-            yield f"{key}: {net} overlaps {clash}"
+    """No two configured segment prefixes meet (a configured prefix lies outside the pools, where
+    every formula's block is: :func:`segment_blocks_fit`); the later one is blamed."""
+    pools = list(inv.address_plan.tenant_pools().values())
+    configured = [
+        (f"{_key(t, seg.name)}.prefix", seg.prefix)
+        for t in inv.tenants
+        for seg in t.segments
+        if seg.prefix is not None and not any(overlap(seg.prefix, p) for p in pools)
+    ]
+    yield from overlaps(configured)
 
 
 def segment_numbers_unique(inv: Inventory) -> Iterator[str]:
-    """A segment's VNI is no tenant's VNI or L3 VNI (each names a bridge ``br<N>``) nor another segment's."""
+    """A segment's VNI is no tenant's VNI or L3 VNI (each names a bridge ``br<N>``) nor another
+    segment's. Formula values claim first, so a collision is blamed on an override (as among
+    tenants), else on the segment."""
     n = inv.numbering
-    owners: dict[int, str] = {}
+    claims: list[tuple[bool, int, str, str]] = []  # (an override?, VNI, its key, the message's key)
     for t in inv.tenants:
         for field, value in tenant_numbers(inv, t).items():
             if field != "vrf_table":
-                owners.setdefault(value, f"tenants[{t.name}].{field}")
-    for t in inv.tenants:
+                key = f"tenants[{t.name}].{field}"
+                claims.append((getattr(t, field) is not None, value, key, key))
         ids = [s.id for s in t.segments]
         for seg in (s for s in t.segments if ids.count(s.id) == 1):  # a repeated id has its own rule
             vni = ap.segment_vni(n.segment_vni_base, t.id, seg.id)
-            if vni in owners:
-                yield f"{_key(t, seg.name)}.id: its VNI {vni} is also {owners[vni]}"
-            owners.setdefault(vni, f"{_key(t, seg.name)}'s VNI")
+            claims.append((False, vni, f"{_key(t, seg.name)}'s VNI", f"{_key(t, seg.name)}.id"))
+    owners: dict[int, str] = {}
+    for _, vni, owner, key in sorted(claims, key=lambda c: c[0]):
+        if vni in owners and "segments[" in owner + owners[vni]:  # tenants among themselves: their rule
+            yield f"{key}: VNI {vni} is also {owners[vni]}"
+        owners.setdefault(vni, owner)
 
 
 RULES = (segments_unique, segment_sites_spanned, segment_blocks_fit, segment_blocks_apart, segment_numbers_unique)

@@ -72,9 +72,11 @@ def tenant_names_usable(inv: Inventory) -> Iterator[str]:
 
 
 def tenant_ids_fit(inv: Inventory) -> Iterator[str]:
-    """Every tenant id has its network in each tenant pool."""
+    """Every tenant id has its block in each pool of one block per tenant (``tenant_segments``, of
+    16 per tenant, is its segments' rule's)."""
     plan = inv.address_plan
-    pool_key, pool = min(plan.tenant_pools().items(), key=lambda kv: ap.capacity(kv[1], plan.tenant_prefix_length))
+    pools = {k: v for k, v in plan.tenant_pools().items() if k != "tenant_segments"}
+    pool_key, pool = min(pools.items(), key=lambda kv: ap.capacity(kv[1], plan.tenant_prefix_length))
     cap = ap.capacity(pool, plan.tenant_prefix_length)
     for t in inv.tenants:
         if t.id >= cap:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from netaddr import IPAddress
 
 from fabric import addressing as ap
-from fabric.checks.common import duplicates, tap_fits
+from fabric.checks.common import duplicates, spans_known, tap_fits
 from fabric.model import Inventory, Tenant
 from fabric.topology import FIRST_SEGMENT, IMAGE_DIR, machine_image, public_hypervisors, router_image, tenant_plan
 
@@ -74,11 +74,6 @@ def address_free(
         yield f"{key}: {address} is in the DHCP range {first}-{last} of {network}"
 
 
-def _spans_known(inv: Inventory, t: Tenant) -> bool:
-    """The tenant's sites are registered (else its own rule reports them, and no plan is built)."""
-    return set(t.sites or ()) <= {s.name for s in inv.sites}
-
-
 def vms_unique(inv: Inventory) -> Iterator[str]:
     """VM names and ids are unique, no VM is named like a router (both are vmspawn machines)."""
     if (dc := inv.datacenter) is None:
@@ -102,7 +97,7 @@ def vm_places_known(inv: Inventory) -> Iterator[str]:
     for vm in dc.vms:
         key = f"datacenter.vms[{vm.name}]"
         yield from _tenant_at(inv, key, vm.tenant, dc.name)
-        if vm.tenant in tenants and _spans_known(inv, tenants[vm.tenant]):
+        if vm.tenant in tenants and spans_known(inv, tenants[vm.tenant]):
             yield from _segment(inv, key, tenants[vm.tenant], vm.segment, dc.name)
         if vm.hypervisor not in hypervisors:
             yield f"{key}.hypervisor: unknown hypervisor {vm.hypervisor!r} ({_some('hypervisors', sorted(hypervisors))})"
@@ -160,7 +155,7 @@ def host_devices_apart(inv: Inventory) -> Iterator[str]:
         return
     tenant_devices: dict[str, str] = {}
     for t in inv.tenants:
-        if _spans_known(inv, t) and dc.name in inv.tenant_sites(t):
+        if spans_known(inv, t) and dc.name in inv.tenant_sites(t):
             p = tenant_plan(inv, t)
             tenant_devices.update({p.vrf: t.name})
             tenant_devices.update({name: t.name for s in p.segments for name in (s.bridge, s.vxlan)})
@@ -213,7 +208,7 @@ def node_ports_sound(inv: Inventory) -> Iterator[str]:
         for index, port in enumerate(node.ports):
             key = f"nodes[{node.name}].ports[{port.name}]"
             yield from _tenant_at(inv, key, port.tenant, node.site)
-            if port.tenant in tenants and _spans_known(inv, tenants[port.tenant]):
+            if port.tenant in tenants and spans_known(inv, tenants[port.tenant]):
                 yield from _segment(inv, key, tenants[port.tenant], port.segment, node.site)
                 yield from address_free(inv, f"{key}.address", tenants[port.tenant], port.segment, port.address, sites)
             if port.name in names:

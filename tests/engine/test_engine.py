@@ -525,7 +525,16 @@ def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_ex
     data = yaml.safe_load(original)
     initech = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == "initech")
     initech["segments"] = [{"name": "db", "id": 1}]
-    initech["publish"] = [{"public_address": "5.254.54.40", "port": 8443, "to": "100.65.30.100", "to_port": 443}]
+    initech["publish"] = [
+        {
+            "id": 1,
+            "datacenter": "dc1",
+            "public_address": "5.254.54.41",
+            "port": 8443,
+            "to": "100.65.30.100",
+            "to_port": 443,
+        }
+    ]
     initech["egress"]["allow"].append(
         {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
     )
@@ -538,11 +547,11 @@ def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_ex
         f"+ set interfaces bridge br{vni} address '{ap.router_tenant_address(db, 1, 1)}/24'",
         f"+ set interfaces vxlan vxlan{vni} vni '{vni}'",
         f"+ set high-availability vrrp group initech.db.dc1 address {ap.vrrp_address(db, 1)}/24",
-        "+ set nat destination rule 203000 destination address '5.254.54.40'",
-        "+ set nat destination rule 203000 translation port '443'",
+        "+ set nat destination rule 203001 destination address '5.254.54.41'",
+        "+ set nat destination rule 203001 translation port '443'",
         f"+ set firewall ipv4 name EGRESS-initech rule 101 source address '{db}'",
-        "+ set firewall ipv4 name INGRESS-initech rule 100 destination address '100.65.30.100/32'",
-        "+ set high-availability vrrp group public-dc1 address 5.254.54.40/26",
+        "+ set firewall ipv4 name INGRESS-initech rule 101 destination address '100.65.30.100/32'",
+        "+ set high-availability vrrp group public-dc1 address 5.254.54.41/26",
     ):
         assert line in preview, line
     assert "- set" not in preview  # nothing of what is there goes
@@ -551,7 +560,7 @@ def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_ex
     applied = {name: _owned_running(project, name) for name in routers}
     # Its paths: the tenant's, the segment's, the NAT rule's, the public VRRP group and its sync
     # group (dc1 holds a public address now), the ingress jump, VRRP admitted on the public VLAN.
-    ours = ("initech", str(vni), str(db), "203000", "public-dc1", "nat-dc1", "100030", "rule 80 ")
+    ours = ("initech", str(vni), str(db), "203001", "5.254.54.41", "nat-dc1", "100030")
     for name in routers:
         added = {p for p in applied[name].keys() | before[name].keys() if applied[name].get(p) != before[name].get(p)}
         assert added and not [p for p in added if not any(word in p for word in ours)]

@@ -789,8 +789,11 @@ def test_aws_network_acls_are_exact_per_tenant(crossed: Run) -> None:
     replies = (1024, 65535)
     expected: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {
         "acme": (
-            [("allow", "tcp", "192.0.2.0/24", (443, 443)), ("allow", "udp", "198.51.100.53/32", (53, 53))],
-            [("allow", "tcp", "192.0.2.0/24", replies), ("allow", "udp", "198.51.100.53/32", replies)],
+            # The db replica entry is for a VM (its source), not for these subnets: not here.
+            [("allow", "tcp", "192.0.2.0/24", (443, 443)), ("allow", "udp", "198.51.100.53/32", (53, 53)),
+             ("allow", "tcp", "198.51.100.53/32", (53, 53))],
+            [("allow", "tcp", "192.0.2.0/24", replies), ("allow", "udp", "198.51.100.53/32", replies),
+             ("allow", "tcp", "198.51.100.53/32", replies)],
         ),
         "globex": (
             [("allow", "-1", "0.0.0.0/0")],
@@ -837,6 +840,7 @@ def test_azure_tenant_nsgs_are_exact_per_tenant(crossed: Run) -> None:
         "acme": [
             rule("out-192-0-2-0-24-tcp", 200, "Allow", "Tcp", ["192.0.2.0/24"], ["443"]),
             rule("out-198-51-100-53-32-udp", 201, "Allow", "Udp", ["198.51.100.53/32"], ["53"]),
+            rule("out-198-51-100-53-32-tcp", 202, "Allow", "Tcp", ["198.51.100.53/32"], ["53"]),
         ],
         "globex": [rule("out-0-0-0-0-0-all", 200, "Allow", "*", ["0.0.0.0/0"])],
     }
@@ -879,7 +883,12 @@ def test_gcp_tenant_firewalls_are_exact_per_tenant(crossed: Run) -> None:
         "acme": {
             **fabric_side,
             "out-192-0-2-0-24": ("EGRESS", 1200, "allows", [{"protocol": "tcp", "ports": ["443"]}]),
-            "out-198-51-100-53-32": ("EGRESS", 1200, "allows", [{"protocol": "udp", "ports": ["53"]}]),
+            "out-198-51-100-53-32": (
+                "EGRESS",
+                1200,
+                "allows",
+                [{"protocol": "udp", "ports": ["53"]}, {"protocol": "tcp", "ports": ["53"]}],
+            ),
             "out-deny": ("EGRESS", 65000, "denies", every),
         },
         "globex": fabric_side,  # allow_all: GCP's implied allow-egress rule does the rest
@@ -1190,7 +1199,8 @@ FLOWS = [
     ("acme: http to them, off the list", "a", "192.0.2.10", "tcp", 80, False),
     ("acme: udp 443 to them, off the list", "a", "192.0.2.10", "udp", 443, False),
     ("acme: DNS to its resolver", "a", "198.51.100.53", "udp", 53, True),
-    ("acme: DNS over TCP, off the list", "a", "198.51.100.53", "tcp", 53, False),
+    ("acme: DNS over TCP to its resolver", "a", "198.51.100.53", "tcp", 53, True),
+    ("acme: TCP 54 to its resolver, off the list", "a", "198.51.100.53", "tcp", 54, False),
     ("acme: anywhere else", "a", "8.8.8.8", "tcp", 443, False),
     ("globex (allow_all): https anywhere", "g", "8.8.8.8", "tcp", 443, True),
     ("globex (allow_all): DNS anywhere", "g", "8.8.8.8", "udp", 53, True),

@@ -361,7 +361,9 @@ def test_the_lab_draws_frr_nodes_reflectors_and_vteps() -> None:
     assert {n for t, n in vteps if t == "blue_TENANT"} == {"b1", "b2", "b3", "c1", "c2"}
     assert len({n for t, n in vteps if t == "red_TENANT"}) == 7
     texts = {(e.a, e.b): e.text for e in d.edges if e.kind == "vtep"}
-    assert texts[("red_TENANT", "a3")] == ["VTEP, 1 port"] and texts[("red_TENANT", "a1")] == ["VTEP 100.65.10.17"]
+    assert texts[("red_TENANT", "a3")] == ["VTEP, 1 port"] and texts[("red_TENANT", "a1")] == [
+        "VTEP 100.65.10.17, 2 segments"
+    ]
     sessions = {(e.a, e.b): e.text[0] for e in d.edges if e.kind == "ibgp"}
     assert sessions[("a1", "b1")] == "iBGP EVPN"
     assert sessions[("a1", "c1")] == "iBGP EVPN (RR client)"  # lab-c has no reflector: both serve it

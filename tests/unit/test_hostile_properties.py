@@ -169,6 +169,7 @@ def _base_with(values: dict[str, str]) -> dict[str, Any]:
             "tenants[1].segments": [{"name": values["segment"], "id": 1}],
             "tenants[1].publish": [
                 {
+                    "id": 1,
                     "public_address": "5.254.54.30",
                     "port": 2222,
                     "to": "100.65.20.100",

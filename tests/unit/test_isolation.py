@@ -146,10 +146,12 @@ class VyosForward:
         key = " ".join(rest[2:])
         rule.setdefault(key, []).append(value)
 
-    def _matches(self, rule: dict[str, list[Any]], p: Packet) -> bool:
+    def _matches(self, rule: dict[str, list[Any]], p: Packet, iif: str, dnat: bool) -> bool:
         if "state" in rule:
             return False  # a first packet is new: neither established, related nor invalid
         tests: dict[str, Callable[[str], bool]] = {
+            "inbound-interface name": lambda v: v == iif,
+            "connection-status nat": lambda v: v == "destination" and dnat,
             "source address": lambda v: p.source in IPNetwork(v),
             "destination address": lambda v: p.destination in IPNetwork(v),
             "source group network-group": lambda v: any(p.source in n for n in self.groups[v]),
@@ -159,12 +161,14 @@ class VyosForward:
         }
         return all(test(rule[key][0]) for key, test in tests.items() if key in rule)
 
-    def run(self, chain: str, p: Packet) -> str:
+    def run(self, chain: str, p: Packet, iif: str, dnat: bool = False) -> str:
+        """The verdict on ``p`` arriving on ``iif`` (a tenant's VRF, or the trunk's public VLAN),
+        after destination NAT when ``dnat``."""
         c = self.chains[chain]
         for _, rule in sorted(c["rules"].items()):
-            if self._matches(rule, p):
+            if self._matches(rule, p, iif, dnat):
                 action = rule["action"][0]
-                return self.run(rule["jump-target"][0], p) if action == "jump" else str(action)
+                return self.run(rule["jump-target"][0], p, iif, dnat) if action == "jump" else str(action)
         return str(c["default-action"])
 
 
@@ -175,16 +179,47 @@ def _carried(router: RouterPlan, plan: Plan, p: Packet) -> bool:
     return any(ends) and all(e is None or e in names for e in ends)
 
 
+def _arrival(plan: Plan, router: RouterPlan, p: Packet) -> tuple[str, bool, bool]:
+    """Where ``p`` reaches a router's forward hook and whether it came through destination NAT:
+    a tenant's traffic from its VRF; from outside, on the public VLAN, translated when this
+    router's datacenter publishes exactly that flow (nothing else from outside reaches a tenant
+    address). The last: whether the policy's verdict holds here (an untranslated packet from
+    outside to a tenant never gets in)."""
+    source = _tenant_of(plan, p.source)
+    if source is not None:
+        return source, False, True
+    dnat = any(
+        (p.destination, p.port, p.protocol) == (pub.to, pub.to_port, pub.protocol)
+        for c in router.tenants
+        for _, pub in c.published
+    )
+    return f"eth0.{plan.public_vlan}", dnat, dnat or _tenant_of(plan, p.destination) is None
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_the_vyos_firewall_is_the_policy(plan: Plan, data: st.DataObject) -> None:
     """Every gateway's forward filter decides as the policy on the traffic it routes (after
-    destination NAT, as the filter sees it)."""
+    destination NAT, as the filter sees it); from outside, nothing reaches a tenant address that
+    its datacenter's destination NAT did not bring in."""
     policies = [t.policy for t in plan.tenants]
     rendered = {r.name: VyosForward(r.sections["firewall"]) for r in render_routers(plan)}
     p = data.draw(packets(plan))
     for router in (r for r in plan.routers if r.gateway and _carried(r, plan, p)):
-        assert rendered[router.name].run("forward", p) == decide(policies, p).action, (router.name, p)
+        iif, dnat, holds = _arrival(plan, router, p)
+        expected = decide(policies, p).action if holds else "drop"
+        assert rendered[router.name].run("forward", p, iif, dnat) == expected, (router.name, iif, dnat, p)
+
+
+def test_a_forged_tenant_source_from_outside_is_dropped(plan: Plan) -> None:
+    """acme's own source arriving on the trunk (not from its VRF) reaches none of its segments."""
+    router = next(r for r in render_routers(plan) if r.name == "dc1-r1")
+    forged = Packet(IPAddress("100.65.10.7"), IPAddress("100.112.161.150"), "tcp", 22)
+    firewall = VyosForward(router.sections["firewall"])
+    assert firewall.run("forward", forged, "acme") == "accept"
+    for vlan in (plan.public_vlan, plan.backbone_vlan):
+        assert firewall.run("forward", forged, f"eth0.{vlan}") == "drop"
+        assert firewall.run("forward", forged, f"eth0.{vlan}", dnat=True) == "drop"
 
 
 # ----------------------------------------------------------------------------- clouds
@@ -338,8 +373,8 @@ def test_the_evaluators_see_a_broken_translation(plan: Plan) -> None:
     router = next(r for r in render_routers(plan) if r.name == "dc1-r1")
     rule20 = ("firewall", "ipv4", "name", "EGRESS-globex", "rule", "20")
     broken = [c for c in router.sections["firewall"] if c.path[:6] != rule20]
-    assert VyosForward(router.sections["firewall"]).run("forward", p) == "drop"
-    assert VyosForward(broken).run("forward", p) == "accept"
+    assert VyosForward(router.sections["firewall"]).run("forward", p, "globex") == "drop"
+    assert VyosForward(broken).run("forward", p, "globex") == "accept"
     ct = next(c for c in _cloud_tenants(plan, "aws") if c.tenant.name == "globex")
     outbound, _ = aws.acl_entries(cast(Any, _node(plan, "aws")), ct)
     q = _from_subnet(plan, ct, p)

@@ -155,7 +155,7 @@ def _server_network(head: str, plan: Plan, d: DhcpPlan, dns: DnsPlan | None) -> 
                     ("EmitRouter", "yes"),
                     ("Router", d.router),
                     ("EmitDNS", "yes"),
-                    ("DNS", d.address),
+                    ("DNS", " ".join(map(str, d.resolvers))),
                     ("EmitNTP", "no"),
                     ("EmitTimezone", "no"),
                     ("SendOption", f"15:string:{t.name}.{plan.domain}"),

@@ -285,20 +285,29 @@ def _l2_filter(node: NodePlan) -> Concern:
     not answered there, and each tenant port speaks only IPv4 and ARP, from its own MAC and its
     own sources (its address or the DHCP range), and serves no DHCP. The one exception is the
     DHCP server and resolver of a tenant a hypervisor serves (``dhcp`` concern): DHCP and DNS to
-    it, the replies to the resolver's forwarded queries, and ARP for its address. VXLAN and BGP are taken only from inside WireGuard, as on every VTEP."""
+    it, the answers from its forwarders to the resolver's queries, and ARP for its address. VXLAN
+    and BGP are taken only from inside WireGuard, as on every VTEP."""
+    accepts: list[str] = []
     inet, arp, bridge = [], [], []
+    answered: set[str] = set()
     for t in node.tenants:
         br, tp = t.segment.bridge, t.tenant
-        # A bridge in the DHCP server's VRF: the input hook names the VRF device (kernel vrf.rst), so both.
+        # A bridge in the DHCP server's VRF: the input hook names the VRF device (kernel vrf.rst), so
+        # both; the VRF device stands for all the tenant's segments, so every accept comes first.
         ins = f'{{ "{br}", "{tp.vrf}" }}' if t.dhcp_server is not None else f'"{br}"'
         if t.dhcp_server is not None:
-            inet += [
+            accepts += [
                 f'        iifname {ins} udp dport 67 accept comment "tenant {tp.name}: DHCP"',
                 f"        iifname {ins} ip daddr {t.dhcp_server} meta l4proto {{ udp, tcp }} th dport 53 accept"
                 f' comment "tenant {tp.name}: DNS"',
-                # The resolver's forwarded queries come back through the tenant's VRF.
-                f'        iifname {ins} ct state established,related accept comment "tenant {tp.name}: DNS replies"',
             ]
+            if tp.dns_forward and tp.vrf not in answered:
+                answered.add(tp.vrf)
+                forwarders = ", ".join(map(str, tp.dns_forward))
+                accepts.append(
+                    f'        iifname "{tp.vrf}" ip saddr {{ {forwarders} }} th sport 53 ct state established accept'
+                    f' comment "tenant {tp.name}: its resolver\'s answers"'
+                )
             arp.append(f'        iifname "{br}" arp daddr ip {t.dhcp_server} accept comment "tenant {tp.name}: DHCP"')
         inet.append(f'        iifname {ins} drop comment "tenant {tp.name}: not the host\'s"')
         arp.append(f'        iifname "{br}" drop comment "tenant {tp.name}: not the host\'s"')
@@ -326,6 +335,7 @@ def _l2_filter(node: NodePlan) -> Concern:
             "    chain input {",
             "        type filter hook input priority filter; policy accept;",
             *_overlay_only_in_mesh(),
+            *accepts,
             *inet,
             "    }",
         ],

@@ -30,6 +30,7 @@ from fabric.render.vyos.names import (
     ADMIN,
     MESH,
     MESH_ENDPOINTS,
+    TENANT_SPACE,
     egress_chain,
     ingress_chain,
     publish_group,
@@ -42,6 +43,8 @@ OWNS = (("firewall",),)
 
 #: Tenant ``t``'s VRRP and DHCP rules in the input filter: ``base + 2t`` and ``base + 2t + 1``.
 INPUT_RULE_BASE = 1000
+#: The forward filter's drops of tenant sources on the trunk's VLANs (public, backbone).
+SPOOF_RULE = 30
 #: Tenant ``t``'s jump rule in the forward filter.
 FORWARD_RULE_BASE = 1000
 #: Tenant ``t``'s jump to its published services' chain in the forward filter.
@@ -54,7 +57,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
     return (
         _groups(plan, router)
         + _input(plan, router)
-        + _forward(router)
+        + _forward(plan, router)
         + _egress(plan, router)
         + _ingress(router)
         + _ipv6()
@@ -63,6 +66,10 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
 
 def _groups(plan: Plan, router: RouterPlan) -> list[Command]:
     out = [cmd("firewall", "group", "network-group", ADMIN, "network", value=p) for p in router.admin_prefixes]
+    out += [
+        cmd("firewall", "group", "network-group", TENANT_SPACE, "network", value=p)
+        for p in (plan.tenant_base, plan.cloud_networks)
+    ]
     endpoints = sorted({p.endpoint for p in router.wireguard_peers if p.endpoint}, key=str)
     out += [cmd("firewall", "group", "address-group", MESH_ENDPOINTS, "address", value=e) for e in endpoints]
     for carried in router.tenants:
@@ -104,7 +111,7 @@ def _input(plan: Plan, router: RouterPlan) -> list[Command]:
         out += _rule(f, 80, "accept", "VRRP on the public VLAN", protocol="vrrp", inbound=vif(plan.public_vlan))
     for carried in router.tenants:
         t = carried.tenant
-        where = f"tenant {t.name} ({t.bridge} in VRF {t.vrf})"
+        where = f"tenant {t.name} (its segments, in VRF {t.vrf})"
         out += _rule(f, INPUT_RULE_BASE + 2 * t.id, "accept", f"VRRP, {where}", protocol="vrrp", inbound=t.vrf)
         out += _rule(
             f, INPUT_RULE_BASE + 2 * t.id + 1, "accept", f"DHCP, {where}", protocol="udp", port="67", inbound=t.vrf
@@ -127,12 +134,16 @@ def _ipv6() -> list[Command]:
     return out
 
 
-def _forward(router: RouterPlan) -> list[Command]:
+def _forward(plan: Plan, router: RouterPlan) -> list[Command]:
     f = ("firewall", "ipv4", "forward", "filter")
     out = [
         cmd(*f, "default-action", value="drop"),
         *_rule(f, 10, "accept", "established and related", state=("established", "related")),
     ]
+    # A tenant's traffic arrives in its VRF, never on the trunk: a tenant source there is forged
+    # (the policy's egress rules trust the source, so it is dropped before them).
+    for number, vlan in ((SPOOF_RULE, plan.public_vlan), (SPOOF_RULE + 1, plan.backbone_vlan)):
+        out += _rule(f, number, "drop", "tenant space from outside", inbound=vif(vlan), source_group=TENANT_SPACE)
     for carried in router.tenants:
         t = carried.tenant
         out += _jump(f, FORWARD_RULE_BASE + t.id, f"tenant {t.name}", egress_chain(t), "source", tenant_group(t))
@@ -167,7 +178,11 @@ def _ingress(router: RouterPlan) -> list[Command]:
             cmd(*c, "default-action", value="drop"),
         ]
         for rule in t.policy.ingress:
-            out += _policy_rule(c, rule, source_group=publish_group(t, rule) if rule.sources else None)
+            group = publish_group(t, rule) if rule.sources else None
+            out += _policy_rule(c, rule, source_group=group)
+            # Only what the published address's destination NAT brought in (nftables `ct status
+            # dnat`): the tenant's address is never reached directly from outside.
+            out.append(cmd(*c, "rule", rule.number, "connection-status", "nat", value="destination"))
     return out
 
 

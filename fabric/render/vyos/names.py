@@ -13,6 +13,9 @@ MESH = "wg0"
 MESH_ENDPOINTS = "MESH-ENDPOINTS"
 #: Firewall group of the prefixes allowed to reach the router's API and SSH.
 ADMIN = "ADMIN"
+#: Firewall group of all tenant space (``tenant_base``) and every cloud network: sources only a
+#: tenant's own VRF may bring in.
+TENANT_SPACE = "TENANT-SPACE"
 
 
 def vif(vlan: int) -> str:

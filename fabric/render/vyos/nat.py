@@ -21,7 +21,7 @@ OWNS = (("nat", "source"), ("nat", "destination"))
 RULE_BASE = 1000
 #: Segment ``j`` of tenant ``t``: ``100000 + 16t + j`` (the segment's slot).
 SEGMENT_RULE_BASE = 100000
-#: Published service ``i`` (its place in ``publish``) of tenant ``t``: ``200000 + 100t + i``.
+#: Published service ``i`` (its ``id``, 1-99) of tenant ``t``: ``200000 + 100t + i``.
 PUBLISH_RULE_BASE = 200000
 
 
