@@ -188,10 +188,8 @@ class TenantPlan:
 
     @property
     def prefixes(self) -> tuple[IPNetwork, ...]:
-        """The tenant's blocks in the fabric (segments, access, services): what its cloud subnets
-        route to the fabric."""
-        blocks = (self.network, self.access, self.services, *(s.network for s in self.segments[1:]))
-        return tuple(dict.fromkeys(blocks))
+        """The tenant's blocks in the fabric: what its cloud subnets route to the fabric."""
+        return fabric_blocks(self.segments, self.access, self.services)
 
     @property
     def owned_prefixes(self) -> tuple[IPNetwork, ...]:
@@ -475,8 +473,7 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         for s in sites
         if inv.site(s).kind == "cloud"
     )
-    blocks = (segments[0].network, access, services, *(s.network for s in segments[1:]))
-    own = (*dict.fromkeys(blocks), *(subnet for _, subnet in cloud_subnets))
+    own = (*fabric_blocks(segments, access, services), *(subnet for _, subnet in cloud_subnets))
     allows = tuple(
         Rule(
             isolation.ALLOW_BASE + i,
@@ -536,6 +533,12 @@ def tenant_plan(inv: Inventory, t: Tenant) -> TenantPlan:
         dns_forward=tuple(t.dns.forward),
         cloud_subnets=cloud_subnets,
     )
+
+
+def fabric_blocks(segments: Sequence[SegmentPlan], access: IPNetwork, services: IPNetwork) -> tuple[IPNetwork, ...]:
+    """A tenant's blocks in the fabric, each once: its first segment's, access, services (a services
+    segment's block too), its further segments'."""
+    return tuple(dict.fromkeys((segments[0].network, access, services, *(s.network for s in segments[1:]))))
 
 
 def egress_source(inv: Inventory, segments: Sequence[SegmentPlan], ref: str | None) -> tuple[IPNetwork, ...] | None:

@@ -12,7 +12,7 @@ router's slice of the dynamic range with systemd-networkd's DHCP server:
   VMs on this host through the bridge, from everywhere else through EVPN;
 * in a VRF with the tenant's table, so the host's own routing never holds a tenant
   network and nothing the host runs (sshd, FRR) answers there (the forwarding concern's
-  input filter admits only DHCP from a tenant bridge);
+  input filter admits only DHCP and DNS to it from a tenant bridge);
 * leasing its slice less its own address (the slice's first), with the site's VRRP
   address as router, its own address as DNS server, the tenant domain (option 15) and
   the tenant MTU (option 26, which the VyOS 1.5 server could not send), no NTP.

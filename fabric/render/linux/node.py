@@ -14,7 +14,7 @@ network.
   ``wireguard-go`` where the kernel has none). ``Table = off``: the interface's /20
   address already routes the whole mesh into ``wg0``. A change is applied with
   ``wg syncconf`` (peers and keys, no tunnel is torn down); a stopped tunnel is started.
-* ``segments``: per tenant a VXLAN device (VNI, sourced from the mesh address so it
+* ``segments``: per tenant segment a VXLAN device (VNI, sourced from the mesh address so it
   rides inside WireGuard, no MAC learning: EVPN learns) enslaved to a bridge holding
   the node's address on the segment, as systemd-networkd files.
 * ``forwarding``: an nftables filter so the node never carries one tenant into another
