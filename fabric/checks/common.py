@@ -8,7 +8,7 @@ from typing import Any
 from netaddr import IPAddress, IPNetwork
 
 from fabric.model import MAX_VM_NAME, Inventory, Tenant
-from fabric.topology import MeshMember
+from fabric.topology import MeshMember, TenantPlan, tenant_plan
 
 #: The peer stacks' members, validated, by the stack name as ``peer_stacks`` lists it.
 Remote = Mapping[str, tuple[MeshMember, ...]]
@@ -30,6 +30,23 @@ def duplicates(items: list[Any], attr: str, key: str) -> Iterator[str]:
                 yield f"{key}[{item.name}].{attr}: {value} is also used by {key}[{first.name}]"
         else:
             seen[value] = (index, item)
+
+
+#: The last inventory checked and its tenants' plans: rules ask for a tenant's plan many times
+#: (per VM, per entry), and a plan is a pure function of the two.
+_planned: tuple[Inventory | None, dict[int, TenantPlan]] = (None, {})
+
+
+def planned(inv: Inventory, t: Tenant) -> TenantPlan:
+    """``tenant_plan(inv, t)``, built once per inventory and tenant (only call it for a tenant
+    whose sites are registered: :func:`spans_known`)."""
+    global _planned
+    if _planned[0] is not inv:
+        _planned = (inv, {})
+    plans = _planned[1]
+    if id(t) not in plans:
+        plans[id(t)] = tenant_plan(inv, t)
+    return plans[id(t)]
 
 
 def spans_known(inv: Inventory, t: Tenant) -> bool:

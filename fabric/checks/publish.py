@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric.checks.common import spans_known
+from fabric.checks.common import planned, spans_known
 from fabric.checks.vms import address_free
 from fabric.isolation import Packet, decide
 from fabric.model import Inventory, Tenant
-from fabric.topology import published_address, tenant_plan
+from fabric.topology import published_address
 
 #: A published service's NAT rule is ``200000 + 100t + id``, at most VyOS's 999999.
 MAX_PUBLISHING_TENANT = 7999
@@ -31,7 +31,7 @@ def egress_sources_known(inv: Inventory) -> Iterator[str]:
     address and of this tenant (``<datacenter>/<vm>``; a VM of another datacenter is that stack's
     to check), or a prefix inside the tenant's own that is no part of a cloud subnet."""
     for t in (t for t in inv.tenants if spans_known(inv, t)):
-        plan = tenant_plan(inv, t)
+        plan = planned(inv, t)
         for i, rule in enumerate(t.egress.allow):
             if rule.source is None:
                 continue
@@ -98,7 +98,7 @@ def published_services_sound(inv: Inventory) -> Iterator[str]:
         for i, p in enumerate(t.publish):
             if p.id in ids[:i]:
                 yield f"tenants[{t.name}].publish[{i}].id: {p.id} is also publish[{ids.index(p.id)}]'s"
-        plan = tenant_plan(inv, t)
+        plan = planned(inv, t)
         datacenters = [s for s in inv.tenant_sites(t) if inv.site(s).kind == "datacenter"]
         vms = {vm.address: vm.name for vm in dc.vms if vm.address is not None} if dc is not None else {}
         for i, (p, published) in enumerate(zip(t.publish, plan.published, strict=True)):
@@ -163,7 +163,7 @@ def dns_forwarders_reachable(inv: Inventory) -> Iterator[str]:
     slice of the first segment, for a gateway pair or a single gateway), the one evaluator
     deciding (:func:`fabric.isolation.decide`)."""
     for t in (t for t in inv.tenants if spans_known(inv, t) and t.dns.forward):
-        plan = tenant_plan(inv, t)
+        plan = planned(inv, t)
         first, last = ap.dhcp_range(plan.network)
         resolvers = sorted({ap.split_range(first, last, 2, i)[0] for i in range(2)})
         for i, server in enumerate(t.dns.forward):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fabric import addressing as ap
-from fabric.checks.common import duplicates, overlap, overlaps, spans_known
+from fabric.checks.common import duplicates, overlap, overlaps, planned, spans_known
 from fabric.checks.tenants import tenant_numbers
 from fabric.model import Inventory, Tenant
-from fabric.topology import FIRST_SEGMENT, tenant_plan
+from fabric.topology import FIRST_SEGMENT
 
 #: The VNI range (VXLAN's 24 bits, less the all-ones value VyOS refuses).
 MAX_VNI = 16_777_214
@@ -57,7 +57,7 @@ def segment_sites_spanned(inv: Inventory) -> Iterator[str]:
         if not spans_known(inv, t):
             continue  # the tenant's own rule reports it
         spanned = inv.tenant_sites(t)
-        dhcp = tenant_plan(inv, t).dhcp_site
+        dhcp = planned(inv, t).dhcp_site
         for seg in t.segments:
             if seg.sites is None:
                 continue
@@ -84,7 +84,7 @@ def segment_blocks_fit(inv: Inventory) -> Iterator[str]:
     ids = {s.name: s.id for s in inv.sites}
     capacity = ap.capacity(plan.tenant_segments, plan.tenant_prefix_length)
     for t in inv.tenants:
-        spans = {s.name: s.sites for s in tenant_plan(inv, t).segments} if spans_known(inv, t) else {}
+        spans = {s.name: s.sites for s in planned(inv, t).segments} if spans_known(inv, t) else {}
         if t.segments and ap.segment_slot(t.id, ap.SEGMENT_SLOTS - 1) >= MAX_SEGMENT_SLOT:
             yield f"tenants[{t.name}].id: {t.id} is too large for segments (their NAT rules run out past id 6249)"
         for seg in t.segments:

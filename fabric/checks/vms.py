@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from netaddr import IPAddress
 
 from fabric import addressing as ap
-from fabric.checks.common import duplicates, spans_known, tap_fits
+from fabric.checks.common import duplicates, planned, spans_known, tap_fits
 from fabric.model import Inventory, Tenant
-from fabric.topology import FIRST_SEGMENT, IMAGE_DIR, machine_image, public_hypervisors, router_image, tenant_plan
+from fabric.topology import FIRST_SEGMENT, IMAGE_DIR, machine_image, public_hypervisors, router_image
 
 
 def _some(what: str, names: list[str], shown: int = 8) -> str:
@@ -40,7 +40,7 @@ def _segment(inv: Inventory, key: str, tenant: Tenant, name: str | None, site: s
     """``segment`` names one of the tenant's segments, and that segment spans ``site``."""
     if name is None:
         return
-    segments = {s.name: s for s in tenant_plan(inv, tenant).segments}
+    segments = {s.name: s for s in planned(inv, tenant).segments}
     if name not in segments:
         yield f"{key}.segment: tenant {tenant.name} has no segment {name!r} ({_some('segments', sorted(segments))})"
     elif site not in segments[name].sites:
@@ -52,7 +52,7 @@ def address_free(
 ) -> Iterator[str]:
     """A fixed address in its segment, off the gateways' and every site's block, off the DHCP range
     (what a VM, a port or a published service's target may be)."""
-    seg = next((s for s in tenant_plan(inv, tenant).segments if s.name == (segment or FIRST_SEGMENT)), None)
+    seg = next((s for s in planned(inv, tenant).segments if s.name == (segment or FIRST_SEGMENT)), None)
     if seg is None:
         return  # an unknown segment is reported by its own rule
     network = seg.network
@@ -156,7 +156,7 @@ def host_devices_apart(inv: Inventory) -> Iterator[str]:
     tenant_devices: dict[str, str] = {}
     for t in inv.tenants:
         if spans_known(inv, t) and dc.name in inv.tenant_sites(t):
-            p = tenant_plan(inv, t)
+            p = planned(inv, t)
             tenant_devices.update({p.vrf: t.name})
             tenant_devices.update({name: t.name for s in p.segments for name in (s.bridge, s.vxlan)})
     for hv in dc.hypervisors:
@@ -178,7 +178,7 @@ def dhcp_hosts_in_mesh(inv: Inventory) -> Iterator[str]:
         return
     registered = {s.name for s in inv.sites}
     spanning = [t for t in inv.tenants if set(t.sites or ()) <= registered]  # others are reported
-    if not any(tenant_plan(inv, t).dhcp_site == dc.name for t in spanning):
+    if not any(planned(inv, t).dhcp_site == dc.name for t in spanning):
         return
     vteps = {hv.name for hv in public_hypervisors(dc)}
     known = {hv.name for hv in dc.hypervisors}

@@ -38,6 +38,7 @@ def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> 
     first, last = ap.dhcp_range(tenant.network)
     leased: list[int] = []
     own: list[str] = []
+    resolvers: list[list[str]] = []
     for host in ("dc1-hv1", "dc1-hv2"):
         (network,) = _servers(host).values()
         assert one(network, "Network", "VRF") == tenant.vrf
@@ -50,11 +51,12 @@ def test_each_gateway_routers_hypervisor_serves_its_slice_and_nothing_else() -> 
             f"15:string:acme.{PLAN.domain}",
             f"26:uint16:{PLAN.mtu.tenant}",  # the tenant MTU, which VyOS 1.5's server cannot send
         ]
-        # The tenant's resolver on the server's own address, never the host's resolvers.
-        assert (one(network, "DHCPServer", "EmitDNS"), one(network, "DHCPServer", "DNS")) == (
-            "yes",
-            address.split("/")[0],
-        )
+        # The tenant's resolvers, this server's own address first, never the host's resolvers.
+        dns = one(network, "DHCPServer", "DNS").split()
+        assert one(network, "DHCPServer", "EmitDNS") == "yes" and dns[0] == address.split("/")[0]
+        resolvers.append(dns)
+    # Each server hands out both resolvers (one host down leaves DNS up).
+    assert [sorted(r) for r in resolvers] == [sorted(own)] * len(own)
     # Together: the whole range, each address once, the servers' own excepted.
     assert sorted(leased + [int(IPAddress(a)) for a in own]) == list(range(int(first), int(last) + 1))
     assert _servers("dc1-hv3") == {}  # no gateway router there
@@ -177,7 +179,9 @@ def test_a_client_gets_its_lease_router_domain_and_mtu_from_the_rendered_server(
         assert f"option routers {server.router};" in text
         assert f"option interface-mtu {PLAN.mtu.tenant};" in text
         assert f'option domain-name "acme.{PLAN.domain}";' in text
-        assert f"option domain-name-servers {server.address};" in text  # the tenant's resolver
+        # The tenant's resolvers, this server's first.
+        resolvers = ",".join(map(str, server.resolvers))
+        assert server.resolvers[0] == server.address and f"option domain-name-servers {resolvers};" in text
     finally:
         if (tmp_path / "pid").exists():
             subprocess.run(["kill", (tmp_path / "pid").read_text().strip()], check=False)
