@@ -1078,14 +1078,12 @@ def _vtep_plan(
     carried = {(d.tenant.id, d.segment.id): (d.tenant, d.segment) for d in dhcp}
     carried |= {(vm.tenant.id, vm.segment.id): (vm.tenant, vm.segment) for vm in vms if vm.tenant and vm.segment}
     servers = {(d.tenant.id, d.segment.id): d.address for d in dhcp}
+    ports: dict[tuple[int, int], list[TenantPort]] = {}
+    for vm in vms:
+        if vm.tenant is not None and vm.segment is not None:
+            ports.setdefault((vm.tenant.id, vm.segment.id), []).append(_port(vm))
     tenants = tuple(
-        _bridged(
-            t,
-            seg,
-            tuple(_port(vm) for vm in vms if vm.tenant is not None and vm.segment == seg and vm.tenant.id == t.id),
-            servers.get(key),
-        )
-        for key, (t, seg) in sorted(carried.items())
+        _bridged(t, seg, tuple(ports.get(key, ())), servers.get(key)) for key, (t, seg) in sorted(carried.items())
     )
     return _vtep(me, everyone, no_peer, tenants, l2=True, kind="hypervisor")
 
@@ -1175,15 +1173,17 @@ def _dhcp_plans(routers: Sequence[RouterPlan]) -> tuple[DhcpPlan, ...]:
 def _dns_plans(dc: Datacenter, dhcp: Sequence[DhcpPlan]) -> tuple[DnsPlan, ...]:
     """A resolver per tenant this host serves DHCP for, on those servers' addresses; its records:
     the datacenter's VMs of the tenant that have a fixed address."""
+    named: dict[str, list[tuple[str, IPAddress]]] = {}
+    for vm in sorted(dc.vms, key=lambda v: v.name):
+        if vm.address is not None:
+            named.setdefault(vm.tenant, []).append((vm.name, vm.address))
+    served: dict[int, list[DhcpPlan]] = {}
+    for d in dhcp:
+        served.setdefault(d.tenant.id, []).append(d)
     out = []
-    for tenant_id in dict.fromkeys(d.tenant.id for d in dhcp):
-        mine = [d for d in dhcp if d.tenant.id == tenant_id]
+    for mine in served.values():
         t = mine[0].tenant
-        records = tuple(
-            (f"{vm.name}.{t.zone}", vm.address)
-            for vm in sorted(dc.vms, key=lambda v: v.name)
-            if vm.tenant == t.name and vm.address is not None
-        )
+        records = tuple((f"{name}.{t.zone}", address) for name, address in named.get(t.name, ()))
         first = next((d for d in mine if d.segment.first), mine[0])
         out.append(DnsPlan(t, tuple(d.address for d in mine), records, first.router))
     return tuple(out)

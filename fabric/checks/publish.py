@@ -91,6 +91,7 @@ def published_services_sound(inv: Inventory) -> Iterator[str]:
     sites = sorted(s.id for s in inv.sites)
     dc = inv.datacenter
     taken: dict[tuple[IPAddress, str, int], str] = {}
+    vms = {vm.address: vm.name for vm in dc.vms if vm.address is not None} if dc is not None else {}
     for t in (t for t in inv.tenants if spans_known(inv, t)):
         if t.publish and t.id > MAX_PUBLISHING_TENANT:
             yield f"tenants[{t.name}].id: {t.id} is too large to publish services (their NAT rules run out past id 7999)"
@@ -100,7 +101,6 @@ def published_services_sound(inv: Inventory) -> Iterator[str]:
                 yield f"tenants[{t.name}].publish[{i}].id: {p.id} is also publish[{ids.index(p.id)}]'s"
         plan = planned(inv, t)
         datacenters = [s for s in inv.tenant_sites(t) if inv.site(s).kind == "datacenter"]
-        vms = {vm.address: vm.name for vm in dc.vms if vm.address is not None} if dc is not None else {}
         for i, (p, published) in enumerate(zip(t.publish, plan.published, strict=True)):
             key = f"tenants[{t.name}].publish[{i}]"
             where = published.datacenter

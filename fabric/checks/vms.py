@@ -10,6 +10,7 @@ and its disk image is its own. An ``l2`` node's port is the same kind of thing o
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from netaddr import IPAddress
@@ -26,9 +27,8 @@ def _some(what: str, names: list[str], shown: int = 8) -> str:
     return f"{what}: {', '.join(names[:shown]) or 'none'}{more}"
 
 
-def _tenant_at(inv: Inventory, key: str, name: str, site: str) -> Iterator[str]:
+def _tenant_at(inv: Inventory, tenants: dict[str, Tenant], key: str, name: str, site: str) -> Iterator[str]:
     """The tenant ``name`` exists and spans ``site`` (a tenant naming unknown sites is reported by its own rule)."""
-    tenants = {t.name: t for t in inv.tenants}
     tenant = tenants.get(name)
     if tenant is None:
         yield f"{key}.tenant: unknown tenant {name!r} ({_some('tenants', sorted(tenants))})"
@@ -96,7 +96,7 @@ def vm_places_known(inv: Inventory) -> Iterator[str]:
     tenants = {t.name: t for t in inv.tenants}
     for vm in dc.vms:
         key = f"datacenter.vms[{vm.name}]"
-        yield from _tenant_at(inv, key, vm.tenant, dc.name)
+        yield from _tenant_at(inv, tenants, key, vm.tenant, dc.name)
         if vm.tenant in tenants and spans_known(inv, tenants[vm.tenant]):
             yield from _segment(inv, key, tenants[vm.tenant], vm.segment, dc.name)
         if vm.hypervisor not in hypervisors:
@@ -136,7 +136,8 @@ def vm_images_own(inv: Inventory) -> Iterator[str]:
     used: dict[tuple[str, str], str] = {}
     names = [vm.name for vm in dc.vms]
     # A repeated name, or a router's, is its own rule's (a default image is named after the VM).
-    for vm in (v for v in dc.vms if names.count(v.name) == 1 and v.name not in {r.name for r in dc.routers}):
+    counts, router_names = Counter(names), {r.name for r in dc.routers}
+    for vm in (v for v in dc.vms if counts[v.name] == 1 and v.name not in router_names):
         key = f"datacenter.vms[{vm.name}].image"
         image = machine_image(vm.name, vm.image)
         if not image.startswith(IMAGE_DIR) or image == IMAGE_DIR:
@@ -207,7 +208,7 @@ def node_ports_sound(inv: Inventory) -> Iterator[str]:
             continue
         for index, port in enumerate(node.ports):
             key = f"nodes[{node.name}].ports[{port.name}]"
-            yield from _tenant_at(inv, key, port.tenant, node.site)
+            yield from _tenant_at(inv, tenants, key, port.tenant, node.site)
             if port.tenant in tenants and spans_known(inv, tenants[port.tenant]):
                 yield from _segment(inv, key, tenants[port.tenant], port.segment, node.site)
                 yield from address_free(inv, f"{key}.address", tenants[port.tenant], port.segment, port.address, sites)
