@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.engine.project import Project
+from tests.engine.project import Project, add_tenant_networks
 
 SITECUSTOMIZE = """
 import atexit, json, os, resource, time
@@ -106,29 +106,6 @@ def add_vm(project: Project, tenant: str) -> None:
             {"name": "bench-vm", "id": 9999, "tenant": tenant, "hypervisor": "dc1-hv1"}
         ),
     )
-
-
-def add_tenant_networks(project: Project, tenant: str) -> None:
-    """On ``tenant``: a second segment, a published port on a public address of dc1, and an
-    allow entry for that segment only (the engine test's newcomer change)."""
-    path = project.dir / "Pulumi.yaml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    t = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == tenant)
-    t["segments"] = [{"name": "db", "id": 1}]
-    t["publish"] = [
-        {
-            "id": 1,
-            "datacenter": "dc1",
-            "public_address": "5.254.54.41",
-            "port": 8443,
-            "to": f"100.65.{t['id']}.100",
-            "to_port": 443,
-        }
-    ]
-    t.setdefault("egress", {}).setdefault("allow", []).append(
-        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def measure(tenants: int | None, repeat: int) -> dict[str, dict[str, Any]]:

@@ -181,6 +181,23 @@ class Project:
         return preview
 
 
+def add_tenant_networks(project: Project, tenant: str) -> None:
+    """A newcomer's change in Pulumi.yaml: on ``tenant``, a second segment ``db``, a published
+    port (8443 on 5.254.54.41 of dc1 to its ``.100`` on 443) and an allow entry for ``db`` only."""
+    path = project.dir / "Pulumi.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    t = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == tenant)
+    t["segments"] = [{"name": "db", "id": 1}]
+    to = f"100.65.{t['id']}.100"
+    t["publish"] = [
+        {"id": 1, "datacenter": "dc1", "public_address": "5.254.54.41", "port": 8443, "to": to, "to_port": 443}
+    ]
+    t.setdefault("egress", {}).setdefault("allow", []).append(
+        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def bootstrap_config(api_key: str, version: str) -> list[tuple[str, ...]]:
     """What a freshly installed router holds before fabric's first apply: its API, its NIC."""
     config: list[tuple[str, ...]] = [

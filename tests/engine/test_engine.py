@@ -20,7 +20,7 @@ from netaddr import IPNetwork
 from fabric import addressing as ap
 from fabric.render.vyos import all_owned_subtrees
 from providers.vyos import desired_config, flatten, owned, owned_roots
-from tests.engine.project import Project
+from tests.engine.project import Project, add_tenant_networks
 
 
 @pytest.fixture
@@ -522,23 +522,7 @@ def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_ex
     before = {name: _owned_running(project, name) for name in routers}
     path = project.dir / "Pulumi.yaml"
     original = path.read_text()
-    data = yaml.safe_load(original)
-    initech = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == "initech")
-    initech["segments"] = [{"name": "db", "id": 1}]
-    initech["publish"] = [
-        {
-            "id": 1,
-            "datacenter": "dc1",
-            "public_address": "5.254.54.41",
-            "port": 8443,
-            "to": "100.65.30.100",
-            "to_port": 443,
-        }
-    ]
-    initech["egress"]["allow"].append(
-        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    add_tenant_networks(project, "initech")
     db = ap.segment_block(IPNetwork("100.112.0.0/12"), 24, 30, 1)  # slot 16 x 30 + 1
     vni = ap.segment_vni(100000, 30, 1)
 
