@@ -181,9 +181,10 @@ class Project:
         return preview
 
 
-def add_tenant_networks(project: Project, tenant: str) -> None:
+def add_tenant_networks(project: Project, tenant: str, vm: str | None = None) -> None:
     """A newcomer's change in Pulumi.yaml: on ``tenant``, a second segment ``db``, a published
-    port (8443 on 5.254.54.41 of dc1 to its ``.100`` on 443) and an allow entry for ``db`` only."""
+    port (8443 on 5.254.54.41 of dc1 to its ``.100`` on 443), an allow entry for ``db`` only
+    and, given a VM of dc1 with a fixed address, one for that VM only."""
     path = project.dir / "Pulumi.yaml"
     data: dict[str, Any] = yaml.safe_load(path.read_text())
     t = next(t for t in data["config"]["fabric:tenants"]["value"] if t["name"] == tenant)
@@ -192,9 +193,10 @@ def add_tenant_networks(project: Project, tenant: str) -> None:
     t["publish"] = [
         {"id": 1, "datacenter": "dc1", "public_address": "5.254.54.41", "port": 8443, "to": to, "to_port": 443}
     ]
-    t.setdefault("egress", {}).setdefault("allow", []).append(
-        {"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"}
-    )
+    allow = t.setdefault("egress", {}).setdefault("allow", [])
+    allow.append({"destination": "192.0.2.0/24", "protocol": "tcp", "ports": [5432], "source": "db"})
+    if vm is not None:
+        allow.append({"destination": "198.51.100.80/32", "protocol": "tcp", "ports": [6443], "source": f"dc1/{vm}"})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 

@@ -514,7 +514,8 @@ def test_a_vm_added_then_moved_changes_only_its_hypervisors(project: Project) ->
 
 def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_exactly(project: Project) -> None:
     """As a newcomer does it, in Pulumi.yaml: tenant initech gets a second segment, a published
-    port on a public address of dc1 and an allow entry for that segment only. The preview shows
+    port on a public address of dc1 (to its VM initech-app1), an allow entry for that segment
+    only and one for that VM only. The preview shows
     each new line on each gateway; one ``up`` applies them; removing them again leaves every
     router's running config as it was before, line for line."""
     project.up("dc1")
@@ -522,7 +523,7 @@ def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_ex
     before = {name: _owned_running(project, name) for name in routers}
     path = project.dir / "Pulumi.yaml"
     original = path.read_text()
-    add_tenant_networks(project, "initech")
+    add_tenant_networks(project, "initech", vm="initech-app1")  # the VM at 100.65.30.100
     db = ap.segment_block(IPNetwork("100.112.0.0/12"), 24, 30, 1)  # slot 16 x 30 + 1
     vni = ap.segment_vni(100000, 30, 1)
 
@@ -534,6 +535,7 @@ def test_a_segment_a_published_port_and_a_per_vm_rule_are_one_up_and_go_again_ex
         "+ set nat destination rule 203001 destination address '5.254.54.41'",
         "+ set nat destination rule 203001 translation port '443'",
         f"+ set firewall ipv4 name EGRESS-initech rule 101 source address '{db}'",
+        "+ set firewall ipv4 name EGRESS-initech rule 102 source address '100.65.30.100/32'",
         "+ set firewall ipv4 name INGRESS-initech rule 101 destination address '100.65.30.100/32'",
         "+ set high-availability vrrp group public-dc1 address 5.254.54.41/26",
     ):
