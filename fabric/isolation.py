@@ -127,10 +127,13 @@ def tenant_policy(
 def decide(policies: Iterable[TenantPolicy], packet: Packet) -> Verdict:
     """What the fabric does with a packet: its source tenant's egress, then (when the packet is
     still going to a tenant's address from outside that tenant) that tenant's ingress. Traffic
-    that is no tenant's (internet to internet) is not the policy's business: dropped."""
+    that is no tenant's (internet to internet) is not the policy's business: dropped; so is a
+    source in tenant or cloud space that no tenant owns (it can only be forged)."""
     policies = tuple(policies)
     source = next((p for p in policies if _within(packet.source, p.own)), None)
     target = next((p for p in policies if _within(packet.destination, p.own)), None)
+    if source is None and any(_within(packet.source, p.denied) for p in policies):
+        return Verdict("drop", "tenant space from outside")
     if source is not None:
         default = "egress.allow_all" if source.egress_default == "accept" else "no allow-list entry"
         verdict = first_match(source.egress, packet, source.egress_default, reason=default)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from fabric import addressing as ap
-from fabric.checks.common import planned, spans_known
+from fabric.checks.common import overlap, planned, spans_known
 from fabric.checks.vms import address_free
 from fabric.isolation import Packet, decide
 from fabric.model import Inventory, Tenant
@@ -110,6 +110,12 @@ def published_services_sound(inv: Inventory) -> Iterator[str]:
                 yield f"{key}.to: {p.to} is on no segment of tenant {t.name} ({names})"
             else:
                 yield from address_free(inv, f"{key}.to", t, on.name, p.to, sites)
+            for j, prefix in enumerate(p.from_):
+                if any(overlap(prefix, d) for d in plan.policy.denied):
+                    yield (
+                        f"{key}.from[{j}]: {prefix} is tenant or cloud space, which never reaches a published "
+                        "service from outside (the gateways drop it on the trunk)"
+                    )
             if where not in datacenters:
                 yield f"{key}.datacenter: {where!r} is not a datacenter of tenant {t.name} ({', '.join(datacenters)})"
                 continue

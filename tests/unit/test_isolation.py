@@ -38,10 +38,14 @@ ACME_AWS = "10.243.10.0/24"
 @pytest.fixture(scope="module")
 def plan() -> Plan:
     """dc1 with every cloud, acme and globex spanning some; acme's example segments, published
-    SSH and per-VM entry, plus one entry for its AWS subnet only."""
+    SSH and per-VM entry, plus one entry for its AWS subnet only and a service open to anywhere."""
     raw = burst_raw()
     acme = next(t for t in raw["tenants"] if t["name"] == "acme")
     acme["egress"]["allow"].append({"destination": "192.0.2.128/25", "protocol": "udp", "source": ACME_AWS})
+    # A service open to anywhere: only the trunk's anti-spoofing keeps tenant space out of it.
+    acme["publish"].append(
+        {"id": 2, "public_address": "5.254.54.41", "port": 8080, "to": "100.65.10.100", "to_port": 80}
+    )
     return topology.build(loader.load(raw))
 
 
@@ -59,7 +63,8 @@ def packets(plan: Plan) -> st.SearchStrategy[Packet]:
     exact = [
         d for t in plan.tenants for r in (*t.policy.egress, *t.policy.ingress) for d in (*r.destinations, *r.sources)
     ]
-    internet = [IPNetwork("198.18.0.0/15"), IPNetwork("203.0.113.0/24"), IPNetwork("192.0.2.0/24")]
+    # The internet, and tenant space no tenant owns (only a forged source comes from there).
+    internet = [IPNetwork(p) for p in ("198.18.0.0/15", "203.0.113.0/24", "192.0.2.0/24", "100.70.0.0/24")]
     address = st.one_of(
         st.sampled_from(own).flatmap(_hosts),
         st.sampled_from([p for p in exact if p.prefixlen < 32]).flatmap(_hosts),

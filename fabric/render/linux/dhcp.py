@@ -14,7 +14,7 @@ router's slice of the dynamic range with systemd-networkd's DHCP server:
   network and nothing the host runs (sshd, FRR) answers there (the forwarding concern's
   input filter admits only DHCP and DNS to it from a tenant bridge);
 * leasing its slice less its own address (the slice's first), with the site's VRRP
-  address as router, its own address as DNS server, the tenant domain (option 15) and
+  address as router, the tenant's resolvers as DNS servers (its own address first), the tenant domain (option 15) and
   the tenant MTU (option 26, which the VyOS 1.5 server could not send), no NTP.
 
 DNS (README "Tenant DNS"): VyOS's DNS forwarding (PowerDNS recursor) has no VRF option in
@@ -132,6 +132,7 @@ def _vrf_network(head: str, d: DhcpPlan) -> str:
 def _server_network(head: str, plan: Plan, d: DhcpPlan, dns: DnsPlan | None) -> str:
     t = d.tenant
     network = d.segment.network
+    assert d.resolvers, "a DHCP server hands out the tenant's resolvers, never the host's"
     # The resolver's way to its forwarders, in the VRF's table: the first segment's gateway.
     gateway = dns is not None and d.segment.first and bool(t.dns_forward)
     return ini(

@@ -308,6 +308,10 @@ def _l2_filter(node: NodePlan) -> Concern:
                     f'        iifname "{tp.vrf}" ip saddr {{ {forwarders} }} th sport 53 ct state established accept'
                     f' comment "tenant {tp.name}: its resolver\'s answers"'
                 )
+                accepts.append(
+                    f'        iifname "{tp.vrf}" meta l4proto icmp ct state related accept'
+                    f' comment "tenant {tp.name}: errors about its resolver\'s queries"'
+                )
             arp.append(f'        iifname "{br}" arp daddr ip {t.dhcp_server} accept comment "tenant {tp.name}: DHCP"')
         inet.append(f'        iifname {ins} drop comment "tenant {tp.name}: not the host\'s"')
         arp.append(f'        iifname "{br}" drop comment "tenant {tp.name}: not the host\'s"')

@@ -6,9 +6,11 @@
   a port of a VRF reaches the input hook with the VRF as its interface, so tenant
   rules match the VRF's name, not the bridge's.
 * IPv6 is not used by the fabric: only established traffic, ICMPv6 and loopback.
-* ``forward``: established traffic returns; a tenant's traffic jumps to its egress
-  chain, traffic to a tenant with published services to its ingress chain; everything
-  else (other tenants, the internet inbound) is dropped. Invalid
+* ``forward``: established traffic returns; tenant or cloud sources arriving on the
+  trunk's VLANs are dropped (forged: a tenant's traffic comes from its VRF); a tenant's
+  traffic jumps to its egress chain, traffic to a tenant with published services to its
+  ingress chain (which admits only what destination NAT brought in); everything else
+  (other tenants, the internet inbound) is dropped. Invalid
   packets are dropped in each egress chain *after* the tenant's own prefixes: traffic to
   a cloud subnet hairpins through the gateway while replies come straight back from
   the cloud node on the segment, so this router sees only one direction of such TCP

@@ -6,11 +6,10 @@ VLAN, to ``to_port`` of its tenant address; the firewall's ingress chain then ad
 that flow (:mod:`fabric.render.vyos.firewall`), and the reply returns through the tenant VRF's
 default route and conntrack. Its address moves with the VRRP master, as the NAT addresses do.
 
-ASSUMED, not run here (no VyOS can run on this machine): VyOS gives each VRF a conntrack zone
-of its own once it has NAT or firewall rules (vyos-1x ``vrf.py``); a flow translated on the
-public VLAN (the default VRF) and answered from a tenant VRF must still meet its conntrack
-entry. The tenants' source NAT has worked across the same two VRFs since the first release;
-published services take the same path in the other direction.
+Not run here (no VyOS can run on this machine): VyOS sets a VRF's conntrack zone for the
+original direction only (vyos-1x, T3655), so a flow translated on the public VLAN (the default
+VRF) and answered from a tenant VRF meets its conntrack entry, as the tenants' source NAT does
+the other way.
 """
 
 from __future__ import annotations
