@@ -218,12 +218,16 @@ class EgressRule(_Model):
     description: Description = ""
 
 
+#: Published services per tenant: their ids number rules ``100t + id``.
+MAX_PUBLISH_ID = 99
+
+
 class Publish(_Model):
     """A tenant service published on a public address (README "Published services"): destination NAT
     on one datacenter's gateway routers, the firewall admitting exactly that flow."""
 
     #: 1-99, unique in the tenant: numbers its NAT and firewall rules; never reuse one.
-    id: Annotated[int, Field(ge=1, le=99)]
+    id: Annotated[int, Field(ge=1, le=MAX_PUBLISH_ID)]
     #: The datacenter whose gateways publish it: the one its target's replies leave through
     #: (a DHCP client's gateway is its DHCP datacenter's); default: the tenant's DHCP datacenter.
     datacenter: Name | None = None
@@ -287,7 +291,7 @@ class Tenant(_Model):
     #: Segments besides the first (whose numbers are ``vni``, ``address_plan.tenant_networks``'s block).
     segments: list[Segment] = []
     #: Services reached from outside on a public address (at most 99).
-    publish: list[Publish] = Field(default=[], max_length=99)
+    publish: list[Publish] = Field(default=[], max_length=MAX_PUBLISH_ID)
     dns: TenantDns = TenantDns()
     vni: int | None = Field(default=None, ge=1, le=16_777_214)
     l3_vni: int | None = Field(default=None, ge=1, le=16_777_214)

@@ -19,11 +19,9 @@ from fabric import addressing as ap
 from fabric.checks.common import overlap, planned, spans_known
 from fabric.checks.vms import address_free
 from fabric.isolation import Packet, decide
-from fabric.model import Inventory, Tenant
+from fabric.model import MAX_PUBLISH_ID, Inventory, Tenant
+from fabric.render.vyos import nat
 from fabric.topology import published_address
-
-#: A published service's NAT rule is ``200000 + 100t + id``, at most VyOS's 999999.
-MAX_PUBLISHING_TENANT = 7999
 
 
 def egress_sources_known(inv: Inventory) -> Iterator[str]:
@@ -93,7 +91,7 @@ def published_services_sound(inv: Inventory) -> Iterator[str]:
     taken: dict[tuple[IPAddress, str, int], str] = {}
     vms = {vm.address: vm.name for vm in dc.vms if vm.address is not None} if dc is not None else {}
     for t in (t for t in inv.tenants if spans_known(inv, t)):
-        if t.publish and t.id > MAX_PUBLISHING_TENANT:
+        if t.publish and nat.publish_rule(t.id, MAX_PUBLISH_ID) > nat.MAX_RULE:
             yield f"tenants[{t.name}].id: {t.id} is too large to publish services (their NAT rules run out past id 7999)"
         ids = [p.id for p in t.publish]
         for i, p in enumerate(t.publish):

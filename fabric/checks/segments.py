@@ -14,6 +14,7 @@ from fabric import addressing as ap
 from fabric.checks.common import duplicates, overlap, overlaps, planned, spans_known
 from fabric.checks.tenants import tenant_numbers
 from fabric.model import Inventory, Tenant
+from fabric.render.vyos import nat
 from fabric.topology import FIRST_SEGMENT
 
 #: The VNI range (VXLAN's 24 bits, less the all-ones value VyOS refuses).
@@ -22,8 +23,6 @@ MAX_VNI = 16_777_214
 MAX_SEGMENT_PREFIX = 26
 #: The shortest: a segment is one L2 broadcast domain.
 MIN_SEGMENT_PREFIX = 16
-#: A segment's source NAT rule is ``100000 + slot``, below the published services' 200000.
-MAX_SEGMENT_SLOT = 100000
 
 
 def _key(t: Tenant, name: str) -> str:
@@ -85,7 +84,7 @@ def segment_blocks_fit(inv: Inventory) -> Iterator[str]:
     capacity = ap.capacity(plan.tenant_segments, plan.tenant_prefix_length)
     for t in inv.tenants:
         spans = {s.name: s.sites for s in planned(inv, t).segments} if spans_known(inv, t) else {}
-        if t.segments and ap.segment_slot(t.id, ap.SEGMENT_SLOTS - 1) >= MAX_SEGMENT_SLOT:
+        if t.segments and nat.segment_rule(t.id, ap.SEGMENT_SLOTS - 1) >= nat.PUBLISH_RULE_BASE:
             yield f"tenants[{t.name}].id: {t.id} is too large for segments (their NAT rules run out past id 6249)"
         for seg in t.segments:
             key = _key(t, seg.name)

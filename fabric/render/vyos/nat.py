@@ -28,6 +28,18 @@ RULE_BASE = 1000
 SEGMENT_RULE_BASE = 100000
 #: Published service ``i`` (its ``id``, 1-99) of tenant ``t``: ``200000 + 100t + i``.
 PUBLISH_RULE_BASE = 200000
+#: The largest NAT rule number VyOS takes.
+MAX_RULE = 999999
+
+
+def segment_rule(t: int, j: int) -> int:
+    """Segment ``j`` of tenant ``t``'s source NAT rule: ``100000 + 16t + j``."""
+    return SEGMENT_RULE_BASE + segment_slot(t, j)
+
+
+def publish_rule(t: int, i: int) -> int:
+    """Published service ``i`` of tenant ``t``'s destination NAT rule: ``200000 + 100t + i``."""
+    return PUBLISH_RULE_BASE + 100 * t + i
 
 
 def render(plan: Plan, router: RouterPlan) -> list[Command]:
@@ -37,7 +49,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         translation = carried.nat_address if carried.nat_address is not None else "masquerade"
         for on in carried.segments:
             s = on.segment
-            number = RULE_BASE + t.id if s.first else SEGMENT_RULE_BASE + segment_slot(t.id, s.id)
+            number = RULE_BASE + t.id if s.first else segment_rule(t.id, s.id)
             rule = ("nat", "source", "rule", number)
             out += [
                 cmd(*rule, "description", value=f"tenant {t.name} egress" + ("" if s.first else f" ({s.name})")),
@@ -48,7 +60,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
     for carried in router.tenants:
         t = carried.tenant
         for address, p in carried.published:
-            rule = ("nat", "destination", "rule", PUBLISH_RULE_BASE + 100 * t.id + p.number - PUBLISH_BASE)
+            rule = ("nat", "destination", "rule", publish_rule(t.id, p.number - PUBLISH_BASE))
             out += [
                 cmd(*rule, "description", value=f"tenant {t.name}: {p.reason}"),
                 cmd(*rule, "inbound-interface", "name", value=vif(plan.public_vlan)),
