@@ -202,6 +202,12 @@ def route_target(asn: int, t: int) -> str:
     return f"{asn}:{t}"
 
 
+def segment_route_target(asn: int, vni: int) -> str:
+    """A segment's (L2 VNI's) route target: none is configured, so FRR derives it, from the low
+    16 bits of the AS and the VNI (``bgpd/bgp_evpn.c`` ``form_auto_rt``): ``asn % 65536:vni``."""
+    return f"{asn & 0xFFFF}:{vni}"
+
+
 def route_distinguisher(router_id: IPAddress, t: int) -> str:
     """Per router and tenant: ``<router-id>:t`` (unique, so reflectors keep every path)."""
     return f"{router_id}:{t}"

@@ -1,9 +1,10 @@
-"""``python -m fabric``: render, plan, diagram and validate stacks offline.
+"""``python -m fabric``: render, plan, diagram and validate stacks offline; read the fabric's health.
 
-Works from the stack files alone (no Pulumi engine, no device access), so it runs in
-CI and in a pull request review; ``review`` alone runs ``pulumi preview`` (or reads its
-JSON) and writes a pull-request comment. Exit codes: 0 fine, 1 invalid config or
-rendered config (or a failed preview), 2 usage error.
+Most commands work from the stack files alone (no Pulumi engine, no device access), so
+they run in CI and in a pull request review; ``review`` runs ``pulumi preview`` (or reads
+its JSON) and writes a pull-request comment; ``status`` and ``verify`` read the devices
+(read only, :mod:`fabric.health`). Exit codes: 0 fine, 1 invalid config or rendered
+config (or a failed preview, an unreachable device, a failing check), 2 usage error.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -24,6 +24,8 @@ from rich.text import Text
 from fabric import diagram, review, stackfile
 from fabric.deferred import Deferred
 from fabric.errors import ConfigError
+from fabric.health import commands as health
+from fabric.health.commands import CredentialsError
 from fabric.render.cloudinit import render_user_data
 from fabric.render.linux import HostState, render_hypervisor
 from fabric.render.linux.node import render_node
@@ -34,15 +36,10 @@ from fabric.topology import Plan
 def _stacks(args: argparse.Namespace) -> list[str]:
     if args.stack:
         return [args.stack]
-    stacks = [s for s in stackfile.stacks_in(args.project) if _is_fabric_stack(args.project, s)]
+    stacks = stackfile.fabric_stacks(args.project)
     if not stacks:
         raise ConfigError([f"{args.project}: no Pulumi.<stack>.yaml with a fabric:datacenter or fabric:nodes"])
     return stacks
-
-
-def _is_fabric_stack(project: Path, stack: str) -> bool:
-    raw = stackfile.raw_config(project, stack)
-    return "datacenter" in raw or "nodes" in raw
 
 
 def write_render(plan: Plan, out: Path) -> list[Path]:
@@ -252,19 +249,10 @@ def _read_preview(name: str) -> str:
         raise UsageError(f"--preview-json {name}: {exc.strerror}") from exc
 
 
-def pulumi_cli(project: Path) -> Path | None:
-    """The ``pulumi`` on ``PATH``, else the one ``./scripts/setup.sh`` installs in the project."""
-    found = shutil.which("pulumi")
-    if found:
-        return Path(found)
-    local = project / ".tools" / "pulumi" / "bin" / "pulumi"
-    return local.resolve() if local.is_file() else None
-
-
 def _run_preview(project: Path, stack: str, policy_pack: Path | None = None) -> str | None:
     """``pulumi preview --stack S --json --diff`` (with ``--policy-pack``) in the project
     directory; None (and the CLI's errors, a policy's violations included, on stderr) when it fails."""
-    cli = pulumi_cli(project)
+    cli = stackfile.pulumi_cli(project)
     if cli is None:
         print("no pulumi CLI on PATH nor in .tools/pulumi/bin: run ./scripts/setup.sh", file=sys.stderr)
         return None
@@ -359,6 +347,7 @@ def parser() -> argparse.ArgumentParser:
         "--full-report", metavar="MARKDOWN", help="where the full report is, for the notes of a shortened one"
     )
     rv.set_defaults(func=cmd_review)
+    health.add_parsers(sub)
     return p
 
 
@@ -375,4 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"python -m fabric {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except CredentialsError as exc:
+        print(f"python -m fabric {args.command}: {exc}", file=sys.stderr)
+        return 1
     return code

@@ -15,6 +15,7 @@ samples) and read back as Pulumi would.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,3 +157,17 @@ def load_stack(project_dir: Path, stack: str) -> OfflineStack:
 def stacks_in(project_dir: Path) -> list[str]:
     """Every stack with a settings file in the project directory."""
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def fabric_stacks(project_dir: Path) -> list[str]:
+    """The stacks with devices: a ``fabric:datacenter`` or ``fabric:nodes``."""
+    return [s for s in stacks_in(project_dir) if {"datacenter", "nodes"} & set(raw_config(project_dir, s))]
+
+
+def pulumi_cli(project: Path) -> Path | None:
+    """The ``pulumi`` on ``PATH``, else the one ``./scripts/setup.sh`` installs in the project."""
+    found = shutil.which("pulumi")
+    if found:
+        return Path(found)
+    local = project / ".tools" / "pulumi" / "bin" / "pulumi"
+    return local.resolve() if local.is_file() else None

@@ -156,20 +156,21 @@ def load_private_key(text: str) -> paramiko.PKey:
 class Host:
     """One SSH connection to one host, for the length of one provider call."""
 
-    def __init__(self, props: Mapping[str, Any]) -> None:
+    def __init__(self, props: Mapping[str, Any], timeout: float = CONNECT_TIMEOUT_S, retries: int = RETRIES) -> None:
+        """``timeout`` and ``retries``: an apply's by default; a read-only status asks for less."""
         self.name = str(props["host"])
         self.root = str(props.get("root") or "/")
         self.sudo = str(props.get("user") or "root") != "root"
-        self.client = self._connect(props)
+        self.client = self._connect(props, timeout, retries)
 
-    def _connect(self, props: Mapping[str, Any]) -> paramiko.SSHClient:
+    def _connect(self, props: Mapping[str, Any], timeout: float, retries: int) -> paramiko.SSHClient:
         key = props.get("private_key")
         pkey = load_private_key(str(key)) if key else None
         delay = 0.5
         pin = props.get("host_key")
         key_of_pin = pinned_key(str(pin)) if pin else None
         address, port = str(props["address"]), int(props.get("port") or 22)
-        for attempt in range(RETRIES):
+        for attempt in range(retries):
             client = paramiko.SSHClient()
             client.set_missing_host_key_policy(_PinnedKey(self.name, pin))
             if key_of_pin is not None:
@@ -185,9 +186,9 @@ class Host:
                     pkey=pkey,
                     allow_agent=pkey is None,
                     look_for_keys=False,
-                    timeout=CONNECT_TIMEOUT_S,
-                    banner_timeout=CONNECT_TIMEOUT_S,
-                    auth_timeout=CONNECT_TIMEOUT_S,
+                    timeout=timeout,
+                    banner_timeout=timeout,
+                    auth_timeout=timeout,
                 )
                 return client
             except HostKeyError:
@@ -205,9 +206,9 @@ class Host:
                 raise HostError(f"host {self.name}: SSH authentication failed ({exc})") from exc
             except (TimeoutError, OSError, paramiko.SSHException) as exc:
                 client.close()
-                if attempt == RETRIES - 1:
+                if attempt == retries - 1:
                     raise HostError(
-                        f"host {self.name}: cannot connect over SSH after {RETRIES} attempts: {exc}"
+                        f"host {self.name}: cannot connect over SSH after {retries} attempts: {exc}"
                     ) from exc
             time.sleep(delay)
             delay *= 2
@@ -220,12 +221,12 @@ class Host:
         """Where an owned path lives on this host (under ``root``)."""
         return path if self.root == "/" else self.root.rstrip("/") + "/" + path.lstrip("/")
 
-    def run(self, script: str, combine: bool = True) -> tuple[int, str]:
+    def run(self, script: str, combine: bool = True, timeout: float = COMMAND_TIMEOUT_S) -> tuple[int, str]:
         """Run a shell script (as root, through ``sudo -n`` if needed); exit code and output
         (stderr too when ``combine``; reads keep it apart, so a warning cannot garble them)."""
         command = "sudo -n sh -s" if self.sudo else "sh -s"
         try:
-            stdin, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT_S, get_pty=False)
+            stdin, stdout, stderr = self.client.exec_command(command, timeout=timeout, get_pty=False)
             stdout.channel.set_combine_stderr(combine)
             stdin.write(script)
             stdin.channel.shutdown_write()

@@ -466,7 +466,7 @@ def normalize_fingerprint(fingerprint: str) -> str:
     return text
 
 
-def pinned_context(host: str, port: int, fingerprint: str, router: str) -> ssl.SSLContext:
+def pinned_context(host: str, port: int, fingerprint: str, router: str, timeout: float = TIMEOUT_S) -> ssl.SSLContext:
     """Trust exactly the certificate whose SHA-256 is pinned, checked before any secret is sent.
 
     The router's certificate is fetched once without verification and compared; the real
@@ -476,7 +476,7 @@ def pinned_context(host: str, port: int, fingerprint: str, router: str) -> ssl.S
     probe = ssl.create_default_context()
     probe.check_hostname = False
     probe.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((host, port), timeout=TIMEOUT_S) as raw, probe.wrap_socket(raw) as tls:
+    with socket.create_connection((host, port), timeout=timeout) as raw, probe.wrap_socket(raw) as tls:
         der = tls.getpeercert(binary_form=True)
     if der is None:
         raise VyosError(f"router {router}: {host}:{port} presented no certificate")
@@ -491,13 +491,13 @@ def pinned_context(host: str, port: int, fingerprint: str, router: str) -> ssl.S
     return ctx
 
 
-def tls_verify(endpoint: str, tls: Mapping[str, Any], router: str) -> ssl.SSLContext | bool:
+def tls_verify(endpoint: str, tls: Mapping[str, Any], router: str, timeout: float = TIMEOUT_S) -> ssl.SSLContext | bool:
     parts = urlsplit(endpoint)
     host, port = parts.hostname or "", parts.port or 443
     if tls.get("insecure"):
         return False
     if tls.get("fingerprint"):
-        return pinned_context(host, port, str(tls["fingerprint"]), router)
+        return pinned_context(host, port, str(tls["fingerprint"]), router, timeout)
     if tls.get("ca_pem"):
         return ssl.create_default_context(cadata=str(tls["ca_pem"]))
     return True
@@ -520,14 +520,19 @@ def confirm_minutes(commands: int) -> int:
 class Router:
     """One router's API, for the length of one provider call."""
 
-    def __init__(self, props: Mapping[str, Any], api_key: str | None = None) -> None:
+    def __init__(
+        self, props: Mapping[str, Any], api_key: str | None = None, timeout: float = TIMEOUT_S, retries: int = RETRIES
+    ) -> None:
+        """``timeout`` and ``retries``: an apply's by default; a read-only status asks for less."""
         self.name = str(props["router"])
+        self.timeout = timeout
+        self.retries = retries
         self.endpoint = str(props["endpoint"]).rstrip("/")
         self.key = api_key or str(props["api_key"])
         #: Values never to repeat in an error (routers echo paths, values included).
         self.secrets = [v for v in (props.get("secrets") or {}).values() if v] + [self.key]
-        verify = tls_verify(self.endpoint, props.get("tls") or {}, self.name)
-        self.client = httpx.Client(verify=verify, timeout=TIMEOUT_S)
+        verify = tls_verify(self.endpoint, props.get("tls") or {}, self.name, timeout)
+        self.client = httpx.Client(verify=verify, timeout=timeout)
         self.writes = 0
         #: Whether batches ask for a commit-confirm timer (state of earlier versions: always).
         self.confirm = props.get("confirm") is not False
@@ -548,17 +553,17 @@ class Router:
         body: dict[str, Any],
         write: bool,
         idempotent: bool = False,
-        timeout: float = TIMEOUT_S,
+        timeout: float | None = None,
         retry_busy: bool = True,
     ) -> Any:
         """POST one request; retries only where repeating it cannot change anything twice:
         a connection that was never made, a busy router (unless ``retry_busy`` is off: then
         :class:`RouterBusy` is raised), or an idempotent request (confirm, save, reads)."""
         delay = 0.2
-        for attempt in range(RETRIES):
+        for attempt in range(self.retries):
             try:
                 response = self.client.post(
-                    f"{self.endpoint}/{endpoint}", json={"key": self.key, **body}, timeout=timeout
+                    f"{self.endpoint}/{endpoint}", json={"key": self.key, **body}, timeout=timeout or self.timeout
                 )
             except httpx.ConnectError as exc:  # nothing was sent
                 error: Exception = exc
@@ -572,13 +577,15 @@ class Router:
             else:
                 # the API restarting: harmless to ask again unless the request was a change
                 transient = (idempotent or not write) and response.status_code in GATEWAY_ERRORS
-                if attempt < RETRIES - 1 and ((retry_busy and _busy(response)) or transient):
+                if attempt < self.retries - 1 and ((retry_busy and _busy(response)) or transient):
                     error = VyosError(self.scrub(html.unescape(response.text)))
                 else:
                     return self._reply(endpoint, response, write)
             time.sleep(delay)
             delay *= 2
-        raise VyosError(f"router {self.name}: {endpoint} failed after {RETRIES} attempts: {self.scrub(str(error))}")
+        raise VyosError(
+            f"router {self.name}: {endpoint} failed after {self.retries} attempts: {self.scrub(str(error))}"
+        )
 
     def _reply(self, endpoint: str, response: httpx.Response, write: bool) -> Any:
         try:

@@ -9,6 +9,7 @@ import pulumi
 
 from fabric import model
 from fabric.components.late import LateValues
+from fabric.connections import host_props
 from fabric.deferred import WIREGUARD_PRIVATE_KEY
 from fabric.render.linux.state import HostState
 from markers import SECRET
@@ -41,16 +42,11 @@ def concern_chain(
     for c in concerns:
         out[c.name] = HostConcern(
             f"{prefix}-{c.name}",
-            host=host,
+            **host_props(host, ssh),
             concern=c.name,
-            address=str(ssh.address),
-            port=ssh.port,
-            user=ssh.user,
-            host_key=ssh.host_key,
             private_key=private_key,
             files=c.files,
             actions=c.actions,
-            root=ssh.root,
             secrets=c.secrets,
             late=c.late,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),

@@ -7,27 +7,13 @@ import pulumi
 from fabric import model
 from fabric.components.keys import mesh_key
 from fabric.components.late import LateValues
+from fabric.connections import router_props
 from fabric.deferred import API_KEY, WIREGUARD_PRIVATE_KEY
-from fabric.loader import ca_bundle
 from fabric.render.vyos import SECTIONS, RenderedRouter, keep_on_delete, owned_subtrees, render_router
 from fabric.render.vyos.command import late_paths, secret_paths, set_line
 from fabric.topology import Plan, RouterPlan
 from fabric.vyos_releases import release
 from providers.vyos import VyosConfig
-
-
-def api_tls(router: model.Router) -> dict[str, object]:
-    """How the provider verifies the router's certificate: a pinned fingerprint, or only the
-    certificates of the CA file (checked by the loader before anything was registered)."""
-    api = router.api
-    tls: dict[str, object] = {"insecure": api.insecure}
-    if api.fingerprint:
-        tls["fingerprint"] = api.fingerprint
-    if api.ca_file:
-        tls["ca_pem"] = ca_bundle(api.ca_file)
-    if api.insecure:
-        pulumi.warn(f"router {router.name}: TLS verification is off (api.insecure); the API key could be intercepted")
-    return tls
 
 
 class Router(pulumi.ComponentResource):
@@ -46,7 +32,8 @@ class Router(pulumi.ComponentResource):
         self.spec = spec
         self.planned = planned
         self.mesh_address = str(planned.mesh_address)
-        self.endpoint = f"https://{planned.api_address}:{planned.api_port}"
+        if spec.api.insecure:
+            pulumi.warn(f"router {name}: TLS verification is off (api.insecure); the API key could be intercepted")
         key = mesh_key(name, inv, spec.key_rotation, self)
         self.public_key = key.public_key
         self.private_key = key.private_key
@@ -60,10 +47,8 @@ class Router(pulumi.ComponentResource):
         slots = late_paths(commands)
         self.applied = VyosConfig(
             f"{self.name}-vyos",
-            router=self.spec.name,
-            endpoint=self.endpoint,
+            **router_props(self.planned, self.spec),
             api_key=api_key,
-            tls=api_tls(self.spec),
             vyos_version=self.spec.vyos_version,
             confirm=self.spec.api.commit_confirm and release(self.spec.vyos_version).commit_confirm,
             owns={section: [list(o) for o in owned_subtrees(section)] for section in SECTIONS},

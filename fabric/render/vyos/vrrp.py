@@ -27,7 +27,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
         t = carried.tenant
         for on in carried.segments:
             s = on.segment
-            g = ("high-availability", "vrrp", "group", _group(t.name, s, router.site))
+            g = ("high-availability", "vrrp", "group", group_name(t.name, s, router.site))
             where = "" if s.first else f" segment {s.name}"
             out += [
                 cmd(*g, "description", value=f"tenant {t.name}{where} gateway at {router.site}"),
@@ -47,7 +47,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
             *(cmd(*g, "address", a) for a in router.nat_addresses),
         ]
         tied = [
-            _group(c.tenant.name, on.segment, router.site)
+            group_name(c.tenant.name, on.segment, router.site)
             for c in router.tenants
             if c.nat_address is not None or c.published
             for on in c.segments
@@ -57,7 +57,7 @@ def render(plan: Plan, router: RouterPlan) -> list[Command]:
     return out
 
 
-def _group(tenant: str, segment: SegmentPlan, site: str) -> str:
+def group_name(tenant: str, segment: SegmentPlan, site: str) -> str:
     """A tenant segment's VRRP group at a site (also what the NAT sync-group names): ``<tenant>-<site>``
     for the first segment, ``<tenant>.<segment>.<site>`` for the others (names hold no dots, so
     no two meet)."""

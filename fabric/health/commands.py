@@ -1,0 +1,200 @@
+"""``python -m fabric status`` and ``python -m fabric verify``: read the fabric, hold it to the plan.
+
+Both read the same thing (:func:`read_fabric`): every router (its API's ``/show``) and
+Linux VTEP (SSH) of the stacks named, in parallel. The credentials are the stack's own
+secrets, which the Pulumi CLI decrypts (``pulumi config --show-secrets --json``), or
+``FABRIC_VYOS_API_KEY`` and ``FABRIC_SSH_PRIVATE_KEY`` from the environment (for CI
+without the stack's passphrase); without an SSH key, an SSH agent is used. Nothing is
+written anywhere, and no secret is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from fabric import stackfile
+from fabric.errors import ConfigError
+from fabric.health import expect, read, report
+from fabric.health.facts import DeviceFacts
+from fabric.health.verify import HANDSHAKE_WITHIN_S, Result, failed, verify
+
+API_KEY_ENV = "FABRIC_VYOS_API_KEY"
+SSH_KEY_ENV = "FABRIC_SSH_PRIVATE_KEY"
+
+
+class CredentialsError(Exception):
+    """The stack's secrets could not be read (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One pass over the fabric: what was expected, what was read, and how long it took."""
+
+    fabric: expect.Fabric
+    facts: dict[str, DeviceFacts]
+    took_s: float
+
+
+def fabric_of(project: Path, stacks: Sequence[str]) -> tuple[expect.Fabric, list[read.Target]]:
+    """The stacks' expectations (their peer stacks' plans included, where their files are) and
+    how to reach each device."""
+    loaded = {s: stackfile.load_stack(project, s) for s in stacks}
+    peers = {p for s in loaded.values() for p in s.inventory.peer_stacks if p not in loaded}
+    for peer in sorted(peers):
+        if (project / f"Pulumi.{peer}.yaml").exists():
+            loaded[peer] = stackfile.load_stack(project, peer)
+    fabric = expect.expectations({name: s.plan for name, s in loaded.items()}, stacks)
+    targets = [
+        t
+        for s in stacks
+        for t in read.targets(loaded[s].inventory, loaded[s].plan, [d for d in fabric.devices if d.stack == s])
+    ]
+    return fabric, targets
+
+
+def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentials:
+    """The environment's secrets, else the stack's (decrypted by the Pulumi CLI)."""
+    api_key, ssh_key = os.environ.get(API_KEY_ENV), os.environ.get(SSH_KEY_ENV)
+    if (api_key or not need_api_key) and ssh_key:
+        return read.Credentials(api_key, ssh_key)
+    cli = stackfile.pulumi_cli(project)
+    if cli is None:
+        raise CredentialsError(
+            f"no pulumi CLI to read stack {stack}'s secrets: run ./scripts/setup.sh, or set {API_KEY_ENV}"
+        )
+    env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        [str(cli), "config", "--show-secrets", "--json", "--stack", stack],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise CredentialsError(
+            f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}"
+        )
+    values: dict[str, Any] = json.loads(done.stdout)
+
+    def secret(key: str) -> str | None:
+        entry = values.get(f"fabric:{key}")
+        return str(entry["value"]) if isinstance(entry, dict) and entry.get("value") is not None else None
+
+    return read.Credentials(api_key or secret("vyos_api_key"), ssh_key or secret("ssh_private_key"))
+
+
+def read_fabric(project: Path, stacks: Sequence[str], timeout: float) -> Reading:
+    fabric, targets = fabric_of(project, stacks)
+    start = time.monotonic()
+    facts: dict[str, DeviceFacts] = {}
+    for stack in stacks:
+        mine = [t for t in targets if fabric.device(t.name).stack == stack]
+        creds = credentials(project, stack, any(t.kind == expect.ROUTER for t in mine))
+        facts |= read.read_all(mine, creds, timeout)
+    return Reading(fabric, facts, time.monotonic() - start)
+
+
+def _stacks(args: argparse.Namespace) -> list[str]:
+    stacks = list(args.stack or stackfile.fabric_stacks(args.project))
+    if not stacks:
+        raise ConfigError([f"{args.project}: no Pulumi.<stack>.yaml with a fabric:datacenter or fabric:nodes"])
+    return stacks
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    """Every device's sessions, tunnels, VNIs, VRRP and VRF routes; 0 when every device answered."""
+    stacks = _stacks(args)
+    while True:
+        reading = read_fabric(args.project, stacks, args.timeout)
+        if args.json:
+            out = {"stacks": stacks, "took_s": round(reading.took_s, 3)}
+            out["devices"] = {n: f.to_json() for n, f in reading.facts.items()}
+            print(json.dumps(out, indent=1))
+        else:
+            if args.watch:
+                console.clear()
+            console.print(report.status_tables(reading.fabric, reading.facts))
+            console.print(report.status_summary(reading.facts, reading.took_s))
+        if not args.watch:
+            return 0 if all(f.reached for f in reading.facts.values()) else 1
+        time.sleep(args.watch)
+
+
+def run_checks(
+    project: Path, stacks: Sequence[str], timeout: float, wait: float, within: int
+) -> tuple[list[Result], float]:
+    """The checks, repeated until they pass or ``wait`` seconds have gone (0: once)."""
+    deadline = time.monotonic() + wait
+    start = time.monotonic()
+    while True:
+        reading = read_fabric(project, stacks, timeout)
+        results = verify(reading.fabric, reading.facts, handshake_within=within)
+        if not failed(results) or time.monotonic() >= deadline:
+            return results, time.monotonic() - start
+        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    """The plan's expectations against the devices: 0 when every check passes."""
+    stacks = _stacks(args)
+    results, took = run_checks(args.project, stacks, args.timeout, args.wait, args.handshake_within)
+    if args.junit:
+        args.junit.write_bytes(report.junit(results, "fabric-" + "-".join(stacks), took))
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=1))
+    else:
+        console.print(
+            report.verify_table(results if args.all else [r for r in results if r.status != "pass"] or results)
+        )
+        console.print(report.verify_summary(results, took))
+    return 1 if failed(results) else 0
+
+
+def add_parsers(sub: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--stack", action="append", help="stack to read; repeat for several (default: every fabric stack)"
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        default=read.TIMEOUT_S,
+        help=f"seconds per device to connect and answer (default {read.TIMEOUT_S:g})",
+    )
+    s = sub.add_parser(
+        "status", parents=[common], help="read sessions, tunnels, VTEPs, VNIs, VRRP, VRF routes from every device"
+    )
+    s.add_argument("--watch", type=float, metavar="SECONDS", help="read again every SECONDS until interrupted")
+    s.set_defaults(func=cmd_status)
+    v = sub.add_parser(
+        "verify", parents=[common], help="check every device against the plan; non-zero when a check fails"
+    )
+    v.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    v.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="repeat until every check passes, at most this long"
+    )
+    v.add_argument(
+        "--all",
+        action="store_true",
+        help="list passing checks too (default: only failing and skipped, or all when every one passes)",
+    )
+    v.add_argument(
+        "--handshake-within",
+        type=int,
+        default=HANDSHAKE_WITHIN_S,
+        metavar="SECONDS",
+        help=f"how recent a WireGuard handshake must be (default {HANDSHAKE_WITHIN_S})",
+    )
+    v.set_defaults(func=cmd_verify)

@@ -1,0 +1,146 @@
+"""Read what devices say about themselves, over the providers' own connections: read only.
+
+``status`` and ``verify`` (and the post-``up`` check, :mod:`fabric.components.verify`) read every
+device in parallel, each within a bounded time: a router through
+:class:`providers.vyos.Router` (its API's ``/show``, TLS verified or pinned exactly as an
+apply), a Linux VTEP through :class:`providers.host.Host` (one SSH session running one
+script of read-only commands, host key pinned). Nothing here writes, and nothing read
+is a secret: the only secret-bearing output (``wg show dump``'s first line, preshared
+keys) is cut on the host. What each device is asked and how its answers are read is
+the pure core's (:mod:`fabric.health.parse`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from fabric import model
+from fabric.connections import host_props, router_props
+from fabric.health import parse
+from fabric.health.expect import Device
+from fabric.health.facts import DeviceFacts
+from fabric.topology import Plan
+from providers.host import Host, HostError
+from providers.vyos import Router, VyosError
+
+#: Per device: seconds to connect and for each answer, and connection attempts.
+TIMEOUT_S = 5.0
+ATTEMPTS = 2
+#: Devices read at once.
+WORKERS = 16
+#: What separates the answers of one SSH script.
+MARK = "@@fabric-status "
+
+
+@dataclass(frozen=True)
+class Target:
+    """One device to read: its name and kind, and how to connect (``fabric.connections``)."""
+
+    name: str
+    kind: str
+    props: Mapping[str, Any]
+
+
+def targets(inventory: model.Inventory, plan: Plan, devices: Sequence[Device]) -> list[Target]:
+    """How to reach each of ``devices`` (this stack's), as its apply does."""
+    props: dict[str, Mapping[str, Any]] = {}
+    if inventory.datacenter is not None:
+        specs = {r.name: r for r in inventory.datacenter.routers}
+        props |= {r.name: router_props(r, specs[r.name]) for r in plan.routers}
+        props |= {hv.spec.name: host_props(hv.spec.name, hv.spec.ssh) for hv in plan.hypervisors}
+    props |= {n.name: host_props(n.name, n.ssh) for n in inventory.nodes}
+    return [Target(d.name, d.kind, props[d.name]) for d in devices if d.name in props]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The routers' API key and the hosts' SSH private key (None: an SSH agent)."""
+
+    api_key: str | None
+    ssh_private_key: str | None
+
+    def __repr__(self) -> str:
+        return "Credentials(<secret>)"
+
+
+def script() -> str:
+    """The one script a Linux VTEP runs: each question after its marker, errors inline (a
+    stopped FRR answers with its error text, which the parser reports)."""
+    lines = [f"echo '{MARK}{name}'; {command} 2>&1" for name, command in parse.LINUX_QUESTIONS.items()]
+    return "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n" + "\n".join(lines) + "\n"
+
+
+def split_answers(output: str) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    name = None
+    for line in output.splitlines(keepends=True):
+        if line.startswith(MARK):
+            name = line[len(MARK) :].strip()
+            answers[name] = ""
+        elif name is not None:
+            answers[name] += line
+    return answers
+
+
+def read_host(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) -> DeviceFacts:
+    start = time.monotonic()
+    props = {**target.props, "private_key": creds.ssh_private_key}
+    try:
+        host = Host(props, timeout=timeout, retries=ATTEMPTS)
+    except HostError as exc:  # a host key that is not the pinned one included
+        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"ssh: {exc}",))
+    try:
+        _code, output = host.run(script(), combine=True, timeout=timeout * 4)
+    except HostError as exc:
+        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"ssh: {exc}",))
+    finally:
+        host.close()
+    return parse.linux_facts(target.name, target.kind, split_answers(output), time.monotonic() - start)
+
+
+def read_router(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) -> DeviceFacts:
+    start = time.monotonic()
+    if not creds.api_key:
+        return DeviceFacts(target.name, target.kind, 0.0, ("api: no API key (fabric:vyos_api_key)",))
+    try:
+        router = Router(target.props, creds.api_key, timeout=timeout, retries=ATTEMPTS)
+    except (VyosError, OSError) as exc:
+        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {exc}",))
+    answers: dict[str, str] = {}
+    failures: dict[str, str] = {}
+    try:
+        for name, path in parse.VYOS_QUESTIONS.items():
+            try:
+                answers[name] = str(router.call("show", {"op": "show", "path": list(path)}, write=False) or "")
+            except VyosError as exc:
+                failures[name] = str(exc)
+                if not answers and _unreachable(str(exc)):
+                    return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {exc}",))
+    finally:
+        router.close()
+    return parse.vyos_facts(target.name, answers, time.monotonic() - start, failures)
+
+
+def _unreachable(error: str) -> bool:
+    """The first question got no answer at all (or the key was refused): ask nothing more."""
+    return "attempts" in error or "HTTP 401" in error
+
+
+READERS: Mapping[str, Callable[[Target, Credentials, float], DeviceFacts]] = {
+    "router": read_router,
+    "node": read_host,
+    "hypervisor": read_host,
+}
+
+
+def read_all(targets: Sequence[Target], creds: Credentials, timeout: float = TIMEOUT_S) -> dict[str, DeviceFacts]:
+    """Every device at once (up to :data:`WORKERS`), each within its own bounded time."""
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(targets))) as pool:
+        futures = {t.name: pool.submit(READERS[t.kind], t, creds, timeout) for t in targets}
+        return {name: f.result() for name, f in futures.items()}
