@@ -108,8 +108,11 @@ def read_router(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) 
         return DeviceFacts(target.name, target.kind, 0.0, ("api: no API key (fabric:vyos_api_key)",))
     try:
         router = Router(target.props, creds.api_key, timeout=timeout, retries=ATTEMPTS)
-    except (VyosError, OSError) as exc:
+    except VyosError as exc:
         return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {exc}",))
+    except OSError as exc:  # the pinned certificate's probe found nobody
+        why = f"cannot connect to {target.props['endpoint']}: {exc.strerror or exc}"
+        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {why}",))
     answers: dict[str, str] = {}
     failures: dict[str, str] = {}
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -126,6 +127,14 @@ def verify_summary(results: Sequence[Result], took_s: float) -> Text:
     return Text(text, "green")
 
 
+#: What XML 1.0 cannot hold (a device's error text might): shown as U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def junit(results: Sequence[Result], name: str, took_s: float) -> bytes:
     """JUnit XML: one test suite per check, one test case per subject (device or VRRP group),
     a failure's message its reason; skipped checks (device not reached) as skipped."""
@@ -140,12 +149,13 @@ def junit(results: Sequence[Result], name: str, took_s: float) -> bytes:
         suite.set("skipped", str(sum(r.status == "skip" for r in mine)))
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="asserts", value=about)
         for r in mine:
-            case = ET.SubElement(suite, "testcase", classname=f"{name}.{check}", name=r.subject)
+            case = ET.SubElement(suite, "testcase", classname=f"{name}.{check}", name=_xml_text(r.subject))
+            reason = _xml_text(r.reason)
             if r.status == "fail":
-                ET.SubElement(case, "failure", message=r.reason, type=check).text = r.reason
+                ET.SubElement(case, "failure", message=reason, type=check).text = reason
             elif r.status == "skip":
-                ET.SubElement(case, "skipped", message=r.reason)
+                ET.SubElement(case, "skipped", message=reason)
             else:
-                ET.SubElement(case, "system-out").text = r.reason
+                ET.SubElement(case, "system-out").text = reason
     text: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
     return text

@@ -79,12 +79,22 @@ What it emulates (and where the behaviour comes from):
   valid\\n``. ``configFormat: "raw"`` gives the curly-brace text. ``exists``,
   ``returnValue`` and ``returnValues`` follow ``vyos.config.Config`` (a missing node is
   ``null`` / ``[]``, never an error).
-* ``/show``: SYNTHETIC operational output derived from the running config (not from a
-  data plane): ``configuration [commands|json]``, ``version``, ``interfaces [type [name]]``
-  (vxlan with its VNI, wireguard with peers), ``bgp [vrf all|<vrf>] summary`` (every
-  configured neighbour shown as established with no prefixes), ``ip route [vrf all|<vrf>]``
-  (connected and static routes from the config), ``vrf``. Anything else is 400
-  ``Invalid command``.
+* ``/show``: op-mode output for the paths fabric's health checks ask and a few more, each
+  in the shape VyOS prints it (``vyos_opstate.py`` names the source of each): ``bgp
+  l2vpn evpn summary`` (FRR's table), ``bgp l2vpn evpn vni json`` and ``bgp l2vpn evpn
+  json`` (FRR's JSON), ``ip route vrf all json``, ``vrrp`` (the summary table),
+  ``interfaces wireguard wg0 summary`` (1.4: ``wg show``; 1.5: VyOS's own), and the
+  older synthetic ``configuration [commands|json]``, ``version``, ``interfaces [type
+  [name]]``, ``bgp [vrf all|<vrf>] summary``, ``ip route [vrf all|<vrf>]``, ``vrf``. What a
+  router would have *learned* (sessions, handshakes, remote VTEPs, routes, VRRP masters)
+  is derived from the running configs of the emulators linked into one fabric
+  (``vyos_opstate.link``) by the rules that module lists, never from a data plane. As
+  the op-mode tree does (vyos-1x ``vyatta-op-run``: a word is a child node's name or the
+  value of a tag node), ``json`` is taken only where the tree has a free value there
+  (``evpn <TAG>``, ``vni <TAG>``, ``vrf <TAG> <TAG>``): ``bgp l2vpn evpn summary json``
+  or ``vrrp json`` are 400 ``Invalid command``. A command that fails on the router (FRR
+  down) still answers 200 with its error text (the wrapper's exit code is 0):
+  :meth:`VyosEmulator.break_op_mode`.
 * Faults for tests: :meth:`VyosEmulator.fail_next_commit` (optionally one subtree),
   :meth:`VyosEmulator.busy_next`, :meth:`VyosEmulator.drop_connection_after_commit`,
   :meth:`VyosEmulator.unreachable_after_commit`, :meth:`VyosEmulator.set_by_hand`,
@@ -94,7 +104,7 @@ What it emulates (and where the behaviour comes from):
 What it does NOT emulate:
 
 * Anything below the configuration: no interfaces, routing daemons or data plane; ``/show``
-  text is made up from the config. Conf-mode scripts' own checks (e.g. "a WireGuard peer
+  is derived from the configs (no MAC is learned, so there are no EVPN type-2 routes). Conf-mode scripts' own checks (e.g. "a WireGuard peer
   needs allowed-ips", address overlaps) are not run: only the schema's path/value rules and
   its references (``cp``), as ``VyosSchema`` knows them. Validators the schema cannot run
   offline accept any value.
@@ -124,8 +134,6 @@ What it does NOT emulate:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import email.parser
@@ -154,12 +162,21 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import fabric.vyos_schema
 from fabric.vyos_releases import RELEASES
 from fabric.vyos_schema import VyosSchema
+from tests.beds.vyos_opstate import (
+    OpState,
+    bgp_summary_row,
+    evpn_routes_json,
+    evpn_vni_json,
+    route_json,
+    speaker,
+    vrrp_table,
+    wireguard_summary,
+)
 
 __all__ = [
     "API_KEY_ERROR",
@@ -993,6 +1010,11 @@ class VyosEmulator:
         self._down_until = 0.0
         self._restart_until = 0.0
         self._inside = 0
+        #: The other emulators of its fabric (``vyos_opstate.link``), a VRRP state forced per
+        #: group, and op-mode questions that answer with an error text (see ``break_op_mode``).
+        self.fabric: list[VyosEmulator] = []
+        self.forced_vrrp: dict[str, str] = {}
+        self.broken_op_mode: dict[Tokens, str] = {}
         self.requests: list[dict[str, Json]] = []
         self.write_count = 0
         self.write_requests = 0
@@ -1063,6 +1085,15 @@ class VyosEmulator:
         self.stop()
 
     # ---- introspection -----------------------------------------------------------------
+
+    def answering(self) -> bool:
+        """Whether the router answers (serving, not rebooting or cut off)."""
+        return self._server is not None and not self.is_down
+
+    def break_op_mode(self, path: Sequence[str], text: str) -> None:
+        """``show <path>`` prints ``text`` from now on, as a failing command does on the router
+        (e.g. FRR stopped: ``vtysh`` prints its error; the API still answers 200)."""
+        self.broken_op_mode[tuple(path)] = text
 
     def running(self) -> list[Tokens]:
         """The running config as ``set`` command tokens, in config order."""
@@ -1738,7 +1769,9 @@ class VyosEmulator:
         path: list[str] = fields["path"]
         with self._state:
             store = self._running.copy()
-        text = _OpMode(store, self).show(path)
+        text = self.broken_op_mode.get(tuple(path))
+        if text is None:
+            text = _OpMode(store, self).show(path)
         if text is None:
             return _err(400, f"\n  Invalid command: show [{' '.join(path)}]\n\n")
         return _ok(text)
@@ -1747,16 +1780,6 @@ class VyosEmulator:
 # ======================================================================================
 # Synthetic operational mode (/show).
 # ======================================================================================
-
-
-def _wg_public_key(private_key: str) -> str:
-    """The WireGuard public key of a base64 private key, or a placeholder."""
-    try:
-        raw = base64.b64decode(private_key, validate=True)
-        public = X25519PrivateKey.from_private_bytes(raw).public_key().public_bytes_raw()
-        return base64.b64encode(public).decode()
-    except (ValueError, binascii.Error):
-        return "(none)"
 
 
 def _mac(name: str) -> str:
@@ -1770,6 +1793,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join([line, rule, *body]) + "\n"
+
+
+def _as_dict(item: Json) -> dict[str, Json]:
+    return item if isinstance(item, dict) else {}
 
 
 def _as_list(item: Json) -> list[str]:
@@ -1791,8 +1818,25 @@ class _OpMode:
     def get(self, *keys: str) -> Json:
         return self.store.get(keys)
 
+    def opstate(self) -> OpState:
+        e = self.emulator
+        others = [speaker(o.hostname, o.config_tree(), o.answering()) for o in e.fabric]
+        return OpState(speaker(e.hostname, self.tree, True), others, bool(e.fabric), e.forced_vrrp)
+
     def show(self, path: list[str]) -> str | None:
         p = tuple(path)
+        if p == ("bgp", "l2vpn", "evpn", "vni", "json"):
+            return evpn_vni_json(self.opstate())
+        if p == ("bgp", "l2vpn", "evpn", "json"):
+            return evpn_routes_json(self.opstate())
+        if p[:3] == ("ip", "route", "vrf") and len(p) == 5 and p[4] == "json":
+            return self.routes_json(p[3])
+        if p == ("vrrp",):
+            return vrrp_table(self.opstate())
+        if len(p) == 4 and p[:2] == ("interfaces", "wireguard") and p[3] == "summary":
+            if p[2] not in _as_dict(self.get("interfaces", "wireguard")):
+                return f"WireGuard interface {p[2]} is not configured\n"
+            return wireguard_summary(self.opstate(), self.emulator.version, p[2], self.tree)
         if p in (("configuration",), ("configuration", "commands")):
             return self.config_commands() if p[-1] == "commands" else self.store.render_raw()
         if p == ("configuration", "json"):
@@ -1902,26 +1946,6 @@ class _OpMode:
             lines.append(f"    {family} {address} scope global {name}")
         if "description" in conf:
             lines.append(f"    Description: {conf['description']}")
-        text = "\n".join(lines) + "\n"
-        if itype == "wireguard":
-            text += "\n" + self.wireguard(name, conf)
-        return text
-
-    def wireguard(self, name: str, conf: dict[str, Json]) -> str:
-        lines = [f"interface: {name}"]
-        private = conf.get("private-key")
-        lines.append(f"  public key: {_wg_public_key(private) if isinstance(private, str) else '(none)'}")
-        lines.append("  private key: (hidden)")
-        if "port" in conf:
-            lines.append(f"  listening port: {conf['port']}")
-        peers = conf.get("peer", {})
-        for peer in sorted(peers, key=_natural) if isinstance(peers, dict) else []:
-            p = peers[peer] if isinstance(peers[peer], dict) else {}
-            lines += ["", f"peer: {p.get('public-key', '(none)')}  ({peer})"]
-            if "address" in p:
-                lines.append(f"  endpoint: {p['address']}:{p.get('port', '51820')}")
-            lines.append(f"  allowed ips: {', '.join(_as_list(p.get('allowed-ips'))) or '(none)'}")
-            lines.append("  latest handshake: (synthetic) 1 minute ago")
         return "\n".join(lines) + "\n"
 
     # -- vrf --
@@ -1941,7 +1965,7 @@ class _OpMode:
 
     def bgp(self, rest: tuple[str, ...]) -> str | None:
         instances: list[tuple[str, Json]] = []
-        if rest[:1] == ("summary",) or rest in (("ipv4", "summary"), ("l2vpn", "evpn", "summary")):
+        if rest in (("summary",), ("ipv4", "summary"), ("l2vpn", "evpn", "summary")):
             instances.append(("default", self.get("protocols", "bgp")))
         elif rest[:1] == ("vrf",) and len(rest) >= 3 and rest[-1] == "summary":
             wanted = self.vrf_names() if rest[1] == "all" else [rest[1]]
@@ -1952,15 +1976,16 @@ class _OpMode:
             return None
         family = "L2VPN EVPN" if "evpn" in rest else "IPv4 Unicast"
         chunks = []
+        state = self.opstate()
         for vrf, bgp in instances:
             if not isinstance(bgp, dict):
                 if vrf != "default" or len(instances) == 1:
                     chunks.append(f"% BGP instance not found{'' if vrf == 'default' else f' for VRF {vrf}'}\n")
                 continue
-            chunks.append(self.bgp_summary(vrf, bgp, family))
+            chunks.append(self.bgp_summary(vrf, bgp, family, state))
         return "\n".join(chunks)
 
-    def bgp_summary(self, vrf: str, bgp: dict[str, Json], family: str) -> str:
+    def bgp_summary(self, vrf: str, bgp: dict[str, Json], family: str, state: OpState) -> str:
         asn = str(bgp.get("system-as", "?"))
         params = bgp.get("parameters", {})
         router_id = params.get("router-id") if isinstance(params, dict) else None
@@ -1980,8 +2005,7 @@ class _OpMode:
             if remote is None and isinstance(iface, dict):
                 remote = iface.get("remote-as")
             remote_text = {"internal": asn, "external": "external"}.get(str(remote), str(remote or "?"))
-            row = [peer, "4", remote_text, "10", "10", "0", "0", "0", "00:05:00", "0", "0"]
-            rows.append([*row, str(conf.get("description", "N/A"))])
+            rows.append(bgp_summary_row(state, peer, remote_text, str(conf.get("description", "N/A"))))
         head = (
             f"{family} Summary (VRF {vrf}):\n"
             f"BGP router identifier {router_id}, local AS number {asn} vrf-id 0\n"
@@ -1993,6 +2017,44 @@ class _OpMode:
         return head + table + f"\nTotal number of neighbors {len(rows)}\n"
 
     # -- routes --
+
+    def route_entries(self, vrf: str) -> list[tuple[str, str, str, str]]:
+        """A VRF's connected and static routes from the config: (prefix, protocol, interface or
+        next hop, FRR's text line), in FRR's order."""
+        entries: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str, str, str]] = []
+        for _t, name, conf in self.all_interfaces():
+            if str(conf.get("vrf", "default")) != vrf:
+                continue
+            for address in _as_list(conf.get("address")):
+                with contextlib.suppress(ValueError):
+                    net = ipaddress.ip_interface(address).network
+                    if net.version == 4:
+                        entries.append((net, "connected", name, f"C>* {net} is directly connected, {name}, 00:05:00"))
+        if vrf == "default":
+            found = self.get("protocols", "static", "route")
+        else:
+            found = self.get("vrf", "name", vrf, "protocols", "static", "route")
+        static: dict[str, Json] = found if isinstance(found, dict) else {}
+        for prefix in static:
+            conf = static[prefix] if isinstance(static[prefix], dict) else {}
+            hops = conf.get("next-hop", {})
+            for hop in sorted(hops, key=_natural) if isinstance(hops, dict) else []:
+                with contextlib.suppress(ValueError):
+                    text = f"S>* {prefix} [1/0] via {hop}, weight 1, 00:05:00"
+                    entries.append((ipaddress.ip_network(prefix), "static", hop, text))
+            if "blackhole" in conf:
+                with contextlib.suppress(ValueError):
+                    text = f"S>* {prefix} [1/0] unreachable (blackhole)"
+                    entries.append((ipaddress.ip_network(prefix), "static", "blackhole", text))
+        entries.sort(key=lambda e: (e[0].version, int(e[0].network_address), e[0].prefixlen))
+        return [(str(net), kind, via, text) for net, kind, via, text in entries]
+
+    def routes_json(self, which: str) -> str | None:
+        """``ip route vrf <all|name> json`` (the op-mode's ``vrf <TAG> <TAG>``: ``json`` is the value)."""
+        vrfs = ["default", *self.vrf_names()] if which == "all" else [which]
+        if which != "all" and which not in self.vrf_names():
+            return f"% VRF {which} not found\n"
+        return route_json({v: [(p, k, via) for p, k, via, _t in self.route_entries(v)] for v in vrfs})
 
     def routes(self, rest: tuple[str, ...]) -> str | None:
         if not rest:
@@ -2014,32 +2076,5 @@ class _OpMode:
         chunks = [codes]
         for vrf in vrfs:
             lines = [] if len(vrfs) == 1 and not rest else [f"\nVRF {vrf}:"]
-            connected: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
-            for _t, name, conf in self.all_interfaces():
-                if str(conf.get("vrf", "default")) != vrf:
-                    continue
-                for address in _as_list(conf.get("address")):
-                    with contextlib.suppress(ValueError):
-                        net = ipaddress.ip_interface(address).network
-                        if net.version == 4:
-                            connected.append((net, name))
-            entries = [(net, f"C>* {net} is directly connected, {name}, 00:05:00") for net, name in connected]
-            if vrf == "default":
-                found = self.get("protocols", "static", "route")
-            else:
-                found = self.get("vrf", "name", vrf, "protocols", "static", "route")
-            static: dict[str, Json] = found if isinstance(found, dict) else {}
-            for prefix in static:
-                conf = static[prefix] if isinstance(static[prefix], dict) else {}
-                hops = conf.get("next-hop", {})
-                for hop in sorted(hops, key=_natural) if isinstance(hops, dict) else []:
-                    with contextlib.suppress(ValueError):
-                        entries.append(
-                            (ipaddress.ip_network(prefix), f"S>* {prefix} [1/0] via {hop}, weight 1, 00:05:00")
-                        )
-                if "blackhole" in conf:
-                    with contextlib.suppress(ValueError):
-                        entries.append((ipaddress.ip_network(prefix), f"S>* {prefix} [1/0] unreachable (blackhole)"))
-            entries.sort(key=lambda e: (e[0].version, int(e[0].network_address), e[0].prefixlen))
-            chunks.append("\n".join([*lines, *(text for _n, text in entries)]) + "\n")
+            chunks.append("\n".join([*lines, *(text for _p, _k, _v, text in self.route_entries(vrf))]) + "\n")
         return "".join(chunks)
