@@ -13,6 +13,7 @@ import pulumi
 from fabric.components.config import read_stack
 from fabric.components.datacenter import Datacenter
 from fabric.components.peers import PeerStackError
+from fabric.components.verify import verify_after_up
 from fabric.errors import ConfigError
 from fabric.loader import MEMBERS_OUTPUT
 
@@ -27,6 +28,18 @@ config = pulumi.Config("fabric")
 api_key = config.get_secret("vyos_api_key")
 ssh_private_key = config.get_secret("ssh_private_key")  # None: an SSH agent
 datacenter = Datacenter(stack.inventory, stack.plan, api_key, ssh_private_key)
+if stack.inventory.verify.after_up:
+    verify_after_up(
+        f"{datacenter.name}-verify",
+        pulumi.get_stack(),
+        stack,
+        datacenter.device_resources(),
+        datacenter.rendered(),
+        datacenter.mesh.members,
+        api_key,
+        ssh_private_key,
+        datacenter,
+    )
 pulumi.export(MEMBERS_OUTPUT, datacenter.mesh.members)
 pulumi.export("mesh_peers", datacenter.mesh.peers)
 pulumi.export("plan", datacenter.summary)

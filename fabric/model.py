@@ -197,6 +197,17 @@ class Mesh(_Model):
     key_epoch: int = Field(default=0, ge=0)
 
 
+class Verify(_Model):
+    """Whether ``pulumi up`` checks the fabric once the stack's devices are applied
+    (``python -m fabric verify``'s checks), failing the run when they do not all pass
+    within ``deadline`` seconds."""
+
+    after_up: bool = False
+    deadline: int = Field(default=120, ge=10, le=3600)
+    #: How recent every WireGuard handshake must be, in seconds.
+    handshake_within: int = Field(default=180, ge=30, le=3600)
+
+
 class Site(_Model):
     """A site's name and id, registered once for the whole fabric."""
 
@@ -571,6 +582,8 @@ class Inventory(_Model):
     vyos_api_key: Secret | None = None
     #: The private key Pulumi logs in to hypervisors with; without it, an SSH agent.
     ssh_private_key: Secret | None = None
+    #: Check the fabric after each ``up`` (README "Fabric health").
+    verify: Verify = Verify()
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)

@@ -48,6 +48,7 @@ class Datacenter(pulumi.ComponentResource):
         kind = "Datacenter" if inv.datacenter else "Fabric"
         super().__init__(f"fabric:index:{kind}", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.name = name
         self.plan = plan
         specs = {r.name: r for r in inv.routers}
         self.routers = {
@@ -101,3 +102,13 @@ class Datacenter(pulumi.ComponentResource):
             {site: c.outputs() for site, c in self.clouds.items()}
         )
         self.register_outputs({"mesh_members": self.mesh.members, "plan": self.summary, "clouds": self.clouds_summary})
+
+    def device_resources(self) -> list[pulumi.Resource]:
+        """Every resource that applies a router's or a host's state."""
+        hosts: list[Node | Hypervisor] = [*self.nodes.values(), *self.hypervisors.values()]
+        return [*(r.applied for r in self.routers.values()), *(c for h in hosts for c in h.concerns.values())]
+
+    def rendered(self) -> dict[str, Any]:
+        """What the stack applies, by device: routers' config sections, hosts' files by concern."""
+        hosts: list[Node | Hypervisor] = [*self.nodes.values(), *self.hypervisors.values()]
+        return {r.name: r.config for r in self.routers.values()} | {h.name: h.files for h in hosts}

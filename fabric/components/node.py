@@ -38,7 +38,9 @@ class Node(pulumi.ComponentResource):
         self, plan: Plan, planned: NodePlan, late: LateValues, ssh_private_key: pulumi.Output[str] | None
     ) -> None:
         """One host resource per concern with files."""
-        inputs = concern_inputs(render_node(plan, planned), self.private_key, late, skip_empty=True)
+        state = render_node(plan, planned)
+        self.files = {concern: {f.path: f.content for f in c.files} for concern, c in state.concerns.items()}
+        inputs = concern_inputs(state, self.private_key, late, skip_empty=True)
         self.concerns = concern_chain(self, self.name, self.spec.name, self.spec.ssh, ssh_private_key, inputs)
         self.register_outputs(
             {"public_key": self.public_key, "mesh_address": str(planned.mesh_address), "site": planned.site}

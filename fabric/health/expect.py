@@ -10,7 +10,8 @@ the project is *unknown* (its VTEPs are neither required nor refused).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from fabric import addressing as ap
 from fabric.render.vyos.vrrp import group_name
@@ -179,3 +180,30 @@ def _devices(stack: str, plan: Plan, carriers: Mapping[int, Mapping[str, str]]) 
             )
         )
     return out
+
+
+def to_data(fabric: Fabric) -> dict[str, Any]:
+    """The expectations as plain data (a resource input), read back by :func:`from_data`."""
+    return {
+        "devices": [
+            {
+                **{k: v for k, v in asdict(d).items() if k not in ("vnis", "vrrp")},
+                "vnis": [{**asdict(v), "vteps": sorted(v.vteps)} for v in d.vnis.values()],
+                "vrrp": [asdict(g) for g in d.vrrp],
+                "vrfs": list(d.vrfs),
+            }
+            for d in fabric.devices
+        ],
+        "names": dict(fabric.names),
+        "unknown": sorted(fabric.unknown),
+    }
+
+
+def from_data(data: Mapping[str, Any]) -> Fabric:
+    devices = []
+    for d in data["devices"]:
+        vnis = {int(v["vni"]): Vni(**{**v, "vni": int(v["vni"]), "vteps": frozenset(v["vteps"])}) for v in d["vnis"]}
+        devices.append(
+            Device(**{**d, "vnis": vnis, "vrrp": tuple(VrrpGroup(**g) for g in d["vrrp"]), "vrfs": tuple(d["vrfs"])})
+        )
+    return Fabric(tuple(devices), dict(data["names"]), frozenset(data["unknown"]))

@@ -81,15 +81,24 @@ def wireguard_handshakes(fabric: Fabric, d: Device, facts: DeviceFacts, within: 
     if facts.wireguard is None:
         return Result("wireguard-handshakes", d.name, "fail", _unread(facts, "wireguard"))
     by_address = {a: p for p in facts.wireguard for a in p.mesh_addresses}
-    problems = []
-    for address, name in sorted(d.wireguard.items()):
+    missing, never, late = [], [], []
+    for address, name in sorted(d.wireguard.items(), key=lambda item: item[1]):
         p = by_address.get(address)
         if p is None:
-            problems.append(f"{name} ({address}) is not a peer")
+            missing.append(name)
         elif p.handshake_age_s is None:
-            problems.append(f"{name}: no handshake yet")
+            never.append(name)
         elif p.handshake_age_s > within:
-            problems.append(f"{name}: last handshake {p.handshake_age_s} s ago")
+            late.append(f"{name} ({p.handshake_age_s} s ago)")
+    problems = [
+        f"{what}: {', '.join(names)}"
+        for what, names in (
+            ("not a peer", missing),
+            ("no handshake yet", never),
+            (f"no handshake within {within} s", late),
+        )
+        if names
+    ]
     problems += [f"unplanned peer {fabric.name_of(a)} ({a})" for a in sorted(set(by_address) - set(d.wireguard))]
     fine = f"{_plural(len(d.wireguard), 'peer')}, every handshake within {within} s"
     return _result("wireguard-handshakes", d.name, problems, fine)

@@ -9,6 +9,9 @@ and process the lab started.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,6 +107,26 @@ class LabFabric:
         data = yaml.safe_load(self.stack_file.read_text())
         change(data["config"])
         self.stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def fabric_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``python -m fabric ARGS`` in the project, as an operator runs it (the stack's secrets
+        read by the Pulumi CLI with the project's backend and passphrase)."""
+        return subprocess.run(
+            [sys.executable, "-m", "fabric", *args],
+            cwd=self.project.dir,
+            env=self.project.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    def failing_checks(self) -> dict[tuple[str, str], str]:
+        """``verify --json``: the failing checks, (check, subject) -> reason."""
+        done = self.fabric_cli("verify", "--stack", STACK, "--json")
+        results = json.loads(done.stdout)
+        assert done.returncode == (1 if any(r["status"] == "fail" for r in results) else 0), done.stderr
+        return {(r["check"], r["subject"]): r["reason"] for r in results if r["status"] == "fail"}
 
     def destroy(self) -> None:
         """``pulumi destroy``: every node's fabric files, devices and daemons go."""

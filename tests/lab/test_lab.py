@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import pytest
 from netaddr import IPAddress, IPNetwork
 
 import lab
+from fabric.health import verify
 from lab import dataplane
 from tests.lab.lab_fabric import LabFabric, wait_until
 
@@ -201,10 +203,109 @@ def test_rotating_one_nodes_key_keeps_or_restores_reachability(fabric: LabFabric
     fabric.wait_converged()
 
 
+def test_status_shows_every_session_established_and_every_handshake_recent(fabric: LabFabric) -> None:
+    """``python -m fabric status --stack lab``: every node answers over SSH (host key pinned,
+    the stack's key read by the Pulumi CLI), every BGP session is established, every
+    WireGuard peer handshaked within 3 minutes, and each node holds exactly its VNIs."""
+    done = fabric.fabric_cli("status", "--stack", "lab", "--json")
+    assert done.returncode == 0, done.stderr
+    devices = json.loads(done.stdout)["devices"]
+    plan = fabric.plan()
+    assert set(devices) == {n.name for n in plan.nodes}
+    for node in plan.nodes:
+        d = devices[node.name]
+        assert d["reached"] and d["errors"] == [], (node.name, d["errors"])
+        assert {s["peer"]: s["state"] for s in d["bgp"]} == {n.address: "Established" for n in node.bgp_neighbors}
+        assert len(d["wireguard"]) == len(node.wireguard_peers)
+        assert all(p["handshake_age_s"] is not None and p["handshake_age_s"] <= 180 for p in d["wireguard"])
+        assert {v["vni"] for v in d["vnis"]} == {c.segment.vni for c in node.tenants}
+    text = fabric.fabric_cli("status", "--stack", "lab")
+    assert text.returncode == 0 and "BGP EVPN sessions" in text.stdout and "8/8 devices answered" in text.stdout
+
+
+def test_verify_passes_on_the_converged_lab(fabric: LabFabric, tmp_path: Path) -> None:
+    report = tmp_path / "verify.xml"
+    done = fabric.fabric_cli("verify", "--stack", "lab", "--junit", str(report))
+    assert done.returncode == 0, done.stdout
+    assert "48 passed, 0 failed, 0 skipped" in done.stdout
+    root = ET.parse(report).getroot()
+    assert root.get("tests") == "48" and root.get("failures") == "0"
+    assert {s.get("name") for s in root.iter("testsuite")} == set(verify.CHECKS) - {"vrrp-masters"}
+
+
+def test_pulumi_up_verifies_the_fabric_and_fails_when_it_does_not_converge(fabric: LabFabric) -> None:
+    """``fabric:verify: {after_up: true}`` (Pulumi.lab.yaml): every ``up`` so far ended with the
+    checks passing (the resource holds their count); with c2's FRR stopped, an ``up`` that
+    changes the deadline runs them again and fails after it, naming what did not converge."""
+    state = json.loads(fabric.project.export("lab"))
+    checks = [r for r in state["deployment"]["resources"] if r["type"].endswith("fabric:FabricVerify")]
+    assert [r["outputs"]["checks"] for r in checks] == [48]
+
+    def deadline(seconds: int) -> Callable[[dict[str, Any]], None]:
+        return lambda config: config["fabric:verify"].update(deadline=seconds)
+
+    lab.exec_in(fabric.state, "c2", ["systemctl", "stop", "frr"], check=True)
+    try:
+        fabric.edit_config(deadline(10))
+        failed = fabric.project.run("up", "-s", "lab", "--yes", "--skip-preview", check=False)
+        assert failed.returncode != 0
+        assert "the fabric did not converge within 10 s" in failed.stdout
+        assert "bgp-sessions c2: could not read bgp" in failed.stdout
+    finally:
+        lab.exec_in(fabric.state, "c2", ["systemctl", "start", "frr"], check=True)
+        fabric.edit_config(deadline(60))
+    fabric.up()
+    fabric.wait_converged()
+
+
+def test_verify_names_a_wrong_wireguard_key(fabric: LabFabric) -> None:
+    """b2's tunnel restarts with a key nobody knows: exactly b2's handshake check fails, naming
+    every peer; its old key back, every check passes again."""
+    conf = "/etc/wireguard/wg0.conf"
+    script = f'cp {conf} /run/wg0.conf.good && sed -i "s|^PrivateKey = .*|PrivateKey = $(wg genkey)|" {conf}'
+    lab.exec_in(fabric.state, "b2", ["sh", "-c", f"{script} && systemctl restart wg-quick@wg0"], check=True)
+    try:
+        bad = fabric.failing_checks()
+        assert bad[("wireguard-handshakes", "b2")] == "no handshake yet: a1, a2, a3, b1, b3, c1, c2"
+        assert all(check != "wireguard-handshakes" or subject == "b2" for check, subject in bad)
+    finally:
+        restore = f"cp /run/wg0.conf.good {conf} && systemctl restart wg-quick@wg0"
+        lab.exec_in(fabric.state, "b2", ["sh", "-c", restore], check=True)
+    done = fabric.fabric_cli("verify", "--stack", "lab", "--wait", "60")
+    assert done.returncode == 0, done.stdout
+
+
+def test_verify_names_a_tenant_vni_removed_by_hand(fabric: LabFabric) -> None:
+    """green's VXLAN device deleted on a2: a2 misses VNI 10020, every other carrier of green
+    floods without a2 (in EVPN and in the kernel), and nothing else fails."""
+    lab.exec_in(fabric.state, "a2", ["ip", "link", "del", "vxlan10020"], check=True)
+    try:
+        bad: dict[tuple[str, str], str] = {}
+
+        def named() -> bool:
+            bad.update(fabric.failing_checks())
+            return ("tenant-vnis", "a2") in bad and ("vtep-flood-lists", "b1") in bad
+
+        wait_until(named, 30, "the missing VNI named")
+        assert bad[("tenant-vnis", "a2")] == "VNI 10020 (green main) missing"
+        green = {n.name for n in fabric.plan_nodes() for c in n.tenants if c.segment.vni == 10020} - {"a2"}
+        assert {s for c, s in bad if c == "vtep-flood-lists"} == green
+        assert (
+            bad[("vtep-flood-lists", "b1")]
+            == "VNI 10020 (green main) (EVPN): no a2; VNI 10020 (green main) (kernel): no a2"
+        )
+        assert {c for c, _ in bad} == {"tenant-vnis", "vtep-flood-lists"}
+    finally:
+        lab.exec_in(fabric.state, "a2", ["networkctl", "reload"], check=True)  # networkd makes it again
+    done = fabric.fabric_cli("verify", "--stack", "lab", "--wait", "60")
+    assert done.returncode == 0, done.stdout
+
+
 @pytest.mark.parametrize("unit", ["frr", "wg-quick@wg0"])
 def test_a_node_losing_frr_or_wireguard_spares_the_others_and_recovers(fabric: LabFabric, unit: str) -> None:
-    """c2 loses a daemon: the other nodes' endpoints keep reaching each other; started again,
-    everything is reachable again."""
+    """c2 loses a daemon: the other nodes' endpoints keep reaching each other, and ``verify``
+    names what broke (c2's own reads, the reflectors' sessions with it); started again,
+    everything is reachable again and every check passes."""
     lab.exec_in(fabric.state, "c2", ["systemctl", "stop", unit], check=True)
     try:
         others = [e for e in fabric.endpoints if e.node != "c2"]
@@ -215,9 +316,19 @@ def test_a_node_losing_frr_or_wireguard_spares_the_others_and_recovers(fabric: L
         # ...and keep doing so after c2's sessions have timed out everywhere.
         wait_until(lambda: not _established_with(fabric, "c2"), 4 * HOLD_S, "c2's sessions timed out")
         assert dataplane.matrix(fabric.state, others) == expected
+        bad = fabric.failing_checks()
+        assert bad[("bgp-sessions", "a1")].startswith("c2 (172.27.3.2) is ")
+        assert bad[("bgp-sessions", "b1")].startswith("c2 (172.27.3.2) is ")
+        if unit == "frr":
+            assert bad[("bgp-sessions", "c2")].startswith("could not read bgp: not FRR's JSON")
+            assert not any(check == "wireguard-handshakes" for check, _ in bad)
+        else:
+            assert bad[("wireguard-handshakes", "c2")].startswith("could not read wireguard")
     finally:
         lab.exec_in(fabric.state, "c2", ["systemctl", "start", unit], check=True)
     fabric.wait_converged()
+    done = fabric.fabric_cli("verify", "--stack", "lab", "--wait", "60")
+    assert done.returncode == 0, done.stdout
 
 
 def _established_with(fabric: LabFabric, node: str) -> bool:

@@ -233,7 +233,7 @@ def test_checks_name_each_problem() -> None:
     bad = {r.check: r.reason for r in verify.verify(fabric, {"n1": facts}) if r.status == "fail"}
     assert bad == {
         "bgp-sessions": "n2 (172.27.1.2) is Connect; unplanned session with x9 (172.27.9.9)",
-        "wireguard-handshakes": "n2: last handshake 400 s ago",
+        "wireguard-handshakes": "no handshake within 180 s: n2 (400 s ago)",
         "tenant-vnis": "VNI 10020 (L2) is not planned here",
         "vtep-flood-lists": "VNI 10010 (red main) (EVPN): no n2; VNI 10010 (red main) (EVPN): unplanned x9",
         "route-targets": "VNI 10010 (red main) imports 65000:1, not 65000:10010",
@@ -263,3 +263,10 @@ def test_junit_holds_any_reason_and_parses_back(reason: str) -> None:
     assert failure.get("message") == skipped.get("message") == report._xml_text(reason)
     # element text: XML reads a carriage return as a line end
     assert (failure.text or "") == report._xml_text(reason).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def test_expectations_survive_their_trip_through_a_resource_input() -> None:
+    plans = {s: stackfile.load_stack(ROOT, s).plan for s in ("dc1", "dc2")}
+    fabric = expect.expectations(plans, ["dc1", "dc2"])
+    data = expect.to_data(fabric)
+    assert expect.from_data(json.loads(json.dumps(data))) == fabric
