@@ -24,13 +24,15 @@ import time
 from pathlib import Path
 
 import yaml
+from netaddr import IPAddress
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lab  # noqa: E402
 from fabric import stackfile  # noqa: E402
-from fabric.health import expect, read, verify  # noqa: E402
+from fabric.devices import read  # noqa: E402
+from fabric.health import expect, verify  # noqa: E402
 from tests.beds.emulated_fabric import API_KEY, EmulatedFabric  # noqa: E402
 from tests.lab.lab_fabric import LabFabric  # noqa: E402
 
@@ -42,14 +44,15 @@ def four_router_project(into: Path) -> Path:
     """The example project with routers 3 and 4 (not gateways: a site has one gateway pair) per datacenter."""
     for name in ("Pulumi.yaml", "Pulumi.dc1.yaml", "Pulumi.dc2.yaml"):
         shutil.copy2(ROOT / name, into / name)
-    for dc, hosts in (("dc1", "5.254.54"), ("dc2", "5.254.55")):
+    for dc in ("dc1", "dc2"):
         path = into / f"Pulumi.{dc}.yaml"
         data = yaml.safe_load(path.read_text())
         datacenter = data["config"]["fabric:datacenter"]
         hvs = [hv["name"] for hv in datacenter["hypervisors"]]
+        first = IPAddress(datacenter["routers"][0]["public_address"])  # router i at the first's + i - 1
         for i in range(len(datacenter["routers"]) + 1, ROUTERS_PER_DC + 1):
             router = {"name": f"{dc}-r{i}", "id": i, "hypervisor": hvs[i % len(hvs)], "gateway": False}
-            datacenter["routers"].append({**router, "public_address": f"{hosts}.{i + 1}"})
+            datacenter["routers"].append({**router, "public_address": str(first + i - 1)})
         path.write_text(yaml.safe_dump(data, sort_keys=False))
     return into
 
@@ -75,6 +78,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fabric-health-bench-") as tmp:
         project = four_router_project(Path(tmp))
         routers = EmulatedFabric(project, ["dc1", "dc2"])
+        (Path(tmp) / "lab").mkdir()
         labfab = LabFabric(Path(tmp) / "lab")
         try:
             labfab.up()

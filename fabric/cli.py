@@ -14,8 +14,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -23,9 +24,7 @@ from rich.text import Text
 
 from fabric import diagram, review, stackfile
 from fabric.deferred import Deferred
-from fabric.errors import ConfigError
-from fabric.health import commands as health
-from fabric.health.commands import CredentialsError
+from fabric.errors import AccessError, ConfigError
 from fabric.render.cloudinit import render_user_data
 from fabric.render.linux import HostState, render_hypervisor
 from fabric.render.linux.node import render_node
@@ -291,7 +290,8 @@ def cmd_lab(args: argparse.Namespace, console: Console) -> int:
     return lab_main(rest)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    """The CLI's commands; ``extra`` adds the commands of layers outside the core (``fabric/__main__.py``)."""
     p = argparse.ArgumentParser(prog="python -m fabric", description=__doc__.splitlines()[0])
     p.add_argument("--project", type=Path, default=Path("."), help="project directory (holds Pulumi.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -347,12 +347,13 @@ def parser() -> argparse.ArgumentParser:
         "--full-report", metavar="MARKDOWN", help="where the full report is, for the notes of a shortened one"
     )
     rv.set_defaults(func=cmd_review)
-    health.add_parsers(sub)
+    for add in extra:
+        add(sub)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, extra: Sequence[Callable[[Any], None]] = ()) -> int:
+    args = parser(extra).parse_args(argv)
     # No markup: table cells hold config text, which must print as itself ("[/oops]" too);
     # rich strips control characters from it.
     console = Console(stderr=False, highlight=False, markup=False)
@@ -364,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"python -m fabric {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except CredentialsError as exc:
+    except AccessError as exc:
         print(f"python -m fabric {args.command}: {exc}", file=sys.stderr)
         return 1
     return code

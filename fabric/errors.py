@@ -16,3 +16,7 @@ class ConfigError(ValueError):
         count = len(self.problems)
         head = f"{count} problem{'s' if count != 1 else ''} in the fabric config:"
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class AccessError(Exception):
+    """A device or a stack's secrets could not be reached (the CLI's exit code 1)."""

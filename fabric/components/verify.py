@@ -25,8 +25,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from fabric import loader, stackfile
+from fabric.devices import read
 from fabric.errors import ConfigError
-from fabric.health import expect, read
+from fabric.health import expect
 from fabric.health.verify import Result, failed, verify
 from providers import types
 

@@ -12,6 +12,6 @@ A pipeline of pure stages, as the config's (plan -> render) is:
   failed with its reason;
 * :mod:`~fabric.health.report`: tables, JSON and JUnit XML of both.
 
-Reading devices is not here: ``providers/status.py`` does it over the providers' own
+Reading devices is not here: :mod:`fabric.devices` does it over the providers' own
 connections (TLS and host keys verified as an apply verifies them).
 """

@@ -98,13 +98,15 @@ def status_summary(facts: Mapping[str, DeviceFacts], took_s: float) -> Text:
     sessions = [s for f in read for s in f.bgp or ()]
     peers = [p for f in read for p in f.wireguard or ()]
     recent = [p for p in peers if p.handshake_age_s is not None and p.handshake_age_s <= 180]
-    masters = [g for f in read for g in f.vrrp or () if g.master]
+    groups = [g for f in read for g in f.vrrp or ()]
     text = (
         f"{len(read)}/{len(facts)} devices answered in {took_s:.2f} s; "
         f"BGP {sum(s.established for s in sessions)}/{len(sessions)} established; "
         f"WireGuard {len(recent)}/{len(peers)} handshaked within 3 min; "
-        f"{sum(len(f.vnis or ()) for f in read)} VNIs; VRRP {len(masters)} master"
+        f"{sum(len(f.vnis or ()) for f in read)} VNIs"
     )
+    if groups:
+        text += f"; VRRP {sum(g.master for g in groups)} master, {sum(g.state == 'BACKUP' for g in groups)} backup"
     ok = len(read) == len(facts) and all(s.established for s in sessions) and len(recent) == len(peers)
     return Text(text, "green" if ok else "yellow")
 
@@ -115,6 +117,20 @@ def verify_table(results: Sequence[Result]) -> Table:
         table.add_column(col)
     for r in results:
         table.add_row(_MARK[r.status], r.check, r.subject, Text(r.reason, "red" if r.status == "fail" else ""))
+    return table
+
+
+def checks_table(results: Sequence[Result]) -> Table:
+    """One row per check: how many subjects passed, failed, were skipped, and what it asserts."""
+    table = Table(title="fabric checks", title_justify="left")
+    for col in ("", "check", "pass", "fail", "skip", "asserts"):
+        table.add_column(col)
+    for check, about in CHECKS.items():
+        mine = [r for r in results if r.check == check]
+        if mine:
+            counts = [sum(r.status == s for r in mine) for s in ("pass", "fail", "skip")]
+            mark = _MARK["fail"] if counts[1] else _MARK["pass"] if counts[0] else _MARK["skip"]
+            table.add_row(mark, check, *map(str, counts), about)
     return table
 
 

@@ -125,20 +125,18 @@ def vtep_flood_lists(fabric: Fabric, d: Device, facts: DeviceFacts) -> Result:
         got = facts.vni(want.vni)
         if got is None:
             continue  # tenant-vnis says so
-        views = [("EVPN", set(got.remote_vteps))]
+        views = {"EVPN": set(got.remote_vteps)}
         if facts.flood is not None:
-            views.append(("kernel", set(facts.flood.get(want.device, ()))))
-        for view, seen in views:
-            missing = want.vteps - seen
-            extra = seen - want.vteps - fabric.unknown
-            if missing:
-                problems.append(
-                    f"VNI {want.label} ({view}): no {', '.join(fabric.name_of(a) for a in sorted(missing))}"
-                )
-            if extra:
-                problems.append(
-                    f"VNI {want.label} ({view}): unplanned {', '.join(fabric.name_of(a) for a in sorted(extra))}"
-                )
+            views["kernel"] = set(facts.flood.get(want.device, ()))
+        wrong: dict[tuple[str, str], list[str]] = {}  # (no|unplanned, names) -> the views saying so
+        for view, seen in views.items():
+            for word, found in (("no", want.vteps - seen), ("unplanned", seen - want.vteps - fabric.unknown)):
+                if found:
+                    names = ", ".join(sorted(fabric.name_of(a) for a in found))
+                    wrong.setdefault((word, names), []).append(view)
+        if wrong:
+            said = [f"{word} {names} ({' and '.join(seen_in)})" for (word, names), seen_in in wrong.items()]
+            problems.append(f"VNI {want.label}: {'; '.join(said)}")
     fine = f"{_plural(len(segments), 'segment')}, each flooding to exactly its VTEPs"
     return _result("vtep-flood-lists", d.name, problems, fine)
 

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fabric import stackfile
 from fabric.deferred import Deferred
-from fabric.health import expect, read
+from fabric.devices import read
+from fabric.health import expect
 from fabric.render.vyos import render_router
 from fabric.topology import NodePlan, Plan
 from tests.beds.vyos_emulator import VyosEmulator

@@ -4,7 +4,7 @@ No VyOS router runs here: every router of the example stacks dc1 and dc2 is a
 :class:`~tests.beds.vyos_emulator.VyosEmulator` holding its rendered config with real keys
 (``tests/beds/emulated_fabric.py``); what the routers would learn from each other is
 derived from their configs by the rules of ``tests/beds/vyos_opstate.py``. The reads go
-through the same code as against a real router (``fabric.health.read``: the VyOS
+through the same code as against a real router (``fabric.devices.read``: the VyOS
 provider's client, the certificate pinned), and the answers are parsed by the same
 parsers as a real router's.
 """
@@ -129,7 +129,7 @@ def test_a_tenant_vni_removed_by_hand_is_missing_there_and_on_its_peers(fabric: 
     e.delete_by_hand(("interfaces", "vxlan", vxlan))
     bad = failing(verify.verify(fabric.fabric, fabric.read()))
     assert bad[("tenant-vnis", "dc1-r2")] == "VNI 10020 (globex main) missing"
-    assert bad[("vtep-flood-lists", "dc2-r1")] == "VNI 10020 (globex main) (EVPN): no dc1-r2"
+    assert bad[("vtep-flood-lists", "dc2-r1")] == "VNI 10020 (globex main): no dc1-r2 (EVPN)"
 
 
 def test_op_mode_takes_json_only_where_its_tree_has_a_value(fabric: EmulatedFabric) -> None:

@@ -235,7 +235,7 @@ def test_checks_name_each_problem() -> None:
         "bgp-sessions": "n2 (172.27.1.2) is Connect; unplanned session with x9 (172.27.9.9)",
         "wireguard-handshakes": "no handshake within 180 s: n2 (400 s ago)",
         "tenant-vnis": "VNI 10020 (L2) is not planned here",
-        "vtep-flood-lists": "VNI 10010 (red main) (EVPN): no n2; VNI 10010 (red main) (EVPN): unplanned x9",
+        "vtep-flood-lists": "VNI 10010 (red main): no n2 (EVPN); unplanned x9 (EVPN)",
         "route-targets": "VNI 10010 (red main) imports 65000:1, not 65000:10010",
     }
     # a longer handshake window passes that check

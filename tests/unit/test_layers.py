@@ -1,8 +1,9 @@
 """The layers hold: the core knows nothing of Pulumi, the network or the providers, and the
 providers nothing of the core.
 
-The core (everything in ``fabric/`` but ``fabric/components/``: model, checks, address
-plan, topology, renderers, loader, CLI) must stay pure, so it can be tested, rendered
+The core (everything in ``fabric/`` but ``fabric/components/``, ``fabric/devices/`` and the
+entry point ``fabric/__main__.py``: model, checks, address plan, topology, renderers,
+loader, health checks, CLI) must stay pure, so it can be tested, rendered
 and validated offline, and so one rule cannot quietly come to depend on a device. The
 providers only apply state: what they need of the renderer's conventions is the marker
 syntax in ``markers.py``, which both sides import. Every import statement of every such
@@ -18,7 +19,7 @@ from tests.conftest import ROOT
 
 #: What the core never imports (top-level package or module prefix).
 FORBIDDEN = ("pulumi", "pulumi_aws", "pulumi_azure_native", "pulumi_gcp", "httpx", "paramiko", "providers")
-FORBIDDEN_INSIDE = ("fabric.components",)
+FORBIDDEN_INSIDE = ("fabric.components", "fabric.devices")
 
 
 def _imports(path: Path) -> list[str]:
@@ -32,9 +33,14 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
+#: The layers outside the core: the Pulumi side, read-only device access, and the entry point
+#: that wires the device commands into the CLI.
+OUTSIDE = ("components", "devices", "__main__.py")
+
+
 def core_modules() -> list[Path]:
     fabric = ROOT / "fabric"
-    return sorted(p for p in fabric.rglob("*.py") if "components" not in p.relative_to(fabric).parts)
+    return sorted(p for p in fabric.rglob("*.py") if not set(OUTSIDE) & set(p.relative_to(fabric).parts))
 
 
 def test_the_core_imports_no_pulumi_network_library_component_or_provider() -> None:

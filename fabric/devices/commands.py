@@ -23,17 +23,14 @@ from typing import Any
 from rich.console import Console
 
 from fabric import stackfile
-from fabric.errors import ConfigError
-from fabric.health import expect, read, report
+from fabric.devices import read
+from fabric.errors import AccessError, ConfigError
+from fabric.health import expect, report
 from fabric.health.facts import DeviceFacts
 from fabric.health.verify import HANDSHAKE_WITHIN_S, Result, failed, verify
 
 API_KEY_ENV = "FABRIC_VYOS_API_KEY"
 SSH_KEY_ENV = "FABRIC_SSH_PRIVATE_KEY"
-
-
-class CredentialsError(Exception):
-    """The stack's secrets could not be read (exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentia
         return read.Credentials(api_key, ssh_key)
     cli = stackfile.pulumi_cli(project)
     if cli is None:
-        raise CredentialsError(
+        raise AccessError(
             f"no pulumi CLI to read stack {stack}'s secrets: run ./scripts/setup.sh, or set {API_KEY_ENV}"
         )
     env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -82,9 +79,7 @@ def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentia
         check=False,
     )
     if done.returncode != 0:
-        raise CredentialsError(
-            f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}"
-        )
+        raise AccessError(f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}")
     values: dict[str, Any] = json.loads(done.stdout)
 
     def secret(key: str) -> str | None:
@@ -154,9 +149,12 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=1))
     else:
-        console.print(
-            report.verify_table(results if args.all else [r for r in results if r.status != "pass"] or results)
-        )
+        if args.all:
+            console.print(report.verify_table(results))
+        else:
+            console.print(report.checks_table(results))
+            if failed(results) or any(r.status == "skip" for r in results):
+                console.print(report.verify_table([r for r in results if r.status != "pass"]))
         console.print(report.verify_summary(results, took))
     return 1 if failed(results) else 0
 
@@ -188,7 +186,7 @@ def add_parsers(sub: Any) -> None:
     v.add_argument(
         "--all",
         action="store_true",
-        help="list passing checks too (default: only failing and skipped, or all when every one passes)",
+        help="list every check of every subject (default: one line per check, then what failed or was skipped)",
     )
     v.add_argument(
         "--handshake-within",
