@@ -59,7 +59,7 @@ def outcome(props: Mapping[str, Any]) -> dict[str, Any]:
         lines = [f"  {r.check} {r.subject}: {r.reason}" for r in bad[:SHOWN]]
         more = [f"  ... and {len(bad) - SHOWN} more"] if len(bad) > SHOWN else []
         raise RuntimeError(
-            f"stack {props['stack']}: the fabric did not converge within {props['deadline']} s: "
+            f"stack {props['stack']}: the fabric did not converge within {int(props['deadline'])} s: "
             f"{len(bad)} of {len(results)} checks fail (python -m fabric verify --stack {props['stack']} "
             "shows them all):\n" + "\n".join(lines + more)
         )

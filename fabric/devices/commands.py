@@ -154,7 +154,7 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
         else:
             console.print(report.checks_table(results))
             if failed(results) or any(r.status == "skip" for r in results):
-                console.print(report.verify_table([r for r in results if r.status != "pass"]))
+                console.print(report.verify_table([r for r in results if r.status != "pass"], "what failed, and why"))
         console.print(report.verify_summary(results, took))
     return 1 if failed(results) else 0
 

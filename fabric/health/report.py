@@ -111,8 +111,8 @@ def status_summary(facts: Mapping[str, DeviceFacts], took_s: float) -> Text:
     return Text(text, "green" if ok else "yellow")
 
 
-def verify_table(results: Sequence[Result]) -> Table:
-    table = Table(title="fabric checks", title_justify="left")
+def verify_table(results: Sequence[Result], title: str = "fabric checks") -> Table:
+    table = Table(title=title, title_justify="left")
     for col in ("", "check", "subject", "why"):
         table.add_column(col)
     for r in results:
