@@ -28,8 +28,10 @@ config = pulumi.Config("fabric")
 api_key = config.get_secret("vyos_api_key")
 ssh_private_key = config.get_secret("ssh_private_key")  # None: an SSH agent
 datacenter = Datacenter(stack.inventory, stack.plan, api_key, ssh_private_key)
+# The post-up check (fabric:verify), when the stack asks for it and has devices to read.
+checks = None
 if stack.inventory.verify.after_up:
-    verify_after_up(
+    checks = verify_after_up(
         f"{datacenter.name}-verify",
         pulumi.get_stack(),
         stack,

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from fabric import deferred
 from fabric.components import peers
@@ -33,9 +34,11 @@ class Mocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[tuple[str, str, str | None]] = []
+        self.inputs: dict[str, dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append((args.typ, args.name, args.resource_id))
+        self.inputs[args.name] = dict(args.inputs)
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic/fabric:WireguardKey":
             outputs.update(public_key=deferred.public_key(f"mock {args.name}").sample, private_key="mock-private")
@@ -65,6 +68,8 @@ def _run(monkeypatch: pytest.MonkeyPatch, config: dict[str, str], mocks: Mocks) 
     exported["_applied"] = [r.applied.urn for r in dc.routers.values()] + [
         c.urn for hv in dc.hypervisors.values() for c in hv.concerns.values()
     ]
+    if program["checks"] is not None:
+        exported["_applied"].append(program["checks"].urn)
     return exported
 
 
@@ -114,6 +119,36 @@ def test_program_stops_on_bad_config_before_any_resource(
         _run(monkeypatch, config, mocks)
     assert "vyos_api_key: missing secret" in capsys.readouterr().err
     assert mocks.resources == []
+
+
+@pulumi.runtime.test  # type: ignore[untyped-decorator]
+def test_verify_after_up_checks_the_stacks_devices_after_they_are_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> pulumi.Output[None]:
+    """``fabric:verify: {after_up: true}``: one FabricVerify, child of the root, reading dc1's
+    routers and hypervisors with the stack's secrets, expecting what the plans of dc1 and its
+    peer dc2 (from its file) say; without the key, none."""
+    config = _config("dc1") | {"fabric:verify": json.dumps({"after_up": True, "deadline": 30})}
+    mocks = Mocks()
+    exported = _run(monkeypatch, config, mocks)
+
+    def check(_: Any) -> None:
+        verifies = [n for t, n, _ in mocks.resources if t == "pulumi-python:dynamic/fabric:FabricVerify"]
+        assert verifies == ["dc1-verify"]
+        inputs = mocks.inputs["dc1-verify"]
+        assert [t["name"] for t in inputs["targets"]] == ["dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2"]
+        assert inputs["targets"][0]["props"]["endpoint"].startswith("https://")
+        assert "api_key" not in inputs["targets"][0]["props"]
+        # the key is a secret input (the mocks see Pulumi's secret wrapper)
+        assert inputs["api_key"] == {rpc._special_sig_key: rpc._special_secret_sig, "value": "example-key"}
+        assert inputs["deadline"] == 30 and inputs["handshake_within"] == 180 and len(inputs["applied"]) == 64
+        devices = inputs["expectations"]["devices"]
+        assert {d["name"] for d in devices} == {"dc1-r1", "dc1-r2", "dc1-hv1", "dc1-hv2"}
+        # dc2's routers carry acme too: they are among the VTEPs dc1-r1 floods acme to
+        acme = next(v for d in devices if d["name"] == "dc1-r1" for v in d["vnis"] if v["vni"] == 10010)
+        assert {"172.27.2.1", "172.27.2.2"} <= set(acme["vteps"])
+
+    return pulumi.Output.all(*exported["_applied"]).apply(check)
 
 
 def test_stack_lists_are_read_short_or_qualified() -> None:
