@@ -354,9 +354,10 @@ def parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentPars
 
 def main(argv: Sequence[str] | None = None, extra: Sequence[Callable[[Any], None]] = ()) -> int:
     args = parser(extra).parse_args(argv)
-    # No markup: table cells hold config text, which must print as itself ("[/oops]" too);
-    # rich strips control characters from it.
-    console = Console(stderr=False, highlight=False, markup=False)
+    # No markup and no emoji codes: table cells hold config text and what devices say, which
+    # must print as themselves ("[/oops]", ":white_check_mark:" too); control characters in
+    # device text are replaced before it gets here (fabric.health.report.shown).
+    console = Console(stderr=False, highlight=False, markup=False, emoji=False)
     try:
         code: int = args.func(args, console)
     except ConfigError as exc:

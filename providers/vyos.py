@@ -591,6 +591,8 @@ class Router:
         try:
             reply = response.json()
         except json.JSONDecodeError:
+            reply = None
+        if not isinstance(reply, dict):  # not the API's {"success", "data", "error"}
             reply = {"success": False, "error": response.text[:500]}
         if response.status_code == 401:
             raise VyosError(f"router {self.name}: the API refused the key (HTTP 401: {reply.get('error')})")

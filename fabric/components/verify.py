@@ -6,10 +6,12 @@ devices (:mod:`fabric.health`), again and again until every one passes or ``dead
 seconds have gone; then the run fails, listing the failing checks and why. It runs
 when it is new and whenever what the stack applies changes (``applied``: a digest of
 every device's rendered config and every member's public key), so an ``up`` that
-changes nothing checks nothing. Its delete does nothing. Only the stack's own devices
-are read; the peer stacks' plans (their files in the project) say which of their
-members carry which segments. The API key and the SSH key arrive as Pulumi secrets,
-as the appliers' do, and are never in its outputs.
+changes nothing checks nothing. Its delete does nothing. It holds the stack to what its
+own apply makes true: sessions, tunnels and VTEPs among the stack's own members (a peer
+stack's members learn of a change only at that stack's next ``up``, so they are neither
+required nor refused here; ``python -m fabric verify --stack dc1 --stack dc2`` checks the
+whole). The API key and the SSH key arrive as Pulumi secrets, as the appliers' do, and
+never leave the provider: its outputs hold neither.
 """
 
 from __future__ import annotations
@@ -18,53 +20,45 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from fabric import loader, stackfile
+from fabric import loader
 from fabric.devices import read
-from fabric.errors import ConfigError
 from fabric.health import expect
-from fabric.health.verify import Result, failed, verify
+from fabric.health.report import shown
+from fabric.health.verify import failed, until_passing, verify
 from providers import types
 
-#: Seconds between two rounds of checks.
-PAUSE_S = 2.0
 #: Failing checks named in the error (the rest are counted).
 SHOWN = 20
-
-
-def converge(props: Mapping[str, Any]) -> list[Result]:
-    """The checks, repeated until they pass or the deadline passes; the last results."""
-    fabric = expect.from_data(props["expectations"])
-    targets = [read.Target(t["name"], t["kind"], t["props"]) for t in props["targets"]]
-    creds = read.Credentials(props.get("api_key"), props.get("ssh_private_key"))
-    deadline = time.monotonic() + float(props["deadline"])
-    while True:
-        results = verify(fabric, read.read_all(targets, creds), handshake_within=int(props["handshake_within"]))
-        if not failed(results) or time.monotonic() >= deadline:
-            return results
-        time.sleep(PAUSE_S)
+#: Inputs that only reach the provider.
+SECRETS = ("api_key", "ssh_private_key")
 
 
 def outcome(props: Mapping[str, Any]) -> dict[str, Any]:
     """Outputs after a passing round; a failing one raises, naming the checks."""
+    fabric = expect.from_data(props["expectations"])
+    targets = [read.Target(t["name"], t["kind"], t["props"]) for t in props["targets"]]
+    creds = read.Credentials(props.get("api_key"), props.get("ssh_private_key"))
+    within = int(props["handshake_within"])
     start = time.monotonic()
-    results = converge(props)
+    results = until_passing(
+        lambda: verify(fabric, read.read_all(targets, creds), handshake_within=within), float(props["deadline"])
+    )
     bad = failed(results)
     if bad:
-        lines = [f"  {r.check} {r.subject}: {r.reason}" for r in bad[:SHOWN]]
+        lines = [f"  {r.check} {shown(r.subject)}: {shown(r.reason)}" for r in bad[:SHOWN]]
         more = [f"  ... and {len(bad) - SHOWN} more"] if len(bad) > SHOWN else []
         raise RuntimeError(
             f"stack {props['stack']}: the fabric did not converge within {int(props['deadline'])} s: "
             f"{len(bad)} of {len(results)} checks fail (python -m fabric verify --stack {props['stack']} "
             "shows them all):\n" + "\n".join(lines + more)
         )
-    took = round(time.monotonic() - start, 1)
-    return {**props, "checks": len(results), "converged_s": took}
+    outs = {k: v for k, v in props.items() if k not in SECRETS}
+    return {**outs, "checks": len(results), "converged_s": round(time.monotonic() - start, 1)}
 
 
 class VerifyProvider(ResourceProvider):
@@ -116,20 +110,8 @@ class FabricVerify(Resource, module=types.MODULE, name="FabricVerify"):
                 "checks": None,
                 "converged_s": None,
             },
-            types.options(opts, secret_outputs=["api_key", "ssh_private_key"]),
+            types.options(opts, secret_outputs=list(SECRETS)),
         )
-
-
-def peer_plans(stack: loader.Validated, project: Path) -> dict[str, Any]:
-    """The peer stacks' plans from their files in the project (a peer without one is unknown)."""
-    plans = {}
-    for peer in stack.inventory.peer_stacks:
-        if (project / f"Pulumi.{peer}.yaml").exists():
-            try:
-                plans[peer] = stackfile.load_stack(project, peer).plan
-            except ConfigError as exc:
-                pulumi.warn(f"verify: peer stack {peer}'s file does not validate, its members are unknown: {exc}")
-    return plans
 
 
 def digest(texts: Any) -> str:
@@ -148,8 +130,7 @@ def verify_after_up(
     parent: pulumi.Resource,
 ) -> FabricVerify | None:
     """The post-``up`` check of the stack (None when it has no device to read)."""
-    plans = {stack_name: stack.plan, **peer_plans(stack, Path.cwd())}
-    fabric = expect.expectations(plans, [stack_name])
+    fabric = expect.expectations({stack_name: stack.plan}, [stack_name], peers=False)
     targets = read.targets(stack.inventory, stack.plan, fabric.devices)
     if not targets:
         return None

@@ -1,6 +1,6 @@
 """``python -m fabric status`` and ``python -m fabric verify``: read the fabric, hold it to the plan.
 
-Both read the same thing (:func:`read_fabric`): every router (its API's ``/show``) and
+Both read the same thing (:meth:`Fabric.read`): every router (its API's ``/show``) and
 Linux VTEP (SSH) of the stacks named, in parallel. The credentials are the stack's own
 secrets, which the Pulumi CLI decrypts (``pulumi config --show-secrets --json``), or
 ``FABRIC_VYOS_API_KEY`` and ``FABRIC_SSH_PRIVATE_KEY`` from the environment (for CI
@@ -14,8 +14,10 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from fabric.devices import read
 from fabric.errors import AccessError, ConfigError
 from fabric.health import expect, report
 from fabric.health.facts import DeviceFacts
-from fabric.health.verify import HANDSHAKE_WITHIN_S, Result, failed, verify
+from fabric.health.verify import HANDSHAKE_WITHIN_S, Result, failed, until_passing, verify
 
 API_KEY_ENV = "FABRIC_VYOS_API_KEY"
 SSH_KEY_ENV = "FABRIC_SSH_PRIVATE_KEY"
@@ -42,33 +44,73 @@ class Reading:
     took_s: float
 
 
-def fabric_of(project: Path, stacks: Sequence[str]) -> tuple[expect.Fabric, list[read.Target]]:
-    """The stacks' expectations (their peer stacks' plans included, where their files are) and
-    how to reach each device."""
+@dataclass(frozen=True)
+class Fabric:
+    """What ``status`` and ``verify`` read: the expectations, and per stack its devices and the
+    credentials to reach them (read once per run, also when ``--watch`` or ``--wait`` repeat)."""
+
+    expected: expect.Fabric
+    stacks: dict[str, tuple[list[read.Target], read.Credentials]]
+
+    def read(self, timeout: float) -> Reading:
+        """Every device of every stack at once."""
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=len(self.stacks)) as pool:
+            done = [pool.submit(read.read_all, targets, creds, timeout) for targets, creds in self.stacks.values()]
+            facts = {name: f for future in done for name, f in future.result().items()}
+        return Reading(self.expected, facts, time.monotonic() - start)
+
+
+def fabric_of(project: Path, stacks: Sequence[str]) -> Fabric:
+    """The stacks' expectations (their peer stacks' plans included, where their files are), how
+    to reach each device and with what; a stack without a device to read is an error."""
     loaded = {s: stackfile.load_stack(project, s) for s in stacks}
     peers = {p for s in loaded.values() for p in s.inventory.peer_stacks if p not in loaded}
     for peer in sorted(peers):
         if (project / f"Pulumi.{peer}.yaml").exists():
             loaded[peer] = stackfile.load_stack(project, peer)
-    fabric = expect.expectations({name: s.plan for name, s in loaded.items()}, stacks)
-    targets = [
-        t
-        for s in stacks
-        for t in read.targets(loaded[s].inventory, loaded[s].plan, [d for d in fabric.devices if d.stack == s])
-    ]
-    return fabric, targets
+    expected = expect.expectations({name: s.plan for name, s in loaded.items()}, stacks)
+    per_stack = {}
+    for stack in stacks:
+        devices = [d for d in expected.devices if d.stack == stack]
+        targets = read.targets(loaded[stack].inventory, loaded[stack].plan, devices)
+        if not targets:
+            raise AccessError(f"stack {stack} has no router or host to read")
+        need_api_key = any(t.kind == expect.ROUTER for t in targets)
+        per_stack[stack] = (targets, credentials(project, stack, need_api_key))
+    return Fabric(expected, per_stack)
 
 
 def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentials:
-    """The environment's secrets, else the stack's (decrypted by the Pulumi CLI)."""
+    """The environment's secrets, else the stack's (decrypted by the Pulumi CLI). Without an API
+    key where routers need one, an error; without an SSH key, an SSH agent."""
     api_key, ssh_key = os.environ.get(API_KEY_ENV), os.environ.get(SSH_KEY_ENV)
-    if (api_key or not need_api_key) and ssh_key:
+    if ssh_key and (api_key or not need_api_key):
         return read.Credentials(api_key, ssh_key)
+    values = _stack_secrets(project, stack)
+    if values is None and need_api_key and not api_key:
+        raise AccessError(
+            f"stack {stack}: its secrets cannot be read (no pulumi CLI, or `pulumi config` failed: see above); "
+            f"set {API_KEY_ENV} (and {SSH_KEY_ENV}, else an SSH agent is used)"
+        )
+    found = values or {}
+
+    def secret(key: str) -> str | None:
+        entry = found.get(f"fabric:{key}")
+        return str(entry["value"]) if isinstance(entry, dict) and entry.get("value") is not None else None
+
+    api = api_key or secret("vyos_api_key")
+    if need_api_key and not api:
+        raise AccessError(f"stack {stack}: fabric:vyos_api_key is not set (nor {API_KEY_ENV})")
+    return read.Credentials(api, ssh_key or secret("ssh_private_key"))
+
+
+def _stack_secrets(project: Path, stack: str) -> dict[str, Any] | None:
+    """``pulumi config --show-secrets --json`` of the stack, or None (said on stderr) when it fails."""
     cli = stackfile.pulumi_cli(project)
     if cli is None:
-        raise AccessError(
-            f"no pulumi CLI to read stack {stack}'s secrets: run ./scripts/setup.sh, or set {API_KEY_ENV}"
-        )
+        print(f"stack {stack}: no pulumi CLI to read its secrets (./scripts/setup.sh installs one)", file=sys.stderr)
+        return None
     env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     done = subprocess.run(
         [str(cli), "config", "--show-secrets", "--json", "--stack", stack],
@@ -79,25 +121,12 @@ def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentia
         check=False,
     )
     if done.returncode != 0:
-        raise AccessError(f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}")
+        print(
+            f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}", file=sys.stderr
+        )
+        return None
     values: dict[str, Any] = json.loads(done.stdout)
-
-    def secret(key: str) -> str | None:
-        entry = values.get(f"fabric:{key}")
-        return str(entry["value"]) if isinstance(entry, dict) and entry.get("value") is not None else None
-
-    return read.Credentials(api_key or secret("vyos_api_key"), ssh_key or secret("ssh_private_key"))
-
-
-def read_fabric(project: Path, stacks: Sequence[str], timeout: float) -> Reading:
-    fabric, targets = fabric_of(project, stacks)
-    start = time.monotonic()
-    facts: dict[str, DeviceFacts] = {}
-    for stack in stacks:
-        mine = [t for t in targets if fabric.device(t.name).stack == stack]
-        creds = credentials(project, stack, any(t.kind == expect.ROUTER for t in mine))
-        facts |= read.read_all(mine, creds, timeout)
-    return Reading(fabric, facts, time.monotonic() - start)
+    return values
 
 
 def _stacks(args: argparse.Namespace) -> list[str]:
@@ -110,8 +139,9 @@ def _stacks(args: argparse.Namespace) -> list[str]:
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Every device's sessions, tunnels, VNIs, VRRP and VRF routes; 0 when every device answered."""
     stacks = _stacks(args)
+    fabric = fabric_of(args.project, stacks)
     while True:
-        reading = read_fabric(args.project, stacks, args.timeout)
+        reading = fabric.read(args.timeout)
         if args.json:
             out = {"stacks": stacks, "took_s": round(reading.took_s, 3)}
             out["devices"] = {n: f.to_json() for n, f in reading.facts.items()}
@@ -126,24 +156,17 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         time.sleep(args.watch)
 
 
-def run_checks(
-    project: Path, stacks: Sequence[str], timeout: float, wait: float, within: int
-) -> tuple[list[Result], float]:
-    """The checks, repeated until they pass or ``wait`` seconds have gone (0: once)."""
-    deadline = time.monotonic() + wait
-    start = time.monotonic()
-    while True:
-        reading = read_fabric(project, stacks, timeout)
-        results = verify(reading.fabric, reading.facts, handshake_within=within)
-        if not failed(results) or time.monotonic() >= deadline:
-            return results, time.monotonic() - start
-        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
-
-
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     """The plan's expectations against the devices: 0 when every check passes."""
     stacks = _stacks(args)
-    results, took = run_checks(args.project, stacks, args.timeout, args.wait, args.handshake_within)
+    fabric = fabric_of(args.project, stacks)
+    start = time.monotonic()
+
+    def check() -> list[Result]:
+        return verify(fabric.expected, fabric.read(args.timeout).facts, handshake_within=args.handshake_within)
+
+    results = until_passing(check, args.wait)
+    took = time.monotonic() - start
     if args.junit:
         args.junit.write_bytes(report.junit(results, "fabric-" + "-".join(stacks), took))
     if args.json:

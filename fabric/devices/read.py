@@ -34,6 +34,8 @@ ATTEMPTS = 2
 WORKERS = 16
 #: What separates the answers of one SSH script.
 MARK = "@@fabric-status "
+#: The most one answer may hold (a larger one is cut, and then does not parse).
+ANSWER_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,16 @@ class Credentials:
         return "Credentials(<secret>)"
 
 
-def script() -> str:
-    """The one script a Linux VTEP runs: each question after its marker, errors inline (a
+def script(timeout: float) -> str:
+    """The one script a Linux VTEP runs: each question after its marker, bounded in time on the
+    host (``timeout``) and in size (:data:`ANSWER_BYTES`), its errors inline (``exec 2>&1``: a
     stopped FRR answers with its error text, which the parser reports)."""
-    lines = [f"echo '{MARK}{name}'; {command} 2>&1" for name, command in parse.LINUX_QUESTIONS.items()]
-    return "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n" + "\n".join(lines) + "\n"
+    seconds = max(1, int(timeout))
+    lines = [
+        f"echo '{MARK}{name}'; {{ timeout {seconds} {command}; }} | head -c {ANSWER_BYTES}"
+        for name, command in parse.LINUX_QUESTIONS.items()
+    ]
+    return "exec 2>&1\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n" + "\n".join(lines) + "\n"
 
 
 def split_answers(output: str) -> dict[str, str]:
@@ -86,51 +93,58 @@ def split_answers(output: str) -> dict[str, str]:
     return answers
 
 
+def _failed(target: Target, start: float, why: str) -> DeviceFacts:
+    return DeviceFacts(target.name, target.kind, time.monotonic() - start, (why,))
+
+
 def read_host(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) -> DeviceFacts:
     start = time.monotonic()
     props = {**target.props, "private_key": creds.ssh_private_key}
     try:
         host = Host(props, timeout=timeout, retries=ATTEMPTS)
     except HostError as exc:  # a host key that is not the pinned one included
-        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"ssh: {exc}",))
+        return _failed(target, start, f"ssh: {exc}")
     try:
-        _code, output = host.run(script(), combine=True, timeout=timeout * 4)
+        # Every question is bounded on the host; the channel's own timeout is a last resort.
+        code, output = host.run(script(timeout), combine=True, timeout=timeout * (len(parse.LINUX_QUESTIONS) + 1))
     except HostError as exc:
-        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"ssh: {exc}",))
+        return _failed(target, start, f"ssh: {exc or 'no answer in time'}")
     finally:
         host.close()
+    if MARK not in output:  # e.g. sudo refused: the script never ran
+        first = output.strip().splitlines()[0][:160] if output.strip() else "no output"
+        return _failed(target, start, f"ssh: the read script did not run (exit code {code}): {first}")
     return parse.linux_facts(target.name, target.kind, split_answers(output), time.monotonic() - start)
 
 
 def read_router(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) -> DeviceFacts:
+    """Every question at once over one client (each bounded by ``timeout`` and :data:`ATTEMPTS`)."""
     start = time.monotonic()
     if not creds.api_key:
-        return DeviceFacts(target.name, target.kind, 0.0, ("api: no API key (fabric:vyos_api_key)",))
+        return _failed(target, start, "api: no API key (fabric:vyos_api_key)")
     try:
         router = Router(target.props, creds.api_key, timeout=timeout, retries=ATTEMPTS)
     except VyosError as exc:
-        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {exc}",))
+        return _failed(target, start, f"api: {exc}")
     except OSError as exc:  # the pinned certificate's probe found nobody
-        why = f"cannot connect to {target.props['endpoint']}: {exc.strerror or exc}"
-        return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {why}",))
+        return _failed(target, start, f"api: cannot connect to {target.props['endpoint']}: {exc.strerror or exc}")
+
+    def ask(path: tuple[str, ...]) -> str:
+        return str(router.call("show", {"op": "show", "path": list(path)}, write=False) or "")
+
     answers: dict[str, str] = {}
     failures: dict[str, str] = {}
     try:
-        for name, path in parse.VYOS_QUESTIONS.items():
-            try:
-                answers[name] = str(router.call("show", {"op": "show", "path": list(path)}, write=False) or "")
-            except VyosError as exc:
-                failures[name] = str(exc)
-                if not answers and _unreachable(str(exc)):
-                    return DeviceFacts(target.name, target.kind, time.monotonic() - start, (f"api: {exc}",))
+        with ThreadPoolExecutor(max_workers=len(parse.VYOS_QUESTIONS)) as pool:
+            asked = {name: pool.submit(ask, path) for name, path in parse.VYOS_QUESTIONS.items()}
+            for name, future in asked.items():
+                try:
+                    answers[name] = future.result()
+                except (VyosError, OSError) as exc:
+                    failures[name] = str(exc)
     finally:
         router.close()
     return parse.vyos_facts(target.name, answers, time.monotonic() - start, failures)
-
-
-def _unreachable(error: str) -> bool:
-    """The first question got no answer at all (or the key was refused): ask nothing more."""
-    return "attempts" in error or "HTTP 401" in error
 
 
 READERS: Mapping[str, Callable[[Target, Credentials, float], DeviceFacts]] = {
@@ -140,10 +154,19 @@ READERS: Mapping[str, Callable[[Target, Credentials, float], DeviceFacts]] = {
 }
 
 
+def _read_one(target: Target, creds: Credentials, timeout: float) -> DeviceFacts:
+    """One device; whatever goes wrong reading it is that device's error, never the run's."""
+    start = time.monotonic()
+    try:
+        return READERS[target.kind](target, creds, timeout)
+    except Exception as exc:  # a hostile or broken device must not stop the others
+        return _failed(target, start, f"read: {type(exc).__name__}: {str(exc)[:160]}")
+
+
 def read_all(targets: Sequence[Target], creds: Credentials, timeout: float = TIMEOUT_S) -> dict[str, DeviceFacts]:
     """Every device at once (up to :data:`WORKERS`), each within its own bounded time."""
     if not targets:
         return {}
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(targets))) as pool:
-        futures = {t.name: pool.submit(READERS[t.kind], t, creds, timeout) for t in targets}
+        futures = {t.name: pool.submit(_read_one, t, creds, timeout) for t in targets}
         return {name: f.result() for name, f in futures.items()}

@@ -10,7 +10,7 @@ the project is *unknown* (its VTEPs are neither required nor refused).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from fabric import addressing as ap
@@ -68,8 +68,6 @@ class Device:
     wireguard: Mapping[str, str]
     vnis: Mapping[int, Vni]
     vrrp: tuple[VrrpGroup, ...] = ()
-    #: Tenant VRFs (routers).
-    vrfs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,9 +105,11 @@ def _vteps(plan: Plan) -> list[NodePlan]:
     return [*plan.nodes, *(hv.vtep for hv in plan.hypervisors if hv.vtep is not None)]
 
 
-def expectations(plans: Mapping[str, Plan], read: Sequence[str]) -> Fabric:
+def expectations(plans: Mapping[str, Plan], read: Sequence[str], peers: bool = True) -> Fabric:
     """What the devices of the stacks ``read`` should show; ``plans`` holds those stacks' plans
-    and every peer stack's that could be loaded."""
+    and every peer stack's that could be loaded. ``peers=False`` leaves the other stacks'
+    members out (unknown): what one stack's apply alone must make true, since a peer stack
+    learns of a change only at its own next ``up``."""
     carriers: dict[int, dict[str, str]] = {}
     names: dict[str, str] = {}
     local: set[str] = set()
@@ -122,8 +122,22 @@ def expectations(plans: Mapping[str, Plan], read: Sequence[str]) -> Fabric:
     for plan in plans.values():
         for m in plan.remote:
             names.setdefault(m.mesh_address, m.name)
+    if not peers:
+        mine = {m.mesh_address for stack in read for m in plans[stack].members}
+        carriers = {vni: {a: n for a, n in found.items() if a in mine} for vni, found in carriers.items()}
+        local &= mine
     devices = [d for stack in read for d in _devices(stack, plans[stack], carriers)]
-    return Fabric(tuple(devices), names, frozenset(names) - local)
+    unknown = frozenset(names) - local
+    if not peers:
+        devices = [
+            replace(
+                d,
+                bgp={a: n for a, n in d.bgp.items() if a not in unknown},
+                wireguard={a: n for a, n in d.wireguard.items() if a not in unknown},
+            )
+            for d in devices
+        ]
+    return Fabric(tuple(devices), names, unknown)
 
 
 def _segments(
@@ -161,7 +175,6 @@ def _devices(stack: str, plan: Plan, carriers: Mapping[int, Mapping[str, str]]) 
                     for t in r.tenants
                     for on in t.segments
                 ),
-                vrfs=tuple(t.tenant.vrf for t in r.tenants),
             )
         )
     for vtep in _vteps(plan):
@@ -190,7 +203,6 @@ def to_data(fabric: Fabric) -> dict[str, Any]:
                 **{k: v for k, v in asdict(d).items() if k not in ("vnis", "vrrp")},
                 "vnis": [{**asdict(v), "vteps": sorted(v.vteps)} for v in d.vnis.values()],
                 "vrrp": [asdict(g) for g in d.vrrp],
-                "vrfs": list(d.vrfs),
             }
             for d in fabric.devices
         ],
@@ -203,7 +215,5 @@ def from_data(data: Mapping[str, Any]) -> Fabric:
     devices = []
     for d in data["devices"]:
         vnis = {int(v["vni"]): Vni(**{**v, "vni": int(v["vni"]), "vteps": frozenset(v["vteps"])}) for v in d["vnis"]}
-        devices.append(
-            Device(**{**d, "vnis": vnis, "vrrp": tuple(VrrpGroup(**g) for g in d["vrrp"]), "vrfs": tuple(d["vrfs"])})
-        )
+        devices.append(Device(**{**d, "vnis": vnis, "vrrp": tuple(VrrpGroup(**g) for g in d["vrrp"])}))
     return Fabric(tuple(devices), dict(data["names"]), frozenset(data["unknown"]))

@@ -5,7 +5,9 @@ EVPN commands are ``vtysh`` underneath), so one parser per question serves both.
 JSON shapes are FRR 8.4's (the lab's, Debian bookworm) and VyOS 1.4/1.5's FRR (9-10):
 where they differ, both are read (noted at each). Everything else is the text of the
 tool that printed it: ``wg show <if> dump``, ``bridge -j fdb show``, VyOS's ``show
-vrrp`` table. A parser raises :class:`ParseError` with what it got, never guesses.
+vrrp`` table. A parser raises :class:`ParseError` with what it got, never guesses; an
+answer of any other shape (a device is not trusted) is "could not read" too (:func:`_read`).
+Where a text shape was only seen in VyOS's source, not on a router, it says ASSUMED.
 """
 
 from __future__ import annotations
@@ -108,6 +110,13 @@ def bgp_sessions(text: str) -> tuple[BgpSession, ...]:
             )
         )
     return tuple(out)
+
+
+def clock(text: str) -> int:
+    """``date +%s`` on the host: handshake ages are counted on its clock, never guessed."""
+    if not text.strip().isdigit():
+        raise ParseError(f"the host's clock did not answer: {_first_line(text)}")
+    return int(text.strip())
 
 
 def _listed(value: Any) -> tuple[str, ...]:
@@ -259,7 +268,9 @@ def _seconds(text: str) -> int:
 
 
 #: A row of FRR's ``show bgp ... summary`` table: neighbour, version, AS, counters, up/down,
-#: then the prefix count when established or the state's name.
+#: then the prefix count when established or the state's name (FRR ``bgp_show_summary``; a
+#: neighbour on a line of its own, as FRR wraps a long hostname, is ASSUMED not to occur:
+#: fabric's neighbours are IPv4 addresses).
 _SUMMARY_ROW = re.compile(
     r"^(?P<peer>\d+\.\d+\.\d+\.\d+|[0-9a-f:]+:[0-9a-f:]*)\s+4\s+\S+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+"
     r"(?P<updown>\S+)\s+(?P<state>\S+)(?:\s+(?P<sent>\S+))?(?:\s+(?P<desc>.*))?$"
@@ -271,7 +282,8 @@ def bgp_summary_text(text: str) -> tuple[BgpSession, ...]:
     ``json`` for it). ``State/PfxRcd`` holds the received prefixes when established, else
     the state (``Active``, ``Connect``, ``Idle (Admin)``...)."""
     if "Neighbor" not in text:
-        if "No BGP neighbors" in text or "BGP instance not found" in text:
+        # FRR's words for an instance without neighbours (bgpd/bgp_vty.c); ASSUMED unchanged on VyOS
+        if re.search(r"No (BGP|L2VPN EVPN) neighbors?( is configured)?|BGP instance not found", text):
             return ()
         raise ParseError(f"not a BGP summary: {_first_line(text)}")
     out = []
@@ -328,8 +340,9 @@ def wireguard_summary(text: str) -> tuple[WireguardPeer, ...]:
 
 
 def _size(text: str) -> int:
-    """``1.23 KiB`` (``wg``) or ``1 KB`` (VyOS 1.5, binary units) as bytes; 0 for nothing."""
-    m = re.match(r"\s*([\d.]+)\s*([KMGT]?)i?B", text)
+    """``1.23 KiB`` (``wg``), or ``1 KB`` and ``512 bytes`` (VyOS 1.5: ``hurry.filesize``'s
+    ``alternative`` units, binary) as bytes; 0 for nothing."""
+    m = re.match(r"\s*([\d.]+)\s*(?:([KMGT])i?B|bytes?\b|B\b)", text)
     if not m:
         return 0
     return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
@@ -337,8 +350,9 @@ def _size(text: str) -> int:
 
 def vrrp_table(text: str) -> tuple[VrrpState, ...]:
     """``show vrrp`` (vyos-1x ``python/vyos/ifconfig/vrrp.py`` ``format``): a table of Name,
-    Interface, VRID, State, Priority, Last Transition; ``VRRP not configured!`` or ``VRRP is
-    not running`` (1.4) when there is nothing to show."""
+    Interface, VRID, State, Priority, Last Transition; ``VRRP not configured!`` (no group:
+    nothing to show). Anything else, ``VRRP is not running`` (``src/op_mode/vrrp.py``)
+    included, is no table: the groups could not be read."""
     if "not configured" in text:
         return ()
     if "Name" not in text or "VRID" not in text:
@@ -352,24 +366,30 @@ def vrrp_table(text: str) -> tuple[VrrpState, ...]:
 
 
 def _read(errors: list[str], concern: str, parse: Any, *texts: str) -> Any:
-    """``parse(*texts)``, or None with the reason noted under ``concern``."""
+    """``parse(*texts)``, or None with the reason noted under ``concern``. A device's answer
+    is hostile input: whatever it makes a parser raise means "could not read", never a crash."""
     try:
         return parse(*texts)
-    except (ParseError, ValueError, KeyError, TypeError) as exc:
+    except ParseError as exc:
         errors.append(f"{concern}: {exc}")
-        return None
+    except Exception as exc:  # any shape a device may send
+        errors.append(f"{concern}: an answer of an unexpected shape ({type(exc).__name__}: {str(exc)[:120]})")
+    return None
 
 
 def linux_facts(device: str, kind: str, answers: Mapping[str, str], took_s: float) -> DeviceFacts:
     """A Linux VTEP's facts from its answers to :data:`LINUX_QUESTIONS`."""
     errors: list[str] = []
-    now = int(answers.get("now", "0").strip() or 0)
+
+    def peers(dump: str, now: str) -> tuple[WireguardPeer, ...]:
+        return wireguard_dump(dump, clock(now))
+
     return DeviceFacts(
         device=device,
         kind=kind,
         took_s=took_s,
         bgp=_read(errors, "bgp", bgp_sessions, answers.get("bgp", "")),
-        wireguard=_read(errors, "wireguard", lambda t: wireguard_dump(t, now), answers.get("wireguard", "")),
+        wireguard=_read(errors, "wireguard", peers, answers.get("wireguard", ""), answers.get("now", "")),
         vnis=_read(errors, "evpn", vni_states, answers.get("vnis", ""), answers.get("routes", "")),
         flood=_read(errors, "flood", flood_lists, answers.get("flood", "")),
         errors=tuple(errors),
@@ -380,6 +400,8 @@ def vyos_facts(device: str, answers: Mapping[str, str], took_s: float, failures:
     """A router's facts from its answers to :data:`VYOS_QUESTIONS`; ``failures``: the
     questions the API refused, with its message."""
     concerns = {"vnis": "evpn", "routes": "evpn", "vrf_routes": "vrf-routes"}
+    if failures and len(failures) == len(VYOS_QUESTIONS):  # no answer at all: one reason is enough
+        return DeviceFacts(device, "router", took_s, (f"api: {next(iter(failures.values()))}",))
     errors = [f"{concerns.get(q, q)}: {message}" for q, message in failures.items()]
 
     def read(concern: str, parse: Any, *keys: str) -> Any:

@@ -13,9 +13,21 @@ from rich.text import Text
 
 from fabric.health.expect import Fabric
 from fabric.health.facts import DeviceFacts
-from fabric.health.verify import CHECKS, Result
+from fabric.health.verify import CHECKS, HANDSHAKE_WITHIN_S, Result
 
 _MARK = {"pass": Text("✓", "green"), "fail": Text("✗", "bold red"), "skip": Text("-", "dim")}
+#: What a terminal would act on (C0 and C1 controls, DEL) or cannot encode (lone surrogates).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The most of one device-made string shown.
+SHOWN_CHARS = 300
+
+
+def shown(text: object) -> str:
+    """Text a device made, fit for a terminal: every control character (an escape sequence could
+    clear the screen or rewrite the clipboard) as U+FFFD, at most :data:`SHOWN_CHARS` long.
+    Every cell and reason that holds device text goes through here (rich leaves most of them)."""
+    value = _UNPRINTABLE.sub("\ufffd", str(text))
+    return value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 1] + "…"
 
 
 def _age(seconds: int | None) -> str:
@@ -37,14 +49,14 @@ def _bytes(n: int) -> str:
 
 
 def _state(ok: bool, text: str) -> Text:
-    return Text(text, "green" if ok else "bold red")
+    return Text(shown(text), "green" if ok else "bold red")
 
 
 def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts]) -> Group:
     """One table per concern, then the devices that could not be read, in the plan's device order."""
     order = [d.name for d in fabric.devices if d.name in facts]
     bgp = Table(title="BGP EVPN sessions", title_justify="left")
-    for col in ("device", "neighbour", "state", "up", "prefixes"):
+    for col in ("device", "neighbour", "state", "up", "prefixes", "description"):
         bgp.add_column(col)
     wg = Table(title="WireGuard peers", title_justify="left")
     for col in ("device", "peer", "endpoint", "latest handshake", "received", "sent"):
@@ -62,25 +74,26 @@ def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts]) -> Group:
         f, d = facts[name], fabric.device(name)
         for s in f.bgp or ():
             up = f"{s.uptime_s // 3600}h{s.uptime_s // 60 % 60:02d}m{s.uptime_s % 60:02d}s" if s.established else ""
-            bgp.add_row(name, fabric.name_of(s.peer), _state(s.established, s.state), up, str(s.prefixes))
+            peer = shown(fabric.name_of(s.peer))
+            bgp.add_row(name, peer, _state(s.established, s.state), up, str(s.prefixes), shown(s.description))
         for p in f.wireguard or ():
-            peer = ", ".join(fabric.name_of(a) for a in p.mesh_addresses) or p.public_key[:12]
-            recent = p.handshake_age_s is not None and p.handshake_age_s <= 180
-            wg.add_row(
-                name, peer, p.endpoint, _state(recent, _age(p.handshake_age_s)), _bytes(p.rx_bytes), _bytes(p.tx_bytes)
-            )
+            peer = shown(", ".join(fabric.name_of(a) for a in p.mesh_addresses) or p.public_key[:12])
+            recent = p.handshake_age_s is not None and p.handshake_age_s <= HANDSHAKE_WITHIN_S
+            age = _state(recent, _age(p.handshake_age_s))
+            wg.add_row(name, peer, shown(p.endpoint), age, _bytes(p.rx_bytes), _bytes(p.tx_bytes))
         for v in f.vnis or ():
             planned = d.vnis.get(v.vni)
             tenant = f"{planned.tenant} {planned.segment or ''}".strip() if planned else Text("not planned", "bold red")
             names = " ".join(fabric.name_of(a) for a in v.remote_vteps)
-            vteps = f"{len(v.remote_vteps)}: {names}" if v.kind == "L2" else ""
-            rts = "/".join(sorted(set(v.import_rts) | set(v.export_rts)))
+            vteps = shown(f"{len(v.remote_vteps)}: {names}") if v.kind == "L2" else ""
+            rts = shown("/".join(sorted(set(v.import_rts) | set(v.export_rts))))
             counts = [str(v.routes.get(k, 0)) for k in ("2", "3", "5")]
-            vnis.add_row(name, str(v.vni), tenant, v.kind, vteps, *counts, rts)
+            vnis.add_row(name, str(v.vni), tenant, shown(v.kind), vteps, *counts, rts)
         for g in f.vrrp or ():
-            vrrp.add_row(name, g.group, g.interface, str(g.vrid), _state(g.state in ("MASTER", "BACKUP"), g.state))
+            state = _state(g.state in ("MASTER", "BACKUP"), g.state)
+            vrrp.add_row(name, shown(g.group), shown(g.interface), str(g.vrid), state)
         for vrf, count in sorted((f.vrf_routes or {}).items()):
-            vrfs.add_row(name, vrf, str(count))
+            vrfs.add_row(name, shown(vrf), str(count))
     parts: list[Any] = [t for t in (bgp, wg, vnis, vrrp, vrfs) if t.row_count]
     problems = [(n, e) for n in order for e in facts[n].errors]
     if problems:
@@ -88,7 +101,7 @@ def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts]) -> Group:
         unread.add_column("device")
         unread.add_column("what, and why")
         for name, error in problems:
-            unread.add_row(name, Text(error, "red"))
+            unread.add_row(name, Text(shown(error), "red"))
         parts.append(unread)
     return Group(*parts)
 
@@ -97,12 +110,12 @@ def status_summary(facts: Mapping[str, DeviceFacts], took_s: float) -> Text:
     read = [f for f in facts.values() if f.reached]
     sessions = [s for f in read for s in f.bgp or ()]
     peers = [p for f in read for p in f.wireguard or ()]
-    recent = [p for p in peers if p.handshake_age_s is not None and p.handshake_age_s <= 180]
+    recent = [p for p in peers if p.handshake_age_s is not None and p.handshake_age_s <= HANDSHAKE_WITHIN_S]
     groups = [g for f in read for g in f.vrrp or ()]
     text = (
         f"{len(read)}/{len(facts)} devices answered in {took_s:.2f} s; "
         f"BGP {sum(s.established for s in sessions)}/{len(sessions)} established; "
-        f"WireGuard {len(recent)}/{len(peers)} handshaked within 3 min; "
+        f"WireGuard {len(recent)}/{len(peers)} handshaked within {HANDSHAKE_WITHIN_S} s; "
         f"{sum(len(f.vnis or ()) for f in read)} VNIs"
     )
     if groups:
@@ -116,7 +129,8 @@ def verify_table(results: Sequence[Result], title: str = "fabric checks") -> Tab
     for col in ("", "check", "subject", "why"):
         table.add_column(col)
     for r in results:
-        table.add_row(_MARK[r.status], r.check, r.subject, Text(r.reason, "red" if r.status == "fail" else ""))
+        reason = Text(shown(r.reason), "red" if r.status == "fail" else "")
+        table.add_row(_MARK[r.status], r.check, shown(r.subject), reason)
     return table
 
 

@@ -65,10 +65,11 @@ def test_the_converged_example_fabric_passes_every_check(fabric: EmulatedFabric)
     acme = r1.vni(10010)
     assert acme is not None and acme.kind == "L2" and acme.routes == {"3": 6}
     assert set(acme.remote_vteps) == {"172.27.1.2", "172.27.1.129", "172.27.1.130", "172.27.2.1", "172.27.2.2"}
-    l3 = r1.vni(fabric.fabric.device("dc1-r1").vnis[10010].vni)
-    assert l3 is not None
+    planned = fabric.fabric.device("dc1-r1").vnis.values()
+    acme_l3 = r1.vni(next(v.vni for v in planned if v.l3 and v.tenant == "acme"))
+    assert acme_l3 is not None and acme_l3.kind == "L3" and acme_l3.vrf == "acme" and acme_l3.routes["5"] > 0
     tenants = [v for v in r1.vnis or () if v.kind == "L3"]
-    assert tenants and all(v.routes.get("5", 0) > 0 and v.vrf for v in tenants)
+    assert len(tenants) == 3 and all(v.routes.get("5", 0) > 0 and v.vrf for v in tenants)
     # one master per group: the lower router id (higher priority), as the plan says
     assert {g.state for g in facts["dc1-r1"].vrrp or ()} == {"MASTER"}
     assert {g.state for g in facts["dc1-r2"].vrrp or ()} == {"BACKUP"}

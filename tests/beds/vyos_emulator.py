@@ -169,6 +169,7 @@ from fabric.vyos_releases import RELEASES
 from fabric.vyos_schema import VyosSchema
 from tests.beds.vyos_opstate import (
     OpState,
+    as_list,
     bgp_summary_row,
     evpn_routes_json,
     evpn_vni_json,
@@ -1799,14 +1800,6 @@ def _as_dict(item: Json) -> dict[str, Json]:
     return item if isinstance(item, dict) else {}
 
 
-def _as_list(item: Json) -> list[str]:
-    if isinstance(item, str):
-        return [item]
-    if isinstance(item, list):
-        return [str(v) for v in item]
-    return []
-
-
 class _OpMode:
     """Made-up but plausible op-mode text from a config; nothing here reflects a data plane."""
 
@@ -1835,6 +1828,9 @@ class _OpMode:
             return vrrp_table(self.opstate())
         if len(p) == 4 and p[:2] == ("interfaces", "wireguard") and p[3] == "summary":
             if p[2] not in _as_dict(self.get("interfaces", "wireguard")):
+                # 1.5's interfaces_wireguard.py says so; 1.4 runs `wg show <if>`, whose error it is
+                if self.emulator.version == "1.4":
+                    return "Unable to access interface: No such device\n"
                 return f"WireGuard interface {p[2]} is not configured\n"
             return wireguard_summary(self.opstate(), self.emulator.version, p[2], self.tree)
         if p in (("configuration",), ("configuration", "commands")):
@@ -1910,7 +1906,7 @@ class _OpMode:
         headers = ["Interface", *(["VNI"] if vxlan else []), "IP Address", "MAC", "VRF", "MTU", "S/L", "Description"]
         rows = []
         for _itype, name, conf in found:
-            addresses = _as_list(conf.get("address")) or ["-"]
+            addresses = as_list(conf.get("address")) or ["-"]
             state = "A/D" if "disable" in conf else "u/u"
             for i, address in enumerate(addresses):
                 first = i == 0
@@ -1941,7 +1937,7 @@ class _OpMode:
             local = conf.get("source-address", "0.0.0.0")
             port = conf.get("port", "8472")
             lines.append(f"    vxlan id {conf.get('vni', '-')} local {local} dstport {port} {learning}")
-        for address in _as_list(conf.get("address")):
+        for address in as_list(conf.get("address")):
             family = "inet6" if ":" in address else "inet"
             lines.append(f"    {family} {address} scope global {name}")
         if "description" in conf:
@@ -1991,7 +1987,7 @@ class _OpMode:
         router_id = params.get("router-id") if isinstance(params, dict) else None
         if not router_id:
             lo = self.get("interfaces", "loopback", "lo", "address")
-            router_id = (_as_list(lo) or ["0.0.0.0/32"])[0].split("/")[0]
+            router_id = (as_list(lo) or ["0.0.0.0/32"])[0].split("/")[0]
         neighbors = bgp.get("neighbor", {})
         groups = bgp.get("peer-group", {})
         rows = []
@@ -2025,7 +2021,7 @@ class _OpMode:
         for _t, name, conf in self.all_interfaces():
             if str(conf.get("vrf", "default")) != vrf:
                 continue
-            for address in _as_list(conf.get("address")):
+            for address in as_list(conf.get("address")):
                 with contextlib.suppress(ValueError):
                     net = ipaddress.ip_interface(address).network
                     if net.version == 4:

@@ -20,9 +20,10 @@ protocol, named so a test knows what it proves):
   type-5 route per connected prefix with the VRF's exported route target. No MAC is ever
   learned: there are no type-2 routes.
 * VRRP: of the linked routers that answer and hold a group of that name and VRID (not
-  ``disable``), the highest ``priority`` is MASTER (a tie goes to the later name:
-  ASSUMED, keepalived compares primary addresses), the others BACKUP; a standalone
-  emulator is MASTER of every group. :meth:`OpState.force_vrrp` overrides a state.
+  ``disable``; the interface may be named otherwise on each router, as keepalived allows),
+  the highest ``priority`` is MASTER (a tie goes to the later name: ASSUMED, keepalived
+  compares primary addresses), the others BACKUP; a standalone emulator is MASTER of
+  every group. ``VyosEmulator.forced_vrrp`` overrides a state.
 
 The text and JSON shapes follow VyOS's and FRR's own code, named at each function.
 """
@@ -68,7 +69,8 @@ def wireguard_public_key(private_key: str) -> str | None:
     return base64.b64encode(public).decode()
 
 
-def _as_list(item: Any) -> list[str]:
+def as_list(item: Any) -> list[str]:
+    """A leaf's values: one value, several, or none."""
     if isinstance(item, str):
         return [item]
     return [str(v) for v in item] if isinstance(item, list) else []
@@ -102,10 +104,10 @@ class Speaker:
 def speaker(name: str, tree: Mapping[str, Any], alive: bool) -> Speaker:
     interfaces = _dict(tree.get("interfaces"))
     wg = _dict(_dict(interfaces.get("wireguard")).get("wg0"))
-    mesh = next((a.split("/")[0] for a in _as_list(wg.get("address"))), "")
+    mesh = next((a.split("/")[0] for a in as_list(wg.get("address"))), "")
     private = wg.get("private-key")
     peers = {
-        str(p.get("public-key")): tuple(_as_list(p.get("allowed-ips")))
+        str(p.get("public-key")): tuple(as_list(p.get("allowed-ips")))
         for p in map(_dict, _dict(wg.get("peer")).values())
         if p.get("public-key")
     }
@@ -127,10 +129,10 @@ def speaker(name: str, tree: Mapping[str, Any], alive: bool) -> Speaker:
             for kind in map(_dict, interfaces.values())
             for conf in map(_dict, kind.values())
             if conf.get("vrf") == vrf
-            for a in _as_list(conf.get("address"))
+            for a in as_list(conf.get("address"))
             if "/" in a
         )
-        l3[vni] = (vrf, tuple(_as_list(rt.get("import"))), tuple(_as_list(rt.get("export"))), prefixes)
+        l3[vni] = (vrf, tuple(as_list(rt.get("import"))), tuple(as_list(rt.get("export"))), prefixes)
     vrrp = {
         name: (str(g.get("interface", "")), int(g.get("vrid", 0)), int(g.get("priority", 100)))
         for name, g in (
@@ -205,7 +207,7 @@ class OpState:
         if group in self.forced_vrrp:
             return self.forced_vrrp[group]
         mine = self.me.vrrp[group]
-        rivals = [s for s in self.others if s.alive and s.vrrp.get(group, ("", -1, 0))[:2] == mine[:2]]
+        rivals = [s for s in self.others if s.alive and s.vrrp.get(group, ("", -1, 0))[1] == mine[1]]
         best = max([self.me, *rivals], key=lambda s: (s.vrrp[group][2], s.name))
         return "MASTER" if best is self.me else "BACKUP"
 
@@ -336,7 +338,7 @@ def wireguard_summary(state: OpState, version: str, interface: str, tree: Mappin
         if conf.get("description"):
             head.append(f"  description: {conf['description']}")
         if conf.get("address"):
-            head.append(f"  address: {', '.join(_as_list(conf['address']))}")
+            head.append(f"  address: {', '.join(as_list(conf['address']))}")
     head += [f"  public key: {me.public_key or '(none)'}", "  private key: (hidden)", f"  listening port: {port}", ""]
     blocks = []
     for name, peer in sorted(_dict(conf.get("peer")).items()):
@@ -344,7 +346,7 @@ def wireguard_summary(state: OpState, version: str, interface: str, tree: Mappin
         key = str(p.get("public-key", ""))
         age = state.handshake_age(key)
         endpoint = f"{p['address']}:{p.get('port', '51820')}" if "address" in p else None
-        ips = _as_list(p.get("allowed-ips"))
+        ips = as_list(p.get("allowed-ips"))
         rx, tx = TRANSFER_BYTES if age is not None else (0, 0)
         if version == "1.4":
             lines = [f"peer: {key}"]
@@ -375,7 +377,8 @@ def vrrp_table(state: OpState) -> str:
     if not state.me.vrrp:
         return "VRRP not configured!\n"
     rows = [
-        [name, iface, str(vrid), state.vrrp_state(name), str(prio), "5m0s"]
+        # the last transition 5 minutes ago, as vyos.utils.convert.seconds_to_human writes 300 s
+        [name, iface, str(vrid), state.vrrp_state(name), str(prio), "5m"]
         for name, (iface, vrid, prio) in sorted(state.me.vrrp.items())
     ]
     headers = ["Name", "Interface", "VRID", "State", "Priority", "Last Transition"]

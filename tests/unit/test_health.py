@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from fabric import stackfile
 from fabric.health import expect, parse, report, verify
-from fabric.health.facts import BgpSession, DeviceFacts, VniState, WireguardPeer
+from fabric.health.facts import BgpSession, DeviceFacts, VniState, VrrpState, WireguardPeer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -270,3 +270,78 @@ def test_expectations_survive_their_trip_through_a_resource_input() -> None:
     fabric = expect.expectations(plans, ["dc1", "dc2"])
     data = expect.to_data(fabric)
     assert expect.from_data(json.loads(json.dumps(data))) == fabric
+
+
+def test_an_answer_of_any_shape_is_could_not_read_never_a_crash() -> None:
+    """A device is not trusted: JSON of another shape, a missing clock, garbage."""
+    answers = {
+        "now": "sh: date: not found",
+        "bgp": json.dumps({"peers": {"172.27.1.1": 1}}),
+        "vnis": json.dumps([1, 2]),
+        "routes": "{}",
+        "wireguard": "kEGc=\t-\t(none)\t172.27.1.1/32\t1000\t0\t0\t25",
+        "flood": json.dumps([1]),
+    }
+    facts = parse.linux_facts("n1", expect.NODE, answers, 0.1)
+    assert facts.bgp is None and facts.wireguard is None and facts.vnis is None and facts.flood is None
+    assert [e.split(":")[0] for e in facts.errors] == ["bgp", "wireguard", "evpn", "flood"]
+    assert "the host's clock did not answer: sh: date: not found" in facts.errors[1]
+    assert "unexpected shape (AttributeError" in facts.errors[0]
+
+
+def test_a_linux_vteps_unread_flood_list_fails_its_check_and_a_missing_vrrp_group_fails() -> None:
+    want = expect.Vni(10010, "red", "main", "65000:10010", frozenset(), "vxlan10010")
+    fabric = expect.Fabric((_device(red=want),), {"172.27.1.2": "n2"})
+    facts = DeviceFacts(
+        "n1",
+        expect.NODE,
+        errors=("flood: not `bridge -j fdb` JSON: bridge: not found",),
+        bgp=(BgpSession("172.27.1.2", "Established", 1, 1),),
+        wireguard=(WireguardPeer("k", "", ("172.27.1.2/32",), 5, 0, 0),),
+        vnis=(VniState(10010, "L2", import_rts=("65000:10010",), export_rts=("65000:10010",)),),
+    )
+    bad = {r.check: r.reason for r in verify.verify(fabric, {"n1": facts}) if r.status == "fail"}
+    assert bad == {"vtep-flood-lists": "could not read flood: not `bridge -j fdb` JSON: bridge: not found"}
+    group = expect.VrrpGroup("red-a", "red", "a")
+    routers = tuple(
+        expect.Device(n, expect.ROUTER, "dc", "a", f"172.27.1.{i}", {}, {}, {}, (group,))
+        for i, n in ((1, "r1"), (2, "r2"))
+    )
+    vrrp = {
+        "r1": DeviceFacts("r1", expect.ROUTER, vrrp=(VrrpState("red-a", "br10010", 1, "MASTER"),)),
+        "r2": DeviceFacts("r2", expect.ROUTER, vrrp=()),
+    }
+    results = verify.vrrp_masters(expect.Fabric(routers), vrrp)
+    assert [(r.status, r.reason) for r in results] == [("fail", "r2 does not hold the group")]
+
+
+def test_vyos_text_edge_cases() -> None:
+    assert parse.bgp_summary_text("% No L2VPN EVPN neighbor is configured\n") == ()
+    assert parse._size("512 bytes") == 512 and parse._size("2 KB") == 2048 and parse._size("1.50 KiB") == 1536
+    with pytest.raises(parse.ParseError, match="not a BGP summary"):
+        parse.bgp_summary_text("Exiting: failed to connect to any daemons.")
+
+
+def test_device_text_is_shown_without_control_characters() -> None:
+    """An escape sequence in a device's answer would act on the operator's terminal."""
+    from rich.console import Console
+
+    hostile = "\x1b[2J\x1b]52;c;ZXZpbA==\x07:white_check_mark:\ud800" + "x" * 400
+    assert "\x1b" not in report.shown(hostile) and "\ud800" not in report.shown(hostile)
+    assert len(report.shown(hostile)) == report.SHOWN_CHARS
+    facts = {"n1": DeviceFacts("n1", expect.NODE, wireguard=(WireguardPeer("k", hostile, (), None, 0, 0),))}
+    console = Console(record=True, width=400, emoji=False, markup=False, highlight=False)
+    console.print(report.status_tables(expect.Fabric((_device(),)), facts))
+    text = console.export_text()
+    assert "\x1b" not in text and ":white_check_mark:" in text and "✅" not in text
+
+
+def test_a_stack_alone_expects_only_its_own_members() -> None:
+    """The post-up check (peers=False): dc2's members are unknown, neither required nor refused."""
+    plans = {s: stackfile.load_stack(ROOT, s).plan for s in ("dc1", "dc2")}
+    fabric = expect.expectations({"dc1": plans["dc1"]}, ["dc1"], peers=False)
+    r1 = fabric.device("dc1-r1")
+    assert set(r1.bgp.values()) == {"dc1-r2", "dc1-hv1", "dc1-hv2"}
+    assert set(r1.wireguard.values()) == {"dc1-r2", "dc1-hv1", "dc1-hv2"}
+    assert {fabric.name_of(a) for a in r1.vnis[10010].vteps} == {"dc1-r2", "dc1-hv1", "dc1-hv2"}
+    assert {fabric.name_of(a) for a in fabric.unknown} == {"dc2-r1", "dc2-r2", "dc2-hv1", "dc2-hv2"}
