@@ -204,7 +204,8 @@ class Verify(_Model):
 
     after_up: bool = False
     deadline: int = Field(default=120, ge=10, le=3600)
-    #: How recent every WireGuard handshake must be, in seconds.
+    #: How recent every WireGuard handshake must be, in seconds: a tunnel with traffic rekeys
+    #: every 2 minutes (WireGuard's REKEY_AFTER_TIME), so 3 minutes is late.
     handshake_within: int = Field(default=180, ge=30, le=3600)
 
 

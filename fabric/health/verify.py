@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from fabric import model
 from fabric.health.expect import ROUTER, Device, Fabric
 from fabric.health.facts import DeviceFacts
 
-#: How recent a WireGuard handshake must be: a tunnel with traffic (every peer has a
-#: keepalive) rekeys every 2 minutes (WireGuard's REKEY_AFTER_TIME), so 3 minutes is late.
-HANDSHAKE_WITHIN_S = 180
+#: How recent a WireGuard handshake must be by default (``fabric:verify.handshake_within``'s
+#: default): a tunnel with traffic (every peer has a keepalive) rekeys every 2 minutes
+#: (WireGuard's REKEY_AFTER_TIME), so 3 minutes is late.
+HANDSHAKE_WITHIN_S: int = model.Verify.model_fields["handshake_within"].default
 
 #: Every check by name, with what it asserts (README "Fabric health" lists them).
 CHECKS: Mapping[str, str] = {
