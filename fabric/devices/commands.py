@@ -153,7 +153,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             console.print(report.status_summary(reading.facts, reading.took_s))
         if not args.watch:
             return 0 if all(f.reached for f in reading.facts.values()) else 1
-        time.sleep(args.watch)
+        try:
+            time.sleep(args.watch)
+        except KeyboardInterrupt:  # how a watch ends
+            return 0
 
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
