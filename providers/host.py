@@ -221,21 +221,34 @@ class Host:
         """Where an owned path lives on this host (under ``root``)."""
         return path if self.root == "/" else self.root.rstrip("/") + "/" + path.lstrip("/")
 
-    def run(self, script: str, combine: bool = True, timeout: float = COMMAND_TIMEOUT_S) -> tuple[int, str]:
+    def run(
+        self, script: str, combine: bool = True, timeout: float = COMMAND_TIMEOUT_S, limit: int | None = None
+    ) -> tuple[int, str]:
         """Run a shell script (as root, through ``sudo -n`` if needed); exit code and output
-        (stderr too when ``combine``; reads keep it apart, so a warning cannot garble them)."""
+        (stderr too when ``combine``; reads keep it apart, so a warning cannot garble them).
+        ``timeout`` bounds the whole run; ``limit`` the output's bytes (a host's answer to a
+        read-only status is not trusted to be small)."""
         command = "sudo -n sh -s" if self.sudo else "sh -s"
+        deadline = time.monotonic() + timeout
         try:
             stdin, stdout, stderr = self.client.exec_command(command, timeout=timeout, get_pty=False)
             stdout.channel.set_combine_stderr(combine)
             stdin.write(script)
             stdin.channel.shutdown_write()
-            output = stdout.read().decode(errors="replace")
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := stdout.read(1 << 16):
+                chunks.append(chunk)
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise HostError(f"host {self.name}: the answer passed {limit} bytes")
+                if time.monotonic() > deadline:
+                    raise HostError(f"host {self.name}: no complete answer within {timeout:g} s")
             if not combine:
                 stderr.read()
-            return stdout.channel.recv_exit_status(), output
+            return stdout.channel.recv_exit_status(), b"".join(chunks).decode(errors="replace")
         except (OSError, paramiko.SSHException) as exc:
-            raise HostError(f"host {self.name}: the SSH session failed: {exc}") from exc
+            raise HostError(f"host {self.name}: the SSH session failed: {exc or type(exc).__name__}") from exc
 
     def states(
         self, paths: list[str], marker: str, owner: str | None = None

@@ -28,7 +28,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 from fabric import loader
 from fabric.devices import read
 from fabric.health import expect
-from fabric.health.report import shown
+from fabric.health.report import clean
 from fabric.health.verify import failed, until_passing, verify
 from providers import types
 
@@ -50,7 +50,7 @@ def outcome(props: Mapping[str, Any]) -> dict[str, Any]:
     )
     bad = failed(results)
     if bad:
-        lines = [f"  {r.check} {shown(r.subject)}: {shown(r.reason)}" for r in bad[:SHOWN]]
+        lines = [f"  {r.check} {clean(r.subject)}: {clean(r.reason)}" for r in bad[:SHOWN]]
         more = [f"  ... and {len(bad) - SHOWN} more"] if len(bad) > SHOWN else []
         raise RuntimeError(
             f"stack {props['stack']}: the fabric did not converge within {int(props['deadline'])} s: "

@@ -51,6 +51,8 @@ class Fabric:
 
     expected: expect.Fabric
     stacks: dict[str, tuple[list[read.Target], read.Credentials]]
+    #: How recent a WireGuard handshake must be: the most any of the stacks allows.
+    handshake_within: int
 
     def read(self, timeout: float) -> Reading:
         """Every device of every stack at once."""
@@ -61,9 +63,10 @@ class Fabric:
         return Reading(self.expected, facts, time.monotonic() - start)
 
 
-def fabric_of(project: Path, stacks: Sequence[str]) -> Fabric:
+def fabric_of(project: Path, stacks: Sequence[str], named: bool = True) -> Fabric:
     """The stacks' expectations (their peer stacks' plans included, where their files are), how
-    to reach each device and with what; a stack without a device to read is an error."""
+    to reach each device and with what. A stack without a device to read (only cloud nodes) is
+    an error when ``named``, else passed over; none at all is always one."""
     loaded = {s: stackfile.load_stack(project, s) for s in stacks}
     peers = {p for s in loaded.values() for p in s.inventory.peer_stacks if p not in loaded}
     for peer in sorted(peers):
@@ -75,10 +78,15 @@ def fabric_of(project: Path, stacks: Sequence[str]) -> Fabric:
         devices = [d for d in expected.devices if d.stack == stack]
         targets = read.targets(loaded[stack].inventory, loaded[stack].plan, devices)
         if not targets:
-            raise AccessError(f"stack {stack} has no router or host to read")
+            if named:
+                raise AccessError(f"stack {stack} has no router or host to read")
+            continue
         need_api_key = any(t.kind == expect.ROUTER for t in targets)
         per_stack[stack] = (targets, credentials(project, stack, need_api_key))
-    return Fabric(expected, per_stack)
+    if not per_stack:
+        raise AccessError(f"no router or host to read in stacks {', '.join(stacks)}")
+    within = max(loaded[s].inventory.verify.handshake_within for s in per_stack)
+    return Fabric(expected, per_stack, within)
 
 
 def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentials:
@@ -125,48 +133,54 @@ def _stack_secrets(project: Path, stack: str) -> dict[str, Any] | None:
             f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}", file=sys.stderr
         )
         return None
-    values: dict[str, Any] = json.loads(done.stdout)
+    try:
+        values = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        values = None
+    if not isinstance(values, dict):
+        print(f"stack {stack}: `pulumi config --json` did not answer a JSON object", file=sys.stderr)
+        return None
     return values
 
 
-def _stacks(args: argparse.Namespace) -> list[str]:
+def _fabric(args: argparse.Namespace) -> tuple[list[str], Fabric]:
+    """The stacks named, else every stack with devices, and what to read of them."""
     stacks = list(args.stack or stackfile.fabric_stacks(args.project))
     if not stacks:
         raise ConfigError([f"{args.project}: no Pulumi.<stack>.yaml with a fabric:datacenter or fabric:nodes"])
-    return stacks
+    return stacks, fabric_of(args.project, stacks, named=bool(args.stack))
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Every device's sessions, tunnels, VNIs, VRRP and VRF routes; 0 when every device answered."""
-    stacks = _stacks(args)
-    fabric = fabric_of(args.project, stacks)
-    while True:
-        reading = fabric.read(args.timeout)
-        if args.json:
-            out = {"stacks": stacks, "took_s": round(reading.took_s, 3)}
-            out["devices"] = {n: f.to_json() for n, f in reading.facts.items()}
-            print(json.dumps(out, indent=1))
-        else:
-            if args.watch:
-                console.clear()
-            console.print(report.status_tables(reading.fabric, reading.facts))
-            console.print(report.status_summary(reading.facts, reading.took_s))
-        if not args.watch:
-            return 0 if all(f.reached for f in reading.facts.values()) else 1
-        try:
+    stacks, fabric = _fabric(args)
+    try:
+        while True:
+            reading = fabric.read(args.timeout)
+            if args.json:
+                out = {"stacks": stacks, "took_s": round(reading.took_s, 3)}
+                out["devices"] = {n: f.to_json() for n, f in reading.facts.items()}
+                print(json.dumps(out, indent=1))
+            else:
+                if args.watch:
+                    console.clear()
+                console.print(report.status_tables(reading.fabric, reading.facts, fabric.handshake_within))
+                console.print(report.status_summary(reading.facts, reading.took_s, fabric.handshake_within))
+            if not args.watch:
+                return 0 if all(f.reached for f in reading.facts.values()) else 1
             time.sleep(args.watch)
-        except KeyboardInterrupt:  # how a watch ends
-            return 0
+    except KeyboardInterrupt:  # how a watch ends
+        return 0
 
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     """The plan's expectations against the devices: 0 when every check passes."""
-    stacks = _stacks(args)
-    fabric = fabric_of(args.project, stacks)
+    stacks, fabric = _fabric(args)
     start = time.monotonic()
+    within = args.handshake_within or fabric.handshake_within
 
     def check() -> list[Result]:
-        return verify(fabric.expected, fabric.read(args.timeout).facts, handshake_within=args.handshake_within)
+        return verify(fabric.expected, fabric.read(args.timeout).facts, handshake_within=within)
 
     results = until_passing(check, args.wait)
     took = time.monotonic() - start
@@ -217,8 +231,9 @@ def add_parsers(sub: Any) -> None:
     v.add_argument(
         "--handshake-within",
         type=int,
-        default=HANDSHAKE_WITHIN_S,
+        default=None,
         metavar="SECONDS",
-        help=f"how recent a WireGuard handshake must be (default {HANDSHAKE_WITHIN_S})",
+        help="how recent a WireGuard handshake must be (default: the stacks' fabric:verify.handshake_within, "
+        f"{HANDSHAKE_WITHIN_S} unless set)",
     )
     v.set_defaults(func=cmd_verify)

@@ -34,8 +34,10 @@ ATTEMPTS = 2
 WORKERS = 16
 #: What separates the answers of one SSH script.
 MARK = "@@fabric-status "
-#: The most one answer may hold (a larger one is cut, and then does not parse).
-ANSWER_BYTES = 32 * 1024 * 1024
+#: The most one answer may hold (a larger one is cut on the host, and then does not parse),
+#: and the most a host's whole output may hold here.
+ANSWER_BYTES = 8 * 1024 * 1024
+OUTPUT_BYTES = (len(parse.LINUX_QUESTIONS) + 1) * ANSWER_BYTES
 
 
 @dataclass(frozen=True)
@@ -70,27 +72,30 @@ class Credentials:
 
 
 def script(timeout: float) -> str:
-    """The one script a Linux VTEP runs: each question after its marker, bounded in time on the
-    host (``timeout``) and in size (:data:`ANSWER_BYTES`), its errors inline (``exec 2>&1``: a
-    stopped FRR answers with its error text, which the parser reports)."""
-    seconds = max(1, int(timeout))
+    """The one script a Linux VTEP runs: each question after its marker (on a line of its own,
+    also after an answer that was cut mid-line), bounded in time on the host (``timeout``, in
+    whole seconds) and in size with its errors (:data:`ANSWER_BYTES`); errors are inline, so a
+    stopped FRR answers with its error text, which the parser reports, and a command that
+    failed or ran out of time says its exit code."""
+    seconds = max(1, round(timeout))
     lines = [
-        f"echo '{MARK}{name}'; {{ timeout {seconds} {command}; }} | head -c {ANSWER_BYTES}"
+        f"printf '\\n%s\\n' '{MARK}{name}'; "
+        f'{{ timeout -k 1 {seconds} {command} || echo "(exit $?)"; }} 2>&1 | head -c {ANSWER_BYTES}'
         for name, command in parse.LINUX_QUESTIONS.items()
     ]
-    return "exec 2>&1\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n" + "\n".join(lines) + "\n"
+    return "exec 2>&1\nPATH=$PATH:/usr/sbin:/usr/bin:/sbin:/bin\n" + "\n".join(lines) + "\n"
 
 
 def split_answers(output: str) -> dict[str, str]:
-    answers: dict[str, str] = {}
-    name = None
+    """The script's output as its answers by question (text before the first marker dropped)."""
+    answers: dict[str, list[str]] = {}
+    lines: list[str] | None = None
     for line in output.splitlines(keepends=True):
         if line.startswith(MARK):
-            name = line[len(MARK) :].strip()
-            answers[name] = ""
-        elif name is not None:
-            answers[name] += line
-    return answers
+            lines = answers.setdefault(line[len(MARK) :].strip(), [])
+        elif lines is not None:
+            lines.append(line)
+    return {name: "".join(text) for name, text in answers.items()}
 
 
 def _failed(target: Target, start: float, why: str) -> DeviceFacts:
@@ -106,7 +111,8 @@ def read_host(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) ->
         return _failed(target, start, f"ssh: {exc}")
     try:
         # Every question is bounded on the host; the channel's own timeout is a last resort.
-        code, output = host.run(script(timeout), combine=True, timeout=timeout * (len(parse.LINUX_QUESTIONS) + 1))
+        budget = (round(timeout) + 2) * (len(parse.LINUX_QUESTIONS) + 1)
+        code, output = host.run(script(timeout), combine=True, timeout=budget, limit=OUTPUT_BYTES)
     except HostError as exc:
         return _failed(target, start, f"ssh: {exc or 'no answer in time'}")
     finally:
@@ -140,8 +146,8 @@ def read_router(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) 
             for name, future in asked.items():
                 try:
                     answers[name] = future.result()
-                except (VyosError, OSError) as exc:
-                    failures[name] = str(exc)
+                except Exception as exc:  # any answer a router sends is one question's problem
+                    failures[name] = str(exc) or type(exc).__name__
     finally:
         router.close()
     return parse.vyos_facts(target.name, answers, time.monotonic() - start, failures)

@@ -68,6 +68,9 @@ class Device:
     wireguard: Mapping[str, str]
     vnis: Mapping[int, Vni]
     vrrp: tuple[VrrpGroup, ...] = ()
+    #: Members neither required nor refused here (sessions, peers, VTEPs): another stack's,
+    #: when a stack is held only to what its own apply makes true.
+    optional: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,11 @@ def _vteps(plan: Plan) -> list[NodePlan]:
 
 def expectations(plans: Mapping[str, Plan], read: Sequence[str], peers: bool = True) -> Fabric:
     """What the devices of the stacks ``read`` should show; ``plans`` holds those stacks' plans
-    and every peer stack's that could be loaded. ``peers=False`` leaves the other stacks'
-    members out (unknown): what one stack's apply alone must make true, since a peer stack
-    learns of a change only at its own next ``up``."""
+    and every peer stack's that could be loaded. ``peers=False`` holds the stacks only to what
+    their own apply makes true, since a peer stack learns of a change only at its own next
+    ``up``: the other stacks' members become optional on every device, and so do the stacks'
+    own VTEPs when none of their members reflects routes (their type-3 routes then reach each
+    other only through another stack's reflectors)."""
     carriers: dict[int, dict[str, str]] = {}
     names: dict[str, str] = {}
     local: set[str] = set()
@@ -122,22 +127,25 @@ def expectations(plans: Mapping[str, Plan], read: Sequence[str], peers: bool = T
     for plan in plans.values():
         for m in plan.remote:
             names.setdefault(m.mesh_address, m.name)
-    if not peers:
-        mine = {m.mesh_address for stack in read for m in plans[stack].members}
-        carriers = {vni: {a: n for a, n in found.items() if a in mine} for vni, found in carriers.items()}
-        local &= mine
     devices = [d for stack in read for d in _devices(stack, plans[stack], carriers)]
-    unknown = frozenset(names) - local
     if not peers:
-        devices = [
-            replace(
-                d,
-                bgp={a: n for a, n in d.bgp.items() if a not in unknown},
-                wireguard={a: n for a, n in d.wireguard.items() if a not in unknown},
-            )
-            for d in devices
-        ]
-    return Fabric(tuple(devices), names, unknown)
+        devices = [_own_part(d, plans[d.stack]) for d in devices]
+    return Fabric(tuple(devices), names, frozenset(names) - local)
+
+
+def _own_part(d: Device, plan: Plan) -> Device:
+    """What a device's own stack's apply makes true of it (see :func:`expectations`)."""
+    mine = {m.mesh_address for m in plan.members}
+    others = {*d.bgp, *d.wireguard, *(a for v in d.vnis.values() for a in v.vteps)} - mine
+    reflected = any(m.is_reflector for m in plan.members)
+    optional = others | (set() if reflected else {a for v in d.vnis.values() for a in v.vteps})
+    return replace(
+        d,
+        bgp={a: n for a, n in d.bgp.items() if a not in optional},
+        wireguard={a: n for a, n in d.wireguard.items() if a not in others},
+        vnis={n: replace(v, vteps=v.vteps - optional) for n, v in d.vnis.items()},
+        optional=frozenset(optional),
+    )
 
 
 def _segments(
@@ -203,6 +211,7 @@ def to_data(fabric: Fabric) -> dict[str, Any]:
                 **{k: v for k, v in asdict(d).items() if k not in ("vnis", "vrrp")},
                 "vnis": [{**asdict(v), "vteps": sorted(v.vteps)} for v in d.vnis.values()],
                 "vrrp": [asdict(g) for g in d.vrrp],
+                "optional": sorted(d.optional),
             }
             for d in fabric.devices
         ],
@@ -215,5 +224,6 @@ def from_data(data: Mapping[str, Any]) -> Fabric:
     devices = []
     for d in data["devices"]:
         vnis = {int(v["vni"]): Vni(**{**v, "vni": int(v["vni"]), "vteps": frozenset(v["vteps"])}) for v in d["vnis"]}
-        devices.append(Device(**{**d, "vnis": vnis, "vrrp": tuple(VrrpGroup(**g) for g in d["vrrp"])}))
+        vrrp = tuple(VrrpGroup(**g) for g in d["vrrp"])
+        devices.append(Device(**{**d, "vnis": vnis, "vrrp": vrrp, "optional": frozenset(d["optional"])}))
     return Fabric(tuple(devices), dict(data["names"]), frozenset(data["unknown"]))

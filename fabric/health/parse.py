@@ -365,6 +365,12 @@ def vrrp_table(text: str) -> tuple[VrrpState, ...]:
     return tuple(out)
 
 
+def _answer(answers: Mapping[str, str], question: str) -> str:
+    if question not in answers:
+        raise ParseError(f"no answer to {question!r}")
+    return answers[question]
+
+
 def _read(errors: list[str], concern: str, parse: Any, *texts: str) -> Any:
     """``parse(*texts)``, or None with the reason noted under ``concern``. A device's answer
     is hostile input: whatever it makes a parser raise means "could not read", never a crash."""
@@ -381,6 +387,10 @@ def linux_facts(device: str, kind: str, answers: Mapping[str, str], took_s: floa
     """A Linux VTEP's facts from its answers to :data:`LINUX_QUESTIONS`."""
     errors: list[str] = []
 
+    def read(concern: str, parse: Any, *questions: str) -> Any:
+        """A question the script never answered (its output cut short) is unread, not empty."""
+        return _read(errors, concern, lambda: parse(*(_answer(answers, q) for q in questions)))
+
     def peers(dump: str, now: str) -> tuple[WireguardPeer, ...]:
         return wireguard_dump(dump, clock(now))
 
@@ -388,10 +398,10 @@ def linux_facts(device: str, kind: str, answers: Mapping[str, str], took_s: floa
         device=device,
         kind=kind,
         took_s=took_s,
-        bgp=_read(errors, "bgp", bgp_sessions, answers.get("bgp", "")),
-        wireguard=_read(errors, "wireguard", peers, answers.get("wireguard", ""), answers.get("now", "")),
-        vnis=_read(errors, "evpn", vni_states, answers.get("vnis", ""), answers.get("routes", "")),
-        flood=_read(errors, "flood", flood_lists, answers.get("flood", "")),
+        bgp=read("bgp", bgp_sessions, "bgp"),
+        wireguard=read("wireguard", peers, "wireguard", "now"),
+        vnis=read("evpn", vni_states, "vnis", "routes"),
+        flood=read("flood", flood_lists, "flood"),
         errors=tuple(errors),
     )
 

@@ -16,17 +16,23 @@ from fabric.health.facts import DeviceFacts
 from fabric.health.verify import CHECKS, HANDSHAKE_WITHIN_S, Result
 
 _MARK = {"pass": Text("✓", "green"), "fail": Text("✗", "bold red"), "skip": Text("-", "dim")}
-#: What a terminal would act on (C0 and C1 controls, DEL) or cannot encode (lone surrogates).
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: What a terminal would act on (C0 and C1 controls, DEL), what would make text read other
+#: than it is (zero-width and bidirectional controls), and what it cannot encode (lone surrogates).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 #: The most of one device-made string shown.
 SHOWN_CHARS = 300
 
 
+def clean(text: object) -> str:
+    """Text that holds what a device said, fit for a terminal: every character of
+    :data:`_UNPRINTABLE` (an escape sequence could clear the screen or set the clipboard) as
+    U+FFFD. Every reason printed goes through here (rich passes most of them on)."""
+    return _UNPRINTABLE.sub("\ufffd", str(text))
+
+
 def shown(text: object) -> str:
-    """Text a device made, fit for a terminal: every control character (an escape sequence could
-    clear the screen or rewrite the clipboard) as U+FFFD, at most :data:`SHOWN_CHARS` long.
-    Every cell and reason that holds device text goes through here (rich leaves most of them)."""
-    value = _UNPRINTABLE.sub("\ufffd", str(text))
+    """A string a device made, :func:`clean` and at most :data:`SHOWN_CHARS` long (a table cell)."""
+    value = clean(text)
     return value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 1] + "…"
 
 
@@ -52,7 +58,7 @@ def _state(ok: bool, text: str) -> Text:
     return Text(shown(text), "green" if ok else "bold red")
 
 
-def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts]) -> Group:
+def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts], within: int = HANDSHAKE_WITHIN_S) -> Group:
     """One table per concern, then the devices that could not be read, in the plan's device order."""
     order = [d.name for d in fabric.devices if d.name in facts]
     bgp = Table(title="BGP EVPN sessions", title_justify="left")
@@ -78,7 +84,7 @@ def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts]) -> Group:
             bgp.add_row(name, peer, _state(s.established, s.state), up, str(s.prefixes), shown(s.description))
         for p in f.wireguard or ():
             peer = shown(", ".join(fabric.name_of(a) for a in p.mesh_addresses) or p.public_key[:12])
-            recent = p.handshake_age_s is not None and p.handshake_age_s <= HANDSHAKE_WITHIN_S
+            recent = p.handshake_age_s is not None and p.handshake_age_s <= within
             age = _state(recent, _age(p.handshake_age_s))
             wg.add_row(name, peer, shown(p.endpoint), age, _bytes(p.rx_bytes), _bytes(p.tx_bytes))
         for v in f.vnis or ():
@@ -101,21 +107,21 @@ def status_tables(fabric: Fabric, facts: Mapping[str, DeviceFacts]) -> Group:
         unread.add_column("device")
         unread.add_column("what, and why")
         for name, error in problems:
-            unread.add_row(name, Text(shown(error), "red"))
+            unread.add_row(name, Text(clean(error), "red"))
         parts.append(unread)
     return Group(*parts)
 
 
-def status_summary(facts: Mapping[str, DeviceFacts], took_s: float) -> Text:
+def status_summary(facts: Mapping[str, DeviceFacts], took_s: float, within: int = HANDSHAKE_WITHIN_S) -> Text:
     read = [f for f in facts.values() if f.reached]
     sessions = [s for f in read for s in f.bgp or ()]
     peers = [p for f in read for p in f.wireguard or ()]
-    recent = [p for p in peers if p.handshake_age_s is not None and p.handshake_age_s <= HANDSHAKE_WITHIN_S]
+    recent = [p for p in peers if p.handshake_age_s is not None and p.handshake_age_s <= within]
     groups = [g for f in read for g in f.vrrp or ()]
     text = (
         f"{len(read)}/{len(facts)} devices answered in {took_s:.2f} s; "
         f"BGP {sum(s.established for s in sessions)}/{len(sessions)} established; "
-        f"WireGuard {len(recent)}/{len(peers)} handshaked within {HANDSHAKE_WITHIN_S} s; "
+        f"WireGuard {len(recent)}/{len(peers)} handshaked within {within} s; "
         f"{sum(len(f.vnis or ()) for f in read)} VNIs"
     )
     if groups:
@@ -129,7 +135,7 @@ def verify_table(results: Sequence[Result], title: str = "fabric checks") -> Tab
     for col in ("", "check", "subject", "why"):
         table.add_column(col)
     for r in results:
-        reason = Text(shown(r.reason), "red" if r.status == "fail" else "")
+        reason = Text(clean(r.reason), "red" if r.status == "fail" else "")
         table.add_row(_MARK[r.status], r.check, shown(r.subject), reason)
     return table
 

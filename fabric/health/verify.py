@@ -78,7 +78,7 @@ def bgp_sessions(fabric: Fabric, d: Device, facts: DeviceFacts) -> Result:
             problems.append(f"no session with {name} ({address})")
         elif not s.established:
             problems.append(f"{name} ({address}) is {s.state}")
-    extra = set(seen) - set(d.bgp) - fabric.unknown
+    extra = set(seen) - set(d.bgp) - d.optional
     problems += [f"unplanned session with {fabric.name_of(p)} ({p})" for p in sorted(extra)]
     return _result("bgp-sessions", d.name, problems, f"{_plural(len(d.bgp), 'session')} established")
 
@@ -105,7 +105,7 @@ def wireguard_handshakes(fabric: Fabric, d: Device, facts: DeviceFacts, within: 
         )
         if names
     ]
-    extra = set(by_address) - set(d.wireguard) - fabric.unknown
+    extra = set(by_address) - set(d.wireguard) - d.optional
     problems += [f"unplanned peer {fabric.name_of(a)} ({a})" for a in sorted(extra)]
     fine = f"{_plural(len(d.wireguard), 'peer')}, every handshake within {within} s"
     return _result("wireguard-handshakes", d.name, problems, fine)
@@ -139,7 +139,8 @@ def vtep_flood_lists(fabric: Fabric, d: Device, facts: DeviceFacts) -> Result:
             views["kernel"] = set(facts.flood.get(want.device, ()))
         wrong: dict[tuple[str, str], list[str]] = {}  # (no|unplanned, names) -> the views saying so
         for view, seen in views.items():
-            for word, found in (("no", want.vteps - seen), ("unplanned", seen - want.vteps - fabric.unknown)):
+            unplanned = seen - want.vteps - d.optional - fabric.unknown
+            for word, found in (("no", want.vteps - seen), ("unplanned", unplanned)):
                 if found:
                     names = ", ".join(sorted(fabric.name_of(a) for a in found))
                     wrong.setdefault((word, names), []).append(view)

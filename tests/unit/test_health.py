@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -345,3 +346,52 @@ def test_a_stack_alone_expects_only_its_own_members() -> None:
     assert set(r1.wireguard.values()) == {"dc1-r2", "dc1-hv1", "dc1-hv2"}
     assert {fabric.name_of(a) for a in r1.vnis[10010].vteps} == {"dc1-r2", "dc1-hv1", "dc1-hv2"}
     assert {fabric.name_of(a) for a in fabric.unknown} == {"dc2-r1", "dc2-r2", "dc2-hv1", "dc2-hv2"}
+
+
+def test_a_stack_without_its_own_reflector_expects_no_flood_list_of_its_own(tmp_path: Path) -> None:
+    """c1 and c2 in a stack of their own, served by the lab stack's reflectors: their type-3
+    routes reach each other only through the other stack, so its post-up check requires
+    neither sessions nor VTEPs, and refuses none of theirs."""
+    import yaml
+
+    lab = yaml.safe_load((ROOT / "Pulumi.lab.yaml").read_text())
+    config = lab["config"]
+    nodes = config.pop("fabric:nodes")
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    for stack, names, peers in (("lab", {"a1", "a2", "b1", "b2"}, ["edge"]), ("edge", {"c1", "c2"}, ["lab"])):
+        mine = [n for n in nodes if n["name"] in names]
+        data = {"config": {**config, "fabric:nodes": mine, "fabric:peer_stacks": peers}}
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(data))
+    plan = stackfile.load_stack(tmp_path, "edge").plan
+    fabric = expect.expectations({"edge": plan}, ["edge"], peers=False)
+    c1 = fabric.device("c1")
+    assert c1.bgp == {} and c1.wireguard == {"172.27.3.2": "c2"}
+    assert all(not v.vteps for v in c1.vnis.values())
+    assert {"172.27.3.2", "172.27.1.1", "172.27.2.1"} <= c1.optional
+    seen = VniState(
+        10010, "L2", remote_vteps=("172.27.1.1", "172.27.3.2"), import_rts=("65000:10010",), export_rts=("65000:10010",)
+    )
+    facts = DeviceFacts(
+        "c1",
+        expect.NODE,
+        bgp=(BgpSession("172.27.1.1", "Established", 1, 4),),
+        wireguard=(
+            WireguardPeer("k", "", ("172.27.3.2/32",), 5, 0, 0),
+            WireguardPeer("j", "", ("172.27.1.1/32",), 5, 0, 0),
+        ),
+        vnis=(seen, replace(seen, vni=10030, import_rts=("65000:10030",), export_rts=("65000:10030",))),
+        flood={"vxlan10010": ("172.27.1.1", "172.27.3.2"), "vxlan10030": ("172.27.3.2",)},
+    )
+    results = [r for r in verify.verify(fabric, {"c1": facts}) if r.subject == "c1"]
+    assert all(r.passed for r in results), [r for r in results if not r.passed]
+    # the whole fabric (peers=True) requires c2 and the reflectors
+    both = {s: stackfile.load_stack(tmp_path, s).plan for s in ("lab", "edge")}
+    whole = expect.expectations(both, ["edge"]).device("c1")
+    assert set(whole.bgp.values()) == {"a1", "b1"} and whole.optional == frozenset()
+
+
+def test_a_cut_answer_leaves_no_question_unanswered_unnoticed() -> None:
+    """A question whose section never came (the script's output cut) is unread, not empty."""
+    facts = parse.linux_facts("n1", expect.NODE, {"now": "1000\n", "bgp": json.dumps(SUMMARY)}, 0.1)
+    assert facts.bgp is not None and facts.wireguard is None and facts.flood is None
+    assert "wireguard: no answer to 'wireguard'" in facts.errors
