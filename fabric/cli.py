@@ -3,8 +3,9 @@
 Most commands work from the stack files alone (no Pulumi engine, no device access), so
 they run in CI and in a pull request review; ``review`` runs ``pulumi preview`` (or reads
 its JSON) and writes a pull-request comment; ``status`` and ``verify`` read the devices
-(read only, :mod:`fabric.health`). Exit codes: 0 fine, 1 invalid config or rendered
-config (or a failed preview, an unreachable device, a failing check), 2 usage error.
+(read only: :mod:`fabric.devices`, a layer outside the core that ``fabric/__main__.py``
+adds through ``extra``). Exit codes: 0 fine, 1 invalid config or rendered config (or a
+failed preview, an unreachable device, a failing check), 2 usage error.
 """
 
 from __future__ import annotations
