@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -252,19 +251,15 @@ def _read_preview(name: str) -> str:
 def _run_preview(project: Path, stack: str, policy_pack: Path | None = None) -> str | None:
     """``pulumi preview --stack S --json --diff`` (with ``--policy-pack``) in the project
     directory; None (and the CLI's errors, a policy's violations included, on stderr) when it fails."""
-    cli = stackfile.pulumi_cli(project)
-    if cli is None:
-        print("no pulumi CLI on PATH nor in .tools/pulumi/bin: run ./scripts/setup.sh", file=sys.stderr)
-        return None
     policy = ["--policy-pack", str(policy_pack)] if policy_pack else []
 
-    def preview(*extra: str) -> subprocess.CompletedProcess[str]:
-        # Its language host and plugins sit next to it (.tools/pulumi/bin holds them all).
-        env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        command = [str(cli), "preview", "--stack", stack, *extra, *policy]
-        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+    def preview(*extra: str) -> subprocess.CompletedProcess[str] | None:
+        return stackfile.run_pulumi(project, "preview", "--stack", stack, *extra, *policy)
 
     result = preview("--json", "--diff")
+    if result is None:
+        print("no pulumi CLI on PATH nor in .tools/pulumi/bin: run ./scripts/setup.sh", file=sys.stderr)
+        return None
     if result.returncode == 0:
         return result.stdout
     try:
@@ -273,7 +268,8 @@ def _run_preview(project: Path, stack: str, policy_pack: Path | None = None) -> 
         errors = [result.stdout.strip()] if result.stdout.strip() else []
     if policy:
         # The JSON holds no policy violations; the CLI's own summary names them.
-        errors.append(review.policy_section(preview().stdout))
+        summary = preview()
+        errors.append(review.policy_section(summary.stdout if summary else ""))
     shown = "\n".join(e for e in [*errors, result.stderr.strip()] if e)
     print(f"stack {stack}: pulumi preview failed (exit code {result.returncode}):\n{shown}", file=sys.stderr)
     return None

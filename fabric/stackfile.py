@@ -15,7 +15,9 @@ samples) and read back as Pulumi would.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,3 +173,14 @@ def pulumi_cli(project: Path) -> Path | None:
         return Path(found)
     local = project / ".tools" / "pulumi" / "bin" / "pulumi"
     return local.resolve() if local.is_file() else None
+
+
+def run_pulumi(project: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
+    """``pulumi ARGS`` in the project directory, its output captured; None without a CLI. Its
+    language host and plugins sit next to it (``.tools/pulumi/bin`` holds them all), so that
+    directory comes first on its ``PATH``."""
+    cli = pulumi_cli(project)
+    if cli is None:
+        return None
+    env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(cli), *args], cwd=project, env=env, capture_output=True, text=True, check=False)

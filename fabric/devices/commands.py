@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -37,9 +36,8 @@ SSH_KEY_ENV = "FABRIC_SSH_PRIVATE_KEY"
 
 @dataclass(frozen=True)
 class Reading:
-    """One pass over the fabric: what was expected, what was read, and how long it took."""
+    """One pass over the fabric: what was read, and how long it took."""
 
-    fabric: expect.Fabric
     facts: dict[str, DeviceFacts]
     took_s: float
 
@@ -60,7 +58,7 @@ class Fabric:
         with ThreadPoolExecutor(max_workers=len(self.stacks)) as pool:
             done = [pool.submit(read.read_all, targets, creds, timeout) for targets, creds in self.stacks.values()]
             facts = {name: f for future in done for name, f in future.result().items()}
-        return Reading(self.expected, facts, time.monotonic() - start)
+        return Reading(facts, time.monotonic() - start)
 
 
 def fabric_of(project: Path, stacks: Sequence[str], named: bool = True) -> Fabric:
@@ -115,19 +113,10 @@ def credentials(project: Path, stack: str, need_api_key: bool) -> read.Credentia
 
 def _stack_secrets(project: Path, stack: str) -> dict[str, Any] | None:
     """``pulumi config --show-secrets --json`` of the stack, or None (said on stderr) when it fails."""
-    cli = stackfile.pulumi_cli(project)
-    if cli is None:
+    done = stackfile.run_pulumi(project, "config", "--show-secrets", "--json", "--stack", stack)
+    if done is None:
         print(f"stack {stack}: no pulumi CLI to read its secrets (./scripts/setup.sh installs one)", file=sys.stderr)
         return None
-    env = {**os.environ, "PATH": f"{cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(
-        [str(cli), "config", "--show-secrets", "--json", "--stack", stack],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
     if done.returncode != 0:
         print(
             f"stack {stack}: `pulumi config` could not read its secrets: {done.stderr.strip()[-400:]}", file=sys.stderr
@@ -164,7 +153,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             else:
                 if args.watch:
                     console.clear()
-                console.print(report.status_tables(reading.fabric, reading.facts, fabric.handshake_within))
+                console.print(report.status_tables(fabric.expected, reading.facts, fabric.handshake_within))
                 console.print(report.status_summary(reading.facts, reading.took_s, fabric.handshake_within))
             if not args.watch:
                 return 0 if all(f.reached for f in reading.facts.values()) else 1

@@ -21,7 +21,7 @@ from typing import Any
 from fabric import model
 from fabric.connections import host_props, router_props
 from fabric.health import parse
-from fabric.health.expect import Device
+from fabric.health.expect import HYPERVISOR, NODE, ROUTER, Device
 from fabric.health.facts import DeviceFacts
 from fabric.topology import Plan
 from providers.host import Host, HostError
@@ -118,8 +118,8 @@ def read_host(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) ->
     finally:
         host.close()
     if MARK not in output:  # e.g. sudo refused: the script never ran
-        first = output.strip().splitlines()[0][:160] if output.strip() else "no output"
-        return _failed(target, start, f"ssh: the read script did not run (exit code {code}): {first}")
+        why = parse.first_line(output)
+        return _failed(target, start, f"ssh: the read script did not run (exit code {code}): {why}")
     return parse.linux_facts(target.name, target.kind, split_answers(output), time.monotonic() - start)
 
 
@@ -154,9 +154,9 @@ def read_router(target: Target, creds: Credentials, timeout: float = TIMEOUT_S) 
 
 
 READERS: Mapping[str, Callable[[Target, Credentials, float], DeviceFacts]] = {
-    "router": read_router,
-    "node": read_host,
-    "hypervisor": read_host,
+    ROUTER: read_router,
+    NODE: read_host,
+    HYPERVISOR: read_host,
 }
 
 

@@ -50,7 +50,8 @@ class ParseError(ValueError):
     """An answer that is not what the question gets from a working device (e.g. FRR down)."""
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """What a message quotes of an answer: its first line, shortened."""
     line = text.strip().splitlines()[0] if text.strip() else "(nothing)"
     return line[:160]
 
@@ -75,7 +76,7 @@ def documents(text: str) -> list[Any]:
         try:
             value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError:
-            raise ParseError(f"not FRR's JSON: {_first_line(text[i:])}") from None
+            raise ParseError(f"not FRR's JSON: {first_line(text[i:])}") from None
         out.append(value)
         i = end
         while i < len(text) and text[i].isspace():
@@ -88,7 +89,7 @@ def documents(text: str) -> list[Any]:
 def _object(text: str) -> dict[str, Any]:
     found = documents(text)[0]
     if not isinstance(found, dict):
-        raise ParseError(f"not a JSON object: {_first_line(text)}")
+        raise ParseError(f"not a JSON object: {first_line(text)}")
     return found
 
 
@@ -115,7 +116,7 @@ def bgp_sessions(text: str) -> tuple[BgpSession, ...]:
 def clock(text: str) -> int:
     """``date +%s`` on the host: handshake ages are counted on its clock, never guessed."""
     if not text.strip().isdigit():
-        raise ParseError(f"the host's clock did not answer: {_first_line(text)}")
+        raise ParseError(f"the host's clock did not answer: {first_line(text)}")
     return int(text.strip())
 
 
@@ -241,7 +242,7 @@ def flood_lists(text: str) -> dict[str, tuple[str, ...]]:
     try:
         entries = json.loads(text)
     except json.JSONDecodeError:
-        raise ParseError(f"not `bridge -j fdb` JSON: {_first_line(text)}") from None
+        raise ParseError(f"not `bridge -j fdb` JSON: {first_line(text)}") from None
     out: dict[str, set[str]] = {}
     for e in entries if isinstance(entries, list) else []:
         if e.get("mac") == FLOOD_MAC and e.get("dst") and e.get("ifname"):
@@ -285,7 +286,7 @@ def bgp_summary_text(text: str) -> tuple[BgpSession, ...]:
         # FRR's words for an instance without neighbours (bgpd/bgp_vty.c); ASSUMED unchanged on VyOS
         if re.search(r"No (BGP|L2VPN EVPN) neighbors?( is configured)?|BGP instance not found", text):
             return ()
-        raise ParseError(f"not a BGP summary: {_first_line(text)}")
+        raise ParseError(f"not a BGP summary: {first_line(text)}")
     out = []
     for line in text.splitlines():
         m = _SUMMARY_ROW.match(line.strip())
@@ -312,7 +313,7 @@ def wireguard_summary(text: str) -> tuple[WireguardPeer, ...]:
     handshake: 0:01:05``, ``transfer: 1 KB received, ...``). Both omit the handshake line
     when there was none."""
     if "interface:" not in text:
-        raise ParseError(f"not a WireGuard summary: {_first_line(text)}")
+        raise ParseError(f"not a WireGuard summary: {first_line(text)}")
     peers: list[dict[str, str]] = []
     for raw in text.splitlines():
         line = raw.strip()
@@ -356,7 +357,7 @@ def vrrp_table(text: str) -> tuple[VrrpState, ...]:
     if "not configured" in text:
         return ()
     if "Name" not in text or "VRID" not in text:
-        raise ParseError(f"not a VRRP table: {_first_line(text)}")
+        raise ParseError(f"not a VRRP table: {first_line(text)}")
     out = []
     for line in text.splitlines():
         m = _VRRP_ROW.match(line)

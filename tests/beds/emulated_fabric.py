@@ -12,13 +12,10 @@ tunnels, sessions and type-3 routes. Only the routers are read.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fabric import stackfile
 from fabric.deferred import Deferred
@@ -26,17 +23,12 @@ from fabric.devices import read
 from fabric.health import expect
 from fabric.render.vyos import render_router
 from fabric.topology import NodePlan, Plan
+from providers.keys import generate_keypair
 from tests.beds.vyos_emulator import VyosEmulator
 from tests.beds.vyos_opstate import link
 from tests.engine.project import bootstrap_config
 
 API_KEY = "fabric-health-test-key"
-
-
-def key_pair() -> tuple[str, str]:
-    private = X25519PrivateKey.generate()
-    raw = private.private_bytes_raw()
-    return base64.b64encode(raw).decode(), base64.b64encode(private.public_key().public_bytes_raw()).decode()
 
 
 @dataclass
@@ -96,7 +88,7 @@ class EmulatedFabric:
     def __post_init__(self) -> None:
         self.plans = {s: stackfile.load_stack(self.project, s).plan for s in self.stacks}
         members = {m.name for p in self.plans.values() for m in p.members}
-        keys = {name: key_pair() for name in sorted(members)}
+        keys = {name: generate_keypair() for name in sorted(members)}
         public = {name: pair[1] for name, pair in keys.items()}
         for plan in self.plans.values():
             for r in plan.routers:

@@ -20,7 +20,8 @@ import pytest
 
 from fabric.health import parse, report, verify
 from fabric.health.facts import DeviceFacts
-from tests.beds.emulated_fabric import API_KEY, EmulatedFabric, key_pair
+from providers.keys import generate_keypair
+from tests.beds.emulated_fabric import API_KEY, EmulatedFabric
 from tests.beds.vyos_emulator import VyosEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ def test_a_stopped_router_fails_reachable_and_its_peers_sessions(fabric: Emulate
 def test_a_wrong_wireguard_key_fails_exactly_that_tunnel(fabric: EmulatedFabric) -> None:
     """dc1-r2 holds a key for dc2-r1 that is not dc2-r1's: that tunnel never handshakes (on
     both sides), so no session rides it; every other tunnel stays up."""
-    _, wrong = key_pair()
+    _, wrong = generate_keypair()
     fabric.emulators["dc1-r2"].set_by_hand(("interfaces", "wireguard", "wg0", "peer", "dc2-r1", "public-key", wrong))
     bad = failing(verify.verify(fabric.fabric, fabric.read()))
     assert bad[("wireguard-handshakes", "dc1-r2")] == "no handshake yet: dc2-r1"
@@ -149,8 +150,8 @@ def test_op_mode_takes_json_only_where_its_tree_has_a_value(fabric: EmulatedFabr
 @pytest.mark.parametrize("version", ["1.4", "1.5"])
 def test_each_answer_parses_in_both_releases(version: str) -> None:
     """Each ``/show`` answer of a 1.4 and a 1.5 router parses into what its config holds."""
-    private, public = key_pair()
-    _, peer = key_pair()
+    private, public = generate_keypair()
+    _, peer = generate_keypair()
     config = [
         ("interfaces", "wireguard", "wg0", "address", "172.27.1.1/32"),
         ("interfaces", "wireguard", "wg0", "private-key", private),
