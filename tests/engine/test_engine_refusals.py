@@ -166,3 +166,21 @@ def test_bad_tenant_vms_are_refused_like_validate(project: Project) -> None:
                 assert message in result.stdout + result.stderr, message
             assert not any(line.lstrip().startswith("[Service]") for line in result.stdout.splitlines())
         _nothing_registered(project, "dc1")
+
+
+def test_hostile_post_up_verify_settings_are_refused_like_validate(project: Project) -> None:
+    """``fabric:verify`` given hostile text and a deadline out of range: ``preview`` stops with
+    exactly ``validate``'s messages (the program reads it with the same loader), nothing registered."""
+    data = _stack_file(project, "dc1")
+    data["config"]["fabric:verify"] = {"after_up": "true'\n<b>", "deadline": 5}
+    _write_stack_file(project, "dc1", data)
+    expected = _validate_messages(project, "dc1")
+    assert expected == [
+        'verify.after_up: "true\'\\n<b>" is text, not true or false (write it without quotes)',
+        "verify.deadline: 5 is out of range: the smallest allowed is 10",
+    ]
+    result = project.run("preview", "-s", "dc1", check=False)
+    assert result.returncode != 0
+    for message in expected:
+        assert message in result.stdout + result.stderr, message
+    _nothing_registered(project, "dc1")
